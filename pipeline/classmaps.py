@@ -1,0 +1,126 @@
+"""Class maps: which product codes make up each named land-cover class.
+
+The built-in maps follow the suggested crosswalk in docs/domain.md (§1, a design choice, not an
+official crosswalk) and the product legends cited on each map. A user's own map is a YAML file
+`classes: {forest: [2], shrub: [3], ...}` read by pipeline.config; a code may belong to one class only.
+The reserved class `nodata` lists codes that mean "no observation" (fill values, clouds).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from pipeline.errors import ClassMapError
+
+NODATA_CLASS = "nodata"
+_IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
+
+LABELS: dict[str, tuple[str, str]] = {
+    "forest": ("森林（乔木林）", "Forest (tree cover)"),
+    "shrub": ("灌木林", "Shrubland"),
+    "grassland": ("草地", "Grassland"),
+    "wetland": ("湿地", "Wetland"),
+    "water": ("水体", "Open water"),
+    "cropland": ("耕地", "Cropland"),
+    "built": ("建设用地", "Built-up"),
+    "bare": ("裸地", "Bare / sparse vegetation"),
+    "snow_ice": ("冰雪", "Snow and ice"),
+    "other": ("其他", "Other"),
+    NODATA_CLASS: ("无数据", "No data"),
+}
+
+
+@dataclass(frozen=True)
+class ClassMap:
+    """Named classes, each a set of product codes; `nodata_codes` are treated as no observation."""
+
+    name: str
+    classes: Mapping[str, tuple[int, ...]]
+    nodata_codes: tuple[int, ...] = ()
+    source: str = ""
+    colours: Mapping[int, str] = field(default_factory=dict)
+
+    def code_to_class(self) -> dict[int, str]:
+        return {code: name for name, codes in self.classes.items() for code in codes}
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(self.classes)
+
+
+def label(class_name: str) -> tuple[str, str]:
+    """(Chinese, English) label of a class; user-defined classes fall back to their own name."""
+    return LABELS.get(class_name, (class_name, class_name.replace("_", " ").capitalize()))
+
+
+def build_class_map(name: str, classes: Mapping[str, list[int]], *, source: str = "") -> ClassMap:
+    """Check and freeze a class map given as {class: [codes]}; the class `nodata` marks fill codes."""
+    problems = [f"class name {c!r} is not a lower-case identifier" for c in classes if not _IDENTIFIER.match(c)]
+    seen: dict[int, str] = {}
+    for cls, codes in classes.items():
+        for code in codes:
+            if code in seen:
+                problems.append(f"code {code} is in both {seen[code]!r} and {cls!r}")
+            seen[code] = cls
+    if problems:
+        raise ClassMapError(f"class map {name!r}: " + "; ".join(problems))
+    named = {c: tuple(int(v) for v in codes) for c, codes in classes.items() if c != NODATA_CLASS}
+    nodata = tuple(int(v) for v in classes.get(NODATA_CLASS, []))
+    return ClassMap(name=name, classes=named, nodata_codes=nodata, source=source)
+
+
+_BUILTIN: dict[str, tuple[str, dict[str, list[int]]]] = {
+    # ESA WorldCover 10 m v100/v200 legend (Zanaga et al. 2021/2022; domain.md §1 [V S1,S2]).
+    # 95 mangroves count as forest, 100 moss/lichen as other.
+    "esa_worldcover": ("ESA WorldCover v100/v200 product user manual legend", {
+        "forest": [10, 95], "shrub": [20], "grassland": [30], "cropland": [40], "built": [50],
+        "bare": [60], "snow_ice": [70], "water": [80], "wetland": [90], "other": [100], NODATA_CLASS: [0],
+    }),
+    # CLCD (Yang & Huang 2021, ESSD 13:3907), nodata 0 often undeclared (domain.md §1 [V S3,S4]).
+    "clcd": ("CLCD v1.0.x legend, Yang & Huang 2021", {
+        "cropland": [1], "forest": [2], "shrub": [3], "grassland": [4], "water": [5], "snow_ice": [6],
+        "bare": [7], "built": [8], "wetland": [9], NODATA_CLASS: [0],
+    }),
+    # GlobeLand30 (NGCC) legend; 70 tundra counted as grassland; 0 and 255 fill (domain.md §1 [V S6; 3P]).
+    "globeland30": ("GlobeLand30 legend, NGCC", {
+        "cropland": [10], "forest": [20], "grassland": [30, 70], "shrub": [40], "wetland": [50],
+        "water": [60], "built": [80], "bare": [90], "snow_ice": [100], NODATA_CLASS: [0, 255],
+    }),
+    # MODIS IGBP (MCD12Q1 LC_Type1, MCD12C1): 8 woody savanna as forest, 9 savanna with grassland,
+    # 14 cropland/natural mosaic as cropland; water is 17 in MCD12Q1 and 0 in MCD12C1; 255 fill
+    # (domain.md §1 [V S8]).
+    "modis_igbp": ("MODIS MCD12Q1/MCD12C1 IGBP legend (LC_Type1)", {
+        "forest": [1, 2, 3, 4, 5, 8], "shrub": [6, 7], "grassland": [9, 10], "wetland": [11],
+        "cropland": [12, 14], "built": [13], "snow_ice": [15], "bare": [16], "water": [0, 17],
+        NODATA_CLASS: [255],
+    }),
+    # CORINE Land Cover raster index 1..44 (CLC level 3; the .vat.dbf shipped with the data gives
+    # CODE_18). Forest 311-313; shrub 322-324 (moors, sclerophyllous, transitional woodland-shrub);
+    # grassland 321 natural grassland and 231 pastures (IPCC "grassland" includes managed pasture);
+    # wetland 411-423; water 511-523; 48 is CLC's NODATA index, 49/50 unclassified.
+    "corine": ("CORINE Land Cover 2018 v2020_20u1 raster legend (Copernicus Land Monitoring Service)", {
+        "built": list(range(1, 12)), "cropland": [12, 13, 14, 15, 16, 17, 19, 20, 21, 22],
+        "grassland": [18, 26], "forest": [23, 24, 25], "shrub": [27, 28, 29], "bare": [30, 31, 32],
+        "other": [33, 49, 50], "snow_ice": [34], "wetland": [35, 36, 37, 38, 39],
+        "water": [40, 41, 42, 43, 44], NODATA_CLASS: [48, 128, 255],
+    }),
+    # NLCD (USGS) legend: 41-43 forest, 51-52 shrub, 71-72 grassland, 81 pasture/hay as grassland,
+    # 90/95 wetland; 73-74 lichen/moss as other; 0 unclassified.
+    "nlcd": ("USGS National Land Cover Database legend", {
+        "water": [11], "snow_ice": [12], "built": [21, 22, 23, 24], "bare": [31], "forest": [41, 42, 43],
+        "shrub": [51, 52], "grassland": [71, 72, 81], "other": [73, 74], "cropland": [82],
+        "wetland": [90, 95], NODATA_CLASS: [0],
+    }),
+}
+
+BUILTIN_NAMES = tuple(sorted(_BUILTIN))
+
+
+def builtin_class_map(name: str) -> ClassMap:
+    """One of the built-in class maps by product name."""
+    if name not in _BUILTIN:
+        raise ClassMapError(f"unknown class map {name!r}: use one of {', '.join(BUILTIN_NAMES)} or a YAML file")
+    source, classes = _BUILTIN[name]
+    return build_class_map(name, classes, source=source)

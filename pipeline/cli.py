@@ -1,0 +1,142 @@
+"""Command line: `sinkzone validate | run`. The only module that prints or exits."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from pipeline import runner
+from pipeline.config import RunConfig, format_validation_error, load_config
+from pipeline.errors import ConfigError, SinkzoneError, ValidationFailed
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="sinkzone: exact land-cover area and carbon per carbon-sink zone, as a QGIS-ready GeoPackage.")
+console = Console(stderr=True)
+log = logging.getLogger("pipeline")
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(message)s", datefmt="[%X]",
+                        handlers=[RichHandler(console=console, show_path=False)], force=True)
+    for noisy in ("distributed", "rasterio", "pyogrio", "fiona"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _parse_landcover(items: list[str]) -> list[dict[str, object]]:
+    """`YEAR=PATH` or bare `PATH` (year 2000 assumed only when a single epoch is given)."""
+    epochs = []
+    for item in items:
+        year, sep, path = item.partition("=")
+        if not sep:
+            if len(items) > 1:
+                raise ConfigError(f"--landcover {item!r}: with several epochs each needs YEAR=PATH")
+            year, path = "2000", item
+        if not year.strip().isdigit():
+            raise ConfigError(f"--landcover {item!r}: the year before '=' must be a number")
+        epochs.append({"year": int(year), "path": str(Path(path).resolve())})
+    return epochs
+
+
+def _one_off_config(landcover: list[str], zones: Path | None, zone_id: str | None, classes: str | None,
+                    out: Path | None) -> RunConfig:
+    missing = [flag for flag, v in (("--landcover", landcover), ("--zones", zones), ("--zone-id", zone_id),
+                                    ("--classes", classes), ("--out", out)) if not v]
+    if missing:
+        raise ConfigError(f"without a config file, give {', '.join(missing)}")
+    raw = {"name": "one-off", "landcover": _parse_landcover(landcover),
+           "zones": {"path": str(Path(str(zones)).resolve()), "id_field": zone_id},
+           "classes": classes if not str(classes).endswith((".yaml", ".yml")) else str(Path(str(classes)).resolve()),
+           "output": {"dir": str(Path(str(out)).resolve())}}
+    try:
+        return RunConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, "command line")) from exc
+
+
+def _fail(exc: SinkzoneError) -> None:
+    console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code=exc.exit_code)
+
+
+@app.command()
+def validate(config: Annotated[Path, typer.Argument(help="run config YAML")],
+             verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
+    """Check a config and all its inputs; report every problem at once."""
+    _setup_logging(verbose)
+    try:
+        inputs = runner.check_inputs(load_config(config))
+    except SinkzoneError as exc:
+        _fail(exc)
+        return
+    for note in inputs.notes:
+        console.print(f"[yellow]note:[/] {note}", highlight=False)
+    console.print(f"[green]ok:[/] {config}: {len(inputs.rasters)} epoch(s), {len(inputs.zones.ids)} zones, "
+                  f"class map {inputs.class_map.name}", highlight=False)
+
+
+@app.command()
+def run(
+    config: Annotated[Path | None, typer.Argument(help="run config YAML (or give the inputs as options)")] = None,
+    out: Annotated[Path | None, typer.Option(help="output folder (overrides the config)")] = None,
+    overwrite: Annotated[bool, typer.Option(help="recompute and replace even when nothing changed")] = False,
+    landcover: Annotated[list[str] | None, typer.Option(help="[YEAR=]PATH of a land-cover raster; repeat")] = None,
+    zones: Annotated[Path | None, typer.Option(help="zone layer (GeoPackage, Shapefile, GeoJSON)")] = None,
+    zone_id: Annotated[str | None, typer.Option(help="field holding the zone id")] = None,
+    classes: Annotated[str | None, typer.Option(help="built-in class map name or YAML file")] = None,
+    scheduler: Annotated[str | None, typer.Option(help="dask.distributed scheduler address")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Compute class area per zone and write sinkzones.gpkg and run.json."""
+    _setup_logging(verbose)
+    try:
+        cfg = load_config(config) if config else _one_off_config(landcover or [], zones, zone_id, classes, out)
+        updates = {"output": cfg.output.model_copy(update={"dir": out.resolve()})} if out else {}
+        if scheduler:
+            updates["compute"] = cfg.compute.model_copy(update={"scheduler": scheduler})
+        cfg = cfg.model_copy(update=updates)
+        with _progress_bar() as hook:
+            result = runner.run(cfg, overwrite=overwrite, progress=hook)
+    except SinkzoneError as exc:
+        _fail(exc)
+        return
+    if result.skipped:
+        console.print(f"[green]up to date:[/] {result.out_dir} (use --overwrite to recompute)", highlight=False)
+        return
+    console.print(f"[green]done:[/] {result.out_dir / 'sinkzones.gpkg'} and {result.out_dir / 'run.json'} "
+                  f"({len(result.zones)} zones)", highlight=False)
+
+
+class _progress_bar:  # noqa: N801 - used as a context manager like a function
+    """A rich progress bar fed by the runner's progress hook, shown only on a terminal."""
+
+    def __enter__(self) -> runner.ProgressHook | None:
+        if not console.is_terminal:
+            return None
+        self._progress = Progress(TextColumn("computing chunks"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                                  TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=True)
+        self._task = self._progress.add_task("chunks", total=None)
+        self._progress.start()
+        return self._update
+
+    def _update(self, done: int, total: int) -> None:
+        self._progress.update(self._task, completed=done, total=total)
+
+    def __exit__(self, *exc: object) -> None:
+        if hasattr(self, "_progress"):
+            self._progress.stop()
+
+
+def main() -> None:
+    try:
+        app()
+    except ValidationFailed as exc:  # pragma: no cover - typer routes through commands
+        console.print(str(exc))
+        sys.exit(exc.exit_code)

@@ -1,0 +1,138 @@
+"""Typed, frozen run configuration. The only module that reads YAML.
+
+Relative paths in a config file are taken relative to the folder of that file, so a config works
+the same from `make`, from cron and from any working directory.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from pipeline.classmaps import BUILTIN_NAMES, ClassMap, build_class_map, builtin_class_map
+from pipeline.errors import ClassMapError, ConfigError, MissingFileError
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Epoch(_Frozen):
+    """One land-cover raster and the year it shows."""
+
+    year: int = Field(ge=1900, le=2200)
+    path: Path
+    product: str | None = None
+    version: str | None = None
+    nodata: float | None = None
+
+
+class Zones(_Frozen):
+    """The zone layer: a GeoPackage, Shapefile or GeoJSON with one feature per zone."""
+
+    path: Path
+    id_field: str
+    layer: str | None = None
+
+
+class Compute(_Frozen):
+    """How the work is split and where it runs."""
+
+    chunk_cells: int = Field(default=2048, ge=64, le=16384)
+    scheduler: str | None = None
+    workers: int | None = Field(default=None, ge=1)
+
+
+class Output(_Frozen):
+    dir: Path
+
+
+class RunConfig(_Frozen):
+    """Everything one run needs. Built from YAML by `load_config` or directly by the command line."""
+
+    name: str = "sinkzone"
+    landcover: tuple[Epoch, ...] = Field(min_length=1)
+    zones: Zones
+    classes: str
+    output: Output
+    compute: Compute = Compute()
+
+    @field_validator("landcover")
+    @classmethod
+    def _distinct_years(cls, epochs: tuple[Epoch, ...]) -> tuple[Epoch, ...]:
+        years = [e.year for e in epochs]
+        if len(set(years)) != len(years):
+            raise ValueError(f"each land-cover epoch needs its own year, got {years}")
+        return tuple(sorted(epochs, key=lambda e: e.year))
+
+    @model_validator(mode="after")
+    def _classes_known(self) -> RunConfig:
+        if self.classes not in BUILTIN_NAMES and not self.classes.endswith((".yaml", ".yml")):
+            raise ValueError(f"classes must be one of {', '.join(BUILTIN_NAMES)} or a .yaml file, got {self.classes!r}")
+        return self
+
+
+def _read_yaml(path: Path) -> Any:
+    if not path.is_file():
+        raise MissingFileError(f"{path}: file not found")
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
+
+
+def _resolve(raw: dict[str, Any], base: Path) -> dict[str, Any]:
+    """Make the relative paths of a raw config absolute against the config file's folder."""
+    def fix(value: Any) -> Any:
+        return str((base / value).resolve()) if isinstance(value, str) and not Path(value).is_absolute() else value
+
+    out = dict(raw)
+    out["landcover"] = [{**e, "path": fix(e.get("path"))} if isinstance(e, dict) else e
+                        for e in raw.get("landcover") or []]
+    for section in ("zones", "output"):
+        if isinstance(raw.get(section), dict):
+            key = "dir" if section == "output" else "path"
+            out[section] = {**raw[section], key: fix(raw[section].get(key))}
+    classes = raw.get("classes")
+    if isinstance(classes, str) and classes.endswith((".yaml", ".yml")):
+        out["classes"] = fix(classes)
+    return out
+
+
+def format_validation_error(exc: ValidationError, source: str) -> str:
+    """One line per problem, naming the key path, what was given and what is wanted."""
+    lines = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        given = err.get("input")
+        shown = "" if isinstance(given, dict | list) else f" (given: {given!r})"
+        lines.append(f"{source}: {where}: {err['msg']}{shown}")
+    return "\n".join(lines)
+
+
+def load_config(path: Path) -> RunConfig:
+    """Read and check a YAML run config; every problem is reported at once."""
+    raw = _read_yaml(path)
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: a run config is a YAML mapping of keys, got {type(raw).__name__}")
+    try:
+        return RunConfig.model_validate(_resolve(raw, path.resolve().parent))
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, str(path))) from exc
+
+
+def load_class_map(spec: str) -> ClassMap:
+    """A built-in class map by name, or a user's YAML file `classes: {name: [codes]}`."""
+    if spec in BUILTIN_NAMES:
+        return builtin_class_map(spec)
+    path = Path(spec)
+    raw = _read_yaml(path)
+    classes = raw.get("classes") if isinstance(raw, dict) else None
+    if not isinstance(classes, dict) or not all(
+        isinstance(v, list) and all(isinstance(c, int) for c in v) for v in classes.values()
+    ):
+        raise ClassMapError(f"{path}: expected `classes: {{name: [integer codes], ...}}`")
+    return build_class_map(path.stem, classes, source=str(raw.get("source", path.name)))

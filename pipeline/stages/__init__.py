@@ -1,0 +1,1 @@
+"""Stages: pure functions on numpy arrays and tables. No IO, no printing, no eager dask compute."""

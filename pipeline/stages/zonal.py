@@ -1,0 +1,109 @@
+"""The zonal kernel: per chunk, sum cell areas by (zone, value) using precomputed coverage weights.
+
+Everything here works on one chunk's numpy arrays and returns small results that add up across
+chunks; the runner maps it over chunks with dask and merges the partial sums in a tree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from pipeline.coverage import Coverage
+
+NODATA_CODE = -1
+
+
+@dataclass(frozen=True)
+class CellWeights:
+    """The covered cells of one chunk: local zone number, flat cell index and area weight (units)."""
+
+    zones: NDArray[np.int64]
+    zone_of_cell: NDArray[np.int64]
+    index: NDArray[np.int64]
+    units: NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class ZoneValueTotals:
+    """Area in integer units for each (zone, value) pair present; sorted by zone then value."""
+
+    zone: NDArray[np.int64]
+    value: NDArray[np.int64]
+    units: NDArray[np.int64]
+
+
+def cell_weights(cov: Coverage, row_units: NDArray[np.float64]) -> CellWeights:
+    """Expand a chunk's coverage into one weight per covered cell (interior runs and boundary cells)."""
+    width = cov.shape[1]
+    lengths = (cov.r_stop - cov.r_start).astype(np.int64)
+    run_of_cell = np.repeat(np.arange(len(lengths)), lengths)
+    offset_in_run = np.arange(int(lengths.sum()), dtype=np.int64) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    run_rows = cov.r_row.astype(np.int64)[run_of_cell]
+    index = np.concatenate([run_rows * width + cov.r_start[run_of_cell] + offset_in_run,
+                            cov.b_row.astype(np.int64) * width + cov.b_col])
+    units = np.rint(np.concatenate([row_units[run_rows], cov.b_frac * row_units[cov.b_row]]))
+    zones, zone_of_cell = np.unique(np.concatenate([cov.r_zone[run_of_cell], cov.b_zone]), return_inverse=True)
+    return CellWeights(zones=zones.astype(np.int64), zone_of_cell=zone_of_cell.astype(np.int64),
+                       index=index, units=units)
+
+
+def land_codes(block: NDArray, *, nodata: float | None) -> NDArray[np.int64]:
+    """A chunk's cell values as int64, with nodata cells set to NODATA_CODE."""
+    codes = block.astype(np.int64, copy=True)
+    if nodata is not None:
+        codes[block == nodata] = NODATA_CODE
+    return codes
+
+
+def pair_codes(first: NDArray[np.int64], second: NDArray[np.int64]) -> NDArray[np.int64]:
+    """One value per cell encoding a (from, to) pair of codes, for transition matrices."""
+    return (first << 32) + (second & 0xFFFFFFFF)
+
+
+def split_pair_codes(pairs: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Undo pair_codes."""
+    second = pairs & 0xFFFFFFFF
+    second = np.where(second >= 2**31, second - 2**32, second)
+    return (pairs - second) >> 32, second
+
+
+def zone_value_totals(values: NDArray[np.int64], weights: CellWeights) -> ZoneValueTotals:
+    """Sum the weights of covered cells by (zone, value) for one chunk."""
+    cell_values = values.ravel()[weights.index]
+    uniques, value_of_cell = _dense_rank(cell_values)
+    key = weights.zone_of_cell * len(uniques) + value_of_cell
+    sums = np.bincount(key, weights=weights.units, minlength=len(weights.zones) * len(uniques))
+    zone_i, value_i = np.divmod(np.flatnonzero(sums), max(len(uniques), 1))
+    return ZoneValueTotals(zone=weights.zones[zone_i], value=uniques[value_i],
+                           units=sums[sums != 0].astype(np.int64))
+
+
+def _dense_rank(values: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Distinct values and each value's rank; a counting pass when the range is small, else a sort."""
+    if len(values) == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    low, high = int(values.min()), int(values.max())
+    if high - low < 1 << 20:
+        present = np.bincount(values - low, minlength=high - low + 1) > 0
+        rank = np.cumsum(present) - 1
+        return np.flatnonzero(present).astype(np.int64) + low, rank[values - low]
+    uniques, inverse = np.unique(values, return_inverse=True)
+    return uniques, inverse.astype(np.int64)
+
+
+def merge_totals(*parts: ZoneValueTotals) -> ZoneValueTotals:
+    """Add partial totals from several chunks; integer sums make the result independent of order."""
+    zone = np.concatenate([p.zone for p in parts])
+    value = np.concatenate([p.value for p in parts])
+    units = np.concatenate([p.units for p in parts])
+    order = np.lexsort((value, zone))
+    zone, value, units = zone[order], value[order], units[order]
+    first = np.ones(len(zone), dtype=bool)
+    first[1:] = (zone[1:] != zone[:-1]) | (value[1:] != value[:-1])
+    at = np.flatnonzero(first)
+    if len(at) == 0:
+        return ZoneValueTotals(zone=zone, value=value, units=units)
+    return ZoneValueTotals(zone=zone[at], value=value[at], units=np.add.reduceat(units, at))

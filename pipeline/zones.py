@@ -1,0 +1,81 @@
+"""Zone preparation: ids checked, geometries repaired, reprojected to the raster's CRS.
+
+Pure functions on GeoDataFrames; every repair is returned as a message so the runner can log and
+record it. The categorical raster is never resampled: the zones move to the raster's CRS instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import geopandas as gpd
+import numpy as np
+import pyproj
+import shapely
+from numpy.typing import NDArray
+
+from pipeline.errors import ZoneError
+from pipeline.grid import Grid
+
+
+@dataclass(frozen=True)
+class PreparedZones:
+    """Zones ready for coverage: ids, polygonal geometry in the grid's CRS, and the source layer."""
+
+    ids: NDArray[np.object_]
+    geoms: NDArray[np.object_]
+    source: gpd.GeoDataFrame
+    repairs: tuple[str, ...]
+
+
+def _polygonal(geom: shapely.Geometry) -> shapely.Geometry:
+    """The polygonal part of a geometry (make_valid may return collections with lines or points)."""
+    parts = shapely.get_parts(geom)
+    polygons = parts[np.isin(shapely.get_type_id(parts), [3, 6])]
+    return shapely.union_all(polygons) if len(polygons) else shapely.Polygon()
+
+
+def check_ids(frame: gpd.GeoDataFrame, *, id_field: str, source: str) -> None:
+    """The id field exists, has no missing values and no duplicates."""
+    if id_field not in frame.columns:
+        fields = ", ".join(c for c in frame.columns if c != frame.geometry.name)
+        raise ZoneError(f"{source}: no field {id_field!r}; the layer has: {fields}")
+    ids = frame[id_field]
+    if ids.isna().any():
+        rows = [int(i) for i in np.flatnonzero(ids.isna().to_numpy())][:10]
+        raise ZoneError(f"{source}: {int(ids.isna().sum())} zone(s) have no {id_field!r} (feature rows {rows})")
+    dupes = ids[ids.duplicated(keep=False)]
+    if len(dupes):
+        raise ZoneError(f"{source}: duplicate {id_field!r} values: {sorted(set(map(str, dupes)))[:10]}")
+
+
+def prepare_zones(frame: gpd.GeoDataFrame, *, id_field: str, grid: Grid, source: str) -> PreparedZones:
+    """Check ids, repair or drop bad geometries, reproject to the grid's CRS; list every repair."""
+    check_ids(frame, id_field=id_field, source=source)
+    repairs: list[str] = []
+    geoms = frame.geometry.to_numpy()
+    unusable = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    if unusable.any():
+        repairs.append(f"dropped {int(unusable.sum())} zone(s) with empty or null geometry: "
+                       f"{list(map(str, frame[id_field][unusable]))[:10]}")
+    frame = frame.loc[~unusable].copy()
+    invalid = ~shapely.is_valid(frame.geometry.to_numpy())
+    if invalid.any():
+        repairs.append(f"repaired {int(invalid.sum())} invalid geometry(ies) with make_valid: "
+                       f"{list(map(str, frame[id_field][invalid]))[:10]}")
+        frame.loc[invalid, frame.geometry.name] = [_polygonal(shapely.make_valid(g))
+                                                   for g in frame.geometry[invalid]]
+    if not pyproj.CRS(frame.crs).equals(grid.crs, ignore_axis_order=True):
+        repairs.append(f"reprojected zones from {pyproj.CRS(frame.crs).name!r} to the raster's {grid.crs.name!r}")
+    if frame.empty:
+        raise ZoneError(f"{source}: no zone with a usable geometry")
+    in_grid = frame.to_crs(grid.crs)
+    return PreparedZones(ids=frame[id_field].to_numpy(dtype=object), geoms=in_grid.geometry.to_numpy(),
+                         source=frame, repairs=tuple(repairs))
+
+
+def zones_off_grid(zones: PreparedZones, grid: Grid) -> list[str]:
+    """Ids of zones that do not overlap the raster at all."""
+    extent = shapely.box(*grid.bounds)
+    misses = ~shapely.intersects(zones.geoms, extent)
+    return [str(z) for z in zones.ids[misses]]
