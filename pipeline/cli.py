@@ -98,7 +98,7 @@ def run(
     _setup_logging(verbose)
     try:
         cfg = load_config(config) if config else _one_off_config(landcover or [], zones, zone_id, classes, out)
-        updates = {"output": cfg.output.model_copy(update={"dir": out.resolve()})} if out else {}
+        updates: dict[str, object] = {"output": cfg.output.model_copy(update={"dir": out.resolve()})} if out else {}
         if scheduler:
             updates["compute"] = cfg.compute.model_copy(update={"scheduler": scheduler})
         cfg = cfg.model_copy(update=updates)
@@ -120,8 +120,9 @@ class _progress_bar:  # noqa: N801 - used as a context manager like a function
     def __enter__(self) -> runner.ProgressHook | None:
         if not console.is_terminal:
             return None
-        self._progress = Progress(TextColumn("computing chunks"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                                  TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=True)
+        self._progress = Progress(TextColumn("computing chunks"), BarColumn(),
+                                  TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
+                                  TimeRemainingColumn(), console=console, transient=True)
         self._task = self._progress.add_task("chunks", total=None)
         self._progress.start()
         return self._update

@@ -12,6 +12,7 @@ clipping, and its size grows with zone perimeters, not with the raster.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import shapely
@@ -42,7 +43,8 @@ class Coverage:
     def covered_cells(self) -> NDArray[np.float64]:
         """Covered area of each zone in cell units (fractions of boundary cells plus run lengths)."""
         cells = np.bincount(self.b_zone, weights=self.b_frac, minlength=self.n_zones)
-        return cells + np.bincount(self.r_zone, weights=self.r_stop - self.r_start, minlength=self.n_zones)
+        lengths = (self.r_stop - self.r_start).astype(np.float64)
+        return np.asarray(cells + np.bincount(self.r_zone, weights=lengths, minlength=self.n_zones), dtype=np.float64)
 
     def window(self, row_off: int, col_off: int, height: int, width: int) -> Coverage:
         """The part of the coverage inside a window, in the window's own row and column numbers."""
@@ -84,7 +86,7 @@ def zone_coverage(pixel_geoms: NDArray[np.object_], shape: tuple[int, int]) -> C
     )
 
 
-def _edges(pixel_geoms: NDArray[np.object_], shape: tuple[int, int]) -> tuple[NDArray[np.float64], ...]:
+def _edges(pixel_geoms: NDArray[np.object_], shape: tuple[int, int]) -> tuple[NDArray[Any], ...]:
     """Boundary edges of every zone, clipped just outside the grid and oriented so coverage is positive.
 
     Clipping to a rectangle one cell wider than the grid changes no on-grid cell's coverage and drops

@@ -69,7 +69,7 @@ def open_lazy(path: Path, *, chunks: tuple[int, int]) -> xr.DataArray:
     return arr.isel(band=0)
 
 
-def check_readable(path: Path, *, chunks: tuple[int, int]) -> None:
+def check_readable(path: Path) -> None:
     """Decode every storage block once (cheap next to the run) so corrupt files fail before compute."""
     try:
         with rasterio.open(path) as src:

@@ -11,10 +11,12 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import dask
+import dask.array as da
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -29,13 +31,20 @@ from pipeline.coverage import Coverage, zone_coverage
 from pipeline.errors import OutputError, SinkzoneError, ValidationFailed
 from pipeline.grid import Grid, area_units, row_cell_areas_m2, to_pixel_space, zone_areas_m2
 from pipeline.stages.class_area import (
-    MU_PER_HA,
     M2_PER_HA,
+    MU_PER_HA,
     check_codes_mapped,
     class_area_table,
     wide_class_area,
 )
-from pipeline.stages.zonal import CellWeights, ZoneValueTotals, cell_weights, land_codes, merge_totals, zone_value_totals
+from pipeline.stages.zonal import (
+    CellWeights,
+    ZoneValueTotals,
+    cell_weights,
+    land_codes,
+    merge_totals,
+    zone_value_totals,
+)
 from pipeline.zones import PreparedZones, prepare_zones, zones_off_grid
 
 log = logging.getLogger(__name__)
@@ -117,7 +126,7 @@ def check_inputs(config: RunConfig, *, deep: bool = True) -> Inputs:
         zones = _read_zones(config, infos[0].grid, problems)
     if deep and not problems:
         for info in infos:
-            _try(lambda info=info: io.check_readable(info.path, chunks=info.block_shape), problems)
+            _try(partial(io.check_readable, info.path), problems)
     if problems or class_map is None or zones is None:
         raise ValidationFailed(problems or ["inputs could not be read"])
     notes = [*zones.repairs, *_version_notes(config), *_layout_notes(infos)]
@@ -203,7 +212,8 @@ class ZonalGraph:
     coverage: Delayed
 
 
-def zonal_graph(grid: Grid, geoms: NDArray[np.object_], *, chunks: tuple[tuple[int, ...], tuple[int, ...]]) -> ZonalGraph:
+def zonal_graph(grid: Grid, geoms: NDArray[np.object_], *,
+                chunks: tuple[tuple[int, ...], tuple[int, ...]]) -> ZonalGraph:
     """Coverage once, then one cell-weights task per chunk, all lazy."""
     row_units, unit_m2 = area_units(row_cell_areas_m2(grid))
     coverage = dask.delayed(zone_coverage, pure=True)(to_pixel_space(geoms, grid), grid.shape)
@@ -225,12 +235,29 @@ def epoch_totals(graph: ZonalGraph, blocks: NDArray[np.object_], *, nodata: floa
     return tree_merge(parts)
 
 
+def zone_code_totals(landcover: NDArray[np.integer] | da.Array, grid: Grid, geoms: NDArray[np.object_], *,
+                     nodata: float | None) -> tuple[ZoneValueTotals, float]:
+    """(zone, code) area totals and the area unit in m², for an in-memory or a dask land-cover array.
+
+    A numpy array is one chunk; a dask array runs the same chunked graph as a full run. Both give
+    identical integer totals. Geometries must be in the grid's CRS.
+    """
+    if isinstance(landcover, da.Array):
+        row_chunks, col_chunks = landcover.chunks
+        graph = zonal_graph(grid, geoms, chunks=(row_chunks, col_chunks))
+        totals = epoch_totals(graph, landcover.to_delayed(), nodata=nodata)
+        return dask.compute(totals, scheduler="threads")[0], graph.unit_m2
+    row_units, unit_m2 = area_units(row_cell_areas_m2(grid))
+    weights = cell_weights(zone_coverage(to_pixel_space(geoms, grid), grid.shape), row_units)
+    return zone_value_totals(land_codes(np.asarray(landcover), nodata=nodata), weights), unit_m2
+
+
 def build_graph(inputs: Inputs) -> tuple[ZonalGraph, dict[int, Delayed]]:
     """The whole run as one lazy graph: one totals node per epoch."""
     chunks = io.block_aligned_chunks(inputs.rasters[0], target_cells=inputs.config.compute.chunk_cells)
     arrays = {e.year: io.open_lazy(e.path, chunks=chunks) for e in inputs.config.landcover}
-    first = next(iter(arrays.values()))
-    graph = zonal_graph(inputs.grid, inputs.zones.geoms, chunks=(first.chunks[0], first.chunks[1]))
+    row_chunks, col_chunks = next(iter(arrays.values())).data.chunks
+    graph = zonal_graph(inputs.grid, inputs.zones.geoms, chunks=(row_chunks, col_chunks))
     totals = {
         epoch.year: epoch_totals(graph, arrays[epoch.year].data.to_delayed(), nodata=_epoch_nodata(epoch, info))
         for epoch, info in zip(inputs.config.landcover, inputs.rasters, strict=True)

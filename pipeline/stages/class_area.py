@@ -20,7 +20,7 @@ MU_PER_HA = 15.0
 
 def _class_of_codes(values: NDArray[np.int64], class_map: ClassMap) -> NDArray[np.object_]:
     lookup = class_map.code_to_class()
-    lookup.update({code: NODATA_CLASS for code in class_map.nodata_codes})
+    lookup.update(dict.fromkeys(class_map.nodata_codes, NODATA_CLASS))
     lookup[NODATA_CODE] = NODATA_CLASS
     return np.array([lookup.get(int(v)) for v in values], dtype=object)
 

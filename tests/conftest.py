@@ -1,0 +1,39 @@
+"""Shared test helpers: tiny rasters and zone files built from a grid definition in a few lines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import rasterio
+from affine import Affine
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def write_raster(path: Path, array: np.ndarray, *, transform: Affine, crs: str | None,
+                 nodata: float | None = None, blocks: int | None = None) -> Path:
+    """A single-band GeoTIFF; `blocks` makes it tiled with square blocks of that size."""
+    profile = {"driver": "GTiff", "height": array.shape[0], "width": array.shape[1], "count": 1,
+               "dtype": array.dtype, "transform": transform, "compress": "deflate"}
+    if crs is not None:
+        profile["crs"] = crs
+    if nodata is not None:
+        profile["nodata"] = nodata
+    if blocks:
+        profile.update(tiled=True, blockxsize=blocks, blockysize=blocks)
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(array, 1)
+    return path
+
+
+def write_zones(path: Path, frame: gpd.GeoDataFrame) -> Path:
+    frame.to_file(path, driver="GPKG" if path.suffix == ".gpkg" else "GeoJSON")
+    return path
+
+
+@pytest.fixture
+def root() -> Path:
+    return ROOT

@@ -1,0 +1,140 @@
+"""The command line end to end: one-off runs, and every bad input of issue #2 with its message.
+
+Each bad input must give a clear message naming the file and the problem, exit with code 2 (no
+traceback), and write no output.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+from affine import Affine
+from typer.testing import CliRunner
+
+from pipeline.cli import app
+from tests.conftest import write_raster, write_zones
+
+GRID = Affine(10, 0, 500_000, 0, -10, 4_500_000)  # 10 m cells, EPSG:32650
+CODES = np.array([[2, 2, 3], [2, 4, 4], [0, 4, 4]], dtype=np.uint8)  # CLCD codes, 0 = nodata
+
+
+def cell_box(c0: float, r0: float, c1: float, r1: float) -> shapely.Polygon:
+    return shapely.box(500_000 + 10 * c0, 4_500_000 - 10 * r1, 500_000 + 10 * c1, 4_500_000 - 10 * r0)
+
+
+@pytest.fixture
+def case(tmp_path: Path) -> dict[str, Path]:
+    raster = write_raster(tmp_path / "lc.tif", CODES, transform=GRID, crs="EPSG:32650", nodata=0)
+    zones = gpd.GeoDataFrame({"zid": ["a", "b"]}, geometry=[cell_box(0, 0, 2, 2), cell_box(1, 1, 3, 3)],
+                             crs="EPSG:32650")
+    return {"raster": raster, "zones": write_zones(tmp_path / "zones.gpkg", zones), "out": tmp_path / "out"}
+
+
+def one_off(case: dict[str, Path], **override: object) -> list[str]:
+    args = {"landcover": f"2020={case['raster']}", "zones": str(case["zones"]), "zone-id": "zid",
+            "classes": "clcd", "out": str(case["out"]), **override}
+    return ["run", *[part for key, value in args.items() for part in (f"--{key}", str(value))]]
+
+
+def invoke(args: list[str]) -> tuple[int, str]:
+    result = CliRunner().invoke(app, args)
+    assert "Traceback" not in result.output
+    return result.exit_code, " ".join(result.output.split())
+
+
+def test_one_off_run_writes_gpkg_and_run_json(case: dict[str, Path]) -> None:
+    code, output = invoke(one_off(case))
+    assert code == 0, output
+    table = gpd.read_file(case["out"] / "sinkzones.gpkg", layer="zone_class_area").set_index(["zone_id", "class"])
+    # Zone a = cells (0,0),(0,1),(1,0),(1,1): codes 2,2,2,4 -> forest 300 m², grassland 100 m² (CLCD).
+    assert table.loc[("a", "forest"), "area_ha"] == pytest.approx(0.03, abs=1e-9)
+    assert table.loc[("a", "grassland"), "area_mu"] == pytest.approx(0.01 * 15, abs=1e-9)
+    # Zone b = cells (1,1),(1,2),(2,1),(2,2): all code 4 (grassland, 400 m²).
+    assert table.loc[("b", "grassland"), "share"] == pytest.approx(1.0)
+    record = json.loads((case["out"] / "run.json").read_text())
+    assert record["rows"]["zone_class_area"] == len(table)
+
+
+def test_rerun_without_changes_does_nothing(case: dict[str, Path]) -> None:
+    assert invoke(one_off(case))[0] == 0
+    code, output = invoke(one_off(case))
+    assert code == 0
+    assert "up to date" in output
+
+
+def assert_fails_cleanly(case: dict[str, Path], args: list[str], *fragments: str) -> None:
+    code, output = invoke(args)
+    assert code == 2, output
+    for fragment in fragments:
+        assert fragment in output, output
+    assert not case["out"].exists()
+
+
+def test_missing_file(case: dict[str, Path]) -> None:
+    assert_fails_cleanly(case, one_off(case, landcover=f"2020={case['raster'].with_name('nope.tif')}"),
+                         "nope.tif", "file not found")
+
+
+def test_unreadable_raster(case: dict[str, Path]) -> None:
+    bad = case["raster"].with_name("text.tif")
+    bad.write_text("not a raster")
+    assert_fails_cleanly(case, one_off(case, landcover=f"2020={bad}"), "text.tif", "not a readable raster")
+
+
+def test_raster_without_crs(case: dict[str, Path]) -> None:
+    bare = write_raster(case["raster"].with_name("nocrs.tif"), CODES, transform=GRID, crs=None, nodata=0)
+    assert_fails_cleanly(case, one_off(case, landcover=f"2020={bare}"), "nocrs.tif", "no CRS")
+
+
+def test_unknown_class_codes_are_listed_with_areas(case: dict[str, Path]) -> None:
+    odd = CODES.copy()
+    odd[0, 0] = 77
+    raster = write_raster(case["raster"].with_name("odd.tif"), odd, transform=GRID, crs="EPSG:32650", nodata=0)
+    # Code 77 fills cell (0,0) of zone a: 100 m² = 0.01 ha.
+    assert_fails_cleanly(case, one_off(case, landcover=f"2020={raster}"), "odd.tif", "77 (0.01 ha)")
+
+
+def test_duplicate_zone_ids(case: dict[str, Path]) -> None:
+    dupes = gpd.GeoDataFrame({"zid": ["a", "a"]}, geometry=[cell_box(0, 0, 1, 1), cell_box(1, 1, 2, 2)],
+                             crs="EPSG:32650")
+    path = write_zones(case["zones"].with_name("dupes.gpkg"), dupes)
+    assert_fails_cleanly(case, one_off(case, zones=path), "dupes.gpkg", "duplicate 'zid' values", "'a'")
+
+
+def test_unknown_id_field(case: dict[str, Path]) -> None:
+    assert_fails_cleanly(case, one_off(case, **{"zone-id": "name"}), "no field 'name'", "zid")
+
+
+def test_zone_off_the_raster(case: dict[str, Path]) -> None:
+    far = gpd.GeoDataFrame({"zid": ["a", "far"]}, geometry=[cell_box(0, 0, 1, 1), cell_box(50, 50, 51, 51)],
+                           crs="EPSG:32650")
+    path = write_zones(case["zones"].with_name("far.gpkg"), far)
+    assert_fails_cleanly(case, one_off(case, zones=path), "far.gpkg", "entirely off the raster", "'far'")
+
+
+def test_invalid_geometry_and_other_crs_are_repaired_and_reported(case: dict[str, Path]) -> None:
+    # A bow-tie over cells (0,0)-(1,1): make_valid turns it into two triangles of 100 m² in total.
+    x0, y0 = 500_000, 4_500_000
+    bowtie = shapely.Polygon([(x0, y0), (x0 + 20, y0 - 20), (x0 + 20, y0), (x0, y0 - 20)])
+    frame = gpd.GeoDataFrame({"zid": ["bow"]}, geometry=[bowtie], crs="EPSG:32650").to_crs("EPSG:4326")
+    path = write_zones(case["zones"].with_name("bowtie.geojson"), frame)
+    code, output = invoke(one_off(case, zones=path))
+    assert code == 0, output
+    assert "repaired 1 invalid geometry" in output
+    assert "reprojected zones" in output
+    zones = gpd.read_file(case["out"] / "sinkzones.gpkg", layer="zones")
+    assert zones["area_ha"].iloc[0] == pytest.approx(0.02, rel=1e-6)
+
+
+def test_bad_config_lists_every_problem(tmp_path: Path) -> None:
+    config = tmp_path / "bad.yaml"
+    config.write_text("landcover: []\nzones: {path: z.gpkg}\nclasses: nosuch\noutput: {dir: out}\ncolour: red\n")
+    code, output = invoke(["validate", str(config)])
+    assert code == 2
+    for fragment in ("landcover", "zones.id_field", "colour", "Extra inputs are not permitted"):
+        assert fragment in output, output
