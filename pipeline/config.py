@@ -7,7 +7,7 @@ the same from `make`, from cron and from any working directory.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -50,6 +50,78 @@ class Output(_Frozen):
     dir: Path
 
 
+class FactorRange(_Frozen):
+    """A conversion factor with its 90 % range; a bare number in YAML means no range."""
+
+    value: float = Field(ge=0)
+    low: float | None = Field(default=None, ge=0)
+    high: float | None = Field(default=None, ge=0)
+    source: str = ""
+
+    @model_validator(mode="after")
+    def _ordered(self) -> FactorRange:
+        low = self.value if self.low is None else self.low
+        high = self.value if self.high is None else self.high
+        if not low <= self.value <= high:
+            raise ValueError(f"need low <= value <= high, got {low} <= {self.value} <= {high}")
+        return self
+
+
+class BiomassRaster(_Frozen):
+    """An above-ground biomass density raster (t d.m./ha, float) for one land-cover epoch."""
+
+    year: int = Field(ge=1900, le=2200)
+    path: Path
+    nodata: float | None = None
+
+
+class Volume(_Frozen):
+    """Forest stock volume per zone: a CSV table, or fields of the zone layer."""
+
+    table: Path | None = None
+    field: str | None = None
+    unit: Literal["m3", "m3_ha"] = "m3"
+    species_field: str | None = None
+    species: str | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Volume:
+        if (self.table is None) == (self.field is None):
+            raise ValueError("give either volume.table (a CSV) or volume.field (a zone attribute), not both")
+        if self.field is not None and (self.species_field is None) == (self.species is None):
+            raise ValueError("with volume.field give either species_field or species")
+        return self
+
+
+# IPCC 2006 V4 Table 4.4 (temperate conifers, AGB < 50 t/ha) and Table 4.3 (default CF; range spans
+# temperate broadleaf 0.46 to conifer 0.55), transcribed in docs/domain.md §3 [3P].
+_DEFAULT_R = FactorRange(value=0.40, low=0.21, high=1.06, source="IPCC 2006 V4 Table 4.4, temperate conifer AGB<50")
+_DEFAULT_CF = FactorRange(value=0.47, low=0.46, high=0.55, source="IPCC 2006 V4 Table 4.3 default CF")
+
+
+class Carbon(_Frozen):
+    """How carbon is estimated: a pools table, biomass rasters, stock volume, and their factors."""
+
+    pools: str | None = None
+    biomass: tuple[BiomassRaster, ...] = ()
+    root_shoot: FactorRange = _DEFAULT_R
+    carbon_fraction: FactorRange = _DEFAULT_CF
+    volume: Volume | None = None
+    species: str = "ar_cm_001_recalled"
+    forest_class: str = "forest"
+
+    @field_validator("root_shoot", "carbon_fraction", mode="before")
+    @classmethod
+    def _bare_number(cls, value: Any) -> Any:
+        return {"value": value} if isinstance(value, int | float) else value
+
+    @model_validator(mode="after")
+    def _something(self) -> Carbon:
+        if self.pools is None and not self.biomass and self.volume is None:
+            raise ValueError("the carbon section needs pools, biomass or volume")
+        return self
+
+
 class RunConfig(_Frozen):
     """Everything one run needs. Built from YAML by `load_config` or directly by the command line."""
 
@@ -59,6 +131,7 @@ class RunConfig(_Frozen):
     classes: str
     output: Output
     compute: Compute = Compute()
+    carbon: Carbon | None = None
 
     @field_validator("landcover")
     @classmethod
@@ -67,6 +140,14 @@ class RunConfig(_Frozen):
         if len(set(years)) != len(years):
             raise ValueError(f"each land-cover epoch needs its own year, got {years}")
         return tuple(sorted(epochs, key=lambda e: e.year))
+
+    @model_validator(mode="after")
+    def _biomass_years(self) -> RunConfig:
+        years = {e.year for e in self.landcover}
+        stray = [b.year for b in (self.carbon.biomass if self.carbon else ()) if b.year not in years]
+        if stray:
+            raise ValueError(f"carbon.biomass years {stray} match no land-cover epoch {sorted(years)}")
+        return self
 
     @model_validator(mode="after")
     def _classes_known(self) -> RunConfig:
@@ -99,6 +180,21 @@ def _resolve(raw: dict[str, Any], base: Path) -> dict[str, Any]:
     classes = raw.get("classes")
     if isinstance(classes, str) and classes.endswith((".yaml", ".yml")):
         out["classes"] = fix(classes)
+    if isinstance(raw.get("carbon"), dict):
+        out["carbon"] = _resolve_carbon(raw["carbon"], fix)
+    return out
+
+
+def _resolve_carbon(carbon: dict[str, Any], fix: Any) -> dict[str, Any]:
+    """Table paths (anything ending .csv) and raster paths of the carbon section, made absolute."""
+    out = dict(carbon)
+    for key in ("pools", "species"):
+        if isinstance(carbon.get(key), str) and carbon[key].endswith(".csv"):
+            out[key] = fix(carbon[key])
+    out["biomass"] = [{**b, "path": fix(b.get("path"))} if isinstance(b, dict) else b
+                      for b in carbon.get("biomass") or []]
+    if isinstance(carbon.get("volume"), dict) and carbon["volume"].get("table"):
+        out["volume"] = {**carbon["volume"], "table": fix(carbon["volume"]["table"])}
     return out
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.resources
 import json
 import logging
 import os
@@ -23,7 +24,7 @@ import rioxarray
 import xarray as xr
 from rasterio.errors import RasterioIOError
 
-from pipeline.errors import MissingCRSError, MissingFileError, OutputError, RasterError, ZoneError
+from pipeline.errors import MissingCRSError, MissingFileError, OutputError, RasterError, TableError, ZoneError
 from pipeline.grid import Grid
 
 log = logging.getLogger(__name__)
@@ -191,3 +192,21 @@ def block_aligned_chunks(info: RasterInfo, *, target_cells: int) -> tuple[int, i
     cols = min(width, block_cols * max(1, target_cells // block_cols))
     rows = block_rows * max(1, (target_cells * target_cells // cols) // block_rows)
     return int(min(rows, height)), int(cols)
+
+
+def read_csv_table(spec: str, *, builtins: Mapping[str, str]) -> tuple[pd.DataFrame, str]:
+    """A factor table: a built-in name (a CSV shipped in pipeline/tables) or a CSV path; and its label."""
+    if spec in builtins:
+        resource = importlib.resources.files("pipeline") / "tables" / builtins[spec]
+        with resource.open("r", encoding="utf-8") as fh:
+            return pd.read_csv(fh, dtype={"class": str, "lucode": str, "species": str}), f"{spec} (built-in)"
+    path = Path(spec)
+    if not path.suffix == ".csv":
+        raise TableError(f"{spec}: not a built-in table ({', '.join(builtins)}) nor a .csv file")
+    _require_file(path)
+    try:
+        frame = pd.read_csv(path, dtype={"class": str, "lucode": str, "species": str, "zone_id": str},
+                            encoding="utf-8-sig")
+    except (OSError, ValueError) as exc:
+        raise TableError(f"{path}: not a readable CSV table ({exc})") from exc
+    return frame, str(path)

@@ -24,7 +24,7 @@ from dask.callbacks import Callback
 from dask.delayed import Delayed
 from numpy.typing import NDArray
 
-from pipeline import io, provenance
+from pipeline import io, provenance, runner_carbon
 from pipeline.classmaps import ClassMap
 from pipeline.config import Epoch, RunConfig, load_class_map
 from pipeline.coverage import Coverage, zone_coverage
@@ -61,6 +61,7 @@ class Inputs:
     rasters: tuple[io.RasterInfo, ...]
     zones: PreparedZones
     notes: tuple[str, ...] = ()
+    carbon: runner_carbon.CarbonInputs | None = None
 
     @property
     def grid(self) -> Grid:
@@ -127,10 +128,12 @@ def check_inputs(config: RunConfig, *, deep: bool = True) -> Inputs:
     if deep and not problems:
         for info in infos:
             _try(partial(io.check_readable, info.path), problems)
+    carbon = runner_carbon.check_carbon(config, zones, problems) if zones is not None else None
     if problems or class_map is None or zones is None:
         raise ValidationFailed(problems or ["inputs could not be read"])
-    notes = [*zones.repairs, *_version_notes(config), *_layout_notes(infos)]
-    return Inputs(config=config, class_map=class_map, rasters=tuple(infos), zones=zones, notes=tuple(notes))
+    notes = [*zones.repairs, *_version_notes(config), *_layout_notes(infos), *(carbon.notes if carbon else ())]
+    return Inputs(config=config, class_map=class_map, rasters=tuple(infos), zones=zones, notes=tuple(notes),
+                  carbon=carbon)
 
 
 def _try(step: Callable[[], object], problems: list[str]) -> None:
@@ -194,10 +197,10 @@ def _window_weights(cov: Coverage, row_off: int, col_off: int, height: int, widt
     return cell_weights(cov.window(row_off, col_off, height, width), row_units)
 
 
-def tree_merge(parts: list[Delayed]) -> Delayed:
+def tree_merge(parts: list[Delayed], *, merge: Callable[..., Any] = merge_totals) -> Delayed:
     """Add partial totals in a tree of bounded fan-in, so no task holds every chunk's result."""
     while len(parts) > 1:
-        parts = [dask.delayed(merge_totals, pure=True)(*parts[i:i + _MERGE_FAN_IN])
+        parts = [dask.delayed(merge, pure=True)(*parts[i:i + _MERGE_FAN_IN])
                  for i in range(0, len(parts), _MERGE_FAN_IN)]
     return parts[0]
 
@@ -379,14 +382,35 @@ def run(config: RunConfig, *, overwrite: bool = False, progress: ProgressHook | 
     _log_inputs(inputs)
     checked = time.perf_counter()
     graph, totals = build_graph(inputs)
-    computed = compute(totals, config=config, progress=progress)
+    carbon_nodes = runner_carbon.build_carbon_graph(inputs, graph) if inputs.carbon else None
+    computed, carbon_computed = compute((totals, _carbon_parts(carbon_nodes)), config=config, progress=progress)
     done = time.perf_counter()
     result = tabulate(inputs, computed, unit_m2=graph.unit_m2)
+    carbon_notes = _tabulate_carbon(inputs, result, computed, carbon_nodes, carbon_computed, unit_m2=graph.unit_m2)
     timings = {"check_s": checked - started, "compute_s": done - checked}
     result.record = run_record(inputs, result, rid=rid, prints=prints, timings=timings)
+    result.record["notes"].extend(carbon_notes)
     with io.staged_output(config.output.dir) as folder:
         io.write_outputs(folder, gpkg_layers={"zones": result.zones, **result.tables}, record=result.record)
     return result
+
+
+def _carbon_parts(nodes: runner_carbon.CarbonNodes | None) -> Any:
+    return None if nodes is None else (nodes.transitions, nodes.biomass)
+
+
+def _tabulate_carbon(inputs: Inputs, result: RunResult, totals: dict[int, ZoneValueTotals],
+                     nodes: runner_carbon.CarbonNodes | None, computed: Any, *, unit_m2: float) -> list[str]:
+    """Carbon tables and zone columns from the computed carbon nodes; returns the run's carbon notes."""
+    if nodes is None:
+        return []
+    transitions, biomass = computed
+    notes = runner_carbon.tabulate_carbon(
+        inputs, result, totals, runner_carbon.CarbonComputed(transitions=transitions, biomass=biomass),
+        unit_m2=unit_m2, biomass_unit_m2=nodes.biomass_unit_m2)
+    for note in notes:
+        log.warning(note)
+    return notes
 
 
 def _log_inputs(inputs: Inputs) -> None:

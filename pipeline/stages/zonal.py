@@ -107,3 +107,36 @@ def merge_totals(*parts: ZoneValueTotals) -> ZoneValueTotals:
     if len(at) == 0:
         return ZoneValueTotals(zone=zone, value=value, units=units)
     return ZoneValueTotals(zone=zone[at], value=value[at], units=np.add.reduceat(units, at))
+
+
+@dataclass(frozen=True)
+class ZoneSums:
+    """Per zone: the area-weighted sum of a continuous raster (value x units) and the valid area (units)."""
+
+    zone: NDArray[np.int64]
+    total: NDArray[np.float64]
+    units: NDArray[np.int64]
+
+
+def zone_weighted_sums(block: NDArray, weights: CellWeights, *, nodata: float | None) -> ZoneSums:
+    """Sum value x cell weight by zone over one chunk of a float raster; nodata and NaN cells are skipped."""
+    cell = block.ravel()[weights.index].astype(np.float64)
+    valid = np.isfinite(cell) if nodata is None else np.isfinite(cell) & (cell != nodata)
+    zone_of_cell, units = weights.zone_of_cell[valid], weights.units[valid]
+    n = len(weights.zones)
+    return ZoneSums(zone=weights.zones,
+                    total=np.bincount(zone_of_cell, weights=units * cell[valid], minlength=n),
+                    units=np.bincount(zone_of_cell, weights=units, minlength=n).astype(np.int64))
+
+
+def merge_sums(*parts: ZoneSums) -> ZoneSums:
+    """Add partial zone sums from several chunks."""
+    zone = np.concatenate([p.zone for p in parts])
+    order = np.argsort(zone, kind="stable")
+    zone = zone[order]
+    at = np.flatnonzero(np.r_[True, zone[1:] != zone[:-1]]) if len(zone) else np.zeros(0, dtype=np.int64)
+    total = np.concatenate([p.total for p in parts])[order]
+    units = np.concatenate([p.units for p in parts])[order]
+    if len(at) == 0:
+        return ZoneSums(zone=zone, total=total, units=units)
+    return ZoneSums(zone=zone[at], total=np.add.reduceat(total, at), units=np.add.reduceat(units, at))
