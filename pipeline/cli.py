@@ -14,7 +14,7 @@ from rich.logging import RichHandler
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from pipeline import runner
-from pipeline.config import RunConfig, format_validation_error, load_config
+from pipeline.config import Carbon, RunConfig, format_validation_error, load_config
 from pipeline.errors import ConfigError, SinkzoneError, ValidationFailed
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -61,6 +61,24 @@ def _one_off_config(landcover: list[str], zones: Path | None, zone_id: str | Non
         raise ConfigError(format_validation_error(exc, "command line")) from exc
 
 
+def _with_carbon_flags(cfg: RunConfig, pools: str | None, biomass: list[str]) -> RunConfig:
+    """Add --pools / --biomass ([YEAR=]PATH; a bare PATH is the latest epoch) to the config's carbon section."""
+    if not pools and not biomass:
+        return cfg
+    latest = max(e.year for e in cfg.landcover)
+    rasters = [{"year": int(y) if sep else latest, "path": str(Path(p if sep else y).resolve())}
+               for y, sep, p in (item.partition("=") for item in biomass)]
+    base = cfg.carbon.model_dump() if cfg.carbon else {}
+    if pools:
+        base["pools"] = pools if not pools.endswith(".csv") else str(Path(pools).resolve())
+    if rasters:
+        base["biomass"] = rasters
+    try:
+        return RunConfig.model_validate({**cfg.model_dump(), "carbon": Carbon.model_validate(base).model_dump()})
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, "command line")) from exc
+
+
 def _fail(exc: SinkzoneError) -> None:
     console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
     raise typer.Exit(code=exc.exit_code)
@@ -92,6 +110,8 @@ def run(
     zone_id: Annotated[str | None, typer.Option(help="field holding the zone id")] = None,
     classes: Annotated[str | None, typer.Option(help="built-in class map name or YAML file")] = None,
     scheduler: Annotated[str | None, typer.Option(help="dask.distributed scheduler address")] = None,
+    pools: Annotated[str | None, typer.Option(help="carbon pools table: built-in name (baotou) or CSV")] = None,
+    biomass: Annotated[list[str] | None, typer.Option(help="[YEAR=]PATH of a biomass raster, t d.m./ha")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Compute class area per zone and write sinkzones.gpkg and run.json."""
@@ -101,7 +121,7 @@ def run(
         updates: dict[str, object] = {"output": cfg.output.model_copy(update={"dir": out.resolve()})} if out else {}
         if scheduler:
             updates["compute"] = cfg.compute.model_copy(update={"scheduler": scheduler})
-        cfg = cfg.model_copy(update=updates)
+        cfg = _with_carbon_flags(cfg.model_copy(update=updates), pools, biomass or [])
         with _progress_bar() as hook:
             result = runner.run(cfg, overwrite=overwrite, progress=hook)
     except SinkzoneError as exc:
