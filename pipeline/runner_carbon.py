@@ -87,7 +87,8 @@ def _volume_frame(settings: Carbon, zones: PreparedZones, id_field: str) -> tupl
     return frame[frame[f"volume_{volume.unit}"].notna()].reset_index(drop=True), f"zone layer field {volume.field}"
 
 
-def _biomass_input(spec: BiomassRaster, zones: PreparedZones, id_field: str, problems: list[str]) -> BiomassInput | None:
+def _biomass_input(spec: BiomassRaster, zones: PreparedZones, id_field: str,
+                   problems: list[str]) -> BiomassInput | None:
     info = io.raster_info(spec.path)
     if not np.issubdtype(np.dtype(info.dtype), np.number):
         problems.append(f"{spec.path}: a biomass raster must hold numbers (t d.m./ha), but it is {info.dtype}")
@@ -182,7 +183,8 @@ def _biomass_node(b: BiomassInput, chunk_cells: int) -> tuple[Delayed, float]:
 
     chunks = io.block_aligned_chunks(b.info, target_cells=chunk_cells)
     array = io.open_lazy(b.spec.path, chunks=chunks)
-    graph = zonal_graph(b.info.grid, b.zones.geoms, chunks=(array.chunks[0], array.chunks[1]))
+    rows, cols = array.data.chunks
+    graph = zonal_graph(b.info.grid, b.zones.geoms, chunks=(rows, cols))
     blocks = array.data.to_delayed()
     nodata = b.spec.nodata if b.spec.nodata is not None else b.info.nodata
     parts = [dask.delayed(zone_weighted_sums, pure=True)(blocks[i, j], graph.weights[i, j], nodata=nodata)
@@ -217,7 +219,8 @@ class CarbonComputed:
     biomass: dict[int, ZoneSums]
 
 
-def _forest_ha(class_area: pd.DataFrame, *, year: int, forest: str, zone_ids: NDArray[np.object_]) -> NDArray[np.float64]:
+def _forest_ha(class_area: pd.DataFrame, *, year: int, forest: str,
+               zone_ids: NDArray[np.object_]) -> NDArray[np.float64]:
     rows = class_area[(class_area["year"] == year) & (class_area["class"] == forest)]
     return rows.set_index("zone_id")["area_ha"].reindex(zone_ids.astype(str), fill_value=0.0).to_numpy(dtype=float)
 

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from pipeline.classmaps import ClassMap
+from pipeline.classmaps import NODATA_CLASS, ClassMap
 from pipeline.errors import TableError
 from pipeline.stages.class_area import M2_PER_HA
 from pipeline.stages.zonal import NODATA_CODE, ZoneSums, ZoneValueTotals
@@ -365,7 +365,7 @@ def transition_table(codes_from: NDArray[np.int64], codes_to: NDArray[np.int64],
 
     `codes_from`/`codes_to` are the split pair codes of `totals`; nodata codes become class `nodata`.
     """
-    lookup = {**class_map.code_to_class(), **{c: "nodata" for c in (*class_map.nodata_codes, NODATA_CODE)}}
+    lookup = {**class_map.code_to_class(), **dict.fromkeys((*class_map.nodata_codes, NODATA_CODE), NODATA_CLASS)}
     frame = pd.DataFrame({
         "zone": totals.zone, "class_from": [lookup.get(int(c), str(c)) for c in codes_from],
         "class_to": [lookup.get(int(c), str(c)) for c in codes_to], "area_ha": totals.units * unit_m2 / M2_PER_HA,

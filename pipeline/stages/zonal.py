@@ -125,7 +125,7 @@ def zone_weighted_sums(block: NDArray, weights: CellWeights, *, nodata: float | 
     zone_of_cell, units = weights.zone_of_cell[valid], weights.units[valid]
     n = len(weights.zones)
     return ZoneSums(zone=weights.zones,
-                    total=np.bincount(zone_of_cell, weights=units * cell[valid], minlength=n),
+                    total=np.bincount(zone_of_cell, weights=units * cell[valid], minlength=n).astype(np.float64),
                     units=np.bincount(zone_of_cell, weights=units, minlength=n).astype(np.int64))
 
 
