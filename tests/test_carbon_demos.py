@@ -1,0 +1,101 @@
+"""Carbon on the shipped demos (São Tomé two epochs, Baotou with the shipped table) and the biomass kernel."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import dask
+import dask.array as da
+import numpy as np
+import pyogrio
+import pyproj
+import pytest
+import shapely
+from affine import Affine
+
+from pipeline import runner
+from pipeline.config import load_config
+from pipeline.grid import Grid, row_cell_areas_m2
+from pipeline.stages.zonal import merge_sums, zone_weighted_sums
+
+ROOT = Path(__file__).resolve().parents[1]
+C2 = 44.0 / 12.0
+
+
+def _run(name: str, out: Path) -> runner.RunResult:
+    config = load_config(ROOT / "configs" / f"{name}.yaml")
+    return runner.run(config.model_copy(update={"output": config.output.model_copy(update={"dir": out})}))
+
+
+def test_sao_tome_transitions_change_and_intervals(tmp_path: Path) -> None:
+    result = _run("sao_tome_worldcover", tmp_path / "out")
+    layers = {name for name, _ in pyogrio.list_layers(tmp_path / "out" / "sinkzones.gpkg")}
+    assert {"zone_carbon", "zone_transitions", "zone_change"} <= layers
+    areas = result.tables["zone_class_area"].set_index(["year", "class"])["area_ha"]
+    moves = result.tables["zone_transitions"]
+    valid = moves[(moves["class_from"] != "nodata") & (moves["class_to"] != "nodata")]
+    # Every valid cell of 2020 goes somewhere in 2021: row sums are the 2020 class areas, column sums 2021's
+    # (no nodata cells on the island, so nothing leaks to or from `nodata`).
+    assert len(valid) == len(moves)
+    for cls, ha in valid.groupby("class_from")["area_ha"].sum().items():
+        assert ha == pytest.approx(areas[2020, cls], rel=1e-9)
+    for cls, ha in valid.groupby("class_to")["area_ha"].sum().items():
+        assert ha == pytest.approx(areas[2021, cls], rel=1e-9)
+    stock = result.tables["zone_carbon"]
+    total = stock[stock["pool"] == "total"].set_index("year")["co2e_t"]
+    change = result.tables["zone_change"].iloc[0]
+    assert change["co2e_change_t"] == pytest.approx(total[2021] - total[2020], rel=1e-9)
+    assert change["co2e_change_low_t"] < change["co2e_change_t"] < change["co2e_change_high_t"]
+    assert (stock["co2e_low_t"] <= stock["co2e_t"]).all() and (stock["co2e_t"] <= stock["co2e_high_t"]).all()
+    notes = json.loads((tmp_path / "out" / "run.json").read_text(encoding="utf-8"))["notes"]
+    assert any("different product versions" in n for n in notes)
+
+
+def test_baotou_uses_the_shipped_table(tmp_path: Path) -> None:
+    result = _run("baotou_modis", tmp_path / "out")
+    stock = result.tables["zone_carbon"]
+    assert stock["source"].str.contains("IPCC 2006").any()
+    wide = result.tables["zone_class_area"].pivot(index="zone_id", columns="class", values="area_ha")
+    soil = stock[stock["pool"] == "soil"].set_index("zone_id")["carbon_t"]
+    # Shipped c_soil (t C/ha): forest, shrub, grassland 50 (SOC_ref HAC, cold temperate dry); wetland 87;
+    # cropland 50 x 0.80 = 40; the other classes 0.
+    expected = (wide["forest"] + wide["shrub"] + wide["grassland"]) * 50 + wide["wetland"] * 87 + wide["cropland"] * 40
+    assert soil.sort_index().to_numpy() == pytest.approx(expected.sort_index().to_numpy(), rel=1e-9)
+    live = stock[stock["pool"].isin(["above", "below"])].groupby("zone_id")["carbon_t"].sum()
+    # Grassland live biomass 6.5 t d.m./ha x 0.47 = 3.055 t C/ha; forest 56.4 + 12.972; shrub 2.82 + 1.128.
+    expected_live = wide["grassland"] * 3.055 + wide["forest"] * 69.372 + wide["shrub"] * 3.948
+    assert live.sort_index().to_numpy() == pytest.approx(expected_live.sort_index().to_numpy(), rel=1e-9)
+    zones = result.zones.set_index("zone_id")
+    assert zones["co2e_t"].to_numpy() == pytest.approx(zones["carbon_t"].to_numpy() * C2)
+
+
+def test_biomass_sums_same_on_numpy_and_any_chunking() -> None:
+    grid = Grid(transform=Affine(0.01, 0, 110.0, 0, -0.01, 41.0), width=131, height=97,
+                crs=pyproj.CRS.from_epsg(4326))
+    rng = np.random.default_rng(7)
+    values = rng.uniform(0, 300, size=grid.shape)
+    values[rng.random(grid.shape) < 0.1] = -9999.0
+    # Zone 0 covers the whole raster; zone 1 an odd polygon inside it.
+    geoms = np.array([shapely.box(110.0, 40.03, 111.31, 41.0),
+                      shapely.Polygon([(110.123, 40.5), (110.9, 40.41), (110.7, 40.95)])], dtype=object)
+
+    def sums(chunk: int) -> tuple[np.ndarray, np.ndarray]:
+        arr = da.from_array(values, chunks=chunk)
+        graph = runner.zonal_graph(grid, geoms, chunks=arr.chunks)
+        blocks = arr.to_delayed()
+        parts = [dask.delayed(zone_weighted_sums)(blocks[i, j], graph.weights[i, j], nodata=-9999.0)
+                 for i, j, *_ in graph.plan.windows()]
+        out = dask.compute(runner.tree_merge(parts, merge=merge_sums), scheduler="sync")[0]
+        return out.total * graph.unit_m2, out.units * graph.unit_m2
+
+    whole_total, whole_area = sums(max(grid.shape))
+    # Brute force for the whole-raster zone: value x exact cell area over valid cells.
+    cell_m2 = np.repeat(row_cell_areas_m2(grid)[:, None], grid.width, axis=1)
+    valid = values != -9999.0
+    assert whole_total[0] == pytest.approx(float((values * cell_m2)[valid].sum()), rel=1e-6)
+    assert whole_area[0] == pytest.approx(float(cell_m2[valid].sum()), rel=1e-6)
+    for chunk in (16, 33, 64):
+        total, area = sums(chunk)
+        np.testing.assert_allclose(total, whole_total, rtol=1e-12)
+        np.testing.assert_array_equal(area, whole_area)
