@@ -342,6 +342,7 @@ def tabulate(inputs: Inputs, totals: dict[int, ZoneValueTotals], *, unit_m2: flo
 
 def fingerprints(inputs: Inputs) -> list[dict[str, Any]]:
     paths = [e.path for e in inputs.config.landcover] + [inputs.config.zones.path]
+    paths += runner_carbon.input_paths(inputs.config)
     return [io.fingerprint(p) for p in paths]
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import dask
@@ -147,6 +148,18 @@ def _table_notes(pools: cs.FactorTable | None, species: cs.FactorTable | None,
             notes.append(f"species factors {species.name} for {', '.join(unverified)} are UNVERIFIED recalled "
                          "defaults (domain.md [U]); check them against the AR-CM-001-V01 annex before reporting")
     return notes
+
+
+def input_paths(config: RunConfig) -> list[Path]:
+    """The carbon section's own files (tables given as paths, biomass rasters), for the run fingerprint."""
+    carbon = config.carbon
+    if carbon is None:
+        return []
+    tables = [carbon.pools, carbon.species if carbon.volume else None]
+    paths = [Path(t) for t in tables if t is not None and t.endswith(".csv")]
+    if carbon.volume is not None and carbon.volume.table is not None:
+        paths.append(carbon.volume.table)
+    return paths + [b.path for b in carbon.biomass]
 
 
 # ---- the graph -----------------------------------------------------------------------------------

@@ -208,3 +208,16 @@ def test_bad_tables_and_config(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="match no land-cover epoch"):
         run_config(tmp_path, epochs={2000: s["lc2000"]}, zones=s["zones"], classes=s["classes"],
                    carbon={"biomass": [{"year": 2001, "path": str(s["lc2000"])}]})
+
+
+def test_editing_the_pools_table_reruns(tmp_path: Path) -> None:
+    s = _two_zone_setup(tmp_path)
+    cfg = run_config(tmp_path, epochs={2000: s["lc2000"]}, zones=s["zones"], classes=s["classes"],
+                     carbon={"pools": str(s["pools"])})
+    runner.run(cfg)
+    assert runner.run(cfg).skipped
+    write_csv(s["pools"], [pool_row("forest", 10, 5, 40, 2), pool_row("grassland", 1, 2, 40, 0)])
+    again = runner.run(cfg)
+    # B: 0.08 ha x (1 + 2 + 40 + 0) = 3.44 t C with the edited grass soil.
+    assert not again.skipped
+    assert _total(again, "B", 2000)["carbon_t"] == pytest.approx(3.44)
