@@ -106,8 +106,8 @@ def _layer_group(name: str, spatial: bool) -> str:
     return "other" if spatial else "tables"
 
 
-def project_layers(layers: Mapping[str, pd.DataFrame], rows: Sequence[StyleRow], *,
-                   landcover: Path | None, class_map: ClassMap, out_dir: Path, crs: pyproj.CRS | None) -> list[ProjectLayer]:
+def project_layers(layers: Mapping[str, pd.DataFrame], rows: Sequence[StyleRow], *, landcover: Path | None,
+                   class_map: ClassMap, out_dir: Path, crs: pyproj.CRS | None) -> list[ProjectLayer]:
     """Every output layer with its default style, the zones' graduated views, and the land cover."""
     result = []
     for row in rows:

@@ -102,7 +102,8 @@ FIELD_LABELS: dict[str, tuple[str, str]] = {
     "area_ha": ("分区面积 (ha)", "Zone area (ha)"), "area_mu": ("分区面积 (亩)", "Zone area (mu)"),
     "area_km2": ("分区面积 (km²)", "Zone area (km²)"), "year": ("年份", "Year"), "class": ("地类", "Land class"),
     "share": ("占分区面积比例", "Share of zone area"), "sink_type": ("碳汇类型", "Sink type"),
-    "co2e_t": ("碳储量 (t CO2e)", "Carbon stock (t CO2e)"), "progress_pct": ("目标完成度 (%)", "Progress to target (%)"),
+    "co2e_t": ("碳储量 (t CO2e)", "Carbon stock (t CO2e)"),
+    "progress_pct": ("目标完成度 (%)", "Progress to target (%)"),
 }
 _AREA_UNITS = {"ha": ("ha", "ha"), "mu": ("亩", "mu")}
 
@@ -291,7 +292,8 @@ def zone_style(frame: pd.DataFrame) -> LayerStyle:
     fields = _fields(frame)
     renderer, colours, name = _categorized_zone_style(frame, fields)
     body = [renderer, *_labels(fields), aliases_element(fields)]
-    title = "分区：碳汇类型 / Zones: sink type" if name == "zones-sink-type" else "分区：主要地类 / Zones: main land class"
+    title = ("分区：碳汇类型 / Zones: sink type" if name == "zones-sink-type"
+             else "分区：主要地类 / Zones: main land class")
     return LayerStyle(name=name, title=title, root=qml_document(name, body, labels=True), colours=colours)
 
 
