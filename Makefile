@@ -4,9 +4,10 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 CONFIG ?= configs/demo.yaml
+QGIS_PY ?= /usr/bin/python3
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint typecheck clean
+.PHONY: help install run test lint typecheck clean qgis-deps qgis-check
 
 help: ## list every target
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -22,7 +23,7 @@ install: $(STAMP) ## create .venv and install sinkzone with its test tools
 run: $(STAMP) ## run CONFIG (default configs/demo.yaml) and print where the outputs are
 	$(VENV)/bin/sinkzone run $(CONFIG)
 
-test: $(STAMP) ## run the whole test suite
+test: $(STAMP) qgis-deps ## run the whole test suite (installs QGIS's Python bindings first)
 	$(PY) -m pytest
 
 lint: $(STAMP) ## ruff
@@ -33,3 +34,16 @@ typecheck: $(STAMP) ## mypy on the package
 
 clean: ## remove outputs and caches (keeps .venv)
 	rm -rf output .pytest_cache .mypy_cache .ruff_cache
+
+qgis-deps: ## install QGIS's Python bindings (Debian python3-qgis) and a CJK font if missing
+	@if $(QGIS_PY) -c 'import qgis.core' 2>/dev/null && fc-list :lang=zh 2>/dev/null | grep -q .; then exit 0; fi; \
+	if ! command -v apt-get >/dev/null; then \
+	  echo "qgis-deps: no apt-get here; install QGIS with its Python bindings so that $(QGIS_PY) can" \
+	       "import qgis.core (or set QGIS_PY / SINKZONE_QGIS_PYTHON)" >&2; exit 1; fi; \
+	SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	echo "qgis-deps: installing python3-qgis from the distribution's packages (about a minute)"; \
+	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
+	  --no-install-recommends python3-qgis fonts-wqy-microhei >/dev/null
+
+qgis-check: $(STAMP) qgis-deps ## open the demo outputs in a headless QGIS, check styles, render output/qgis-renders/*.png
+	SINKZONE_QGIS_PYTHON=$(QGIS_PY) $(PY) -m pytest tests/test_qgis.py -v -s

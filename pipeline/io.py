@@ -10,7 +10,8 @@ import os
 import shutil
 import uuid
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+import zipfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any
 
 import geopandas as gpd
 import pandas as pd
+import pyogrio
 import pyproj
 import rasterio
 import rioxarray
@@ -26,6 +28,7 @@ from rasterio.errors import RasterioIOError
 
 from pipeline.errors import MissingCRSError, MissingFileError, OutputError, RasterError, TableError, ZoneError
 from pipeline.grid import Grid
+from pipeline.qgis_project import GPKG_NAME, PROJECT_NAME, QgisPackage, StyleRow
 
 log = logging.getLogger(__name__)
 
@@ -210,3 +213,38 @@ def read_csv_table(spec: str, *, builtins: Mapping[str, str]) -> tuple[pd.DataFr
     except (OSError, ValueError) as exc:
         raise TableError(f"{path}: not a readable CSV table ({exc})") from exc
     return frame, str(path)
+
+
+# ---- QGIS package: default styles, provenance metadata and the project file ------------------------
+
+_STYLE_TABLE = "layer_styles"
+
+
+def _style_frame(rows: Sequence[StyleRow]) -> pd.DataFrame:
+    """layer_styles rows with the columns QGIS itself creates (QgsOgrProviderMetadata::saveStyle)."""
+    now = pd.Timestamp.now(tz="UTC")
+    return pd.DataFrame({
+        "f_table_catalog": "", "f_table_schema": "",
+        "f_table_name": [r.table for r in rows], "f_geometry_column": [r.geometry_column for r in rows],
+        "styleName": [r.style.name for r in rows], "styleQML": [r.style.qml for r in rows], "styleSLD": "",
+        "useAsDefault": True, "description": [r.style.title for r in rows], "owner": "", "ui": "",
+        "update_time": now,
+    })
+
+
+def write_qgis_package(folder: Path, *, package: QgisPackage, record: Mapping[str, Any]) -> None:
+    """Default styles and run provenance into the GeoPackage, then the project beside it.
+
+    layer_styles goes through GDAL as a table without geometry, as QGIS creates it; the provenance
+    goes into GDAL's dataset metadata (gpkg_metadata, scope geopackage), where GDAL and QGIS show it.
+    """
+    gpkg = folder / GPKG_NAME
+    provenance_items = {"SINKZONE_RUN_ID": str(record.get("run_id", "")),
+                        "SINKZONE_RUN_JSON": json.dumps(record, ensure_ascii=False, default=str)}
+    pyogrio.write_dataframe(_style_frame(package.style_rows), gpkg, layer=_STYLE_TABLE, driver="GPKG",
+                            layer_options={"FID": "id"}, dataset_metadata=provenance_items)
+    qgs_name = Path(PROJECT_NAME).with_suffix(".qgs").name
+    tmp = folder / f"{PROJECT_NAME}.tmp"
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(qgs_name, package.project_xml)
+    os.replace(tmp, folder / PROJECT_NAME)

@@ -30,6 +30,7 @@ from pipeline.config import Epoch, RunConfig, load_class_map
 from pipeline.coverage import Coverage, zone_coverage
 from pipeline.errors import OutputError, SinkzoneError, ValidationFailed
 from pipeline.grid import Grid, area_units, row_cell_areas_m2, to_pixel_space, zone_areas_m2
+from pipeline.qgis_project import build_package
 from pipeline.stages.class_area import (
     M2_PER_HA,
     MU_PER_HA,
@@ -391,8 +392,12 @@ def run(config: RunConfig, *, overwrite: bool = False, progress: ProgressHook | 
     timings = {"check_s": checked - started, "compute_s": done - checked}
     result.record = run_record(inputs, result, rid=rid, prints=prints, timings=timings)
     result.record["notes"].extend(carbon_notes)
+    layers = {"zones": result.zones, **result.tables}
+    qgis = build_package(layers, title=config.name, class_map=inputs.class_map, out_dir=config.output.dir,
+                         landcover=config.landcover[-1].path, landcover_crs=inputs.grid.crs)
     with io.staged_output(config.output.dir) as folder:
-        io.write_outputs(folder, gpkg_layers={"zones": result.zones, **result.tables}, record=result.record)
+        io.write_outputs(folder, gpkg_layers=layers, record=result.record,
+                         extras=partial(io.write_qgis_package, package=qgis, record=result.record))
     return result
 
 
