@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 CONFIG ?= configs/demo.yaml
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint typecheck clean
+.PHONY: help install run test lint typecheck clean batch
 
 help: ## list every target
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -21,6 +21,9 @@ install: $(STAMP) ## create .venv and install sinkzone with its test tools
 
 run: $(STAMP) ## run CONFIG (default configs/demo.yaml) and print where the outputs are
 	$(VENV)/bin/sinkzone run $(CONFIG)
+
+batch: $(STAMP) ## run every config in configs/batch/, go on past failures, exit 1 if any failed
+	$(VENV)/bin/sinkzone batch configs/batch
 
 test: $(STAMP) ## run the whole test suite
 	$(PY) -m pytest
