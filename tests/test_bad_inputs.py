@@ -240,5 +240,7 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
     blocker = tmp_path / "a_file"
     blocker.write_text("")
     config = write_config(tmp_path, rasters={2019: cut, 2020: floats}, zones=zones, out=blocker / "out")
-    _run_fails(config, "3 problem(s) found", "cut.tif: the raster is truncated", "floats.tif: land cover must",
-               "is a file, not a folder")
+    assert_clean_failure(cli("validate", str(config)), "3 problem(s) found", "cut.tif: the raster is truncated",
+                         "floats.tif: land cover must", "is a file, not a folder")
+    # a run stops at the first thing it cannot do: here it cannot even take the output's lock
+    assert_clean_failure(cli("run", str(config)), "is a file, not a folder")
