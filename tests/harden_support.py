@@ -26,8 +26,8 @@ def land_cover(seed: int = 0) -> NDArray[np.uint8]:
     return np.random.default_rng(seed).integers(1, 5, (SIZE, SIZE)).astype(np.uint8)
 
 
-def write_raster(path: Path, values: NDArray[Any], *, crs: str | None = "EPSG:4326", nodata: float | None = None,
-                 transform: Affine = ORIGIN, driver: str = "GTiff") -> Path:
+def write_raster(path: Path, values: NDArray[Any], *, crs: str | None = "EPSG:4326",
+                 nodata: float | None = None, transform: Affine = ORIGIN, driver: str = "GTiff") -> Path:
     profile = {"driver": driver, "width": values.shape[1], "height": values.shape[0], "count": 1,
                "dtype": values.dtype.name, "crs": crs, "transform": transform, "nodata": nodata}
     if driver == "GTiff":
