@@ -7,7 +7,7 @@ CONFIG ?= configs/demo.yaml
 QGIS_PY ?= /usr/bin/python3
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint typecheck clean qgis-deps qgis-check
+.PHONY: help install run test lint typecheck clean qgis-deps qgis-check batch
 
 help: ## list every target
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -22,6 +22,9 @@ install: $(STAMP) ## create .venv and install sinkzone with its test tools
 
 run: $(STAMP) ## run CONFIG (default configs/demo.yaml) and print where the outputs are
 	$(VENV)/bin/sinkzone run $(CONFIG)
+
+batch: $(STAMP) ## run every config in configs/batch/, go on past failures, exit 1 if any failed
+	$(VENV)/bin/sinkzone batch configs/batch
 
 test: $(STAMP) qgis-deps ## run the whole test suite (installs QGIS's Python bindings first)
 	$(PY) -m pytest

@@ -12,8 +12,9 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.logging import RichHandler
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
 
-from pipeline import runner
+from pipeline import guard, io, runner
 from pipeline.config import Carbon, RunConfig, format_validation_error, load_config
 from pipeline.errors import ConfigError, SinkzoneError, ValidationFailed
 
@@ -123,7 +124,7 @@ def run(
             updates["compute"] = cfg.compute.model_copy(update={"scheduler": scheduler})
         cfg = _with_carbon_flags(cfg.model_copy(update=updates), pools, biomass or [])
         with _progress_bar() as hook:
-            result = runner.run(cfg, overwrite=overwrite, progress=hook)
+            result = guard.guarded_run(cfg, overwrite=overwrite, progress=hook)
     except SinkzoneError as exc:
         _fail(exc)
         return
@@ -132,6 +133,32 @@ def run(
         return
     console.print(f"[green]done:[/] {result.out_dir / 'sinkzones.gpkg'} and {result.out_dir / 'run.json'} "
                   f"({len(result.zones)} zones)", highlight=False)
+
+
+@app.command()
+def batch(folder: Annotated[Path, typer.Argument(help="folder of run configs (*.yaml)")],
+          overwrite: Annotated[bool, typer.Option(help="recompute every run even if nothing changed")] = False,
+          verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
+    """Run every config in FOLDER, go on past failures, print a summary; exit 1 if any run failed."""
+    _setup_logging(verbose)
+    try:
+        configs = io.list_configs(folder)
+    except SinkzoneError as exc:
+        _fail(exc)
+        return
+    outcomes = guard.run_batch(configs, overwrite=overwrite)
+    table = Table(title=f"batch {folder}: {len(outcomes)} run(s)")
+    for column in ("config", "status", "seconds", "output or error"):
+        table.add_column(column, overflow="fold")
+    colours = {"done": "green", "up to date": "green", "failed": "bold red"}
+    for o in outcomes:
+        table.add_row(o.config.name, f"[{colours[o.status]}]{o.status}[/]", f"{o.seconds:.1f}", o.detail)
+    console.print(table)
+    failed = sum(o.status == "failed" for o in outcomes)
+    if failed or not outcomes:
+        console.print(f"[bold red]{failed} of {len(outcomes)} run(s) failed[/]" if outcomes
+                      else f"[bold red]no *.yaml config in {folder}[/]", highlight=False)
+        raise typer.Exit(code=1)
 
 
 class _progress_bar:  # noqa: N801 - used as a context manager like a function

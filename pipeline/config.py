@@ -171,8 +171,9 @@ def _resolve(raw: dict[str, Any], base: Path) -> dict[str, Any]:
         return str((base / value).resolve()) if isinstance(value, str) and not Path(value).is_absolute() else value
 
     out = dict(raw)
-    out["landcover"] = [{**e, "path": fix(e.get("path"))} if isinstance(e, dict) else e
-                        for e in raw.get("landcover") or []]
+    if isinstance(raw.get("landcover"), list):  # anything else is left for validation to report
+        out["landcover"] = [{**e, "path": fix(e.get("path"))} if isinstance(e, dict) else e
+                            for e in raw["landcover"]]
     for section in ("zones", "output"):
         if isinstance(raw.get(section), dict):
             key = "dir" if section == "output" else "path"

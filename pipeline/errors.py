@@ -50,3 +50,9 @@ class ValidationFailed(SinkzoneError):
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
         super().__init__(f"{len(problems)} problem(s) found:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+class InternalError(SinkzoneError):
+    """An unexpected failure inside sinkzone (a bug); the traceback is kept in the run log."""
+
+    exit_code = 3

@@ -2,29 +2,37 @@
 
 from __future__ import annotations
 
+import ctypes
+import errno
+import fcntl
 import hashlib
 import importlib.resources
 import json
 import logging
 import os
 import shutil
+import socket
+import tempfile
+import time
 import uuid
 import warnings
 import zipfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pyogrio
+import pyogrio.errors
 import pyproj
 import rasterio
 import rioxarray
 import xarray as xr
-from rasterio.errors import RasterioIOError
+from rasterio.errors import RasterioError, RasterioIOError
 
 from pipeline.errors import MissingCRSError, MissingFileError, OutputError, RasterError, TableError, ZoneError
 from pipeline.grid import Grid
@@ -73,14 +81,32 @@ def open_lazy(path: Path, *, chunks: tuple[int, int]) -> xr.DataArray:
     return arr.isel(band=0)
 
 
-def check_readable(path: Path) -> None:
-    """Decode every storage block once (cheap next to the run) so corrupt files fail before compute."""
+def check_readable(path: Path) -> dict[int, int]:
+    """Decode every storage block once (cheap next to the run) so corrupt files fail before compute.
+
+    Returns the number of cells of each integer value, so codes the class map lacks are known early.
+    """
+    counts: dict[int, int] = {}
+    where = "its header"
     try:
         with rasterio.open(path) as src:
             for _, window in src.block_windows(1):
-                src.read(1, window=window)
-    except RasterioIOError as exc:
-        raise RasterError(f"{path}: the raster is truncated or corrupt ({exc})") from exc
+                where = f"the block at row {window.row_off}, column {window.col_off}"
+                values, n = _value_counts(src.read(1, window=window))
+                for value, count in zip(values.tolist(), n.tolist(), strict=True):
+                    counts[value] = counts.get(value, 0) + count
+    except RasterioError as exc:
+        raise RasterError(f"{path}: the raster is truncated or corrupt at {where} ({exc.__cause__ or exc}); "
+                          "download or copy it again") from exc
+    return counts
+
+
+def _value_counts(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    if block.dtype.kind == "u" and block.dtype.itemsize <= 2:
+        counts = np.bincount(block.ravel())
+        values = np.flatnonzero(counts)
+        return values, counts[values]
+    return np.unique(block, return_counts=True)
 
 
 def read_zones(path: Path, *, layer: str | None) -> gpd.GeoDataFrame:
@@ -143,7 +169,11 @@ def staged_output(out_dir: Path) -> Iterator[Path]:
         raise OutputError(f"{parent}: cannot create the output folder here ({exc.strerror})") from exc
     try:
         yield staging
-        _swap_in(staging, out_dir)
+        try:
+            _swap_in(staging, out_dir)
+        except OSError as exc:
+            raise OutputError(f"{out_dir}: moving the finished output in place failed ({exc.strerror}); "
+                              "the previous output is untouched") from exc
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
@@ -163,11 +193,51 @@ def recover_parked(out_dir: Path) -> None:
 
 
 def _swap_in(staging: Path, out_dir: Path) -> None:
+    _fsync_tree(staging)
+    if out_dir.exists() and _exchange(staging, out_dir):
+        _fsync_dir(out_dir.parent)
+        return  # staging now holds the old output; staged_output removes it
     parked = _parked(out_dir)
     if out_dir.exists():
         os.replace(out_dir, parked)
     os.replace(staging, out_dir)
+    _fsync_dir(out_dir.parent)
     shutil.rmtree(parked, ignore_errors=True)
+
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two folders in one atomic step (Linux renameat2); False where the system cannot.
+
+    With it the output folder exists at every instant; without it a kill between the two renames
+    leaves the previous output parked, and the next run puts it back.
+    """
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    return int(renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)) == 0
+
+
+def _fsync_tree(folder: Path) -> None:
+    """Flush the staged files to disk before they replace the output, so a power cut cannot swap in holes."""
+    for path in folder.iterdir():
+        if path.is_file():
+            with path.open("rb") as fh:
+                os.fsync(fh.fileno())
+    _fsync_dir(folder)
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def write_outputs(folder: Path, *, gpkg_layers: Mapping[str, gpd.GeoDataFrame | pd.DataFrame],
@@ -180,9 +250,20 @@ def write_outputs(folder: Path, *, gpkg_layers: Mapping[str, gpd.GeoDataFrame | 
         tmp = folder / "run.json.tmp"
         tmp.write_text(json.dumps(record, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
         os.replace(tmp, folder / "run.json")
-    except OSError as exc:
-        raise OutputError(f"{folder}: writing the outputs failed ({exc.strerror or exc}); "
+    except (OSError, pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
+        raise OutputError(f"{folder.parent}: writing the outputs failed ({_write_failure(folder, exc)}); "
                           "the previous output is untouched") from exc
+
+
+def _write_failure(folder: Path, exc: Exception) -> str:
+    """Why a write failed, in words; GDAL reports a full disk as an SQLite error, so check the space left."""
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        free = None
+    if getattr(exc, "errno", None) == errno.ENOSPC or (free is not None and free < 1 << 20):
+        return f"the disk is full, {free or 0:,} bytes free: free some space and run again"
+    return str(getattr(exc, "strerror", None) or exc)
 
 
 def block_aligned_chunks(info: RasterInfo, *, target_cells: int) -> tuple[int, int]:
@@ -248,3 +329,134 @@ def write_qgis_package(folder: Path, *, package: QgisPackage, record: Mapping[st
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.writestr(qgs_name, package.project_xml)
     os.replace(tmp, folder / PROJECT_NAME)
+
+
+# ---- unattended runs: writability, one lock per output folder, run logs, leftovers of killed runs ----
+
+
+def check_writable(out_dir: Path) -> None:
+    """The output folder can be created beside its siblings: probe its nearest existing ancestor."""
+    out_dir = out_dir.resolve()
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OutputError(f"{out_dir}: the output path is a file, not a folder; choose another output folder")
+    ancestor = out_dir.parent
+    while not ancestor.exists():
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise OutputError(f"{out_dir}: cannot be created because {ancestor} is a file, not a folder; "
+                          "choose another output folder")
+    try:
+        tempfile.TemporaryFile(dir=ancestor).close()
+    except OSError as exc:
+        raise OutputError(f"{out_dir}: the folder {ancestor} is not writable ({exc.strerror}); "
+                          "choose another output folder or fix its permissions") from exc
+
+
+def lock_path(out_dir: Path) -> Path:
+    out_dir = out_dir.resolve()
+    return out_dir.parent / f"{out_dir.name}.lock"
+
+
+@contextmanager
+def output_lock(out_dir: Path) -> Iterator[str]:
+    """Hold the lock file beside `out_dir` for the whole run, so two runs never write one output.
+
+    The lock is an flock on the file, so the kernel releases it when its process dies, even by SIGKILL;
+    the file's text (pid, host, start time) only tells people who holds it. A lock file found with
+    text but no flock was left by a dead process: it is taken over, and its text is yielded so the
+    caller can log the takeover ("" when the lock was free).
+    """
+    path = lock_path(out_dir)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, stale = _acquire_lock(path, out_dir.resolve())
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot create the lock file ({exc.strerror}); "
+                          "choose a writable output folder") from exc
+    try:
+        yield stale
+    finally:
+        with suppress(FileNotFoundError):
+            if os.fstat(fd).st_ino == os.stat(path).st_ino:
+                os.unlink(path)
+        os.close(fd)
+
+
+def _acquire_lock(path: Path, out_dir: Path) -> tuple[int, str]:
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 4096, 0).decode("utf-8", "replace").strip() or "unknown holder"
+            os.close(fd)
+            raise OutputError(f"{out_dir}: another run is writing this output ({holder}); "
+                              "wait for it to finish, or give this run another output folder") from None
+        # a releasing holder unlinks the file: a lock on an unlinked inode locks nothing, so start again
+        try:
+            same = os.fstat(fd).st_ino == os.stat(path).st_ino
+        except FileNotFoundError:
+            same = False
+        if not same:
+            os.close(fd)
+            continue
+        stale = os.pread(fd, 4096, 0).decode("utf-8", "replace").strip()
+        mine = {"pid": os.getpid(), "host": socket.gethostname(),
+                "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(mine).encode(), 0)
+        os.fsync(fd)
+        return fd, stale
+
+
+def clear_leftovers(out_dir: Path, *, own_log: Path) -> None:
+    """Remove what killed runs left beside `out_dir`; call only while holding its lock."""
+    out_dir = out_dir.resolve()
+    recover_parked(out_dir)
+    for staging in out_dir.parent.glob(f".{out_dir.name}.staging-*"):
+        shutil.rmtree(staging, ignore_errors=True)
+        log.warning("removed %s, the unfinished output of an interrupted run", staging)
+    for orphan in out_dir.parent.glob(f".{out_dir.name}.run-*.log.jsonl"):
+        if orphan == own_log:
+            continue
+        kept = kept_log_path(orphan, "interrupted")
+        os.replace(orphan, kept)
+        log.warning("an earlier run of %s was interrupted; its log is kept as %s", out_dir, kept)
+
+
+def run_log_path(out_dir: Path) -> Path:
+    """Where a run logs while it runs: a hidden file beside the output, moved in with the output."""
+    out_dir = out_dir.resolve()
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    return out_dir.parent / f".{out_dir.name}.run-{stamp}-{os.getpid()}.log.jsonl"
+
+
+def kept_log_path(run_log: Path, outcome: str) -> Path:
+    """Where the log of a run that left no output is kept, visible beside the output folder."""
+    return run_log.with_name(run_log.name.replace(".run-", f".{outcome}-").lstrip("."))
+
+
+def open_run_log(path: Path) -> logging.FileHandler:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return logging.FileHandler(path, encoding="utf-8")
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot write the run log ({exc.strerror}); "
+                          "choose a writable output folder") from exc
+
+
+def move_file(source: Path, target: Path) -> None:
+    """Rename a file; an open log handle keeps writing to it at its new place."""
+    os.replace(source, target)
+
+
+def remove_file(path: Path) -> None:
+    with suppress(FileNotFoundError):
+        path.unlink()
+
+
+def list_configs(folder: Path) -> list[Path]:
+    """The run configs of a batch folder, in name order."""
+    if not folder.is_dir():
+        raise MissingFileError(f"{folder}: batch folder not found")
+    return sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())

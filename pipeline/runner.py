@@ -30,7 +30,7 @@ from pipeline.config import Epoch, RunConfig, load_class_map
 from pipeline.coverage import Coverage, zone_coverage
 from pipeline.errors import OutputError, SinkzoneError, ValidationFailed
 from pipeline.grid import Grid, area_units, row_cell_areas_m2, to_pixel_space, zone_areas_m2
-from pipeline.qgis_project import build_package
+from pipeline.qgis_project import QgisPackage, build_package
 from pipeline.stages.class_area import (
     M2_PER_HA,
     MU_PER_HA,
@@ -46,7 +46,7 @@ from pipeline.stages.zonal import (
     merge_totals,
     zone_value_totals,
 )
-from pipeline.zones import PreparedZones, prepare_zones, zones_off_grid
+from pipeline.zones import PreparedZones, prepare_zones, zones_off_grid, zones_partly_off_grid
 
 log = logging.getLogger(__name__)
 ProgressHook = Callable[[int, int], None]
@@ -85,7 +85,10 @@ def _epoch_nodata(epoch: Epoch, info: io.RasterInfo) -> float | None:
 def _check_raster(epoch: Epoch, info: io.RasterInfo, first: io.RasterInfo | None) -> list[str]:
     problems = []
     if not np.issubdtype(np.dtype(info.dtype), np.integer):
-        problems.append(f"{epoch.path}: land cover must hold integer class codes, but the raster is {info.dtype}")
+        problems.append(f"{epoch.path}: land cover must hold integer class codes, but the raster is "
+                        f"{info.dtype}; "
+                        "give the classified land-cover map (if its values are whole numbers, convert it: "
+                        "gdal_translate -ot Int16)")
     if first is not None and info.grid != first.grid:
         problems.append(f"{epoch.path}: its grid differs from {first.path} (CRS, extent or cell size); "
                         "all epochs must share one grid, so warp them (nearest neighbour) to one grid first")
@@ -126,15 +129,64 @@ def check_inputs(config: RunConfig, *, deep: bool = True) -> Inputs:
     zones = None
     if infos and len(infos) == len(config.landcover):
         zones = _read_zones(config, infos[0].grid, problems)
-    if deep and not problems:
-        for info in infos:
-            _try(partial(io.check_readable, info.path), problems)
+    _try(lambda: io.check_writable(config.output.dir), problems)
+    code_notes = _deep_checks(config, infos, class_map, problems) if deep else []
     carbon = runner_carbon.check_carbon(config, zones, problems) if zones is not None else None
     if problems or class_map is None or zones is None:
         raise ValidationFailed(problems or ["inputs could not be read"])
-    notes = [*zones.repairs, *_version_notes(config), *_layout_notes(infos), *(carbon.notes if carbon else ())]
+    notes = [*zones.repairs, *_partial_notes(zones, infos[0].grid), *code_notes, *_version_notes(config),
+             *_layout_notes(infos), *(carbon.notes if carbon else ())]
     return Inputs(config=config, class_map=class_map, rasters=tuple(infos), zones=zones, notes=tuple(notes),
                   carbon=carbon)
+
+
+def _deep_checks(config: RunConfig, infos: Sequence[io.RasterInfo], class_map: ClassMap | None,
+                 problems: list[str]) -> list[str]:
+    """Decode every block of every readable raster; note the codes the class map lacks."""
+    notes = []
+    for info in infos:
+        try:
+            counts = io.check_readable(info.path)
+        except SinkzoneError as exc:
+            problems.append(str(exc))
+            continue
+        epoch = next(e for e in config.landcover if e.path == info.path)
+        if class_map is not None:
+            notes.extend(_unmapped_note(epoch, info, counts, class_map))
+    return notes
+
+
+def _unmapped_note(epoch: Epoch, info: io.RasterInfo, counts: dict[int, int],
+                   class_map: ClassMap) -> list[str]:
+    known = set(class_map.code_to_class()) | set(class_map.nodata_codes)
+    nodata = _epoch_nodata(epoch, info)
+    missing = {c: n for c, n in counts.items() if c not in known and c != nodata}
+    if not missing:
+        return []
+    listed = ", ".join(f"{c} ({n:,} cells)" for c, n in sorted(missing.items())[:20])
+    return [f"{epoch.path}: codes not in class map {class_map.name!r}: {listed}; the run stops if any of "
+            f"them lies inside a zone.{nodata_hint(sorted(missing), declared=nodata is not None)}"]
+
+
+def nodata_hint(codes: Sequence[int], *, declared: bool) -> str:
+    """Advice when unmapped codes look like undeclared fill around the data."""
+    fill = [c for c in codes if c in _FILL_LIKE]
+    if declared or not fill:
+        return ""
+    return (f" The raster declares no nodata: if {fill[0]} is fill around the data, set `nodata: {fill[0]}` "
+            "for this epoch in the config")
+
+
+_FILL_LIKE = frozenset({0, 255, 65535, -9999, -32768, -128, 127, 32767})
+
+
+def _partial_notes(zones: PreparedZones, grid: Grid) -> list[str]:
+    sticking_out = zones_partly_off_grid(zones, grid)
+    if not sticking_out:
+        return []
+    listed = ", ".join(f"{z} ({share:.1%} outside)" for z, share in sticking_out[:10])
+    return [f"{len(sticking_out)} zone(s) extend beyond the raster; the part outside counts as class nodata: "
+            f"{listed}"]
 
 
 def _try(step: Callable[[], object], problems: list[str]) -> None:
@@ -154,7 +206,8 @@ def _read_zones(config: RunConfig, grid: Grid, problems: list[str]) -> PreparedZ
         return None
     missed = zones_off_grid(zones, grid)
     if missed:
-        problems.append(f"{source}: {len(missed)} zone(s) lie entirely off the raster extent: {missed[:10]}")
+        problems.append(f"{source}: {len(missed)} zone(s) lie entirely off the raster extent: {missed[:10]}; "
+                        "check that the zones and the raster cover the same place (and their CRS)")
     return zones
 
 
@@ -329,8 +382,10 @@ def _zone_layer(inputs: Inputs, zone_area_m2: NDArray[np.float64], wide: pd.Data
 def tabulate(inputs: Inputs, totals: dict[int, ZoneValueTotals], *, unit_m2: float) -> RunResult:
     """Class-area tables and the zone layer from computed totals; unmapped codes are an error."""
     areas = zone_areas_m2(inputs.zones.geoms, inputs.grid)
-    for epoch in inputs.config.landcover:
-        check_codes_mapped(totals[epoch.year], inputs.class_map, unit_m2=unit_m2, source=str(epoch.path))
+    for epoch, info in zip(inputs.config.landcover, inputs.rasters, strict=True):
+        hint = partial(nodata_hint, declared=_epoch_nodata(epoch, info) is not None)
+        check_codes_mapped(totals[epoch.year], inputs.class_map, unit_m2=unit_m2, source=str(epoch.path),
+                           hint=hint)
     long = pd.concat([
         class_area_table(totals[year], class_map=inputs.class_map, zone_ids=inputs.zones.ids.astype(str),
                          zone_area_m2=areas, unit_m2=unit_m2, year=year)
@@ -364,7 +419,8 @@ def run_record(inputs: Inputs, result: RunResult, *, rid: str, prints: list[dict
     }
 
 
-def run(config: RunConfig, *, overwrite: bool = False, progress: ProgressHook | None = None) -> RunResult:
+def run(config: RunConfig, *, overwrite: bool = False, progress: ProgressHook | None = None,
+        extras: Callable[[Path], None] | None = None) -> RunResult:
     """Check, compute and write one run. Unchanged inputs and config skip the work unless overwrite."""
     started = time.perf_counter()
     inputs = check_inputs(config)
@@ -397,8 +453,16 @@ def run(config: RunConfig, *, overwrite: bool = False, progress: ProgressHook | 
                          landcover=config.landcover[-1].path, landcover_crs=inputs.grid.crs)
     with io.staged_output(config.output.dir) as folder:
         io.write_outputs(folder, gpkg_layers=layers, record=result.record,
-                         extras=partial(io.write_qgis_package, package=qgis, record=result.record))
+                         extras=partial(_write_extras, package=qgis, record=result.record, caller=extras))
     return result
+
+
+def _write_extras(folder: Path, *, package: QgisPackage, record: dict[str, Any],
+                  caller: Callable[[Path], None] | None) -> None:
+    """The QGIS project and styles, then whatever the caller adds (the guard's run log)."""
+    io.write_qgis_package(folder, package=package, record=record)
+    if caller is not None:
+        caller(folder)
 
 
 def _carbon_parts(nodes: runner_carbon.CarbonNodes | None) -> Any:

@@ -43,10 +43,13 @@ def check_ids(frame: gpd.GeoDataFrame, *, id_field: str, source: str) -> None:
     ids = frame[id_field]
     if ids.isna().any():
         rows = [int(i) for i in np.flatnonzero(ids.isna().to_numpy())][:10]
-        raise ZoneError(f"{source}: {int(ids.isna().sum())} zone(s) have no {id_field!r} (feature rows {rows})")
+        raise ZoneError(f"{source}: {int(ids.isna().sum())} zone(s) have no {id_field!r} (feature rows "
+                        f"{rows}); fill in their ids or delete those features")
     dupes = ids[ids.duplicated(keep=False)]
     if len(dupes):
-        raise ZoneError(f"{source}: duplicate {id_field!r} values: {sorted(set(map(str, dupes)))[:10]}")
+        at = {str(v): [int(i) for i in np.flatnonzero((ids == v).to_numpy())] for v in dupes.unique()[:10]}
+        listed = "; ".join(f"{v!r} at feature rows {r}" for v, r in at.items())
+        raise ZoneError(f"{source}: duplicate {id_field!r} values: {listed}. Give every zone its own id")
 
 
 def prepare_zones(frame: gpd.GeoDataFrame, *, id_field: str, grid: Grid, source: str) -> PreparedZones:
@@ -65,6 +68,7 @@ def prepare_zones(frame: gpd.GeoDataFrame, *, id_field: str, grid: Grid, source:
                        f"{list(map(str, frame[id_field][invalid]))[:10]}")
         frame.loc[invalid, frame.geometry.name] = [_polygonal(shapely.make_valid(g))
                                                    for g in frame.geometry[invalid]]
+    frame = _drop_arealess(frame, id_field=id_field, repairs=repairs)
     if not pyproj.CRS(frame.crs).equals(grid.crs, ignore_axis_order=True):
         repairs.append(f"reprojected zones from {pyproj.CRS(frame.crs).name!r} to the raster's {grid.crs.name!r}")
     if frame.empty:
@@ -72,6 +76,26 @@ def prepare_zones(frame: gpd.GeoDataFrame, *, id_field: str, grid: Grid, source:
     in_grid = frame.to_crs(grid.crs)
     return PreparedZones(ids=frame[id_field].to_numpy(dtype=object), geoms=in_grid.geometry.to_numpy(),
                          source=frame, repairs=tuple(repairs))
+
+
+def _drop_arealess(frame: gpd.GeoDataFrame, *, id_field: str, repairs: list[str]) -> gpd.GeoDataFrame:
+    """Drop zones left with no area: points, lines, or polygons that collapsed when repaired."""
+    geoms = frame.geometry.to_numpy()
+    arealess = shapely.is_empty(geoms) | (shapely.area(geoms) <= 0)
+    if arealess.any():
+        repairs.append(f"dropped {int(arealess.sum())} zone(s) with no area (points, lines or collapsed "
+                       f"polygons): {list(map(str, frame[id_field][arealess]))[:10]}")
+    return frame.loc[~arealess]
+
+
+def zones_partly_off_grid(zones: PreparedZones, grid: Grid) -> list[tuple[str, float]]:
+    """Ids of zones that stick out of the raster, with the share of their area outside it."""
+    extent = shapely.box(*grid.bounds)
+    area = shapely.area(zones.geoms)
+    inside = shapely.area(shapely.intersection(zones.geoms, extent))
+    share = np.divide(area - inside, area, out=np.zeros_like(area), where=area > 0)
+    partial = (share > 1e-9) & (inside > 0)
+    return [(str(z), float(s)) for z, s in zip(zones.ids[partial], share[partial], strict=True)]
 
 
 def zones_off_grid(zones: PreparedZones, grid: Grid) -> list[str]:

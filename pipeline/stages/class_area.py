@@ -6,6 +6,8 @@ nodata cells or lying off the raster. So the classes of a zone add up to the zon
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
@@ -34,13 +36,18 @@ def unmapped_codes(totals: ZoneValueTotals, class_map: ClassMap, *, unit_m2: flo
     return {int(c): float(a) for c, a in zip(codes, areas, strict=True)}
 
 
-def check_codes_mapped(totals: ZoneValueTotals, class_map: ClassMap, *, unit_m2: float, source: str) -> None:
-    """Raise, listing each code and its area, when the raster holds codes the class map lacks."""
+def check_codes_mapped(totals: ZoneValueTotals, class_map: ClassMap, *, unit_m2: float, source: str,
+                       hint: Callable[[list[int]], str] | None = None) -> None:
+    """Raise, listing each code and its area, when the raster holds codes the class map lacks.
+
+    `hint` may add advice for the listed codes (such as declaring an undeclared nodata value).
+    """
     missing = unmapped_codes(totals, class_map, unit_m2=unit_m2)
     if missing:
         listed = ", ".join(f"{code} ({ha:,.2f} ha)" for code, ha in sorted(missing.items()))
-        raise ClassMapError(f"{source}: codes not in class map {class_map.name!r}: {listed}. "
-                            "Add them to a class (or to `nodata`) in a class map YAML")
+        advice = hint(sorted(missing)) if hint is not None else ""
+        raise ClassMapError(f"{source}: codes inside the zones but not in class map {class_map.name!r}: "
+                            f"{listed}. Add them to a class (or to `nodata`) in a class map YAML.{advice}")
 
 
 def class_area_table(totals: ZoneValueTotals, *, class_map: ClassMap, zone_ids: NDArray[np.object_],

@@ -1,0 +1,130 @@
+"""Unattended runs: one lock per output folder, a JSON-lines log kept with the output, and batches.
+
+A guarded run takes the output folder's lock, clears what killed runs left behind, logs every
+message of the run as JSON lines, and moves that log into the output with the results. A run that
+fails keeps its log beside the output folder instead, and the previous output stays as it was.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from pipeline import io, runner
+from pipeline.config import RunConfig, load_config
+from pipeline.errors import InternalError, SinkzoneError
+
+log = logging.getLogger(__name__)
+RUN_LOG = "run.log.jsonl"
+
+
+class JsonLinesFormatter(logging.Formatter):
+    """One JSON object per record: UTC time, level, logger, message, and the traceback if any."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time_utc": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["traceback"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+@contextmanager
+def run_log(path: Path) -> Iterator[Callable[[Path], None]]:
+    """Log the run to `path` beside the output; yields the hook that moves it into the staged output."""
+    handler = io.open_run_log(path)
+    handler.setFormatter(JsonLinesFormatter())
+    logger = logging.getLogger("pipeline")
+    level = logger.level
+    if logger.getEffectiveLevel() > logging.INFO:
+        logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    kept = io.kept_log_path(path, "failed")
+    try:
+        yield lambda folder: _move_log(handler, path, folder / RUN_LOG)
+    except SinkzoneError as exc:
+        log.error("%s", exc)
+        _close(logger, handler, level)
+        _keep(path, kept)
+        raise
+    except Exception as exc:
+        log.exception("unexpected failure")
+        _close(logger, handler, level)
+        _keep(path, kept)
+        raise InternalError(f"unexpected {type(exc).__name__}: {exc}. This is a bug in sinkzone; "
+                            f"the traceback is in {kept}") from exc
+    _close(logger, handler, level)
+    # still beside the output only when the run found nothing to do: no new output, nothing to keep
+    io.remove_file(path)
+
+
+def _move_log(handler: logging.FileHandler, path: Path, target: Path) -> None:
+    handler.flush()
+    io.move_file(path, target)
+
+
+def _close(logger: logging.Logger, handler: logging.Handler, level: int) -> None:
+    logger.removeHandler(handler)
+    logger.setLevel(level)
+    handler.close()
+
+
+def _keep(path: Path, kept: Path) -> None:
+    """A failed run keeps its log beside the output folder (unless it went in with a finished output)."""
+    if path.exists():
+        io.move_file(path, kept)
+
+
+def guarded_run(config: RunConfig, *, overwrite: bool = False,
+                progress: runner.ProgressHook | None = None) -> runner.RunResult:
+    """runner.run under the output folder's lock, with its JSON-lines log kept with the output."""
+    out_dir = config.output.dir
+    io.check_writable(out_dir)
+    log_path = io.run_log_path(out_dir)
+    with io.output_lock(out_dir) as stale, run_log(log_path) as keep_log:
+        log.info("run %r started (pid %d), output %s", config.name, os.getpid(), out_dir)
+        if stale:
+            log.warning("cleared a stale lock on %s left by a process that is gone: %s", out_dir, stale)
+        io.clear_leftovers(out_dir, own_log=log_path)
+        result = runner.run(config, overwrite=overwrite, progress=progress, extras=keep_log)
+        log.info("run %r %s", config.name, "found nothing to do" if result.skipped else "finished")
+        return result
+
+
+Status = Literal["done", "up to date", "failed"]
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    config: Path
+    status: Status
+    detail: str
+    seconds: float
+
+
+def run_batch(configs: Sequence[Path], *, overwrite: bool = False) -> list[BatchOutcome]:
+    """Run every config in turn; a failing one is recorded and the batch goes on."""
+    outcomes = []
+    for path in configs:
+        started = time.perf_counter()
+        try:
+            result = guarded_run(load_config(path), overwrite=overwrite)
+        except SinkzoneError as exc:
+            log.error("%s failed: %s", path, exc)
+            outcomes.append(BatchOutcome(path, "failed", str(exc), time.perf_counter() - started))
+            continue
+        status: Status = "up to date" if result.skipped else "done"
+        outcomes.append(BatchOutcome(path, status, str(result.out_dir), time.perf_counter() - started))
+    return outcomes
