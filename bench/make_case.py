@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import argparse
 import json
+from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 from pathlib import Path
 
 import geopandas as gpd
@@ -57,7 +59,7 @@ def _thresholds(grids: list[tuple[int, float, np.ndarray]], size: int) -> np.nda
     return np.quantile(sample, np.cumsum([s for _, s in CLASS_SHARES])[:-1])
 
 
-def write_epoch(path: Path, *, size: int, seed: int, epoch: int) -> None:
+def write_epoch(path: Path, epoch: int, *, size: int, seed: int) -> None:
     base = _coarse_grids(seed, (size, size))
     change = _coarse_grids(seed + 1000 + epoch, (size, size))[2:]
     cuts = _thresholds(base, size)
@@ -133,10 +135,10 @@ def main() -> None:
         return
     zones = make_zones(args.size, seed=args.seed)
     zones.to_file(args.out / "zones.gpkg", layer="zones", driver="GPKG")
-    for epoch in range(args.epochs):
-        path = args.out / f"landcover_{2020 + epoch}.tif"
-        write_epoch(path, size=args.size, seed=args.seed, epoch=epoch)
-        print(f"wrote {path}")
+    paths = [args.out / f"landcover_{2020 + epoch}.tif" for epoch in range(args.epochs)]
+    with ProcessPoolExecutor(max_workers=2) as pool:  # one band of one epoch per process: bounded memory
+        list(pool.map(partial(write_epoch, size=args.size, seed=args.seed), paths, range(args.epochs)))
+    print(f"wrote {len(paths)} epochs of {args.size} x {args.size} cells and {len(zones)} zones to {args.out}")
     stamp.write_text(json.dumps(wanted))
 
 

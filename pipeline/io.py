@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import logging
@@ -25,6 +26,7 @@ from rasterio.errors import RasterioIOError
 
 from pipeline.errors import MissingCRSError, MissingFileError, OutputError, RasterError, ZoneError
 from pipeline.grid import Grid
+from pipeline.mosaic import Tile, vrt_xml
 
 log = logging.getLogger(__name__)
 
@@ -46,11 +48,41 @@ def _require_file(path: Path) -> None:
         raise MissingFileError(f"{path}: file not found")
 
 
+def is_tile_pattern(path: Path) -> bool:
+    """A land-cover path with glob characters names a set of same-grid tiles."""
+    return any(ch in str(path) for ch in "*?[")
+
+
+def tile_paths(pattern: Path) -> list[Path]:
+    found = sorted(Path(p) for p in glob.glob(str(pattern)))
+    if not found:
+        raise MissingFileError(f"{pattern}: no tile matches this pattern")
+    return found
+
+
+def _tile(path: Path) -> Tile:
+    info = raster_info(path)
+    return Tile(path=str(path.resolve()), grid=info.grid, dtype=info.dtype, nodata=info.nodata,
+                block_shape=info.block_shape)
+
+
+def raster_source(path: Path) -> str:
+    """What GDAL opens for a land-cover path: the file itself, or for a tile pattern an in-memory VRT.
+
+    The VRT travels as XML text (GDAL opens it without a file), so cluster workers need only the tiles.
+    """
+    if not is_tile_pattern(path):
+        return str(path)
+    return vrt_xml([_tile(p) for p in tile_paths(path)])
+
+
 def raster_info(path: Path) -> RasterInfo:
-    """Header of a raster; a missing file, an unreadable file or a missing CRS is an error."""
-    _require_file(path)
+    """Header of a raster or tile mosaic; a missing file, an unreadable file or a missing CRS is an error."""
+    source = raster_source(path)
+    if not is_tile_pattern(path):
+        _require_file(path)
     try:
-        with rasterio.open(path) as src:
+        with rasterio.open(source) as src:
             if src.crs is None:
                 raise MissingCRSError(f"{path}: the raster has no CRS; assign one (gdal_edit.py -a_srs EPSG:xxxx)")
             grid = Grid(transform=src.transform, width=src.width, height=src.height,
@@ -63,7 +95,7 @@ def raster_info(path: Path) -> RasterInfo:
 
 def open_lazy(path: Path, *, chunks: tuple[int, int]) -> xr.DataArray:
     """Band 1 of a raster as a dask-backed DataArray; reads happen only when chunks are computed."""
-    arr = rioxarray.open_rasterio(path, chunks={"band": 1, "y": chunks[0], "x": chunks[1]},
+    arr = rioxarray.open_rasterio(raster_source(path), chunks={"band": 1, "y": chunks[0], "x": chunks[1]},
                                   lock=False, mask_and_scale=False)
     assert isinstance(arr, xr.DataArray)
     return arr.isel(band=0)
@@ -72,7 +104,7 @@ def open_lazy(path: Path, *, chunks: tuple[int, int]) -> xr.DataArray:
 def check_readable(path: Path, *, chunks: tuple[int, int]) -> None:
     """Decode every storage block once (cheap next to the run) so corrupt files fail before compute."""
     try:
-        with rasterio.open(path) as src:
+        with rasterio.open(raster_source(path)) as src:
             for _, window in src.block_windows(1):
                 src.read(1, window=window)
     except RasterioIOError as exc:
@@ -92,7 +124,11 @@ def read_zones(path: Path, *, layer: str | None) -> gpd.GeoDataFrame:
 
 
 def fingerprint(path: Path) -> dict[str, Any]:
-    """Size, modification time and SHA-256 of a file, to tell whether an input changed."""
+    """Size, modification time and SHA-256 of a file (or of each tile of a pattern), to tell whether an input changed."""
+    if is_tile_pattern(path):
+        tiles = [fingerprint(p) for p in tile_paths(path)]
+        digest = hashlib.sha256("".join(t["sha256"] for t in tiles).encode()).hexdigest()
+        return {"path": str(path), "bytes": sum(t["bytes"] for t in tiles), "tiles": len(tiles), "sha256": digest}
     digest = hashlib.sha256()
     with path.open("rb") as fh:
         for block in iter(lambda: fh.read(1 << 22), b""):

@@ -28,6 +28,7 @@ from pipeline.config import Epoch, RunConfig, load_class_map
 from pipeline.coverage import Coverage, zone_coverage
 from pipeline.errors import OutputError, SinkzoneError, ValidationFailed
 from pipeline.grid import Grid, area_units, row_cell_areas_m2, to_pixel_space, zone_areas_m2
+from pipeline.layout import slow_layout_note
 from pipeline.stages.class_area import (
     MU_PER_HA,
     M2_PER_HA,
@@ -36,6 +37,7 @@ from pipeline.stages.class_area import (
     wide_class_area,
 )
 from pipeline.stages.zonal import CellWeights, ZoneValueTotals, cell_weights, land_codes, merge_totals, zone_value_totals
+from pipeline.stages.zonal import chunk_totals
 from pipeline.zones import PreparedZones, prepare_zones, zones_off_grid
 
 log = logging.getLogger(__name__)
@@ -146,13 +148,8 @@ def _read_zones(config: RunConfig, grid: Grid, problems: list[str]) -> PreparedZ
 
 
 def _layout_notes(infos: Sequence[io.RasterInfo]) -> list[str]:
-    notes = []
-    for info in infos:
-        rows, cols = info.block_shape
-        if rows * cols >= info.grid.width * info.grid.height and info.grid.width * info.grid.height > 4096**2:
-            notes.append(f"{info.path}: stored as a single block; every chunk decodes the whole file. "
-                         "Rewrite it tiled (gdal_translate -co TILED=YES -co COMPRESS=DEFLATE)")
-    return notes
+    notes = (slow_layout_note(str(info.path), info.block_shape, info.grid.shape) for info in infos)
+    return [note for note in notes if note is not None]
 
 
 # ---- the graph ---------------------------------------------------------------------------------
@@ -201,6 +198,7 @@ class ZonalGraph:
     weights: dict[tuple[int, int], Delayed]
     unit_m2: float
     coverage: Delayed
+    row_units: NDArray[np.float64]
 
 
 def zonal_graph(grid: Grid, geoms: NDArray[np.object_], *, chunks: tuple[tuple[int, ...], tuple[int, ...]]) -> ZonalGraph:
@@ -212,7 +210,7 @@ def zonal_graph(grid: Grid, geoms: NDArray[np.object_], *, chunks: tuple[tuple[i
         (i, j): dask.delayed(_window_weights, pure=True)(coverage, r0, c0, h, w, row_units[r0:r0 + h])
         for i, j, r0, c0, h, w in plan.windows()
     }
-    return ZonalGraph(plan=plan, weights=weights, unit_m2=unit_m2, coverage=coverage)
+    return ZonalGraph(plan=plan, weights=weights, unit_m2=unit_m2, coverage=coverage, row_units=row_units)
 
 
 def epoch_totals(graph: ZonalGraph, blocks: NDArray[np.object_], *, nodata: float | None) -> Delayed:
@@ -225,17 +223,35 @@ def epoch_totals(graph: ZonalGraph, blocks: NDArray[np.object_], *, nodata: floa
     return tree_merge(parts)
 
 
+def _chunk_task(coverage: Coverage, row_off: int, col_off: int, height: int, width: int,
+                row_units: NDArray[np.float64], nodata: tuple[float | None, ...],
+                *blocks: NDArray) -> tuple[ZoneValueTotals, ...]:
+    return chunk_totals(coverage.window(row_off, col_off, height, width), row_units, blocks, nodata)
+
+
+def all_epoch_totals(graph: ZonalGraph, blocks: Sequence[NDArray[np.object_]],
+                     nodata: Sequence[float | None]) -> list[Delayed]:
+    """Like epoch_totals for several epochs at once: one task per chunk reads every epoch's block and
+    expands the chunk's cell weights once, instead of keeping per-chunk weights alive between epochs."""
+    row_units = graph.row_units
+    parts = [
+        dask.delayed(_chunk_task, pure=True, nout=len(blocks))(
+            graph.coverage, r0, c0, h, w, row_units[r0:r0 + h], tuple(nodata), *(b[i, j] for b in blocks))
+        for i, j, r0, c0, h, w in graph.plan.windows()
+    ]
+    return [tree_merge([part[k] for part in parts]) for k in range(len(blocks))]
+
+
 def build_graph(inputs: Inputs) -> tuple[ZonalGraph, dict[int, Delayed]]:
     """The whole run as one lazy graph: one totals node per epoch."""
     chunks = io.block_aligned_chunks(inputs.rasters[0], target_cells=inputs.config.compute.chunk_cells)
     arrays = {e.year: io.open_lazy(e.path, chunks=chunks) for e in inputs.config.landcover}
     first = next(iter(arrays.values()))
     graph = zonal_graph(inputs.grid, inputs.zones.geoms, chunks=(first.chunks[0], first.chunks[1]))
-    totals = {
-        epoch.year: epoch_totals(graph, arrays[epoch.year].data.to_delayed(), nodata=_epoch_nodata(epoch, info))
-        for epoch, info in zip(inputs.config.landcover, inputs.rasters, strict=True)
-    }
-    return graph, totals
+    epochs = inputs.config.landcover
+    merged = all_epoch_totals(graph, [arrays[e.year].data.to_delayed() for e in epochs],
+                              [_epoch_nodata(e, info) for e, info in zip(epochs, inputs.rasters, strict=True)])
+    return graph, {e.year: total for e, total in zip(epochs, merged, strict=True)}
 
 
 class _ProgressCallback(Callback):

@@ -115,3 +115,15 @@ def merge_totals(*parts: ZoneValueTotals) -> ZoneValueTotals:
     if len(at) == 0:
         return ZoneValueTotals(zone=zone, value=value, units=units)
     return ZoneValueTotals(zone=zone[at], value=value[at], units=np.add.reduceat(units, at))
+
+
+def chunk_totals(cov: Coverage, row_units: NDArray[np.float64], blocks: tuple[NDArray, ...],
+                 nodata: tuple[float | None, ...]) -> tuple[ZoneValueTotals, ...]:
+    """Totals of several epochs' blocks of one chunk, expanding the chunk's cell weights only once.
+
+    `cov` is already windowed to the chunk. The weights live only inside this call, so memory holds a
+    few chunks' worth whatever the number of chunks or epochs.
+    """
+    weights = cell_weights(cov, row_units)
+    return tuple(zone_value_totals(land_codes(block, nodata=nd), weights)
+                 for block, nd in zip(blocks, nodata, strict=True))
