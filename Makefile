@@ -33,3 +33,9 @@ typecheck: $(STAMP) ## mypy on the package
 
 clean: ## remove outputs and caches (keeps .venv)
 	rm -rf output .pytest_cache .mypy_cache .ruff_cache
+
+BENCH_WORK ?= bench/work
+.PHONY: bench
+bench: $(STAMP) ## benchmark vs exactextract and rasterstats on a generated 16384² case (table in bench/work/results.md)
+	PYTHONPATH=. $(PY) bench/make_case.py --out $(BENCH_WORK) --size 16384 --epochs 5
+	PYTHONPATH=. $(PY) bench/run_bench.py --work $(BENCH_WORK)

@@ -30,6 +30,7 @@ BAND_ROWS = 512
 CLASS_SHARES = ((30, 0.42), (60, 0.14), (40, 0.16), (20, 0.08), (10, 0.07), (50, 0.06), (80, 0.04), (90, 0.03))
 OCTAVES = ((2048, 1.0), (512, 0.55), (128, 0.3), (32, 0.18), (8, 0.08))
 NODATA = 0
+SPECKLE = 0.1
 
 
 def _coarse_grids(seed: int, shape: tuple[int, int]) -> list[tuple[int, float, np.ndarray]]:
@@ -73,6 +74,8 @@ def write_epoch(path: Path, epoch: int, *, size: int, seed: int) -> None:
         for r0 in range(0, size, BAND_ROWS):
             rows = np.arange(r0, min(r0 + BAND_ROWS, size))
             values = field(base, rows, cols) + 0.35 * field(change, rows, cols)
+            speckle = np.random.default_rng([seed, epoch, r0]).standard_normal(values.shape, dtype=np.float32)
+            values += SPECKLE * speckle  # single-cell classification noise, as in real 10 m products
             band = codes[np.searchsorted(cuts, values)]
             band[(rows[:, None] + cols[None, :]) < size // 12] = NODATA  # a tile corner without data
             dst.write(band, 1, window=rasterio.windows.Window(0, r0, size, len(rows)))
@@ -129,7 +132,7 @@ def main() -> None:
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = args.out / "case.json"
-    wanted = {"size": args.size, "epochs": args.epochs, "seed": args.seed, "version": 1}
+    wanted = {"size": args.size, "epochs": args.epochs, "seed": args.seed, "version": 2}
     if stamp.is_file() and json.loads(stamp.read_text()) == wanted:
         print(f"case in {args.out} is up to date")
         return
