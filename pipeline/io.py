@@ -29,6 +29,9 @@ from pipeline.grid import Grid
 from pipeline.mosaic import Tile, vrt_xml
 
 log = logging.getLogger(__name__)
+# Each storage block is decoded once per run, so GDAL's block cache (5% of RAM by default) only adds
+# memory that grows with the raster. Set before GDAL's first read; an explicit setting wins.
+os.environ.setdefault("GDAL_CACHEMAX", "64")
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,12 @@ def open_lazy(path: Path, *, chunks: tuple[int, int]) -> xr.DataArray:
                                   lock=False, mask_and_scale=False)
     assert isinstance(arr, xr.DataArray)
     return arr.isel(band=0)
+
+
+def read_window(source: str, row_off: int, col_off: int, height: int, width: int) -> Any:
+    """Band 1 of one window of a raster source (a path or VRT text from raster_source)."""
+    with rasterio.open(source) as src:
+        return src.read(1, window=rasterio.windows.Window(col_off, row_off, width, height))
 
 
 def check_readable(path: Path, *, chunks: tuple[int, int]) -> None:

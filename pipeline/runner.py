@@ -18,6 +18,7 @@ import dask
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+from dask.array.core import normalize_chunks
 from dask.callbacks import Callback
 from dask.delayed import Delayed
 from numpy.typing import NDArray
@@ -224,32 +225,31 @@ def epoch_totals(graph: ZonalGraph, blocks: NDArray[np.object_], *, nodata: floa
 
 
 def _chunk_task(coverage: Coverage, row_off: int, col_off: int, height: int, width: int,
-                row_units: NDArray[np.float64], nodata: tuple[float | None, ...],
-                *blocks: NDArray) -> tuple[ZoneValueTotals, ...]:
+                row_units: NDArray[np.float64], sources: tuple[str, ...],
+                nodata: tuple[float | None, ...]) -> tuple[ZoneValueTotals, ...]:
+    blocks = tuple(io.read_window(src, row_off, col_off, height, width) for src in sources)
     return chunk_totals(coverage.window(row_off, col_off, height, width), row_units, blocks, nodata)
 
 
-def all_epoch_totals(graph: ZonalGraph, blocks: Sequence[NDArray[np.object_]],
-                     nodata: Sequence[float | None]) -> list[Delayed]:
-    """Like epoch_totals for several epochs at once: one task per chunk reads every epoch's block and
-    expands the chunk's cell weights once, instead of keeping per-chunk weights alive between epochs."""
-    row_units = graph.row_units
+def all_epoch_totals(graph: ZonalGraph, sources: Sequence[str], nodata: Sequence[float | None]) -> list[Delayed]:
+    """Like epoch_totals for several epochs at once: one task per chunk reads every epoch's window and
+    expands the chunk's cell weights once. Reading inside the task keeps reads from running ahead of
+    the work (memory) and leaves no block to ship between cluster workers."""
     parts = [
-        dask.delayed(_chunk_task, pure=True, nout=len(blocks))(
-            graph.coverage, r0, c0, h, w, row_units[r0:r0 + h], tuple(nodata), *(b[i, j] for b in blocks))
+        dask.delayed(_chunk_task, pure=True, nout=len(sources))(
+            graph.coverage, r0, c0, h, w, graph.row_units[r0:r0 + h], tuple(sources), tuple(nodata))
         for i, j, r0, c0, h, w in graph.plan.windows()
     ]
-    return [tree_merge([part[k] for part in parts]) for k in range(len(blocks))]
+    return [tree_merge([part[k] for part in parts]) for k in range(len(sources))]
 
 
 def build_graph(inputs: Inputs) -> tuple[ZonalGraph, dict[int, Delayed]]:
     """The whole run as one lazy graph: one totals node per epoch."""
     chunks = io.block_aligned_chunks(inputs.rasters[0], target_cells=inputs.config.compute.chunk_cells)
-    arrays = {e.year: io.open_lazy(e.path, chunks=chunks) for e in inputs.config.landcover}
-    first = next(iter(arrays.values()))
-    graph = zonal_graph(inputs.grid, inputs.zones.geoms, chunks=(first.chunks[0], first.chunks[1]))
+    rows, cols = normalize_chunks(chunks, inputs.grid.shape)
+    graph = zonal_graph(inputs.grid, inputs.zones.geoms, chunks=(rows, cols))
     epochs = inputs.config.landcover
-    merged = all_epoch_totals(graph, [arrays[e.year].data.to_delayed() for e in epochs],
+    merged = all_epoch_totals(graph, [io.raster_source(e.path) for e in epochs],
                               [_epoch_nodata(e, info) for e, info in zip(epochs, inputs.rasters, strict=True)])
     return graph, {e.year: total for e, total in zip(epochs, merged, strict=True)}
 

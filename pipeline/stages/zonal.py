@@ -80,7 +80,11 @@ def split_pair_codes(pairs: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArr
 
 def zone_value_totals(values: NDArray[np.int64], weights: CellWeights) -> ZoneValueTotals:
     """Sum the weights of covered cells by (zone, value) for one chunk."""
-    cell_values = values.ravel()[weights.index]
+    return cell_value_totals(values.ravel()[weights.index], weights)
+
+
+def cell_value_totals(cell_values: NDArray[np.int64], weights: CellWeights) -> ZoneValueTotals:
+    """Like zone_value_totals, from the values of the covered cells already gathered in weights order."""
     uniques, value_of_cell = _dense_rank(cell_values)
     key = weights.zone_of_cell.astype(np.int64) * len(uniques) + value_of_cell
     sums = np.bincount(key, weights=weights.units, minlength=len(weights.zones) * len(uniques))
@@ -125,5 +129,6 @@ def chunk_totals(cov: Coverage, row_units: NDArray[np.float64], blocks: tuple[ND
     few chunks' worth whatever the number of chunks or epochs.
     """
     weights = cell_weights(cov, row_units)
-    return tuple(zone_value_totals(land_codes(block, nodata=nd), weights)
+    # gathering the covered cells before widening to int64 keeps one byte per cell for uint8 products
+    return tuple(cell_value_totals(land_codes(block.ravel()[weights.index], nodata=nd), weights)
                  for block, nd in zip(blocks, nodata, strict=True))
