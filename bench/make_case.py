@@ -27,7 +27,16 @@ CELL_DEG = 1.0 / 12000.0  # ESA WorldCover 10 m product
 WEST, NORTH = 109.6, 41.35  # Baotou
 BAND_ROWS = 512
 # ESA WorldCover codes and a Baotou-like share of each (grassland and bare steppe dominate)
-CLASS_SHARES = ((30, 0.42), (60, 0.14), (40, 0.16), (20, 0.08), (10, 0.07), (50, 0.06), (80, 0.04), (90, 0.03))
+CLASS_SHARES = (
+    (30, 0.42),
+    (60, 0.14),
+    (40, 0.16),
+    (20, 0.08),
+    (10, 0.07),
+    (50, 0.06),
+    (80, 0.04),
+    (90, 0.03),
+)
 OCTAVES = ((2048, 1.0), (512, 0.55), (128, 0.3), (32, 0.18), (8, 0.08))
 NODATA = 0
 SPECKLE = 0.1
@@ -35,8 +44,10 @@ SPECKLE = 0.1
 
 def _coarse_grids(seed: int, shape: tuple[int, int]) -> list[tuple[int, float, np.ndarray]]:
     rng = np.random.default_rng(seed)
-    return [(step, amp, rng.standard_normal((shape[0] // step + 2, shape[1] // step + 2)))
-            for step, amp in OCTAVES]
+    return [
+        (step, amp, rng.standard_normal((shape[0] // step + 2, shape[1] // step + 2)))
+        for step, amp in OCTAVES
+    ]
 
 
 def _bilinear(grid: np.ndarray, step: int, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
@@ -65,9 +76,21 @@ def write_epoch(path: Path, epoch: int, *, size: int, seed: int) -> None:
     change = _coarse_grids(seed + 1000 + epoch, (size, size))[2:]
     cuts = _thresholds(base, size)
     codes = np.array([c for c, _ in CLASS_SHARES], dtype=np.uint8)
-    profile = {"driver": "GTiff", "width": size, "height": size, "count": 1, "dtype": "uint8",
-               "crs": "EPSG:4326", "transform": from_origin(WEST, NORTH, CELL_DEG, CELL_DEG), "nodata": NODATA,
-               "tiled": True, "blockxsize": 512, "blockysize": 512, "compress": "deflate", "BIGTIFF": "IF_SAFER"}
+    profile = {
+        "driver": "GTiff",
+        "width": size,
+        "height": size,
+        "count": 1,
+        "dtype": "uint8",
+        "crs": "EPSG:4326",
+        "transform": from_origin(WEST, NORTH, CELL_DEG, CELL_DEG),
+        "nodata": NODATA,
+        "tiled": True,
+        "blockxsize": 512,
+        "blockysize": 512,
+        "compress": "deflate",
+        "BIGTIFF": "IF_SAFER",
+    }
     tmp = path.with_suffix(".tmp")
     cols = np.arange(size)
     with rasterio.open(tmp, "w", **profile) as dst:
@@ -101,14 +124,16 @@ def make_zones(size: int, *, seed: int, n_large: int = 22, n_parcels: int = 3000
     west, south = WEST, NORTH - span
     inset = 0.04 * span
     frame = shapely.box(west + inset, south + inset, west + span - inset, NORTH - inset)
-    points = shapely.multipoints(np.column_stack([west + rng.uniform(0, span, n_large),
-                                                  south + rng.uniform(0, span, n_large)]))
+    points = shapely.multipoints(
+        np.column_stack([west + rng.uniform(0, span, n_large), south + rng.uniform(0, span, n_large)])
+    )
     cells = shapely.get_parts(shapely.voronoi_polygons(points, extend_to=frame))
     cells = shapely.intersection(cells, frame)
     cells = shapely.segmentize(cells, max_segment_length=span / 4000)
     large = _displace(cells, amp=span / 1500, wavelength=span / 60)
-    centre = np.column_stack([west + rng.uniform(0.1, 0.9, n_parcels) * span,
-                              south + rng.uniform(0.1, 0.9, n_parcels) * span])
+    centre = np.column_stack(
+        [west + rng.uniform(0.1, 0.9, n_parcels) * span, south + rng.uniform(0.1, 0.9, n_parcels) * span]
+    )
     half_w = rng.uniform(1.5, 6.0, n_parcels) * 1e-3 * span / 1.365
     half_h = half_w * rng.uniform(0.4, 1.0, n_parcels)
     angle = rng.uniform(0, np.pi, n_parcels)
@@ -119,12 +144,15 @@ def make_zones(size: int, *, seed: int, n_large: int = 22, n_parcels: int = 3000
     parcels = shapely.polygons(ring)
     ids = [f"D{i + 1:02d}" for i in range(len(large))] + [f"P{i + 1:05d}" for i in range(n_parcels)]
     kind = ["district"] * len(large) + ["parcel"] * n_parcels
-    return gpd.GeoDataFrame({"zone_id": ids, "kind": kind},
-                            geometry=np.concatenate([large, parcels]), crs="EPSG:4326")
+    return gpd.GeoDataFrame(
+        {"zone_id": ids, "kind": kind}, geometry=np.concatenate([large, parcels]), crs="EPSG:4326"
+    )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--out", type=Path, default=Path("bench/work"))
     parser.add_argument("--size", type=int, default=16384)
     parser.add_argument("--epochs", type=int, default=5)
@@ -141,7 +169,9 @@ def main() -> None:
     paths = [args.out / f"landcover_{2020 + epoch}.tif" for epoch in range(args.epochs)]
     with ProcessPoolExecutor(max_workers=2) as pool:  # one band of one epoch per process: bounded memory
         list(pool.map(partial(write_epoch, size=args.size, seed=args.seed), paths, range(args.epochs)))
-    print(f"wrote {len(paths)} epochs of {args.size} x {args.size} cells and {len(zones)} zones to {args.out}")
+    print(
+        f"wrote {len(paths)} epochs of {args.size} x {args.size} cells and {len(zones)} zones to {args.out}"
+    )
     stamp.write_text(json.dumps(wanted))
 
 

@@ -62,15 +62,21 @@ class PeakMemory:
 # ---- the tools, each run inside a child process ---------------------------------------------------
 
 
-def _config(paths: list[Path], zones: Path, *, scheduler: str | None, workers: int | None,
-            chunk_cells: int) -> Any:
+def _config(
+    paths: list[Path], zones: Path, *, scheduler: str | None, workers: int | None, chunk_cells: int
+) -> Any:
     from pipeline.config import RunConfig
 
-    return RunConfig.model_validate({
-        "name": "bench", "classes": "esa_worldcover", "output": {"dir": str(zones.parent / "out")},
-        "landcover": [{"year": y, "path": str(p)} for y, p in zip(EPOCH_YEARS, paths, strict=False)],
-        "zones": {"path": str(zones), "id_field": "zone_id"},
-        "compute": {"scheduler": scheduler, "workers": workers, "chunk_cells": chunk_cells}})
+    return RunConfig.model_validate(
+        {
+            "name": "bench",
+            "classes": "esa_worldcover",
+            "output": {"dir": str(zones.parent / "out")},
+            "landcover": [{"year": y, "path": str(p)} for y, p in zip(EPOCH_YEARS, paths, strict=False)],
+            "zones": {"path": str(zones), "id_field": "zone_id"},
+            "compute": {"scheduler": scheduler, "workers": workers, "chunk_cells": chunk_cells},
+        }
+    )
 
 
 def _ours_totals(config: Any, *, planar: bool = False) -> tuple[pd.DataFrame, dict[str, float]]:
@@ -83,6 +89,7 @@ def _ours_totals(config: Any, *, planar: bool = False) -> tuple[pd.DataFrame, di
         from dataclasses import replace
 
         import pyproj
+
         planar_grid = replace(inputs.grid, crs=pyproj.CRS("EPSG:3857"))
         inputs = replace(inputs, rasters=tuple(replace(r, grid=planar_grid) for r in inputs.rasters))
     graph, totals = runner.build_graph(inputs)
@@ -93,8 +100,10 @@ def _ours_totals(config: Any, *, planar: bool = False) -> tuple[pd.DataFrame, di
     t3 = time.perf_counter()
     ids = inputs.zones.ids.astype(str)
     unit = 2.0**-24 if planar else graph.unit_m2
-    rows = [pd.DataFrame({"zone_id": ids[t.zone], "year": year, "code": t.value, "area": t.units * unit})
-            for year, t in computed.items()]
+    rows = [
+        pd.DataFrame({"zone_id": ids[t.zone], "year": year, "code": t.value, "area": t.units * unit})
+        for year, t in computed.items()
+    ]
     frame = pd.concat(rows, ignore_index=True)
     return frame[frame.code >= 0], {"prepare_s": t1 - t0, "compute_s": t2 - t1, "tabulate_s": t3 - t2}
 
@@ -106,11 +115,17 @@ def tool_ours(spec: dict[str, Any]) -> dict[str, Any]:
     if spec.get("processes"):
         from distributed import LocalCluster
 
-        cluster = LocalCluster(n_workers=spec["processes"], threads_per_worker=1, processes=True,
-                               dashboard_address=None)
+        cluster = LocalCluster(
+            n_workers=spec["processes"], threads_per_worker=1, processes=True, dashboard_address=None
+        )
         scheduler = cluster.scheduler_address
-    config = _config(paths, Path(spec["zones"]), scheduler=scheduler, workers=spec.get("threads"),
-                     chunk_cells=spec.get("chunk_cells", 2048))
+    config = _config(
+        paths,
+        Path(spec["zones"]),
+        scheduler=scheduler,
+        workers=spec.get("threads"),
+        chunk_cells=spec.get("chunk_cells", 2048),
+    )
     started = time.perf_counter()
     frame, parts = _ours_totals(config, planar=spec.get("planar", False))
     wall = time.perf_counter() - started
@@ -124,9 +139,12 @@ def _ee_areas(raster: str, zones: Any, ops: list[str], **kw: Any) -> pd.DataFram
     from exactextract import exact_extract
 
     out = exact_extract(raster, zones, ops, include_cols=["zone_id"], output="pandas", **kw)
-    rows = [pd.DataFrame({"zone_id": z, "code": np.asarray(u, dtype=np.int64),
-                          "area": np.asarray(f, dtype=np.float64) * c})
-            for z, u, f, c in zip(out.zone_id, out.unique, out.frac, out["count"], strict=True)]
+    rows = [
+        pd.DataFrame(
+            {"zone_id": z, "code": np.asarray(u, dtype=np.int64), "area": np.asarray(f, dtype=np.float64) * c}
+        )
+        for z, u, f, c in zip(out.zone_id, out.unique, out.frac, out["count"], strict=True)
+    ]
     return pd.concat(rows, ignore_index=True)
 
 
@@ -163,7 +181,10 @@ def tool_rasterstats(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 TOOLS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
-    "ours": tool_ours, "exactextract": tool_exactextract, "rasterstats": tool_rasterstats}
+    "ours": tool_ours,
+    "exactextract": tool_exactextract,
+    "rasterstats": tool_rasterstats,
+}
 
 
 def child(spec_json: str) -> None:
@@ -176,8 +197,13 @@ def child(spec_json: str) -> None:
 
 def measure(spec: dict[str, Any]) -> dict[str, Any]:
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
-    proc = subprocess.run([sys.executable, __file__, "--child", json.dumps(spec)], capture_output=True,
-                          text=True, env=env, check=False)
+    proc = subprocess.run(
+        [sys.executable, __file__, "--child", json.dumps(spec)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
     if proc.returncode != 0 or not lines:
         raise RuntimeError(f"{spec['tool']} failed:\n{proc.stderr[-3000:]}")
@@ -209,13 +235,17 @@ def sphere_to_ellipsoid(zones_path: Path, raster: Path) -> pd.Series:
     return pd.Series(ratio[rows], index=zones.zone_id.astype(str))
 
 
-def max_difference(ours: pd.DataFrame, theirs: pd.DataFrame, *, scale: pd.Series | None = None) -> tuple[float, float]:
+def max_difference(
+    ours: pd.DataFrame, theirs: pd.DataFrame, *, scale: pd.Series | None = None
+) -> tuple[float, float]:
     """Largest |ours - theirs| over (zone, year, code), absolute and relative to that zone's area."""
     keys = ["zone_id", "year", "code"]
     theirs = theirs.astype({"zone_id": str})
     if scale is not None:
         theirs = theirs.assign(area=theirs.area * theirs.zone_id.map(scale))
-    both = ours.astype({"zone_id": str}).merge(theirs, on=keys, how="outer", suffixes=("_o", "_t")).fillna(0.0)
+    both = (
+        ours.astype({"zone_id": str}).merge(theirs, on=keys, how="outer", suffixes=("_o", "_t")).fillna(0.0)
+    )
     both = both[both.zone_id.isin(set(theirs.zone_id))]
     diff = (both.area_o - both.area_t).abs()
     zone_total = both.groupby(["zone_id", "year"]).area_o.transform("sum")
@@ -254,16 +284,44 @@ def cases(work: Path) -> list[dict[str, Any]]:
         {**base, "label": "ours 1 epoch, 2 threads", "tool": "ours", "rasters": rasters[:1]},
         {**base, "label": "ours 1 epoch, 1 thread", "tool": "ours", "rasters": rasters[:1], "threads": 1},
         {**base, "label": "ours 1 epoch, 1 process", "tool": "ours", "rasters": rasters[:1], "processes": 1},
-        {**base, "label": "ours 1 epoch, 2 processes", "tool": "ours", "rasters": rasters[:1], "processes": 2},
+        {
+            **base,
+            "label": "ours 1 epoch, 2 processes",
+            "tool": "ours",
+            "rasters": rasters[:1],
+            "processes": 2,
+        },
         {**base, "label": "ours 5 epochs, 2 threads", "tool": "ours", "rasters": rasters},
         {**base, "label": "ours 5 epochs, 2 processes", "tool": "ours", "rasters": rasters, "processes": 2},
         {**base, "label": "exactextract 5 calls", "tool": "exactextract", "rasters": rasters},
-        {**base, "label": "ours 1 epoch, coverage only", "tool": "ours", "rasters": rasters[:1], "planar": True},
-        {**base, "label": "exactextract subset, coverage only", "tool": "exactextract", "rasters": rasters[:1],
-         "planar": True, "subset": subset},
-        {**base, "label": "rasterstats subset", "tool": "rasterstats", "rasters": rasters[:1], "subset": subset},
-        {**base, "label": "ours 1 epoch, 2x2 tiles (4x cells)", "tool": "ours",
-         "rasters": [mosaic_tiles(Path(rasters[0]), work / "mosaic")]},
+        {
+            **base,
+            "label": "ours 1 epoch, coverage only",
+            "tool": "ours",
+            "rasters": rasters[:1],
+            "planar": True,
+        },
+        {
+            **base,
+            "label": "exactextract subset, coverage only",
+            "tool": "exactextract",
+            "rasters": rasters[:1],
+            "planar": True,
+            "subset": subset,
+        },
+        {
+            **base,
+            "label": "rasterstats subset",
+            "tool": "rasterstats",
+            "rasters": rasters[:1],
+            "subset": subset,
+        },
+        {
+            **base,
+            "label": "ours 1 epoch, 2x2 tiles (4x cells)",
+            "tool": "ours",
+            "rasters": [mosaic_tiles(Path(rasters[0]), work / "mosaic")],
+        },
     ]
 
 
@@ -284,26 +342,52 @@ def table(work: Path, specs: list[dict[str, Any]], results: list[dict[str, Any]]
     for spec, res in zip(specs, results, strict=True):
         epochs = len(spec["rasters"])
         cells = raster_cells(spec["rasters"][0]) * epochs
-        row = {"case": spec["label"], "epochs": epochs, "wall_s": res["wall_s"], "peak_mb": res["peak_mb"],
-               "mcells_per_s": cells / res["wall_s"] / 1e6, "speedup_vs_exactextract": np.nan,
-               "max_area_diff_m2": np.nan, "max_rel_diff": np.nan}
+        row = {
+            "case": spec["label"],
+            "epochs": epochs,
+            "wall_s": res["wall_s"],
+            "peak_mb": res["peak_mb"],
+            "mcells_per_s": cells / res["wall_s"] / 1e6,
+            "speedup_vs_exactextract": np.nan,
+            "max_area_diff_m2": np.nan,
+            "max_rel_diff": np.nan,
+        }
         if spec["tool"] == "ours" and not spec.get("planar") and "tiles" not in spec["label"]:
             row["speedup_vs_exactextract"] = ee[epochs] / res["wall_s"]
-            diff = max_difference(pd.read_csv(spec["answer"]), ee_answer[ee_answer.year.isin(EPOCH_YEARS[:epochs])],
-                                  scale=scale)
+            diff = max_difference(
+                pd.read_csv(spec["answer"]), ee_answer[ee_answer.year.isin(EPOCH_YEARS[:epochs])], scale=scale
+            )
             row["max_area_diff_m2"], row["max_rel_diff"] = diff
         rows.append(row)
         if spec["label"] == "exactextract 5 calls":
-            rows.append({**row, "case": "exactextract 1 call", "epochs": 1, "wall_s": ee[1],
-                         "mcells_per_s": cells / epochs / ee[1] / 1e6, "speedup_vs_exactextract": 1.0})
+            rows.append(
+                {
+                    **row,
+                    "case": "exactextract 1 call",
+                    "epochs": 1,
+                    "wall_s": ee[1],
+                    "mcells_per_s": cells / epochs / ee[1] / 1e6,
+                    "speedup_vs_exactextract": 1.0,
+                }
+            )
     exact = by["ours 1 epoch, coverage only"][0]["answer"]
     sub = by["exactextract subset, coverage only"]
     cells_diff = max_difference(pd.read_csv(exact), pd.read_csv(sub[0]["answer"]))
-    rows.append({"case": "check: coverage-only cells, ours vs exactextract (subset zones)",
-                 "max_area_diff_m2": np.nan, "max_rel_diff": cells_diff[1], "max_cell_diff": cells_diff[0]})
+    rows.append(
+        {
+            "case": "check: coverage-only cells, ours vs exactextract (subset zones)",
+            "max_area_diff_m2": np.nan,
+            "max_rel_diff": cells_diff[1],
+            "max_cell_diff": cells_diff[0],
+        }
+    )
     rs = by["rasterstats subset"][1]["wall_s"]
-    rows.append({"case": "check: rasterstats / exactextract time on the same subset",
-                 "speedup_vs_exactextract": sub[1]["wall_s"] / rs})
+    rows.append(
+        {
+            "case": "check: rasterstats / exactextract time on the same subset",
+            "speedup_vs_exactextract": sub[1]["wall_s"] / rs,
+        }
+    )
     return pd.DataFrame(rows)
 
 
@@ -319,7 +403,8 @@ def targets(frame: pd.DataFrame) -> list[str]:
         f"two worker processes vs one: {p1.wall_s / p2.wall_s:.2f}x (target >= 1.6); two threads vs one: "
         f"{row.loc['ours 1 epoch, 1 thread'].wall_s / one.wall_s:.2f}x",
         f"peak memory: {one.peak_mb:.0f} MB at {one.mcells_per_s * one.wall_s:.0f} M cells, "
-        f"{tiles.peak_mb:.0f} MB at {tiles.mcells_per_s * tiles.wall_s:.0f} M cells (target < 2048 MB at 1e9)",
+        f"{tiles.peak_mb:.0f} MB at {tiles.mcells_per_s * tiles.wall_s:.0f} M cells "
+        "(target < 2048 MB at 1e9)",
     ]
 
 

@@ -133,11 +133,12 @@ def read_zones(path: Path, *, layer: str | None) -> gpd.GeoDataFrame:
 
 
 def fingerprint(path: Path) -> dict[str, Any]:
-    """Size, modification time and SHA-256 of a file (or of each tile of a pattern), to tell whether an input changed."""
+    """Size, modification time and SHA-256 of a file (or of every tile of a pattern): did an input change?"""
     if is_tile_pattern(path):
         tiles = [fingerprint(p) for p in tile_paths(path)]
-        digest = hashlib.sha256("".join(t["sha256"] for t in tiles).encode()).hexdigest()
-        return {"path": str(path), "bytes": sum(t["bytes"] for t in tiles), "tiles": len(tiles), "sha256": digest}
+        combined = hashlib.sha256("".join(t["sha256"] for t in tiles).encode()).hexdigest()
+        return {"path": str(path), "bytes": sum(t["bytes"] for t in tiles), "tiles": len(tiles),
+                "sha256": combined}
     digest = hashlib.sha256()
     with path.open("rb") as fh:
         for block in iter(lambda: fh.read(1 << 22), b""):

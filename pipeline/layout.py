@@ -10,8 +10,13 @@ from __future__ import annotations
 MAX_BLOCK_CELLS = 1 << 24  # a 4096 x 4096 block: larger ones cost more than the zonal work itself
 
 
-def slow_layout_note(source: str, block_shape: tuple[int, int], shape: tuple[int, int], *,
-                     max_block_cells: int = MAX_BLOCK_CELLS) -> str | None:
+def slow_layout_note(
+    source: str,
+    block_shape: tuple[int, int],
+    shape: tuple[int, int],
+    *,
+    max_block_cells: int = MAX_BLOCK_CELLS,
+) -> str | None:
     """A warning for a raster whose storage blocks are too large to read chunk by chunk, else None."""
     block_rows, block_cols = block_shape
     height, width = shape
@@ -23,6 +28,8 @@ def slow_layout_note(source: str, block_shape: tuple[int, int], shape: tuple[int
         kind = f"strips of {block_rows} rows x the full width"
     else:
         kind = f"blocks of {block_rows} x {block_cols} cells"
-    return (f"{source}: stored as {kind} ({block_rows * block_cols:,} cells each); every chunk decodes a whole "
-            "block, so reading is slow and memory grows with the block. Rewrite it tiled: gdal_translate "
-            "-co TILED=YES -co BLOCKXSIZE=512 -co BLOCKYSIZE=512 -co COMPRESS=DEFLATE in.tif out.tif")
+    return (
+        f"{source}: stored as {kind} ({block_rows * block_cols:,} cells each); every chunk decodes a whole "
+        "block, so reading is slow and memory grows with the block. Rewrite it tiled: gdal_translate "
+        "-co TILED=YES -co BLOCKXSIZE=512 -co BLOCKYSIZE=512 -co COMPRESS=DEFLATE in.tif out.tif"
+    )

@@ -37,8 +37,17 @@ def _landcover(seed: int) -> np.ndarray:
 
 
 def _write(path: Path, values: np.ndarray, transform: Affine, *, block: int = 64, tiled: bool = True) -> Path:
-    profile = {"driver": "GTiff", "height": values.shape[0], "width": values.shape[1], "count": 1,
-               "dtype": "uint8", "crs": "EPSG:4326", "transform": transform, "nodata": 0, "compress": "deflate"}
+    profile = {
+        "driver": "GTiff",
+        "height": values.shape[0],
+        "width": values.shape[1],
+        "count": 1,
+        "dtype": "uint8",
+        "crs": "EPSG:4326",
+        "transform": transform,
+        "nodata": 0,
+        "compress": "deflate",
+    }
     if tiled:
         profile.update(tiled=True, blockxsize=block, blockysize=block)
     with rasterio.open(path, "w", **profile) as dst:
@@ -47,7 +56,7 @@ def _write(path: Path, values: np.ndarray, transform: Affine, *, block: int = 64
 
 
 def _zones(path: Path) -> Path:
-    """40 overlapping polygons of all sizes (sub-cell to most of the raster), some with holes, some off the edge."""
+    """40 overlapping polygons from sub-cell to most of the raster, the large ones with holes."""
     import geopandas as gpd
 
     rng = np.random.default_rng(7)
@@ -68,16 +77,24 @@ def _zones(path: Path) -> Path:
 def case(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("scale")
     transform = from_origin(WEST, NORTH, CELL, CELL)
-    return {"a": _write(folder / "lc2020.tif", _landcover(1), transform),
-            "b": _write(folder / "lc2021.tif", _landcover(2), transform),
-            "zones": _zones(folder / "zones.gpkg"), "folder": folder}
+    return {
+        "a": _write(folder / "lc2020.tif", _landcover(1), transform),
+        "b": _write(folder / "lc2021.tif", _landcover(2), transform),
+        "zones": _zones(folder / "zones.gpkg"),
+        "folder": folder,
+    }
 
 
 def _config(paths: list[Path | str], zones: Path, out: Path, **compute: object) -> RunConfig:
-    return RunConfig.model_validate({
-        "landcover": [{"year": 2020 + k, "path": str(p)} for k, p in enumerate(paths)],
-        "zones": {"path": str(zones), "id_field": "zid"}, "classes": "esa_worldcover",
-        "output": {"dir": str(out)}, "compute": compute})
+    return RunConfig.model_validate(
+        {
+            "landcover": [{"year": 2020 + k, "path": str(p)} for k, p in enumerate(paths)],
+            "zones": {"path": str(zones), "id_field": "zid"},
+            "classes": "esa_worldcover",
+            "output": {"dir": str(out)},
+            "compute": compute,
+        }
+    )
 
 
 def _totals(config: RunConfig) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]:
@@ -98,7 +115,10 @@ def test_chunk_size_does_not_change_any_total(case: dict[str, Path]) -> None:
     # integer area units make every (zone, class) sum exact, so chunkings of 64, 128, 192 and whole-raster
     # (one 320 x 288 chunk) must give bit-identical tables, not just close ones
     paths = [case["a"], case["b"]]
-    results = [_totals(_config(paths, case["zones"], case["folder"] / "o", chunk_cells=n)) for n in (64, 128, 192, 4096)]
+    results = [
+        _totals(_config(paths, case["zones"], case["folder"] / "o", chunk_cells=n))
+        for n in (64, 128, 192, 4096)
+    ]
     for other in results[1:]:
         _assert_same(results[0], other)
     assert len(np.unique(results[0][2020][0])) > 30  # many zones really took part
@@ -109,11 +129,15 @@ def test_epochs_fused_in_one_chunk_task_equal_one_epoch_at_a_time(case: dict[str
     inputs = runner.check_inputs(config)
     graph, fused = runner.build_graph(inputs)
     chunks = io.block_aligned_chunks(inputs.rasters[0], target_cells=128)
-    single = {e.year: runner.epoch_totals(graph, io.open_lazy(e.path, chunks=chunks).data.to_delayed(), nodata=0)
-              for e in config.landcover}
+    single = {
+        e.year: runner.epoch_totals(graph, io.open_lazy(e.path, chunks=chunks).data.to_delayed(), nodata=0)
+        for e in config.landcover
+    }
     left, right = dask.compute(fused, single, scheduler="sync")
-    _assert_same({y: (t.zone, t.value, t.units) for y, t in left.items()},
-                 {y: (t.zone, t.value, t.units) for y, t in right.items()})
+    _assert_same(
+        {y: (t.zone, t.value, t.units) for y, t in left.items()},
+        {y: (t.zone, t.value, t.units) for y, t in right.items()},
+    )
 
 
 def _split_tiles(source: Path, folder: Path) -> str:
@@ -156,24 +180,38 @@ def test_vrt_xml_places_tiles_at_their_offsets(case: dict[str, Path]) -> None:
     assert '<DstRect xOff="200" yOff="128" xSize="88" ySize="192"/>' in xml
 
 
-def test_local_cluster_with_two_worker_processes_gives_the_local_answer(case: dict[str, Path], tmp_path: Path) -> None:
+def test_local_cluster_with_two_worker_processes_gives_the_local_answer(
+    case: dict[str, Path], tmp_path: Path
+) -> None:
     distributed = pytest.importorskip("distributed")
     local = runner.run(_config([case["a"], case["b"]], case["zones"], tmp_path / "local", chunk_cells=64))
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
-        remote = runner.run(_config([case["a"], case["b"]], case["zones"], tmp_path / "remote", chunk_cells=64,
-                                    scheduler=cluster.scheduler_address))
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        remote = runner.run(
+            _config(
+                [case["a"], case["b"]],
+                case["zones"],
+                tmp_path / "remote",
+                chunk_cells=64,
+                scheduler=cluster.scheduler_address,
+            )
+        )
     left, right = local.tables["zone_class_area"], remote.tables["zone_class_area"]
     assert len(left) > 100
     assert left.equals(right)
 
 
-@pytest.mark.parametrize(("block", "shape", "expected"), [
-    ((512, 512), (40000, 40000), None),                  # tiled: fine at any size
-    ((1, 40000), (40000, 40000), None),                  # one row per strip: 40,000 cells per block
-    ((8000, 8000), (8000, 8000), "a single block"),      # 64 M cells in one block
-    ((512, 40000), (40000, 40000), "strips of 512 rows"),  # 20.5 M cells per strip > 16.8 M
-    ((4096, 4096), (8192, 8192), None),                  # exactly 2**24 cells: still accepted
-])
+@pytest.mark.parametrize(
+    ("block", "shape", "expected"),
+    [
+        ((512, 512), (40000, 40000), None),  # tiled: fine at any size
+        ((1, 40000), (40000, 40000), None),  # one row per strip: 40,000 cells per block
+        ((8000, 8000), (8000, 8000), "a single block"),  # 64 M cells in one block
+        ((512, 40000), (40000, 40000), "strips of 512 rows"),  # 20.5 M cells per strip > 16.8 M
+        ((4096, 4096), (8192, 8192), None),  # exactly 2**24 cells: still accepted
+    ],
+)
 def test_slow_layout_note(block: tuple[int, int], shape: tuple[int, int], expected: str | None) -> None:
     note = slow_layout_note("x.tif", block, shape)
     assert (note is None) if expected is None else (expected in str(note))
@@ -184,9 +222,20 @@ def test_check_inputs_warns_about_a_single_strip_file(case: dict[str, Path], tmp
     values = np.full((4200, 4100), 30, dtype=np.uint8)
     path = tmp_path / "strip.tif"
     transform = from_origin(WEST, NORTH, CELL, CELL)
-    profile = {"driver": "GTiff", "height": 4200, "width": 4100, "count": 1, "dtype": "uint8",
-               "crs": "EPSG:4326", "transform": transform, "nodata": 0, "compress": "deflate",
-               "tiled": True, "blockxsize": 4112, "blockysize": 4208}
+    profile = {
+        "driver": "GTiff",
+        "height": 4200,
+        "width": 4100,
+        "count": 1,
+        "dtype": "uint8",
+        "crs": "EPSG:4326",
+        "transform": transform,
+        "nodata": 0,
+        "compress": "deflate",
+        "tiled": True,
+        "blockxsize": 4112,
+        "blockysize": 4208,
+    }
     with rasterio.open(path, "w", **profile) as dst:
         dst.write(values, 1)
     assert io.raster_info(path).block_shape == (4208, 4112)
