@@ -50,3 +50,9 @@ qgis-deps: ## install QGIS's Python bindings (Debian python3-qgis) and a CJK fon
 
 qgis-check: $(STAMP) qgis-deps ## open the demo outputs in a headless QGIS, check styles, render output/qgis-renders/*.png
 	SINKZONE_QGIS_PYTHON=$(QGIS_PY) $(PY) -m pytest tests/test_qgis.py -v -s
+
+BENCH_WORK ?= bench/work
+.PHONY: bench
+bench: $(STAMP) ## benchmark vs exactextract and rasterstats on a generated 16384² case (table in bench/work/results.md)
+	PYTHONPATH=. $(PY) bench/make_case.py --out $(BENCH_WORK) --size 16384 --epochs 5
+	PYTHONPATH=. $(PY) bench/run_bench.py --work $(BENCH_WORK)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import fcntl
+import glob
 import hashlib
 import importlib.resources
 import json
@@ -36,9 +37,13 @@ from rasterio.errors import RasterioError, RasterioIOError
 
 from pipeline.errors import MissingCRSError, MissingFileError, OutputError, RasterError, TableError, ZoneError
 from pipeline.grid import Grid
+from pipeline.mosaic import Tile, vrt_xml
 from pipeline.qgis_project import GPKG_NAME, PROJECT_NAME, QgisPackage, StyleRow
 
 log = logging.getLogger(__name__)
+# Each storage block is decoded once per run, so GDAL's block cache (5% of RAM by default) only adds
+# memory that grows with the raster. Set before GDAL's first read; an explicit setting wins.
+os.environ.setdefault("GDAL_CACHEMAX", "64")
 
 
 @dataclass(frozen=True)
@@ -58,11 +63,41 @@ def _require_file(path: Path) -> None:
         raise MissingFileError(f"{path}: file not found")
 
 
+def is_tile_pattern(path: Path) -> bool:
+    """A land-cover path with glob characters names a set of same-grid tiles."""
+    return any(ch in str(path) for ch in "*?[")
+
+
+def tile_paths(pattern: Path) -> list[Path]:
+    found = sorted(Path(p) for p in glob.glob(str(pattern)))
+    if not found:
+        raise MissingFileError(f"{pattern}: no tile matches this pattern")
+    return found
+
+
+def _tile(path: Path) -> Tile:
+    info = raster_info(path)
+    return Tile(path=str(path.resolve()), grid=info.grid, dtype=info.dtype, nodata=info.nodata,
+                block_shape=info.block_shape)
+
+
+def raster_source(path: Path) -> str:
+    """What GDAL opens for a land-cover path: the file itself, or for a tile pattern an in-memory VRT.
+
+    The VRT travels as XML text (GDAL opens it without a file), so cluster workers need only the tiles.
+    """
+    if not is_tile_pattern(path):
+        return str(path)
+    return vrt_xml([_tile(p) for p in tile_paths(path)])
+
+
 def raster_info(path: Path) -> RasterInfo:
-    """Header of a raster; a missing file, an unreadable file or a missing CRS is an error."""
-    _require_file(path)
+    """Header of a raster or tile mosaic; a missing file, an unreadable file or a missing CRS is an error."""
+    source = raster_source(path)
+    if not is_tile_pattern(path):
+        _require_file(path)
     try:
-        with rasterio.open(path) as src:
+        with rasterio.open(source) as src:
             if src.crs is None:
                 raise MissingCRSError(f"{path}: the raster has no CRS; assign one (gdal_edit.py -a_srs EPSG:xxxx)")
             grid = Grid(transform=src.transform, width=src.width, height=src.height,
@@ -75,10 +110,16 @@ def raster_info(path: Path) -> RasterInfo:
 
 def open_lazy(path: Path, *, chunks: tuple[int, int]) -> xr.DataArray:
     """Band 1 of a raster as a dask-backed DataArray; reads happen only when chunks are computed."""
-    arr = rioxarray.open_rasterio(path, chunks={"band": 1, "y": chunks[0], "x": chunks[1]},
+    arr = rioxarray.open_rasterio(raster_source(path), chunks={"band": 1, "y": chunks[0], "x": chunks[1]},
                                   lock=False, mask_and_scale=False)
     assert isinstance(arr, xr.DataArray)
     return arr.isel(band=0)
+
+
+def read_window(source: str, row_off: int, col_off: int, height: int, width: int) -> Any:
+    """Band 1 of one window of a raster source (a path or VRT text from raster_source)."""
+    with rasterio.open(source) as src:
+        return src.read(1, window=rasterio.windows.Window(col_off, row_off, width, height))
 
 
 def check_readable(path: Path) -> dict[int, int]:
@@ -89,7 +130,7 @@ def check_readable(path: Path) -> dict[int, int]:
     counts: dict[int, int] = {}
     where = "its header"
     try:
-        with rasterio.open(path) as src:
+        with rasterio.open(raster_source(path)) as src:
             for _, window in src.block_windows(1):
                 where = f"the block at row {window.row_off}, column {window.col_off}"
                 values, n = _value_counts(src.read(1, window=window))
@@ -122,7 +163,12 @@ def read_zones(path: Path, *, layer: str | None) -> gpd.GeoDataFrame:
 
 
 def fingerprint(path: Path) -> dict[str, Any]:
-    """Size, modification time and SHA-256 of a file, to tell whether an input changed."""
+    """Size, modification time and SHA-256 of a file (or of every tile of a pattern): did an input change?"""
+    if is_tile_pattern(path):
+        tiles = [fingerprint(p) for p in tile_paths(path)]
+        combined = hashlib.sha256("".join(t["sha256"] for t in tiles).encode()).hexdigest()
+        return {"path": str(path), "bytes": sum(t["bytes"] for t in tiles), "tiles": len(tiles),
+                "sha256": combined}
     digest = hashlib.sha256()
     with path.open("rb") as fh:
         for block in iter(lambda: fh.read(1 << 22), b""):

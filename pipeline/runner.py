@@ -20,6 +20,7 @@ import dask.array as da
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+from dask.array.core import normalize_chunks
 from dask.callbacks import Callback
 from dask.delayed import Delayed
 from numpy.typing import NDArray
@@ -30,6 +31,7 @@ from pipeline.config import Epoch, RunConfig, load_class_map
 from pipeline.coverage import Coverage, zone_coverage
 from pipeline.errors import OutputError, SinkzoneError, ValidationFailed
 from pipeline.grid import Grid, area_units, row_cell_areas_m2, to_pixel_space, zone_areas_m2
+from pipeline.layout import slow_layout_note
 from pipeline.qgis_project import QgisPackage, build_package
 from pipeline.stages.class_area import (
     M2_PER_HA,
@@ -39,12 +41,13 @@ from pipeline.stages.class_area import (
     wide_class_area,
 )
 from pipeline.stages.zonal import (
-    CellWeights,
+    ZoneSums,
     ZoneValueTotals,
     cell_weights,
-    land_codes,
+    chunk_totals,
+    merge_sums,
     merge_totals,
-    zone_value_totals,
+    zone_weighted_sums,
 )
 from pipeline.zones import PreparedZones, prepare_zones, zones_off_grid, zones_partly_off_grid
 
@@ -212,13 +215,8 @@ def _read_zones(config: RunConfig, grid: Grid, problems: list[str]) -> PreparedZ
 
 
 def _layout_notes(infos: Sequence[io.RasterInfo]) -> list[str]:
-    notes = []
-    for info in infos:
-        rows, cols = info.block_shape
-        if rows * cols >= info.grid.width * info.grid.height and info.grid.width * info.grid.height > 4096**2:
-            notes.append(f"{info.path}: stored as a single block; every chunk decodes the whole file. "
-                         "Rewrite it tiled (gdal_translate -co TILED=YES -co COMPRESS=DEFLATE)")
-    return notes
+    notes = (slow_layout_note(str(info.path), info.block_shape, info.grid.shape) for info in infos)
+    return [note for note in notes if note is not None]
 
 
 # ---- the graph ---------------------------------------------------------------------------------
@@ -246,11 +244,6 @@ def _plan_of(chunks: tuple[tuple[int, ...], tuple[int, ...]]) -> ChunkPlan:
                      col_offsets=tuple(np.cumsum((0, *cols[:-1])).tolist()), col_sizes=cols)
 
 
-def _window_weights(cov: Coverage, row_off: int, col_off: int, height: int, width: int,
-                    row_units: NDArray[np.float64]) -> CellWeights:
-    return cell_weights(cov.window(row_off, col_off, height, width), row_units)
-
-
 def tree_merge(parts: list[Delayed], *, merge: Callable[..., Any] = merge_totals) -> Delayed:
     """Add partial totals in a tree of bounded fan-in, so no task holds every chunk's result."""
     while len(parts) > 1:
@@ -261,65 +254,107 @@ def tree_merge(parts: list[Delayed], *, merge: Callable[..., Any] = merge_totals
 
 @dataclass(frozen=True)
 class ZonalGraph:
-    """Lazy per-chunk cell weights for one grid and zone set, and the chunk blocks of each epoch."""
+    """The lazy coverage of one zone set on one grid, and how the grid is cut into chunks."""
 
     plan: ChunkPlan
-    weights: dict[tuple[int, int], Delayed]
-    unit_m2: float
     coverage: Delayed
+    row_units: NDArray[np.float64]
+    unit_m2: float
 
 
 def zonal_graph(grid: Grid, geoms: NDArray[np.object_], *,
                 chunks: tuple[tuple[int, ...], tuple[int, ...]]) -> ZonalGraph:
-    """Coverage once, then one cell-weights task per chunk, all lazy."""
+    """Coverage once, as one lazy task; chunk tasks window it and expand their cell weights themselves."""
     row_units, unit_m2 = area_units(row_cell_areas_m2(grid))
     coverage = dask.delayed(zone_coverage, pure=True)(to_pixel_space(geoms, grid), grid.shape)
-    plan = _plan_of(chunks)
-    weights = {
-        (i, j): dask.delayed(_window_weights, pure=True)(coverage, r0, c0, h, w, row_units[r0:r0 + h])
-        for i, j, r0, c0, h, w in plan.windows()
-    }
-    return ZonalGraph(plan=plan, weights=weights, unit_m2=unit_m2, coverage=coverage)
+    return ZonalGraph(plan=_plan_of(chunks), coverage=coverage, row_units=row_units, unit_m2=unit_m2)
 
 
-def epoch_totals(graph: ZonalGraph, blocks: NDArray[np.object_], *, nodata: float | None) -> Delayed:
-    """(zone, code) area totals of one land-cover raster, from its delayed blocks."""
+def _chunk_task(coverage: Coverage, row_off: int, col_off: int, height: int, width: int,
+                row_units: NDArray[np.float64], sources: tuple[str, ...], nodata: tuple[float | None, ...],
+                pairs: tuple[tuple[int, int], ...]) -> tuple[ZoneValueTotals, ...]:
+    blocks = tuple(io.read_window(src, row_off, col_off, height, width) for src in sources)
+    return chunk_totals(coverage.window(row_off, col_off, height, width), row_units, blocks, nodata, pairs=pairs)
+
+
+def _array_chunk_task(coverage: Coverage, row_off: int, col_off: int, row_units: NDArray[np.float64],
+                      block: NDArray[np.integer], nodata: float | None) -> ZoneValueTotals:
+    height, width = block.shape
+    return chunk_totals(coverage.window(row_off, col_off, height, width), row_units, (block,), (nodata,))[0]
+
+
+def chunked_totals(graph: ZonalGraph, sources: Sequence[str], nodata: Sequence[float | None], *,
+                   pairs: Sequence[tuple[int, int]] = ()) -> list[Delayed]:
+    """(zone, code) totals of every source, then of every (from, to) pair of sources, all lazy.
+
+    One task per chunk reads every source's window and expands the chunk's cell weights once.
+    Reading inside the task keeps reads from running ahead of the work (memory) and leaves no block
+    to ship between cluster workers.
+    """
+    n_out = len(sources) + len(pairs)
     parts = [
-        dask.delayed(zone_value_totals, pure=True)(dask.delayed(land_codes, pure=True)(blocks[i, j], nodata=nodata),
-                                                   graph.weights[i, j])
-        for i, j, *_ in graph.plan.windows()
+        dask.delayed(_chunk_task, pure=True, nout=n_out)(
+            graph.coverage, r0, c0, h, w, graph.row_units[r0:r0 + h], tuple(sources), tuple(nodata), tuple(pairs))
+        for _, _, r0, c0, h, w in graph.plan.windows()
     ]
-    return tree_merge(parts)
+    return [tree_merge([part[k] for part in parts]) for k in range(n_out)]
+
+
+def _sums_chunk_task(coverage: Coverage, row_off: int, col_off: int, height: int, width: int,
+                     row_units: NDArray[np.float64], source: str, nodata: float | None) -> ZoneSums:
+    block = io.read_window(source, row_off, col_off, height, width)
+    weights = cell_weights(coverage.window(row_off, col_off, height, width), row_units)
+    return zone_weighted_sums(block, weights, nodata=nodata)
+
+
+def chunked_sums(graph: ZonalGraph, source: str, *, nodata: float | None) -> Delayed:
+    """Per-zone area-weighted sums of a continuous raster (biomass density), chunk by chunk, lazy."""
+    parts = [dask.delayed(_sums_chunk_task, pure=True)(graph.coverage, r0, c0, h, w, graph.row_units[r0:r0 + h],
+                                                       source, nodata)
+             for _, _, r0, c0, h, w in graph.plan.windows()]
+    return tree_merge(parts, merge=merge_sums)
 
 
 def zone_code_totals(landcover: NDArray[np.integer] | da.Array, grid: Grid, geoms: NDArray[np.object_], *,
                      nodata: float | None) -> tuple[ZoneValueTotals, float]:
     """(zone, code) area totals and the area unit in m², for an in-memory or a dask land-cover array.
 
-    A numpy array is one chunk; a dask array runs the same chunked graph as a full run. Both give
+    A numpy array is one chunk; a dask array is summed chunk by chunk as a full run does. Both give
     identical integer totals. Geometries must be in the grid's CRS.
     """
-    if isinstance(landcover, da.Array):
-        row_chunks, col_chunks = landcover.chunks
-        graph = zonal_graph(grid, geoms, chunks=(row_chunks, col_chunks))
-        totals = epoch_totals(graph, landcover.to_delayed(), nodata=nodata)
-        return dask.compute(totals, scheduler="threads")[0], graph.unit_m2
-    row_units, unit_m2 = area_units(row_cell_areas_m2(grid))
-    weights = cell_weights(zone_coverage(to_pixel_space(geoms, grid), grid.shape), row_units)
-    return zone_value_totals(land_codes(np.asarray(landcover), nodata=nodata), weights), unit_m2
+    lazy = landcover if isinstance(landcover, da.Array) else da.from_array(np.asarray(landcover), chunks=-1)
+    row_chunks, col_chunks = lazy.chunks
+    graph = zonal_graph(grid, geoms, chunks=(row_chunks, col_chunks))
+    blocks = lazy.to_delayed()
+    parts = [dask.delayed(_array_chunk_task, pure=True)(graph.coverage, r0, c0, graph.row_units[r0:r0 + h],
+                                                        blocks[i, j], nodata)
+             for i, j, r0, c0, h, _ in graph.plan.windows()]
+    return dask.compute(tree_merge(parts), scheduler="threads")[0], graph.unit_m2
 
 
-def build_graph(inputs: Inputs) -> tuple[ZonalGraph, dict[int, Delayed]]:
-    """The whole run as one lazy graph: one totals node per epoch."""
+@dataclass(frozen=True)
+class RunGraph:
+    """The whole run, lazy: class-area totals per epoch and transition totals per consecutive pair."""
+
+    zonal: ZonalGraph
+    totals: dict[int, Delayed]
+    transitions: dict[tuple[int, int], Delayed]
+
+
+def build_graph(inputs: Inputs) -> RunGraph:
+    """One fused task per chunk computes every epoch and every consecutive-epoch transition."""
     chunks = io.block_aligned_chunks(inputs.rasters[0], target_cells=inputs.config.compute.chunk_cells)
-    arrays = {e.year: io.open_lazy(e.path, chunks=chunks) for e in inputs.config.landcover}
-    row_chunks, col_chunks = next(iter(arrays.values())).data.chunks
-    graph = zonal_graph(inputs.grid, inputs.zones.geoms, chunks=(row_chunks, col_chunks))
-    totals = {
-        epoch.year: epoch_totals(graph, arrays[epoch.year].data.to_delayed(), nodata=_epoch_nodata(epoch, info))
-        for epoch, info in zip(inputs.config.landcover, inputs.rasters, strict=True)
-    }
-    return graph, totals
+    rows, cols = normalize_chunks(chunks, inputs.grid.shape)
+    graph = zonal_graph(inputs.grid, inputs.zones.geoms, chunks=(rows, cols))
+    epochs = inputs.config.landcover
+    # Transition matrices feed the carbon change tables, so they are computed only when carbon is asked for.
+    pairs = list(zip(range(len(epochs) - 1), range(1, len(epochs)), strict=True)) if inputs.carbon else []
+    merged = chunked_totals(graph, [io.raster_source(e.path) for e in epochs],
+                            [_epoch_nodata(e, info) for e, info in zip(epochs, inputs.rasters, strict=True)],
+                            pairs=pairs)
+    totals = {e.year: total for e, total in zip(epochs, merged[:len(epochs)], strict=True)}
+    transitions = {(epochs[a].year, epochs[b].year): merged[len(epochs) + k] for k, (a, b) in enumerate(pairs)}
+    return RunGraph(zonal=graph, totals=totals, transitions=transitions)
 
 
 class _ProgressCallback(Callback):
@@ -439,12 +474,14 @@ def run(config: RunConfig, *, overwrite: bool = False, progress: ProgressHook | 
                               f"({previous.get('config', {}).get('name')!r}); pass --overwrite to replace it")
     _log_inputs(inputs)
     checked = time.perf_counter()
-    graph, totals = build_graph(inputs)
-    carbon_nodes = runner_carbon.build_carbon_graph(inputs, graph) if inputs.carbon else None
-    computed, carbon_computed = compute((totals, _carbon_parts(carbon_nodes)), config=config, progress=progress)
+    graph = build_graph(inputs)
+    carbon_nodes = runner_carbon.build_carbon_graph(inputs, graph.transitions) if inputs.carbon else None
+    computed, carbon_computed = compute((graph.totals, _carbon_parts(carbon_nodes)), config=config,
+                                        progress=progress)
     done = time.perf_counter()
-    result = tabulate(inputs, computed, unit_m2=graph.unit_m2)
-    carbon_notes = _tabulate_carbon(inputs, result, computed, carbon_nodes, carbon_computed, unit_m2=graph.unit_m2)
+    unit_m2 = graph.zonal.unit_m2
+    result = tabulate(inputs, computed, unit_m2=unit_m2)
+    carbon_notes = _tabulate_carbon(inputs, result, computed, carbon_nodes, carbon_computed, unit_m2=unit_m2)
     timings = {"check_s": checked - started, "compute_s": done - checked}
     result.record = run_record(inputs, result, rid=rid, prints=prints, timings=timings)
     result.record["notes"].extend(carbon_notes)

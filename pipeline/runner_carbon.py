@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import dask
 import numpy as np
 import pandas as pd
+from dask.array.core import normalize_chunks
 from dask.delayed import Delayed
 from numpy.typing import NDArray
 
@@ -28,17 +28,12 @@ from pipeline.stages.class_area import M2_PER_HA
 from pipeline.stages.zonal import (
     ZoneSums,
     ZoneValueTotals,
-    land_codes,
-    merge_sums,
-    pair_codes,
     split_pair_codes,
-    zone_value_totals,
-    zone_weighted_sums,
 )
 from pipeline.zones import PreparedZones, prepare_zones, zones_off_grid
 
 if TYPE_CHECKING:
-    from pipeline.runner import Inputs, RunResult, ZonalGraph
+    from pipeline.runner import Inputs, RunResult
 
 log = logging.getLogger(__name__)
 _PARTIAL_COVER = 0.99
@@ -177,45 +172,18 @@ def epoch_pairs(years: Sequence[int]) -> list[tuple[int, int]]:
     return list(zip(ordered[:-1], ordered[1:], strict=True))
 
 
-def _epoch_codes(inputs: Inputs) -> dict[int, NDArray[np.object_]]:
-    """Delayed land-code blocks of each epoch; opened as build_graph opens them, so the keys coincide."""
-    from pipeline.runner import _epoch_nodata
-
-    chunks = io.block_aligned_chunks(inputs.rasters[0], target_cells=inputs.config.compute.chunk_cells)
-    out = {}
-    for epoch, info in zip(inputs.config.landcover, inputs.rasters, strict=True):
-        blocks = io.open_lazy(epoch.path, chunks=chunks).data.to_delayed()
-        nodata = _epoch_nodata(epoch, info)
-        out[epoch.year] = np.vectorize(lambda b, n=nodata: dask.delayed(land_codes, pure=True)(b, nodata=n),
-                                       otypes=[object])(blocks)
-    return out
-
-
 def _biomass_node(b: BiomassInput, chunk_cells: int) -> tuple[Delayed, float]:
-    from pipeline.runner import tree_merge, zonal_graph
+    """Zone sums of one biomass raster on its own grid, with its own coverage."""
+    from pipeline.runner import chunked_sums, zonal_graph
 
     chunks = io.block_aligned_chunks(b.info, target_cells=chunk_cells)
-    array = io.open_lazy(b.spec.path, chunks=chunks)
-    rows, cols = array.data.chunks
-    graph = zonal_graph(b.info.grid, b.zones.geoms, chunks=(rows, cols))
-    blocks = array.data.to_delayed()
+    graph = zonal_graph(b.info.grid, b.zones.geoms, chunks=normalize_chunks(chunks, b.info.grid.shape))
     nodata = b.spec.nodata if b.spec.nodata is not None else b.info.nodata
-    parts = [dask.delayed(zone_weighted_sums, pure=True)(blocks[i, j], graph.weights[i, j], nodata=nodata)
-             for i, j, *_ in graph.plan.windows()]
-    return tree_merge(parts, merge=merge_sums), graph.unit_m2
+    return chunked_sums(graph, io.raster_source(b.spec.path), nodata=nodata), graph.unit_m2
 
 
-def build_carbon_graph(inputs: Inputs, graph: ZonalGraph) -> CarbonNodes:
-    """Transition totals for each consecutive epoch pair and zone sums of each biomass raster, all lazy."""
-    from pipeline.runner import tree_merge
-
-    codes = _epoch_codes(inputs)
-    transitions = {}
-    for y1, y2 in epoch_pairs(list(codes)):
-        parts = [dask.delayed(zone_value_totals, pure=True)(
-            dask.delayed(pair_codes, pure=True)(codes[y1][i, j], codes[y2][i, j]), graph.weights[i, j])
-            for i, j, *_ in graph.plan.windows()]
-        transitions[y1, y2] = tree_merge(parts)
+def build_carbon_graph(inputs: Inputs, transitions: dict[tuple[int, int], Delayed]) -> CarbonNodes:
+    """The transition totals build_graph made, and zone sums of each biomass raster, all lazy."""
     carbon = inputs.carbon
     assert carbon is not None
     nodes = {b.spec.year: _biomass_node(b, inputs.config.compute.chunk_cells) for b in carbon.biomass}

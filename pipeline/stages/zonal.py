@@ -18,11 +18,15 @@ NODATA_CODE = -1
 
 @dataclass(frozen=True)
 class CellWeights:
-    """The covered cells of one chunk: local zone number, flat cell index and area weight (units)."""
+    """The covered cells of one chunk: local zone number, flat cell index and area weight (units).
+
+    Index and local zone number are int32 (a chunk holds far fewer than 2**31 cells) to halve the
+    memory of the largest arrays a chunk task holds.
+    """
 
     zones: NDArray[np.int64]
-    zone_of_cell: NDArray[np.int64]
-    index: NDArray[np.int64]
+    zone_of_cell: NDArray[np.int32]
+    index: NDArray[np.int32]
     units: NDArray[np.float64]
 
 
@@ -36,18 +40,22 @@ class ZoneValueTotals:
 
 
 def cell_weights(cov: Coverage, row_units: NDArray[np.float64]) -> CellWeights:
-    """Expand a chunk's coverage into one weight per covered cell (interior runs and boundary cells)."""
+    """Expand a chunk's coverage into one weight per covered cell (interior runs and boundary cells).
+
+    Everything per run (zone number, first cell, weight) is worked out on the few runs and then
+    repeated once per cell, so each covered cell costs a handful of writes and no sort.
+    """
     width = cov.shape[1]
     lengths = (cov.r_stop - cov.r_start).astype(np.int64)
-    run_of_cell = np.repeat(np.arange(len(lengths)), lengths)
-    offset_in_run = np.arange(int(lengths.sum()), dtype=np.int64) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-    run_rows = cov.r_row.astype(np.int64)[run_of_cell]
-    index = np.concatenate([run_rows * width + cov.r_start[run_of_cell] + offset_in_run,
-                            cov.b_row.astype(np.int64) * width + cov.b_col])
-    units = np.rint(np.concatenate([row_units[run_rows], cov.b_frac * row_units[cov.b_row]]))
-    zones, zone_of_cell = np.unique(np.concatenate([cov.r_zone[run_of_cell], cov.b_zone]), return_inverse=True)
-    return CellWeights(zones=zones.astype(np.int64), zone_of_cell=zone_of_cell.astype(np.int64),
-                       index=index, units=units)
+    zones, local = np.unique(np.concatenate([cov.r_zone, cov.b_zone]), return_inverse=True)
+    run_zone, cell_zone = local[:len(lengths)].astype(np.int32), local[len(lengths):].astype(np.int32)
+    run_first = cov.r_row.astype(np.int64) * width + cov.r_start - (np.cumsum(lengths) - lengths)
+    run_index = np.arange(int(lengths.sum()), dtype=np.int32) + np.repeat(run_first.astype(np.int32), lengths)
+    index = np.concatenate([run_index, (cov.b_row.astype(np.int64) * width + cov.b_col).astype(np.int32)])
+    units = np.concatenate([np.repeat(np.rint(row_units[cov.r_row]), lengths),
+                            np.rint(cov.b_frac * row_units[cov.b_row])])
+    zone_of_cell = np.concatenate([np.repeat(run_zone, lengths), cell_zone])
+    return CellWeights(zones=zones.astype(np.int64), zone_of_cell=zone_of_cell, index=index, units=units)
 
 
 def land_codes(block: NDArray, *, nodata: float | None) -> NDArray[np.int64]:
@@ -72,9 +80,13 @@ def split_pair_codes(pairs: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArr
 
 def zone_value_totals(values: NDArray[np.int64], weights: CellWeights) -> ZoneValueTotals:
     """Sum the weights of covered cells by (zone, value) for one chunk."""
-    cell_values = values.ravel()[weights.index]
+    return cell_value_totals(values.ravel()[weights.index], weights)
+
+
+def cell_value_totals(cell_values: NDArray[np.int64], weights: CellWeights) -> ZoneValueTotals:
+    """Like zone_value_totals, from the values of the covered cells already gathered in weights order."""
     uniques, value_of_cell = _dense_rank(cell_values)
-    key = weights.zone_of_cell * len(uniques) + value_of_cell
+    key = weights.zone_of_cell.astype(np.int64) * len(uniques) + value_of_cell
     sums = np.bincount(key, weights=weights.units, minlength=len(weights.zones) * len(uniques))
     zone_i, value_i = np.divmod(np.flatnonzero(sums), max(len(uniques), 1))
     return ZoneValueTotals(zone=weights.zones[zone_i], value=uniques[value_i],
@@ -140,3 +152,18 @@ def merge_sums(*parts: ZoneSums) -> ZoneSums:
     if len(at) == 0:
         return ZoneSums(zone=zone, total=total, units=units)
     return ZoneSums(zone=zone[at], total=np.add.reduceat(total, at), units=np.add.reduceat(units, at))
+
+
+def chunk_totals(cov: Coverage, row_units: NDArray[np.float64], blocks: tuple[NDArray, ...],
+                 nodata: tuple[float | None, ...], *,
+                 pairs: tuple[tuple[int, int], ...] = ()) -> tuple[ZoneValueTotals, ...]:
+    """Totals of several epochs' blocks of one chunk, then of each (from, to) pair of those blocks.
+
+    `cov` is already windowed to the chunk; the cell weights are expanded once and live only inside
+    this call, so memory holds a few chunks' worth whatever the number of chunks or epochs.
+    """
+    weights = cell_weights(cov, row_units)
+    # gathering the covered cells before widening to int64 keeps one byte per cell for uint8 products
+    codes = [land_codes(block.ravel()[weights.index], nodata=nd) for block, nd in zip(blocks, nodata, strict=True)]
+    epochs = [cell_value_totals(c, weights) for c in codes]
+    return (*epochs, *(cell_value_totals(pair_codes(codes[a], codes[b]), weights) for a, b in pairs))
