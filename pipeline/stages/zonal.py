@@ -166,4 +166,15 @@ def chunk_totals(cov: Coverage, row_units: NDArray[np.float64], blocks: tuple[ND
     # gathering the covered cells before widening to int64 keeps one byte per cell for uint8 products
     codes = [land_codes(block.ravel()[weights.index], nodata=nd) for block, nd in zip(blocks, nodata, strict=True)]
     epochs = [cell_value_totals(c, weights) for c in codes]
-    return (*epochs, *(cell_value_totals(pair_codes(codes[a], codes[b]), weights) for a, b in pairs))
+    return (*epochs, *(_pair_totals(codes[a], codes[b], weights) for a, b in pairs))
+
+
+def _pair_totals(first: NDArray[np.int64], second: NDArray[np.int64], weights: CellWeights) -> ZoneValueTotals:
+    """Totals by (zone, from-code, to-code); ranks keep the key range small so no sort is needed."""
+    first_codes, first_rank = _dense_rank(first)
+    second_codes, second_rank = _dense_rank(second)
+    n_second = max(len(second_codes), 1)
+    ranked = cell_value_totals(first_rank * n_second + second_rank, weights)
+    pairs = pair_codes(first_codes[ranked.value // n_second], second_codes[ranked.value % n_second])
+    order = np.lexsort((pairs, ranked.zone))  # pair codes sort nodata (-1) last, ranks sort it first
+    return ZoneValueTotals(zone=ranked.zone[order], value=pairs[order], units=ranked.units[order])
