@@ -409,7 +409,10 @@ def _zone_layer(inputs: Inputs, zone_area_m2: NDArray[np.float64], wide: pd.Data
     added = pd.DataFrame({"zone_id": ids, "area_ha": zone_area_m2 / M2_PER_HA,
                           "area_mu": zone_area_m2 / M2_PER_HA * MU_PER_HA}, index=source.index)
     per_class = wide.set_axis(wide.index.astype(str)).reindex(ids).set_axis(source.index)
-    attributes = source.drop(columns=source.geometry.name)
+    attributes = source.drop(columns=[source.geometry.name, *(["zone_id"] if "zone_id" in source else [])])
+    # A source field named like a computed one (say `area_ha`) is kept under `<name>_source`.
+    computed = {"zone_id", "area_ha", "area_mu", *per_class.columns}
+    attributes = attributes.rename(columns={c: f"{c}_source" for c in attributes.columns if c in computed})
     frame = pd.concat([added[["zone_id"]], attributes, added[["area_ha", "area_mu"]], per_class], axis=1)
     return gpd.GeoDataFrame(frame, geometry=source.geometry.to_numpy(), crs=source.crs)
 

@@ -83,3 +83,17 @@ def test_invalid_geometry_and_other_crs_are_repaired_and_reported(case: dict[str
     assert "reprojected zones" in output
     zones = gpd.read_file(case["out"] / "sinkzones.gpkg", layer="zones")
     assert zones["area_ha"].iloc[0] == pytest.approx(0.02, rel=1e-6)
+
+
+def test_source_fields_named_like_computed_ones(case: dict[str, Path]) -> None:
+    # An id field called zone_id and a field called area_ha, as a user's own zone layer may have.
+    zones = gpd.GeoDataFrame({"zone_id": ["a"], "area_ha": [99.0]}, geometry=[cell_box(0, 0, 1, 1)],
+                             crs="EPSG:32650")
+    path = write_zones(case["zones"].with_name("named.gpkg"), zones)
+    code, output = invoke(one_off(case, zones=path, **{"zone-id": "zone_id"}))
+    assert code == 0, output
+    written = gpd.read_file(case["out"] / "sinkzones.gpkg", layer="zones")
+    # One 10 m cell: 100 m² = 0.01 ha; the source's own 99 ha is kept beside it.
+    assert written.loc[0, "zone_id"] == "a"
+    assert written.loc[0, "area_ha"] == pytest.approx(0.01)
+    assert written.loc[0, "area_ha_source"] == 99.0
