@@ -63,14 +63,18 @@ class Coverage:
         )
 
 
-def zone_coverage(pixel_geoms: NDArray[np.object_], shape: tuple[int, int]) -> Coverage:
+def zone_coverage(pixel_geoms: NDArray[np.object_], shape: tuple[int, int], *,
+                  rows: tuple[int, int] | None = None) -> Coverage:
     """Exact coverage of polygonal zones (already in pixel space) on a grid of `shape` (rows, cols).
 
     Zones may be MultiPolygons with holes, smaller than a cell, or partly or wholly off the grid.
+    `rows` = (first, stop) limits the work to a band of rows, so bands can be computed in parallel
+    and each chunk task needs only its own band.
     """
     height, width = shape
-    x0, y0, x1, y1, edge_zone = _edges(pixel_geoms, shape)
-    zone, row, col, area, rise = _pieces(x0, y0, x1, y1, edge_zone, shape)
+    first, stop = (max(rows[0], 0), min(rows[1], height)) if rows is not None else (0, height)
+    x0, y0, x1, y1, edge_zone = _edges(pixel_geoms, shape, rows=(first, stop))
+    zone, row, col, area, rise = _pieces(x0, y0, x1, y1, edge_zone, shape, rows=(first, stop))
     zone, row, col, area, rise = _sum_per_cell(zone, row, col, area, rise)
     before = _exclusive_row_prefix(zone, row, rise)
     frac = np.clip(area + before, 0.0, 1.0)
@@ -86,15 +90,16 @@ def zone_coverage(pixel_geoms: NDArray[np.object_], shape: tuple[int, int]) -> C
     )
 
 
-def _edges(pixel_geoms: NDArray[np.object_], shape: tuple[int, int]) -> tuple[NDArray[Any], ...]:
-    """Boundary edges of every zone, clipped just outside the grid and oriented so coverage is positive.
+def _edges(pixel_geoms: NDArray[np.object_], shape: tuple[int, int],
+           rows: tuple[int, int]) -> tuple[NDArray[Any], ...]:
+    """Boundary edges of every zone, clipped just outside the band and oriented so coverage is positive.
 
-    Clipping to a rectangle one cell wider than the grid changes no on-grid cell's coverage and drops
-    the work for parts far off the grid. Exteriors clockwise in pixel numbers (rows grow downwards)
-    make the accumulated coverage come out positive; holes run the other way and subtract.
+    Clipping to a rectangle one cell wider than the band changes no coverage inside it and drops the
+    work for parts far off it. Exteriors clockwise in pixel numbers (rows grow downwards) make the
+    accumulated coverage come out positive; holes run the other way and subtract.
     """
-    height, width = shape
-    clipped = shapely.clip_by_rect(pixel_geoms, -1.0, -1.0, width + 1.0, height + 1.0)
+    width = shape[1]
+    clipped = shapely.clip_by_rect(pixel_geoms, -1.0, rows[0] - 1.0, width + 1.0, rows[1] + 1.0)
     parts, part_zone = shapely.get_parts(clipped, return_index=True)
     polygonal = shapely.get_type_id(parts) == 3
     parts = shapely.orient_polygons(parts[polygonal], exterior_cw=True)
@@ -127,9 +132,9 @@ def _ramp(count: NDArray[np.int64]) -> NDArray[np.int64]:
 
 
 def _pieces(x0: NDArray[np.float64], y0: NDArray[np.float64], x1: NDArray[np.float64], y1: NDArray[np.float64],
-            edge_zone: NDArray[np.int64], shape: tuple[int, int]) -> tuple[NDArray, ...]:
-    """Cut edges at every grid line; return each piece's cell, its area term and its signed rise."""
-    height, width = shape
+            edge_zone: NDArray[np.int64], shape: tuple[int, int], rows: tuple[int, int]) -> tuple[NDArray, ...]:
+    """Cut edges at every grid line; return each piece's cell (rows of the band only), area term and rise."""
+    width = shape[1]
     ex, tx = _crossings(x0, x1)
     ey, ty = _crossings(y0, y1)
     n = len(x0)
@@ -146,7 +151,7 @@ def _pieces(x0: NDArray[np.float64], y0: NDArray[np.float64], x1: NDArray[np.flo
     col = np.clip(np.floor(mid_x).astype(np.int64), -1, width)
     rise = dy * (tb - ta)
     area = rise * ((col + 1) - mid_x)
-    keep = (row >= 0) & (row < height)
+    keep = (row >= rows[0]) & (row < rows[1])
     return edge_zone[e][keep], row[keep], col[keep], area[keep], rise[keep]
 
 

@@ -254,20 +254,27 @@ def tree_merge(parts: list[Delayed], *, merge: Callable[..., Any] = merge_totals
 
 @dataclass(frozen=True)
 class ZonalGraph:
-    """The lazy coverage of one zone set on one grid, and how the grid is cut into chunks."""
+    """The lazy coverage of one zone set on one grid, one task per band of chunk rows."""
 
     plan: ChunkPlan
-    coverage: Delayed
+    bands: tuple[Delayed, ...]
     row_units: NDArray[np.float64]
     unit_m2: float
 
 
 def zonal_graph(grid: Grid, geoms: NDArray[np.object_], *,
                 chunks: tuple[tuple[int, ...], tuple[int, ...]]) -> ZonalGraph:
-    """Coverage once, as one lazy task; chunk tasks window it and expand their cell weights themselves."""
+    """Coverage once per band of chunk rows, lazy; chunk tasks window their band's coverage.
+
+    Bands are independent tasks, so coverage runs in parallel and chunk work starts as soon as its
+    own band is ready; no task ever holds the coverage of the whole raster.
+    """
     row_units, unit_m2 = area_units(row_cell_areas_m2(grid))
-    coverage = dask.delayed(zone_coverage, pure=True)(to_pixel_space(geoms, grid), grid.shape)
-    return ZonalGraph(plan=_plan_of(chunks), coverage=coverage, row_units=row_units, unit_m2=unit_m2)
+    plan = _plan_of(chunks)
+    pixel_geoms = dask.delayed(to_pixel_space(geoms, grid), pure=True)
+    bands = tuple(dask.delayed(zone_coverage, pure=True)(pixel_geoms, grid.shape, rows=(r0, r0 + h))
+                  for r0, h in zip(plan.row_offsets, plan.row_sizes, strict=True))
+    return ZonalGraph(plan=plan, bands=bands, row_units=row_units, unit_m2=unit_m2)
 
 
 def _chunk_task(coverage: Coverage, row_off: int, col_off: int, height: int, width: int,
@@ -294,8 +301,8 @@ def chunked_totals(graph: ZonalGraph, sources: Sequence[str], nodata: Sequence[f
     n_out = len(sources) + len(pairs)
     parts = [
         dask.delayed(_chunk_task, pure=True, nout=n_out)(
-            graph.coverage, r0, c0, h, w, graph.row_units[r0:r0 + h], tuple(sources), tuple(nodata), tuple(pairs))
-        for _, _, r0, c0, h, w in graph.plan.windows()
+            graph.bands[i], r0, c0, h, w, graph.row_units[r0:r0 + h], tuple(sources), tuple(nodata), tuple(pairs))
+        for i, _, r0, c0, h, w in graph.plan.windows()
     ]
     return [tree_merge([part[k] for part in parts]) for k in range(n_out)]
 
@@ -309,9 +316,9 @@ def _sums_chunk_task(coverage: Coverage, row_off: int, col_off: int, height: int
 
 def chunked_sums(graph: ZonalGraph, source: str, *, nodata: float | None) -> Delayed:
     """Per-zone area-weighted sums of a continuous raster (biomass density), chunk by chunk, lazy."""
-    parts = [dask.delayed(_sums_chunk_task, pure=True)(graph.coverage, r0, c0, h, w, graph.row_units[r0:r0 + h],
+    parts = [dask.delayed(_sums_chunk_task, pure=True)(graph.bands[i], r0, c0, h, w, graph.row_units[r0:r0 + h],
                                                        source, nodata)
-             for _, _, r0, c0, h, w in graph.plan.windows()]
+             for i, _, r0, c0, h, w in graph.plan.windows()]
     return tree_merge(parts, merge=merge_sums)
 
 
@@ -326,7 +333,7 @@ def zone_code_totals(landcover: NDArray[np.integer] | da.Array, grid: Grid, geom
     row_chunks, col_chunks = lazy.chunks
     graph = zonal_graph(grid, geoms, chunks=(row_chunks, col_chunks))
     blocks = lazy.to_delayed()
-    parts = [dask.delayed(_array_chunk_task, pure=True)(graph.coverage, r0, c0, graph.row_units[r0:r0 + h],
+    parts = [dask.delayed(_array_chunk_task, pure=True)(graph.bands[i], r0, c0, graph.row_units[r0:r0 + h],
                                                         blocks[i, j], nodata)
              for i, j, r0, c0, h, _ in graph.plan.windows()]
     return dask.compute(tree_merge(parts), scheduler="threads")[0], graph.unit_m2

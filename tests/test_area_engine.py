@@ -130,3 +130,19 @@ def test_coverage_matches_polygon_clipping_on_random_shapes() -> None:
 def test_pixel_space_puts_cells_on_unit_squares() -> None:
     cell = to_pixel_space(np.array([box(1, 2, 2, 3)], dtype=object), PROJECTED)[0]
     assert shapely.equals(shapely.normalize(cell), shapely.normalize(shapely.box(1, 2, 2, 3)))
+
+
+def test_row_bands_give_the_same_coverage_as_the_whole_grid() -> None:
+    # Chunk tasks use the coverage of their own band of rows; stacked, the bands must equal the whole.
+    geoms = to_pixel_space(np.array([g for g, _ in ZONES.values()], dtype=object), PROJECTED)
+
+    def dense(cov: object) -> np.ndarray:
+        out = np.zeros((len(geoms), *PROJECTED.shape))
+        np.add.at(out, (cov.b_zone, cov.b_row, cov.b_col), cov.b_frac)  # type: ignore[attr-defined]
+        for z, r, a, b in zip(cov.r_zone, cov.r_row, cov.r_start, cov.r_stop, strict=True):  # type: ignore[attr-defined]
+            out[z, r, a:b] += 1.0
+        return out
+
+    whole = dense(zone_coverage(geoms, PROJECTED.shape))
+    bands = sum(dense(zone_coverage(geoms, PROJECTED.shape, rows=band)) for band in [(0, 1), (1, 3), (3, 4)])
+    np.testing.assert_allclose(bands, whole, atol=1e-12)
