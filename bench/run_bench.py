@@ -115,9 +115,7 @@ def tool_ours(spec: dict[str, Any]) -> dict[str, Any]:
     cluster = None
     scheduler = None
     if spec.get("processes"):
-        from distributed import LocalCluster
-
-        from distributed import Client
+        from distributed import Client, LocalCluster
 
         cluster = LocalCluster(
             n_workers=spec["processes"], threads_per_worker=1, processes=True, dashboard_address=None
