@@ -30,7 +30,7 @@ test: $(STAMP) qgis-deps ## run the whole test suite (installs QGIS's Python bin
 	$(PY) -m pytest
 
 lint: $(STAMP) ## ruff
-	$(VENV)/bin/ruff check pipeline tests
+	$(VENV)/bin/ruff check pipeline tests bench
 
 typecheck: $(STAMP) ## mypy on the package
 	$(VENV)/bin/mypy

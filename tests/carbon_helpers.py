@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import conftest
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import rasterio
 import shapely
 from rasterio.transform import from_origin
 
@@ -21,10 +21,7 @@ X0, Y0 = 500_000.0, 4_000_000.0
 def write_raster(path: Path, values: np.ndarray, *, cell: float, x0: float = X0, y0: float = Y0,
                  crs: str = UTM10N, nodata: float | None = None) -> Path:
     """A single-band GeoTIFF with its top-left corner at (x0, y0) and square cells of `cell` metres."""
-    with rasterio.open(path, "w", driver="GTiff", width=values.shape[1], height=values.shape[0], count=1,
-                       dtype=values.dtype, crs=crs, transform=from_origin(x0, y0, cell, cell), nodata=nodata) as dst:
-        dst.write(values, 1)
-    return path
+    return conftest.write_raster(path, values, transform=from_origin(x0, y0, cell, cell), crs=crs, nodata=nodata)
 
 
 def write_zones(path: Path, boxes: dict[str, tuple[float, float, float, float]], *, crs: str = UTM10N,

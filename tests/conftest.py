@@ -14,15 +14,20 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def write_raster(path: Path, array: np.ndarray, *, transform: Affine, crs: str | None,
-                 nodata: float | None = None, blocks: int | None = None) -> Path:
-    """A single-band GeoTIFF; `blocks` makes it tiled with square blocks of that size."""
-    profile = {"driver": "GTiff", "height": array.shape[0], "width": array.shape[1], "count": 1,
+                 nodata: float | None = None, blocks: int | None = None, driver: str = "GTiff") -> Path:
+    """A single-band DEFLATE raster; `blocks` makes it tiled with square blocks of that size.
+
+    driver="COG" writes the header first, so a truncated copy still opens and fails on its blocks.
+    """
+    profile = {"driver": driver, "height": array.shape[0], "width": array.shape[1], "count": 1,
                "dtype": array.dtype, "transform": transform, "compress": "deflate"}
     if crs is not None:
         profile["crs"] = crs
     if nodata is not None:
         profile["nodata"] = nodata
-    if blocks:
+    if blocks and driver == "COG":
+        profile["blocksize"] = blocks
+    elif blocks:
         profile.update(tiled=True, blockxsize=blocks, blockysize=blocks)
     with rasterio.open(path, "w", **profile) as dst:
         dst.write(array, 1)

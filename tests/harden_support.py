@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import conftest
 import geopandas as gpd
 import numpy as np
-import rasterio
 import shapely
 import yaml
 from affine import Affine
@@ -28,15 +28,7 @@ def land_cover(seed: int = 0) -> NDArray[np.uint8]:
 
 def write_raster(path: Path, values: NDArray[Any], *, crs: str | None = "EPSG:4326",
                  nodata: float | None = None, transform: Affine = ORIGIN, driver: str = "GTiff") -> Path:
-    profile = {"driver": driver, "width": values.shape[1], "height": values.shape[0], "count": 1,
-               "dtype": values.dtype.name, "crs": crs, "transform": transform, "nodata": nodata}
-    if driver == "GTiff":
-        profile.update(tiled=True, blockxsize=16, blockysize=16, compress="deflate")
-    else:  # COG: header first, so a truncated copy still opens and fails on its blocks
-        profile.update(blocksize=16, compress="deflate")
-    with rasterio.open(path, "w", **profile) as dst:
-        dst.write(values, 1)
-    return path
+    return conftest.write_raster(path, values, transform=transform, crs=crs, nodata=nodata, blocks=16, driver=driver)
 
 
 def box_cells(c0: float, r0: float, c1: float, r1: float) -> shapely.Polygon:

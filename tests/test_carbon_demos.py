@@ -12,12 +12,12 @@ import pyproj
 import pytest
 import shapely
 from affine import Affine
+from conftest import write_raster
 from dask.array.core import normalize_chunks
 
 from pipeline import runner
 from pipeline.config import load_config
 from pipeline.grid import Grid, row_cell_areas_m2
-from tests.conftest import write_raster
 
 ROOT = Path(__file__).resolve().parents[1]
 C2 = 44.0 / 12.0
