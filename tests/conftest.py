@@ -14,8 +14,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def write_raster(path: Path, array: np.ndarray, *, transform: Affine, crs: str | None,
-                 nodata: float | None = None, blocks: int | None = None, driver: str = "GTiff") -> Path:
-    """A single-band DEFLATE raster; `blocks` makes it tiled with square blocks of that size.
+                 nodata: float | None = None, blocks: int | tuple[int, int] | None = None,
+                 driver: str = "GTiff") -> Path:
+    """A single-band DEFLATE raster; `blocks` (a side, or rows and columns) makes it tiled.
 
     driver="COG" writes the header first, so a truncated copy still opens and fails on its blocks.
     """
@@ -28,7 +29,8 @@ def write_raster(path: Path, array: np.ndarray, *, transform: Affine, crs: str |
     if blocks and driver == "COG":
         profile["blocksize"] = blocks
     elif blocks:
-        profile.update(tiled=True, blockxsize=blocks, blockysize=blocks)
+        rows, cols = blocks if isinstance(blocks, tuple) else (blocks, blocks)
+        profile.update(tiled=True, blockxsize=cols, blockysize=rows)
     with rasterio.open(path, "w", **profile) as dst:
         dst.write(array, 1)
     return path

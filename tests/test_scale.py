@@ -10,6 +10,7 @@ import pytest
 import rasterio
 import shapely
 from affine import Affine
+from conftest import write_raster
 from numpy.testing import assert_array_equal
 from rasterio.transform import from_origin
 
@@ -37,22 +38,8 @@ def _landcover(seed: int) -> np.ndarray:
 
 
 def _write(path: Path, values: np.ndarray, transform: Affine, *, block: int = 64, tiled: bool = True) -> Path:
-    profile = {
-        "driver": "GTiff",
-        "height": values.shape[0],
-        "width": values.shape[1],
-        "count": 1,
-        "dtype": "uint8",
-        "crs": "EPSG:4326",
-        "transform": transform,
-        "nodata": 0,
-        "compress": "deflate",
-    }
-    if tiled:
-        profile.update(tiled=True, blockxsize=block, blockysize=block)
-    with rasterio.open(path, "w", **profile) as dst:
-        dst.write(values, 1)
-    return path
+    return write_raster(path, values.astype(np.uint8), transform=transform, crs="EPSG:4326", nodata=0,
+                        blocks=block if tiled else None)
 
 
 def _zones(path: Path) -> Path:
@@ -222,22 +209,7 @@ def test_check_inputs_warns_about_a_single_strip_file(case: dict[str, Path], tmp
     values = np.full((4200, 4100), 30, dtype=np.uint8)
     path = tmp_path / "strip.tif"
     transform = from_origin(WEST, NORTH, CELL, CELL)
-    profile = {
-        "driver": "GTiff",
-        "height": 4200,
-        "width": 4100,
-        "count": 1,
-        "dtype": "uint8",
-        "crs": "EPSG:4326",
-        "transform": transform,
-        "nodata": 0,
-        "compress": "deflate",
-        "tiled": True,
-        "blockxsize": 4112,
-        "blockysize": 4208,
-    }
-    with rasterio.open(path, "w", **profile) as dst:
-        dst.write(values, 1)
+    write_raster(path, values, transform=transform, crs="EPSG:4326", nodata=0, blocks=(4208, 4112))
     assert io.raster_info(path).block_shape == (4208, 4112)
     inputs = runner.check_inputs(_config([path], case["zones"], tmp_path / "o"), deep=False)
     assert any("strip.tif: stored as a single block" in note for note in inputs.notes)
