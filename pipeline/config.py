@@ -7,7 +7,7 @@ the same from `make`, from cron and from any working directory.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -50,6 +50,45 @@ class Output(_Frozen):
     dir: Path
 
 
+class Plans(_Frozen):
+    """The plan sheet (一片一方案): a CSV with one row per zone, joined to the zones by zone_id."""
+
+    path: Path
+
+
+class RegionTarget(_Frozen):
+    """One region-level target, e.g. forest coverage 19.3 % by 2025."""
+
+    indicator: Literal["forest_coverage_pct", "forest_area_ha", "forest_area_wan_mu", "grassland_area_ha",
+                       "grassland_area_wan_mu", "wetland_area_ha", "wetland_area_wan_mu"]
+    value: float = Field(gt=0)
+    year: int = Field(ge=1900, le=2200)
+    source: str = ""
+
+
+class Region(_Frozen):
+    """Region indicators over all zones: which classes count, and the region's targets."""
+
+    name: str = "region"
+    shrub_counts_as_forest: bool = False
+    wetland_includes_water: bool = False
+    targets: tuple[RegionTarget, ...] = ()
+
+
+class Candidates(_Frozen):
+    """Afforestation candidate land (a screening for CCER-14-001-V01, not a certification)."""
+
+    enabled: bool = True
+    lookback_years: int = Field(default=3, ge=0, le=100)
+    min_parcel_m2: float = Field(default=400.0, gt=0)
+    never_classes: tuple[str, ...] = ("forest", "shrub")
+    excluded_classes: tuple[str, ...] = ("wetland", "water", "built", "snow_ice")
+
+
+class Report(_Frozen):
+    enabled: bool = True
+
+
 class RunConfig(_Frozen):
     """Everything one run needs. Built from YAML by `load_config` or directly by the command line."""
 
@@ -59,6 +98,10 @@ class RunConfig(_Frozen):
     classes: str
     output: Output
     compute: Compute = Compute()
+    plans: Plans | None = None
+    region: Region = Region()
+    candidates: Candidates = Candidates()
+    report: Report = Report()
 
     @field_validator("landcover")
     @classmethod
@@ -92,7 +135,7 @@ def _resolve(raw: dict[str, Any], base: Path) -> dict[str, Any]:
     out = dict(raw)
     out["landcover"] = [{**e, "path": fix(e.get("path"))} if isinstance(e, dict) else e
                         for e in raw.get("landcover") or []]
-    for section in ("zones", "output"):
+    for section in ("zones", "output", "plans"):
         if isinstance(raw.get(section), dict):
             key = "dir" if section == "output" else "path"
             out[section] = {**raw[section], key: fix(raw[section].get(key))}

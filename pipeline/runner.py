@@ -24,7 +24,7 @@ from dask.callbacks import Callback
 from dask.delayed import Delayed
 from numpy.typing import NDArray
 
-from pipeline import io, provenance
+from pipeline import io, planning, provenance
 from pipeline.classmaps import ClassMap
 from pipeline.config import Epoch, RunConfig, load_class_map
 from pipeline.coverage import Coverage, zone_coverage
@@ -61,6 +61,7 @@ class Inputs:
     rasters: tuple[io.RasterInfo, ...]
     zones: PreparedZones
     notes: tuple[str, ...] = ()
+    plans: pd.DataFrame | None = None
 
     @property
     def grid(self) -> Grid:
@@ -124,13 +125,15 @@ def check_inputs(config: RunConfig, *, deep: bool = True) -> Inputs:
     zones = None
     if infos and len(infos) == len(config.landcover):
         zones = _read_zones(config, infos[0].grid, problems)
+    plans = planning.read_plans(config, zones, problems) if zones is not None else None
     if deep and not problems:
         for info in infos:
             _try(partial(io.check_readable, info.path), problems)
     if problems or class_map is None or zones is None:
         raise ValidationFailed(problems or ["inputs could not be read"])
     notes = [*zones.repairs, *_version_notes(config), *_layout_notes(infos)]
-    return Inputs(config=config, class_map=class_map, rasters=tuple(infos), zones=zones, notes=tuple(notes))
+    return Inputs(config=config, class_map=class_map, rasters=tuple(infos), zones=zones, notes=tuple(notes),
+                  plans=plans)
 
 
 def _try(step: Callable[[], object], problems: list[str]) -> None:
@@ -379,13 +382,17 @@ def run(config: RunConfig, *, overwrite: bool = False, progress: ProgressHook | 
     _log_inputs(inputs)
     checked = time.perf_counter()
     graph, totals = build_graph(inputs)
-    computed = compute(totals, config=config, progress=progress)
+    chunks = io.block_aligned_chunks(inputs.rasters[0], target_cells=config.compute.chunk_cells)
+    extra = planning.candidate_graph(inputs, chunks=chunks)
+    computed, found = compute((totals, extra), config=config, progress=progress)
     done = time.perf_counter()
     result = tabulate(inputs, computed, unit_m2=graph.unit_m2)
+    planning.add_outputs(result, inputs, found)
     timings = {"check_s": checked - started, "compute_s": done - checked}
     result.record = run_record(inputs, result, rid=rid, prints=prints, timings=timings)
     with io.staged_output(config.output.dir) as folder:
-        io.write_outputs(folder, gpkg_layers={"zones": result.zones, **result.tables}, record=result.record)
+        io.write_outputs(folder, gpkg_layers={"zones": result.zones, **result.tables}, record=result.record,
+                         extras=planning.report_writer(inputs, result))
     return result
 
 
