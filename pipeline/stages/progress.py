@@ -22,6 +22,8 @@ from pipeline.stages.plans import sink_classes
 COLUMNS = ["zone_id", "metric", "unit", "classes", "latest_year", "latest_value", "target_value", "target_year",
            "pct_of_target", "slope_per_year", "projected_value", "status"]
 NO_CARBON = "no carbon data"
+# a least-squares slope carries rounding error: a projection landing on the target counts as reaching it
+_REL_TOLERANCE = 1e-9
 STATUS_LABELS = {"reached": ("已达标", "reached"), "on track": ("按进度", "on track"),
                  "behind": ("滞后", "behind"), "no trend yet": ("暂无趋势", "no trend yet"),
                  NO_CARBON: ("无碳数据", "no carbon data")}
@@ -49,11 +51,12 @@ def assess(years: np.ndarray, values: np.ndarray, *, target: float, target_year:
     latest_year, latest = int(years[-1]), float(values[-1])
     slope = float(np.polyfit(years.astype(float), values.astype(float), 1)[0]) if len(years) > 1 else math.nan
     projected = latest + slope * (target_year - latest_year) if len(years) > 1 else math.nan
-    if latest >= target:
+    goal = target * (1 - _REL_TOLERANCE)
+    if latest >= goal:
         status = "reached"
     elif len(years) < 2:
         status = "no trend yet"
-    elif target_year > latest_year and projected >= target:
+    elif target_year > latest_year and projected >= goal:
         status = "on track"
     else:
         status = "behind"
