@@ -33,6 +33,7 @@ COLOURS = {"forest": "#1b7837", "shrub": "#a6d96a", "grassland": "#fee08b", "wet
            "snow_ice": "#f7f7f7", "other": "#8c8c8c", NODATA_CLASS: "#ffffff"}
 _FALLBACK = ["#762a83", "#e08214", "#35978f", "#c51b7d", "#7f3b08"]
 CANDIDATES = "afforestation_candidates"
+SINK_LABELS = {"forest": "森林碳汇 forest", "grassland": "草原碳汇 grassland", "wetland": "湿地碳汇 wetland"}
 CSS = """
 body{font-family:"Noto Sans CJK SC","Microsoft YaHei","PingFang SC",sans-serif;margin:2em;max-width:60em;color:#222}
 table{border-collapse:collapse;margin:0.5em 0 1.5em}th,td{border:1px solid #bbb;padding:0.25em 0.6em;text-align:right}
@@ -169,14 +170,16 @@ PROGRESS_HEADERS = {"metric": "指标 metric", "unit": "单位 unit", "classes":
 def progress_section(progress: pd.DataFrame | None) -> str:
     if progress is None or progress.empty:
         return '<p class="note">无规划目标 No plan targets for this zone.</p>'
-    shown = progress.drop(columns=["zone_id"]).assign(status=progress["status"].map(_status))
+    shown = progress.drop(columns=["zone_id"]).assign(status=progress["status"].map(_status),
+                                                      latest_year=progress["latest_year"].astype("Int64"))
     return html_table(shown, headers=PROGRESS_HEADERS, text=("metric", "unit", "classes", "status"))
 
 
 def plan_section(zone: pd.Series) -> str:
     if "sink_type" not in zone.index or not isinstance(zone.get("sink_type"), str):
         return '<p class="note">本片区无规划表 No plan sheet row for this zone.</p>'
-    rows = [("片区名称 Plan name", zone.get("plan_name")), ("碳汇类型 Sink type", bilingual(str(zone["sink_type"]))),
+    sink = SINK_LABELS.get(str(zone["sink_type"]), str(zone["sink_type"]))
+    rows = [("片区名称 Plan name", zone.get("plan_name")), ("碳汇类型 Sink type", sink),
             ("目标年 Target year", zone.get("target_year")), ("主要措施 Measures", zone.get("measures"))]
     body = "".join(f'<tr><th class="t">{k}</th><td class="t">{_fmt(v)}</td></tr>' for k, v in rows)
     return f"<table>{body}</table>"
@@ -239,6 +242,7 @@ def region_section(indicators: pd.DataFrame) -> str:
     latest = indicators[indicators["year"] == indicators["year"].max()]
     shown = latest.assign(indicator=latest["label_zh"] + " " + latest["label_en"])
     shown = shown[["indicator", "unit", "year", "value", "target", "target_year", "pct_of_target", "target_source"]]
+    shown = shown.assign(target_year=shown["target_year"].astype("Int64"))
     return html_table(shown, headers={"indicator": "指标 indicator", "unit": "单位 unit", "year": "年份 year",
                                       "value": "数值 value", "target": "目标 target",
                                       "target_year": "目标年 target year",
@@ -253,8 +257,9 @@ def zone_summary(zones: pd.DataFrame, stems: Mapping[str, str], tables: Mapping[
     for zone_id, stem in stems.items():
         zone = zones[zones["zone_id"] == zone_id].iloc[0]
         status = zone.get("progress_status")
+        sink = SINK_LABELS.get(str(zone.get("sink_type")), "–")
         rows.append(f'<tr><td class="t"><a href="{stem}.html">{html.escape(zone_id)}</a></td>'
-                    f'<td>{_fmt(zone["area_ha"])}</td><td class="t">{_fmt(zone.get("sink_type"))}</td>'
+                    f'<td>{_fmt(zone["area_ha"])}</td><td class="t">{sink}</td>'
                     f'<td>{_fmt(zone.get("progress_pct"), 1)}</td>'
                     f'<td class="t">{_status(status) if isinstance(status, str) else "–"}</td>'
                     f'<td>{_fmt(float(cand_ha.get(zone_id, 0.0)))}</td></tr>')

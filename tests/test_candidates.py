@@ -25,6 +25,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import pyproj
 import pytest
 import rasterio
 import shapely
@@ -87,11 +88,11 @@ def numpy_candidates(years: list[int], *, row_cuts: list[int], col_cuts: list[in
     """The stage functions on hand-cut chunks, without dask."""
     data = rasters()
     rules = _screening(min_m2)
-    grid = Grid(transform=TRANSFORM, width=N, height=N, crs=__import__("pyproj").CRS(CRS))
+    grid = Grid(transform=TRANSFORM, width=N, height=N, crs=pyproj.CRS(CRS))
     rows, cols = [0, *row_cuts, N], [0, *col_cuts, N]
     parts = [cand.chunk_pieces([data[y][r0:r1, c0:c1] for y in years], [0] * len(years), rules, row_off=r0,
                                col_off=c0, grid_shape=(N, N), max_cell_m2=100.0)
-             for r0, r1 in zip(rows, rows[1:]) for c0, c1 in zip(cols, cols[1:])]
+             for r0, r1 in zip(rows[:-1], rows[1:], strict=True) for c0, c1 in zip(cols[:-1], cols[1:], strict=True)]
     z = zones()
     return cand.candidate_table(cand.merge_pieces(*parts), rules, grid=grid, zone_geoms=z.geometry.to_numpy(),
                                 zone_ids=z["zid"].to_numpy(dtype=object), years=years, checked=len(years) > 1,

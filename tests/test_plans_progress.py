@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 
 from pipeline import io
+from pipeline.config import Region, RegionTarget
 from pipeline.errors import TableError
 from pipeline.stages.plans import validate_plans
 from pipeline.stages.progress import NO_CARBON, assess, progress_table, zone_fields
 from pipeline.stages.region import region_indicators
-from pipeline.config import Region, RegionTarget
 
 HEADER = "zone_id,name,sink_type,target_share_pct,target_area_ha,target_carbon_t,target_year,baseline_year,measures\n"
 
@@ -55,7 +55,8 @@ def test_every_bad_row_reported_at_once(tmp_path: Path) -> None:
         validate_plans(raw, zone_ids={"Z1"}, first_year=2015, source="p.csv")
     text = str(err.value)
     # lines 3, 4 and 5 of the file (line 1 a comment, line 2 the header)
-    assert "line 3 (zone_id 'Z9')" in text and "line 4 (zone_id 'Z1')" in text
+    assert "line 3 (zone_id 'Z9')" in text
+    assert "line 4 (zone_id 'Z1')" in text
     assert "line 5 (zone_id 'Z1'): zone_id 'Z1' already has a plan on line 4" in text
 
 
