@@ -122,6 +122,45 @@ class Carbon(_Frozen):
         return self
 
 
+class Plans(_Frozen):
+    """The plan sheet (一片一方案): a CSV with one row per zone, joined to the zones by zone_id."""
+
+    path: Path
+
+
+class RegionTarget(_Frozen):
+    """One region-level target, e.g. forest coverage 19.3 % by 2025."""
+
+    indicator: Literal["forest_coverage_pct", "forest_area_ha", "forest_area_wan_mu", "grassland_area_ha",
+                       "grassland_area_wan_mu", "wetland_area_ha", "wetland_area_wan_mu"]
+    value: float = Field(gt=0)
+    year: int = Field(ge=1900, le=2200)
+    source: str = ""
+
+
+class Region(_Frozen):
+    """Region indicators over all zones: which classes count, and the region's targets."""
+
+    name: str = "region"
+    shrub_counts_as_forest: bool = False
+    wetland_includes_water: bool = False
+    targets: tuple[RegionTarget, ...] = ()
+
+
+class Candidates(_Frozen):
+    """Afforestation candidate land (a screening for CCER-14-001-V01, not a certification)."""
+
+    enabled: bool = True
+    lookback_years: int = Field(default=3, ge=0, le=100)
+    min_parcel_m2: float = Field(default=400.0, gt=0)
+    never_classes: tuple[str, ...] = ("forest", "shrub")
+    excluded_classes: tuple[str, ...] = ("wetland", "water", "built", "snow_ice")
+
+
+class Report(_Frozen):
+    enabled: bool = True
+
+
 class RunConfig(_Frozen):
     """Everything one run needs. Built from YAML by `load_config` or directly by the command line."""
 
@@ -132,6 +171,10 @@ class RunConfig(_Frozen):
     output: Output
     compute: Compute = Compute()
     carbon: Carbon | None = None
+    plans: Plans | None = None
+    region: Region = Region()
+    candidates: Candidates | None = None  # screening is asked for: it polygonizes every chunk
+    report: Report | None = None  # one page and map per zone: asked for, not made for thousands of parcels
 
     @field_validator("landcover")
     @classmethod
@@ -174,7 +217,7 @@ def _resolve(raw: dict[str, Any], base: Path) -> dict[str, Any]:
     if isinstance(raw.get("landcover"), list):  # anything else is left for validation to report
         out["landcover"] = [{**e, "path": fix(e.get("path"))} if isinstance(e, dict) else e
                             for e in raw["landcover"]]
-    for section in ("zones", "output"):
+    for section in ("zones", "output", "plans"):
         if isinstance(raw.get(section), dict):
             key = "dir" if section == "output" else "path"
             out[section] = {**raw[section], key: fix(raw[section].get(key))}

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import csv
 import ctypes
 import errno
 import fcntl
 import glob
 import hashlib
 import importlib.resources
+import io as _stdio
 import json
 import logging
 import os
@@ -506,3 +508,59 @@ def list_configs(folder: Path) -> list[Path]:
     if not folder.is_dir():
         raise MissingFileError(f"{folder}: batch folder not found")
     return sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+
+
+PLAN_LINE = "_line"
+
+
+def read_plan_sheet(path: Path) -> pd.DataFrame:
+    """A plan-sheet CSV as text columns, with each row's line number in the file in column `_line`.
+
+    Lines starting with '#' are comments (the shipped sheets say there that their targets are
+    illustrative); a UTF-8 byte-order mark, as Excel writes it, is accepted.
+    """
+    _require_file(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TableError(f"{path}: cannot read the plan sheet as UTF-8 text ({exc})") from exc
+    kept = [(n, line) for n, line in enumerate(text.splitlines(), start=1)
+            if line.strip() and not line.lstrip().startswith("#")]
+    if not kept:
+        raise TableError(f"{path}: the plan sheet has no header row")
+    rows = list(csv.reader(_stdio.StringIO("\n".join(line for _, line in kept))))
+    header = [h.strip() for h in rows[0]]
+    bad = [n for (n, _), row in zip(kept[1:], rows[1:], strict=True) if len(row) != len(header)]
+    if bad:
+        raise TableError(f"{path}: line(s) {bad[:10]} do not have the {len(header)} fields of the header "
+                         "(quote text that holds commas)")
+    frame = pd.DataFrame([[v.strip() for v in row] for row in rows[1:]], columns=header, dtype=str)
+    frame[PLAN_LINE] = [n for n, _ in kept[1:]]
+    return frame
+
+
+def read_preview(path: Path, *, bounds: tuple[float, float, float, float],
+                 max_side: int) -> tuple[Any, Any]:
+    """Band 1 inside `bounds` (raster CRS), decimated by nearest neighbour to at most max_side cells a side.
+
+    For report maps only: a picture, never used for areas. Returns (array, transform of the array).
+    """
+    from rasterio.windows import Window, from_bounds
+
+    with rasterio.open(path) as src:
+        window = from_bounds(*bounds, transform=src.transform).round_offsets().round_lengths()
+        window = window.intersection(Window(0, 0, src.width, src.height))
+        scale = max(1.0, max(window.height, window.width) / max_side)
+        shape = (max(1, int(window.height / scale)), max(1, int(window.width / scale)))
+        data = src.read(1, window=window, out_shape=shape)
+        transform = src.window_transform(window) * rasterio.Affine.scale(window.width / shape[1],
+                                                                          window.height / shape[0])
+    return data, transform
+
+
+def write_files(folder: Path, files: Mapping[str, bytes]) -> None:
+    """Write files given as {relative path: content} under folder, creating sub-folders."""
+    for name, content in files.items():
+        target = folder / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content)

@@ -25,14 +25,14 @@ from dask.callbacks import Callback
 from dask.delayed import Delayed
 from numpy.typing import NDArray
 
-from pipeline import io, provenance, runner_carbon
+from pipeline import io, planning, provenance, runner_carbon
 from pipeline.classmaps import ClassMap
 from pipeline.config import Epoch, RunConfig, load_class_map
 from pipeline.coverage import Coverage, zone_coverage
 from pipeline.errors import OutputError, SinkzoneError, ValidationFailed
 from pipeline.grid import Grid, area_units, row_cell_areas_m2, to_pixel_space, zone_areas_m2
 from pipeline.layout import slow_layout_note
-from pipeline.qgis_project import QgisPackage, build_package
+from pipeline.qgis_project import build_package
 from pipeline.stages.class_area import (
     M2_PER_HA,
     MU_PER_HA,
@@ -66,6 +66,7 @@ class Inputs:
     zones: PreparedZones
     notes: tuple[str, ...] = ()
     carbon: runner_carbon.CarbonInputs | None = None
+    plans: pd.DataFrame | None = None
 
     @property
     def grid(self) -> Grid:
@@ -135,12 +136,13 @@ def check_inputs(config: RunConfig, *, deep: bool = True) -> Inputs:
     _try(lambda: io.check_writable(config.output.dir), problems)
     code_notes = _deep_checks(config, infos, class_map, problems) if deep else []
     carbon = runner_carbon.check_carbon(config, zones, problems) if zones is not None else None
+    plans = planning.read_plans(config, zones, problems) if zones is not None else None
     if problems or class_map is None or zones is None:
         raise ValidationFailed(problems or ["inputs could not be read"])
     notes = [*zones.repairs, *_partial_notes(zones, infos[0].grid), *code_notes, *_version_notes(config),
              *_layout_notes(infos), *(carbon.notes if carbon else ())]
     return Inputs(config=config, class_map=class_map, rasters=tuple(infos), zones=zones, notes=tuple(notes),
-                  carbon=carbon)
+                  carbon=carbon, plans=plans)
 
 
 def _deep_checks(config: RunConfig, infos: Sequence[io.RasterInfo], class_map: ClassMap | None,
@@ -486,12 +488,14 @@ def run(config: RunConfig, *, overwrite: bool = False, progress: ProgressHook | 
     checked = time.perf_counter()
     graph = build_graph(inputs)
     carbon_nodes = runner_carbon.build_carbon_graph(inputs, graph.transitions) if inputs.carbon else None
-    computed, carbon_computed = compute((graph.totals, _carbon_parts(carbon_nodes)), config=config,
-                                        progress=progress)
+    candidates = planning.candidate_graph(inputs, plan=graph.zonal.plan)
+    computed, carbon_computed, found = compute((graph.totals, _carbon_parts(carbon_nodes), candidates),
+                                               config=config, progress=progress)
     done = time.perf_counter()
     unit_m2 = graph.zonal.unit_m2
     result = tabulate(inputs, computed, unit_m2=unit_m2)
     carbon_notes = _tabulate_carbon(inputs, result, computed, carbon_nodes, carbon_computed, unit_m2=unit_m2)
+    planning.add_outputs(result, inputs, found)
     timings = {"check_s": checked - started, "compute_s": done - checked}
     result.record = run_record(inputs, result, rid=rid, prints=prints, timings=timings)
     result.record["notes"].extend(carbon_notes)
@@ -500,16 +504,17 @@ def run(config: RunConfig, *, overwrite: bool = False, progress: ProgressHook | 
                          landcover=config.landcover[-1].path, landcover_crs=inputs.grid.crs)
     with io.staged_output(config.output.dir) as folder:
         io.write_outputs(folder, gpkg_layers=layers, record=result.record,
-                         extras=partial(_write_extras, package=qgis, record=result.record, caller=extras))
+                         extras=partial(_write_extras, writers=(
+                             partial(io.write_qgis_package, package=qgis, record=result.record),
+                             planning.report_writer(inputs, result), extras)))
     return result
 
 
-def _write_extras(folder: Path, *, package: QgisPackage, record: dict[str, Any],
-                  caller: Callable[[Path], None] | None) -> None:
-    """The QGIS project and styles, then whatever the caller adds (the guard's run log)."""
-    io.write_qgis_package(folder, package=package, record=record)
-    if caller is not None:
-        caller(folder)
+def _write_extras(folder: Path, *, writers: Sequence[Callable[[Path], None] | None]) -> None:
+    """Files beside the GeoPackage, in order: QGIS project and styles, the report, the caller's run log."""
+    for write in writers:
+        if write is not None:
+            write(folder)
 
 
 def _carbon_parts(nodes: runner_carbon.CarbonNodes | None) -> Any:

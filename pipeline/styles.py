@@ -278,8 +278,9 @@ def equal_breaks(values: pd.Series, *, classes: int = 5) -> list[float]:
 def _categorized_zone_style(frame: pd.DataFrame, fields: Sequence[str]) -> tuple[ET.Element, dict[str, str], str]:
     if "sink_type" in fields:
         values = sorted(str(v) for v in frame["sink_type"].dropna().unique())
-        colours = {v: _FALLBACK_COLOURS[i % len(_FALLBACK_COLOURS)] for i, v in enumerate(values)}
-        cats = [(v, v, colours[v]) for v in values]
+        # a forest sink zone in the forest colour, a wetland one in the wetland colour, and so on
+        colours = {v: CLASS_COLOURS.get(v, _FALLBACK_COLOURS[i % len(_FALLBACK_COLOURS)]) for i, v in enumerate(values)}
+        cats = [(v, f"{label(v)[0]}碳汇片区 / {label(v)[1]} sink zone", colours[v]) for v in values]
         return categorized_renderer('"sink_type"', cats), colours, "zones-sink-type"
     classes = class_columns(fields)
     colours = {c: CLASS_COLOURS.get(c, _FALLBACK_COLOURS[i % len(_FALLBACK_COLOURS)]) for i, c in enumerate(classes)}

@@ -172,8 +172,11 @@ def test_albers_cgcs2000_crs_is_recognised_by_qgis(qgis_run: dict[str, Any]) -> 
 
 
 def _dominant_colours(folder: Path) -> dict[str, str]:
-    """Expected fill per zone: the colour of its largest class, worked out here with pandas."""
+    """Expected fill per zone: the colour of its sink type where a plan sheet gives one (forest, grassland,
+    wetland in their class colours), else of its largest class, worked out here with pandas."""
     zones = gpd.read_file(folder / "sinkzones.gpkg", layer="zones")
+    if "sink_type" in zones.columns:
+        return {str(z): CLASS_COLOURS[t] for z, t in zip(zones["zone_id"], zones["sink_type"], strict=True)}
     classes = class_columns(list(zones.columns))
     areas = pd.DataFrame({c: zones[f"{c}_ha"] for c in classes}).fillna(0)
     return {str(z): CLASS_COLOURS[c] for z, c in zip(zones["zone_id"], areas.idxmax(axis=1), strict=True)}

@@ -1,0 +1,293 @@
+"""The report people read: report/index.html (region summary) and one page per zone.
+
+Pure: builds HTML text and PNG bytes in memory and returns them as {relative path: bytes}; io.py
+writes them. Pictures sit next to the HTML, so the folder opens offline and prints (print CSS).
+Chinese labels are in the HTML text; the PNG labels are English so they never depend on a CJK font
+being installed where the run happens.
+"""
+
+from __future__ import annotations
+
+import html
+import io as _stdio
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyproj
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import ListedColormap
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+from numpy.typing import NDArray
+
+from pipeline.classmaps import NODATA_CLASS, ClassMap, label
+from pipeline.stages.progress import STATUS_LABELS
+
+COLOURS = {"forest": "#1b7837", "shrub": "#a6d96a", "grassland": "#fee08b", "wetland": "#4eb3d3",
+           "water": "#2166ac", "cropland": "#f4a582", "built": "#b2182b", "bare": "#d9d9d9",
+           "snow_ice": "#f7f7f7", "other": "#8c8c8c", NODATA_CLASS: "#ffffff"}
+_FALLBACK = ["#762a83", "#e08214", "#35978f", "#c51b7d", "#7f3b08"]
+CANDIDATES = "afforestation_candidates"
+SINK_LABELS = {"forest": "森林碳汇 forest", "grassland": "草原碳汇 grassland", "wetland": "湿地碳汇 wetland"}
+CSS = """
+body{font-family:"Noto Sans CJK SC","Microsoft YaHei","PingFang SC",sans-serif;margin:2em;max-width:60em;color:#222}
+table{border-collapse:collapse;margin:0.5em 0 1.5em}th,td{border:1px solid #bbb;padding:0.25em 0.6em;text-align:right}
+th{background:#eee}td.t,th.t{text-align:left}img{max-width:100%;height:auto}
+.note{color:#555;font-size:0.9em}.figure{page-break-inside:avoid;margin:1em 0}
+@media print{body{margin:0;max-width:none}a{color:#222;text-decoration:none}.noprint{display:none}
+h2{page-break-after:avoid}table{page-break-inside:avoid}}
+"""
+
+
+@dataclass(frozen=True)
+class MapData:
+    """A decimated picture of the latest land cover around one zone (never used for areas)."""
+
+    data: NDArray[Any]
+    transform: Any
+    nodata: float | None
+    crs: pyproj.CRS
+
+
+def colour(name: str, i: int) -> str:
+    return COLOURS.get(name, _FALLBACK[i % len(_FALLBACK)])
+
+
+def bilingual(name: str) -> str:
+    zh, en = label(name)
+    return f"{zh} {en}"
+
+
+def _png(fig: Figure) -> bytes:
+    FigureCanvasAgg(fig)
+    buffer = _stdio.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    return buffer.getvalue()
+
+
+def _fmt(value: Any, digits: int = 2) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    if isinstance(value, float | np.floating):
+        return f"{value:,.{digits}f}"
+    return html.escape(str(value))
+
+
+def html_table(frame: pd.DataFrame, *, headers: Mapping[str, str] | None = None, text: tuple[str, ...] = ()) -> str:
+    """An HTML table of a frame; `headers` renames columns, `text` columns are left-aligned."""
+    names = headers or {c: c for c in frame.columns}
+    head = "".join(f'<th class="{"t" if c in text else ""}">{html.escape(names.get(c, c))}</th>' for c in frame.columns)
+    body = "".join("<tr>" + "".join(f'<td class="{"t" if c in text else ""}">{_fmt(v)}</td>'
+                                   for c, v in row.items()) + "</tr>" for _, row in frame.iterrows())
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def page(title: str, body: str) -> bytes:
+    return (f'<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
+            f"<style>{CSS}</style></head><body>{body}</body></html>").encode()
+
+
+def class_area_chart(long: pd.DataFrame, *, title: str) -> bytes:
+    """Grouped bars: area (ha) of each class (nodata left out) in each epoch."""
+    rows = long[long["class"] != NODATA_CLASS]
+    table = rows.pivot_table(index="class", columns="year", values="area_ha", aggfunc="sum", sort=False)
+    table = table[(table > 0).any(axis=1)]
+    fig = Figure(figsize=(7.5, 3.6))
+    ax = fig.add_subplot()
+    width = 0.8 / max(1, len(table.columns))
+    x = np.arange(len(table.index))
+    for k, year in enumerate(table.columns):
+        ax.bar(x + k * width, table[year].to_numpy(), width=width, label=str(year), color=f"C{k}")
+    ax.set_xticks(x + width * (len(table.columns) - 1) / 2, [label(c)[1] for c in table.index], rotation=30,
+                  ha="right", fontsize=8)
+    ax.set_ylabel("area (ha)")
+    ax.set_title(title, fontsize=10)
+    ax.legend(title="epoch", fontsize=8)
+    return _png(fig)
+
+
+def land_cover_map(picture: MapData, *, class_map: ClassMap, zone: gpd.GeoSeries,
+                   parcels: gpd.GeoSeries, title: str) -> bytes:
+    """Latest land cover around the zone, the zone outline, and candidate parcels outlined in magenta."""
+    names = class_map.class_names
+    lookup = class_map.code_to_class()
+    index = np.vectorize(lambda v: names.index(lookup[v]) if v in lookup else -1, otypes=[np.int64])
+    codes, inverse = np.unique(picture.data, return_inverse=True)
+    classes = index(codes)[inverse].reshape(picture.data.shape).astype(float)
+    classes[classes < 0] = np.nan
+    t = picture.transform
+    rows, cols = picture.data.shape
+    extent = (t.c, t.c + t.a * cols, t.f + t.e * rows, t.f)
+    fig = Figure(figsize=(7.0, 6.0))
+    ax = fig.add_subplot()
+    ax.imshow(classes, cmap=ListedColormap([colour(n, i) for i, n in enumerate(names)]), vmin=-0.5,
+              vmax=len(names) - 0.5, extent=extent, interpolation="nearest")
+    zone.to_crs(picture.crs).boundary.plot(ax=ax, color="black", linewidth=1.0)
+    if len(parcels):
+        parcels.to_crs(picture.crs).plot(ax=ax, facecolor="none", edgecolor="#e7298a", linewidth=0.8)
+    present = sorted({int(v) for v in np.unique(classes[~np.isnan(classes)])})
+    handles = [Patch(facecolor=colour(names[i], i), edgecolor="#999", label=label(names[i])[1]) for i in present]
+    handles.append(Patch(facecolor="none", edgecolor="#e7298a", label="afforestation candidate"))
+    ax.legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.set_title(title, fontsize=10)
+    ax.set_xlim(extent[0], extent[1])
+    ax.set_ylim(extent[2], extent[3])
+    return _png(fig)
+
+
+def carbon_chart(carbon: pd.DataFrame, *, title: str) -> bytes:
+    """Carbon stock (t C) per pool over the epochs, stacked."""
+    table = carbon.pivot_table(index="year", columns="pool", values="carbon_t", aggfunc="sum")
+    fig = Figure(figsize=(6.0, 3.2))
+    ax = fig.add_subplot()
+    bottom = np.zeros(len(table.index))
+    for k, pool in enumerate(c for c in table.columns if c != "total"):
+        ax.bar(table.index.astype(str), table[pool].to_numpy(), bottom=bottom, label=str(pool), color=f"C{k}")
+        bottom = bottom + table[pool].fillna(0).to_numpy()
+    ax.set_ylabel("carbon stock (t C)")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8)
+    return _png(fig)
+
+
+def _status(value: Any) -> str:
+    zh, en = STATUS_LABELS.get(str(value), (str(value), str(value)))
+    return f"{zh} {en}"
+
+
+PROGRESS_HEADERS = {"metric": "指标 metric", "unit": "单位 unit", "classes": "地类 classes",
+                    "latest_year": "最新年份 latest year", "latest_value": "最新值 latest",
+                    "target_value": "目标 target", "target_year": "目标年 target year",
+                    "pct_of_target": "完成率 % of target", "slope_per_year": "年变化 change / yr",
+                    "projected_value": "目标年预测 projected", "status": "状态 status"}
+
+
+def progress_section(progress: pd.DataFrame | None) -> str:
+    if progress is None or progress.empty:
+        return '<p class="note">无规划目标 No plan targets for this zone.</p>'
+    shown = progress.drop(columns=["zone_id"]).assign(status=progress["status"].map(_status),
+                                                      latest_year=progress["latest_year"].astype("Int64"))
+    return html_table(shown, headers=PROGRESS_HEADERS, text=("metric", "unit", "classes", "status"))
+
+
+def plan_section(zone: pd.Series) -> str:
+    if "sink_type" not in zone.index or not isinstance(zone.get("sink_type"), str):
+        return '<p class="note">本片区无规划表 No plan sheet row for this zone.</p>'
+    sink = SINK_LABELS.get(str(zone["sink_type"]), str(zone["sink_type"]))
+    rows = [("片区名称 Plan name", zone.get("plan_name")), ("碳汇类型 Sink type", sink),
+            ("目标年 Target year", zone.get("target_year")), ("主要措施 Measures", zone.get("measures"))]
+    body = "".join(f'<tr><th class="t">{k}</th><td class="t">{_fmt(v)}</td></tr>' for k, v in rows)
+    return f"<table>{body}</table>"
+
+
+def carbon_section(zone_id: str, tables: Mapping[str, pd.DataFrame], files: dict[str, bytes], stem: str) -> str:
+    carbon = tables.get("zone_carbon")
+    if carbon is None:
+        return '<p class="note">无碳数据 No carbon data in this run.</p>'
+    mine = carbon[carbon["zone_id"].astype(str) == zone_id]
+    files[f"{stem}_carbon.png"] = carbon_chart(mine, title=f"Carbon stock by pool, zone {zone_id}")
+    parts = [f'<div class="figure"><img src="{stem}_carbon.png" alt="carbon stock"></div>',
+             html_table(mine.drop(columns=["zone_id"]), text=("pool",))]
+    change = tables.get("zone_change")
+    if change is not None and "zone_id" in change.columns:
+        parts.append("<h3>碳储量变化 Carbon change</h3>")
+        parts.append(html_table(change[change["zone_id"].astype(str) == zone_id].drop(columns=["zone_id"])))
+    return "".join(parts)
+
+
+def candidates_section(parcels: pd.DataFrame) -> str:
+    if parcels.empty:
+        return '<p class="note">无候选地块 No candidate parcels at or above the size threshold.</p>'
+    by_class = parcels.groupby("land_class").agg(parcels=("area_ha", "size"), area_ha=("area_ha", "sum"),
+                                                 area_mu=("area_mu", "sum")).reset_index()
+    by_class["land_class"] = by_class["land_class"].map(bilingual)
+    note = html.escape(str(parcels["note"].iloc[0]))
+    return (html_table(by_class, headers={"land_class": "地类 land class", "parcels": "地块数 parcels",
+                                          "area_ha": "面积 ha", "area_mu": "面积 亩 mu"}, text=("land_class",))
+            + f'<p class="note">{note}. 仅为 CCER-14-001-V01 适用性初筛，非认证 (screening only, not a '
+            "certification); land tenure and planning status must be checked on the ground.</p>")
+
+
+def zone_page(zone_id: str, zone: pd.Series, *, stem: str, tables: Mapping[str, pd.DataFrame],
+              files: dict[str, bytes], run_name: str) -> bytes:
+    long = tables["zone_class_area"]
+    mine = long[long["zone_id"] == zone_id]
+    files[f"{stem}_classes.png"] = class_area_chart(mine, title=f"Class area by epoch, zone {zone_id}")
+    progress = tables.get("zone_progress")
+    parcels = tables.get(CANDIDATES, pd.DataFrame(columns=["zone_id"]))
+    latest = mine[mine["year"] == mine["year"].max()][["class", "area_ha", "area_mu", "share"]]
+    latest = latest.assign(share=latest["share"] * 100, **{"class": latest["class"].map(bilingual)})
+    body = ['<p class="noprint"><a href="index.html">← 总览 Region summary</a></p>',
+            f"<h1>片区 Zone {html.escape(zone_id)}</h1><p class='note'>run {html.escape(run_name)}</p>",
+            "<h2>规划 Plan</h2>", plan_section(zone),
+            "<h2>目标进度 Progress against target</h2>",
+            progress_section(None if progress is None else progress[progress["zone_id"] == zone_id]),
+            "<h2>土地覆盖与候选造林地 Land cover and afforestation candidates</h2>",
+            f'<div class="figure"><img src="{stem}_map.png" alt="land cover map"></div>',
+            candidates_section(parcels[parcels["zone_id"] == zone_id]),
+            "<h2>各期地类面积 Class area over the epochs</h2>",
+            f'<div class="figure"><img src="{stem}_classes.png" alt="class area chart"></div>',
+            html_table(latest, headers={"class": "地类 class", "area_ha": "面积 ha", "area_mu": "面积 亩 mu",
+                                        "share": "占比 %"}, text=("class",)),
+            "<h2>碳储量 Carbon</h2>", carbon_section(zone_id, tables, files, stem)]
+    return page(f"Zone {zone_id}", "".join(body))
+
+
+def region_section(indicators: pd.DataFrame) -> str:
+    latest = indicators[indicators["year"] == indicators["year"].max()]
+    shown = latest.assign(indicator=latest["label_zh"] + " " + latest["label_en"])
+    shown = shown[["indicator", "unit", "year", "value", "target", "target_year", "pct_of_target", "target_source"]]
+    shown = shown.assign(target_year=shown["target_year"].astype("Int64"))
+    return html_table(shown, headers={"indicator": "指标 indicator", "unit": "单位 unit", "year": "年份 year",
+                                      "value": "数值 value", "target": "目标 target",
+                                      "target_year": "目标年 target year",
+                                      "pct_of_target": "完成率 % of target", "target_source": "来源 source"},
+                      text=("indicator", "unit", "target_source"))
+
+
+def zone_summary(zones: pd.DataFrame, stems: Mapping[str, str], tables: Mapping[str, pd.DataFrame]) -> str:
+    parcels = tables.get(CANDIDATES, pd.DataFrame(columns=["zone_id", "area_ha"]))
+    cand_ha = parcels.groupby("zone_id")["area_ha"].sum()
+    rows = []
+    for zone_id, stem in stems.items():
+        zone = zones[zones["zone_id"] == zone_id].iloc[0]
+        status = zone.get("progress_status")
+        sink = SINK_LABELS.get(str(zone.get("sink_type")), "–")
+        rows.append(f'<tr><td class="t"><a href="{stem}.html">{html.escape(zone_id)}</a></td>'
+                    f'<td>{_fmt(zone["area_ha"])}</td><td class="t">{sink}</td>'
+                    f'<td>{_fmt(zone.get("progress_pct"), 1)}</td>'
+                    f'<td class="t">{_status(status) if isinstance(status, str) else "–"}</td>'
+                    f'<td>{_fmt(float(cand_ha.get(zone_id, 0.0)))}</td></tr>')
+    head = ('<tr><th class="t">片区 zone</th><th>面积 area ha</th><th class="t">碳汇类型 sink type</th>'
+            '<th>完成率 % of target</th><th class="t">状态 status</th><th>候选造林地 candidates ha</th></tr>')
+    return f"<table>{head}{''.join(rows)}</table>"
+
+
+def build_report(tables: Mapping[str, pd.DataFrame], zones: gpd.GeoDataFrame, *, class_map: ClassMap,
+                 maps: Mapping[str, MapData], run_name: str, region: str) -> dict[str, bytes]:
+    """Every report file as {name: bytes}: index.html, zone pages and their PNGs."""
+    files: dict[str, bytes] = {}
+    stems = {str(z): f"zone_{i:03d}" for i, z in enumerate(zones["zone_id"])}
+    parcels = tables.get(CANDIDATES)
+    for zone_id, stem in stems.items():
+        zone = zones[zones["zone_id"] == zone_id]
+        mine = (parcels[parcels["zone_id"] == zone_id].geometry if isinstance(parcels, gpd.GeoDataFrame)
+                else gpd.GeoSeries([], crs=zones.crs))
+        files[f"{stem}_map.png"] = land_cover_map(maps[zone_id], class_map=class_map, zone=zone.geometry,
+                                                  parcels=mine, title=f"Land cover (latest epoch), zone {zone_id}")
+        files[f"{stem}.html"] = zone_page(zone_id, zone.iloc[0], stem=stem, tables=tables, files=files,
+                                          run_name=run_name)
+    files["region_classes.png"] = class_area_chart(tables["zone_class_area"], title="Class area, all zones")
+    body = [f"<h1>{html.escape(region)}：碳汇片区报告 Carbon-sink zone report</h1>",
+            f'<p class="note">run {html.escape(run_name)}; areas are exact per zone; targets come from the '
+            "plan sheet and the region config.</p>",
+            "<h2>区域指标 Region indicators</h2>", region_section(tables["region_indicators"]),
+            '<div class="figure"><img src="region_classes.png" alt="class area, all zones"></div>',
+            "<h2>片区 Zones</h2>", zone_summary(zones, stems, tables)]
+    files["index.html"] = page(f"{region} report", "".join(body))
+    return files

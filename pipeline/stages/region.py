@@ -1,0 +1,74 @@
+"""Region indicators over all zones: forest coverage rate, grassland and wetland area, against targets.
+
+森林覆盖率 = forest area / land area x 100 (domain.md §2). Forest here is the `forest` class, plus
+`shrub` where the region flag says its shrubland qualifies as 国家特别规定灌木林 (林资发〔2004〕14号:
+e.g. counties under 400 mm mean annual precipitation, such as Baotou at about 312 mm). The land area
+is the observed area of the zones (nodata excluded), so a raster that misses part of a zone does not
+lower the rate. The zones are assumed not to overlap; overlapping zones would be counted twice.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import pandas as pd
+
+from pipeline.classmaps import NODATA_CLASS
+from pipeline.config import Region, RegionTarget
+from pipeline.stages.class_area import MU_PER_HA
+
+WAN = 10_000.0
+INDICATORS: dict[str, tuple[str, str, str]] = {
+    "forest_coverage_pct": ("森林覆盖率", "Forest coverage rate", "%"),
+    "forest_area_ha": ("森林面积", "Forest area", "ha"),
+    "forest_area_wan_mu": ("森林面积", "Forest area", "万亩"),
+    "grassland_area_ha": ("草地面积", "Grassland area", "ha"),
+    "grassland_area_wan_mu": ("草地面积", "Grassland area", "万亩"),
+    "wetland_area_ha": ("湿地面积", "Wetland area", "ha"),
+    "wetland_area_wan_mu": ("湿地面积", "Wetland area", "万亩"),
+    "land_area_ha": ("土地面积（有观测）", "Land area (observed)", "ha"),
+}
+COLUMNS = ["region", "year", "indicator", "label_zh", "label_en", "unit", "value", "target", "target_year",
+           "pct_of_target", "meets_target", "target_source"]
+
+
+def indicator_classes(region: Region) -> dict[str, tuple[str, ...]]:
+    """Which classes make up forest, grassland and wetland under the region's flags."""
+    return {"forest": ("forest", "shrub") if region.shrub_counts_as_forest else ("forest",),
+            "grassland": ("grassland",),
+            "wetland": ("wetland", "water") if region.wetland_includes_water else ("wetland",)}
+
+
+def year_indicators(one_year: pd.DataFrame, region: Region) -> dict[str, float]:
+    """The indicator values of one epoch from its class-area rows (all zones)."""
+    by_class = one_year.groupby("class")["area_ha"].sum()
+    land = float(by_class.drop(NODATA_CLASS, errors="ignore").sum())
+    values = {"land_area_ha": land}
+    for name, classes in indicator_classes(region).items():
+        area = float(by_class.reindex(list(classes)).fillna(0.0).sum())
+        values[f"{name}_area_ha"] = area
+        values[f"{name}_area_wan_mu"] = area * MU_PER_HA / WAN
+    values["forest_coverage_pct"] = 100.0 * values["forest_area_ha"] / land if land > 0 else math.nan
+    return values
+
+
+def _against(value: float, targets: Sequence[RegionTarget]) -> dict[str, object]:
+    if not targets:
+        return {"target": math.nan, "target_year": None, "pct_of_target": math.nan, "meets_target": None,
+                "target_source": ""}
+    target = targets[0]
+    return {"target": target.value, "target_year": target.year, "pct_of_target": 100.0 * value / target.value,
+            "meets_target": bool(value >= target.value), "target_source": target.source}
+
+
+def region_indicators(long: pd.DataFrame, region: Region) -> pd.DataFrame:
+    """Table `region_indicators`: one row per epoch and indicator, with the region's target if any."""
+    rows = []
+    for year, one in long.groupby("year"):
+        for name, value in year_indicators(one, region).items():
+            zh, en, unit = INDICATORS[name]
+            targets = [t for t in region.targets if t.indicator == name]
+            rows.append({"region": region.name, "year": int(year), "indicator": name, "label_zh": zh,
+                         "label_en": en, "unit": unit, "value": value, **_against(value, targets)})
+    return pd.DataFrame.from_records(rows, columns=COLUMNS)
