@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from pipeline.coverage import zone_coverage
 from pipeline.grid import Grid, area_units, row_cell_areas_m2, to_pixel_space
-from pipeline.stages.zonal import cell_weights, merge_totals, zone_value_totals
+from pipeline.stages.zonal import chunk_totals, merge_totals
 from pipeline.zones import prepare_zones
 
 SETTINGS = settings(max_examples=40, deadline=None)
@@ -50,8 +50,8 @@ def _totals(cov, classes, row_units, rows, cols):  # type: ignore[no-untyped-def
     parts = []
     for r0, r1 in zip(rows[:-1], rows[1:], strict=True):
         for c0, c1 in zip(cols[:-1], cols[1:], strict=True):
-            w = cell_weights(cov.window(r0, c0, r1 - r0, c1 - c0), row_units[r0:r1])
-            parts.append(zone_value_totals(classes[r0:r1, c0:c1], w))
+            window = cov.window(r0, c0, r1 - r0, c1 - c0)
+            parts.append(chunk_totals(window, row_units[r0:r1], (classes[r0:r1, c0:c1],), (None,))[0])
     return merge_totals(*parts)
 
 
@@ -107,8 +107,7 @@ def test_areas_are_the_same_for_zones_given_in_another_crs(pixel_zones) -> None:
         prepared = prepare_zones(frame.to_crs(crs), id_field="zid", grid=GEOGRAPHIC, source="zones")
         cov = zone_coverage(to_pixel_space(prepared.geoms, GEOGRAPHIC), GEOGRAPHIC.shape)
         row_units, unit_m2 = area_units(row_cell_areas_m2(GEOGRAPHIC))
-        totals = zone_value_totals(np.zeros(GEOGRAPHIC.shape, dtype=np.int64),
-                                   cell_weights(cov, row_units))
+        totals = chunk_totals(cov, row_units, (np.zeros(GEOGRAPHIC.shape, dtype=np.int64),), (None,))[0]
         areas[crs] = np.bincount(totals.zone, weights=totals.units, minlength=len(ids)) * unit_m2
         assert (areas[crs] > 0).all()
         np.testing.assert_allclose(areas[crs], _strip_areas_m2(pixel_zones), rtol=1e-6)

@@ -78,13 +78,8 @@ def split_pair_codes(pairs: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArr
     return (pairs - second) >> 32, second
 
 
-def zone_value_totals(values: NDArray[np.int64], weights: CellWeights) -> ZoneValueTotals:
-    """Sum the weights of covered cells by (zone, value) for one chunk."""
-    return cell_value_totals(values.ravel()[weights.index], weights)
-
-
 def cell_value_totals(cell_values: NDArray[np.int64], weights: CellWeights) -> ZoneValueTotals:
-    """Like zone_value_totals, from the values of the covered cells already gathered in weights order."""
+    """Sum the weights of covered cells by (zone, value); values already gathered in weights order."""
     uniques, value_of_cell = _dense_rank(cell_values)
     key = weights.zone_of_cell.astype(np.int64) * len(uniques) + value_of_cell
     sums = np.bincount(key, weights=weights.units, minlength=len(weights.zones) * len(uniques))
