@@ -132,7 +132,8 @@ def land_cover_map(picture: MapData, *, class_map: ClassMap, zone: gpd.GeoSeries
         parcels.to_crs(picture.crs).plot(ax=ax, facecolor="none", edgecolor="#e7298a", linewidth=0.8)
     present = sorted({int(v) for v in np.unique(classes[~np.isnan(classes)])})
     handles = [Patch(facecolor=colour(names[i], i), edgecolor="#999", label=label(names[i])[1]) for i in present]
-    handles.append(Patch(facecolor="none", edgecolor="#e7298a", label="afforestation candidate"))
+    if len(parcels):
+        handles.append(Patch(facecolor="none", edgecolor="#e7298a", label="afforestation candidate"))
     ax.legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.set_title(title, fontsize=10)
     ax.set_xlim(extent[0], extent[1])
