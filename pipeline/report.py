@@ -147,9 +147,12 @@ def carbon_chart(carbon: pd.DataFrame, *, title: str) -> bytes:
     fig = Figure(figsize=(6.0, 3.2))
     ax = fig.add_subplot()
     bottom = np.zeros(len(table.index))
+    # years as evenly spaced positions with year labels (numeric years would leave gaps between epochs)
+    x = np.arange(len(table.index))
     for k, pool in enumerate(c for c in table.columns if c != "total"):
-        ax.bar(table.index.astype(str), table[pool].to_numpy(), bottom=bottom, label=str(pool), color=f"C{k}")
+        ax.bar(x, table[pool].to_numpy(), bottom=bottom, label=str(pool), color=f"C{k}")
         bottom = bottom + table[pool].fillna(0).to_numpy()
+    ax.set_xticks(x, [str(year) for year in table.index])
     ax.set_ylabel("carbon stock (t C)")
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8)
