@@ -17,6 +17,7 @@ from rich.table import Table
 from pipeline import guard, io, runner
 from pipeline.config import Carbon, RunConfig, format_validation_error, load_config
 from pipeline.errors import ConfigError, SinkzoneError, ValidationFailed
+from pipeline.inputs import check_inputs
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="sinkzone: exact land-cover area and carbon per carbon-sink zone, as a QGIS-ready GeoPackage.")
@@ -91,7 +92,7 @@ def validate(config: Annotated[Path, typer.Argument(help="run config YAML")],
     """Check a config and all its inputs; report every problem at once."""
     _setup_logging(verbose)
     try:
-        inputs = runner.check_inputs(load_config(config))
+        inputs = check_inputs(load_config(config))
     except SinkzoneError as exc:
         _fail(exc)
         return

@@ -26,7 +26,8 @@ from pipeline.stages.region import region_indicators
 
 if TYPE_CHECKING:
     from pipeline.config import RunConfig
-    from pipeline.runner import ChunkPlan, Inputs, RunResult
+    from pipeline.inputs import Inputs
+    from pipeline.runner import ChunkPlan, RunResult
     from pipeline.zones import PreparedZones
 
 log = logging.getLogger(__name__)

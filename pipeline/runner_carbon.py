@@ -33,7 +33,8 @@ from pipeline.stages.zonal import (
 from pipeline.zones import PreparedZones, prepare_zones, zones_off_grid
 
 if TYPE_CHECKING:
-    from pipeline.runner import Inputs, RunResult
+    from pipeline.inputs import Inputs
+    from pipeline.runner import RunResult
 
 log = logging.getLogger(__name__)
 _PARTIAL_COVER = 0.99
