@@ -66,7 +66,7 @@ def bilingual(name: str) -> str:
 def _png(fig: Figure) -> bytes:
     FigureCanvasAgg(fig)
     buffer = _stdio.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    fig.savefig(buffer, format="png", dpi=100)
     return buffer.getvalue()
 
 
@@ -97,7 +97,7 @@ def class_area_chart(long: pd.DataFrame, *, title: str) -> bytes:
     rows = long[long["class"] != NODATA_CLASS]
     table = rows.pivot_table(index="class", columns="year", values="area_ha", aggfunc="sum", sort=False)
     table = table[(table > 0).any(axis=1)]
-    fig = Figure(figsize=(7.5, 3.6))
+    fig = Figure(figsize=(7.5, 3.6), layout="constrained")
     ax = fig.add_subplot()
     width = 0.8 / max(1, len(table.columns))
     x = np.arange(len(table.index))
@@ -123,7 +123,7 @@ def land_cover_map(picture: MapData, *, class_map: ClassMap, zone: gpd.GeoSeries
     t = picture.transform
     rows, cols = picture.data.shape
     extent = (t.c, t.c + t.a * cols, t.f + t.e * rows, t.f)
-    fig = Figure(figsize=(7.0, 6.0))
+    fig = Figure(figsize=(7.0, 6.0), layout="constrained")
     ax = fig.add_subplot()
     ax.imshow(classes, cmap=ListedColormap([colour(n, i) for i, n in enumerate(names)]), vmin=-0.5,
               vmax=len(names) - 0.5, extent=extent, interpolation="nearest")
@@ -144,7 +144,7 @@ def land_cover_map(picture: MapData, *, class_map: ClassMap, zone: gpd.GeoSeries
 def carbon_chart(carbon: pd.DataFrame, *, title: str) -> bytes:
     """Carbon stock (t C) per pool over the epochs, stacked."""
     table = carbon.pivot_table(index="year", columns="pool", values="carbon_t", aggfunc="sum")
-    fig = Figure(figsize=(6.0, 3.2))
+    fig = Figure(figsize=(6.0, 3.2), layout="constrained")
     ax = fig.add_subplot()
     bottom = np.zeros(len(table.index))
     # years as evenly spaced positions with year labels (numeric years would leave gaps between epochs)
