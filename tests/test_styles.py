@@ -114,7 +114,7 @@ def test_geopackage_hygiene(tmp_path: Path) -> None:
     assert org == "NONE"
     assert "Albers_Conic_Equal_Area" in definition
     assert "GRS 1980" in definition
-    metadata = pyogrio.read_info(gpkg)["dataset_metadata"]
+    metadata = pyogrio.read_info(gpkg, layer="zones")["dataset_metadata"]
     assert metadata["SINKZONE_RUN_ID"] == "abc123"
     assert '"name": "t"' in metadata["SINKZONE_RUN_JSON"]
 

@@ -17,6 +17,7 @@ zones and compute exact areas (geodesic on geographic grids).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -26,11 +27,16 @@ import shapely
 from affine import Affine
 from numpy.typing import NDArray
 from rasterio import features
+from rasterio.errors import NotGeoreferencedWarning
 
 from pipeline.classmaps import label
 from pipeline.grid import Grid, zone_areas_m2
 from pipeline.stages.class_area import M2_PER_HA, MU_PER_HA
 from pipeline.stages.zonal import NODATA_CODE, land_codes
+
+# Parcels are traced in pixel space on purpose, where the first chunk's transform is the identity; a
+# catch_warnings block would not do, as chunk tasks run in threads and it is not thread-safe.
+warnings.filterwarnings("ignore", category=NotGeoreferencedWarning, module="rasterio.features")
 
 _AREA_TOLERANCE = 1e-9
 
