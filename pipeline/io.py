@@ -118,14 +118,52 @@ def open_lazy(path: Path, *, chunks: tuple[int, int]) -> xr.DataArray:
     return arr.isel(band=0)
 
 
-def read_window(source: str, row_off: int, col_off: int, height: int, width: int) -> Any:
-    """Band 1 of one window of a raster source (a path or VRT text from raster_source)."""
-    with rasterio.open(source) as src:
-        return src.read(1, window=rasterio.windows.Window(col_off, row_off, width, height))
+@dataclass(frozen=True)
+class WindowSource:
+    """A raster as chunk tasks read it: what GDAL opens (a path or VRT text), and the path for messages."""
+
+    path: str
+    gdal: str
+
+
+def window_source(path: Path) -> WindowSource:
+    return WindowSource(path=str(path), gdal=raster_source(path))
+
+
+def read_window(source: WindowSource, row_off: int, col_off: int, height: int, width: int) -> Any:
+    """Band 1 of one window; a block that fails to decode is named, as check_readable names it.
+
+    Runs read every block anyway, so they detect corrupt files here rather than decoding every block a
+    second time beforehand.
+    """
+    window = rasterio.windows.Window(col_off, row_off, width, height)
+    try:
+        with rasterio.open(source.gdal) as src:
+            return src.read(1, window=window)
+    except RasterioError as exc:
+        raise _corrupt(source.path, _first_bad_block(source.gdal, window), exc) from exc
+
+
+def _first_bad_block(gdal_source: str, window: rasterio.windows.Window) -> str:
+    """Which storage block of a window fails to decode (only looked for once a read has failed)."""
+    with rasterio.open(gdal_source) as src:
+        for _, block in src.block_windows(1):
+            if not rasterio.windows.intersect(block, window):
+                continue
+            try:
+                src.read(1, window=block)
+            except RasterioError:
+                return f"the block at row {block.row_off}, column {block.col_off}"
+    return f"the window at row {window.row_off}, column {window.col_off}"
+
+
+def _corrupt(path: str | Path, where: str, exc: Exception) -> RasterError:
+    return RasterError(f"{path}: the raster is truncated or corrupt at {where} ({exc.__cause__ or exc}); "
+                       "download or copy it again")
 
 
 def check_readable(path: Path) -> dict[int, int]:
-    """Decode every storage block once (cheap next to the run) so corrupt files fail before compute.
+    """Decode every storage block once, so `validate` finds corrupt files without running anything.
 
     Returns the number of cells of each integer value, so codes the class map lacks are known early.
     """
@@ -139,8 +177,7 @@ def check_readable(path: Path) -> dict[int, int]:
                 for value, count in zip(values.tolist(), n.tolist(), strict=True):
                     counts[value] = counts.get(value, 0) + count
     except RasterioError as exc:
-        raise RasterError(f"{path}: the raster is truncated or corrupt at {where} ({exc.__cause__ or exc}); "
-                          "download or copy it again") from exc
+        raise _corrupt(path, where, exc) from exc
     return counts
 
 

@@ -47,7 +47,7 @@ def read_plans(config: RunConfig, zones: PreparedZones, problems: list[str]) -> 
         return None
 
 
-def _candidate_chunk(sources: list[str], nodata: list[float | None], rules: cand.Screening, *, row_off: int,
+def _candidate_chunk(sources: list[io.WindowSource], nodata: list[float | None], rules: cand.Screening, *, row_off: int,
                      col_off: int, height: int, width: int, grid_shape: tuple[int, int],
                      max_cell_m2: float) -> cand.Pieces:
     blocks = [io.read_window(source, row_off, col_off, height, width) for source in sources]
@@ -66,7 +66,7 @@ def candidate_graph(inputs: Inputs, *, plan: ChunkPlan) -> Delayed | None:
     years, checked = cand.lookback_epochs([e.year for e in inputs.config.landcover],
                                           lookback_years=settings.lookback_years)
     epochs = [(e, info) for e, info in zip(inputs.config.landcover, inputs.rasters, strict=True) if e.year in years]
-    sources = [io.raster_source(e.path) for e, _ in epochs]
+    sources = [io.window_source(e.path) for e, _ in epochs]
     nodata = [e.nodata if e.nodata is not None else info.nodata for e, info in epochs]
     rules = cand.make_screening(inputs.class_map.classes, never=settings.never_classes,
                                 excluded=settings.excluded_classes, min_parcel_m2=settings.min_parcel_m2)

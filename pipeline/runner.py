@@ -119,7 +119,7 @@ def zonal_graph(grid: Grid, geoms: NDArray[np.object_], *,
 
 
 def _chunk_task(coverage: Coverage, row_off: int, col_off: int, height: int, width: int,
-                row_units: NDArray[np.float64], sources: tuple[str, ...], nodata: tuple[float | None, ...],
+                row_units: NDArray[np.float64], sources: tuple[io.WindowSource, ...], nodata: tuple[float | None, ...],
                 pairs: tuple[tuple[int, int], ...]) -> tuple[ZoneValueTotals, ...]:
     blocks = tuple(io.read_window(src, row_off, col_off, height, width) for src in sources)
     return chunk_totals(coverage.window(row_off, col_off, height, width), row_units, blocks, nodata, pairs=pairs)
@@ -131,7 +131,7 @@ def _array_chunk_task(coverage: Coverage, row_off: int, col_off: int, row_units:
     return chunk_totals(coverage.window(row_off, col_off, height, width), row_units, (block,), (nodata,))[0]
 
 
-def chunked_totals(graph: ZonalGraph, sources: Sequence[str], nodata: Sequence[float | None], *,
+def chunked_totals(graph: ZonalGraph, sources: Sequence[io.WindowSource], nodata: Sequence[float | None], *,
                    pairs: Sequence[tuple[int, int]] = ()) -> list[Delayed]:
     """(zone, code) totals of every source, then of every (from, to) pair of sources, all lazy.
 
@@ -149,13 +149,13 @@ def chunked_totals(graph: ZonalGraph, sources: Sequence[str], nodata: Sequence[f
 
 
 def _sums_chunk_task(coverage: Coverage, row_off: int, col_off: int, height: int, width: int,
-                     row_units: NDArray[np.float64], source: str, nodata: float | None) -> ZoneSums:
+                     row_units: NDArray[np.float64], source: io.WindowSource, nodata: float | None) -> ZoneSums:
     block = io.read_window(source, row_off, col_off, height, width)
     weights = cell_weights(coverage.window(row_off, col_off, height, width), row_units)
     return zone_weighted_sums(block, weights, nodata=nodata)
 
 
-def chunked_sums(graph: ZonalGraph, source: str, *, nodata: float | None) -> Delayed:
+def chunked_sums(graph: ZonalGraph, source: io.WindowSource, *, nodata: float | None) -> Delayed:
     """Per-zone area-weighted sums of a continuous raster (biomass density), chunk by chunk, lazy."""
     parts = [dask.delayed(_sums_chunk_task, pure=True)(graph.bands[i], r0, c0, h, w, graph.row_units[r0:r0 + h],
                                                        source, nodata)
@@ -197,7 +197,7 @@ def build_graph(inputs: Inputs) -> RunGraph:
     epochs = inputs.config.landcover
     # Transition matrices feed the carbon change tables, so they are computed only when carbon is asked for.
     pairs = list(zip(range(len(epochs) - 1), range(1, len(epochs)), strict=True)) if inputs.carbon else []
-    merged = chunked_totals(graph, [io.raster_source(e.path) for e in epochs],
+    merged = chunked_totals(graph, [io.window_source(e.path) for e in epochs],
                             [epoch_nodata(e, info) for e, info in zip(epochs, inputs.rasters, strict=True)],
                             pairs=pairs)
     totals = {e.year: total for e, total in zip(epochs, merged[:len(epochs)], strict=True)}
@@ -309,7 +309,8 @@ def run(config: RunConfig, *, overwrite: bool = False, progress: ProgressHook | 
         extras: Callable[[Path], None] | None = None) -> RunResult:
     """Check, compute and write one run. Unchanged inputs and config skip the work unless overwrite."""
     started = time.perf_counter()
-    inputs = check_inputs(config)
+    # Chunk reads name a corrupt block themselves, so a run does not decode every block twice.
+    inputs = check_inputs(config, deep=False)
     for note in inputs.notes:
         log.warning(note)
     prints = fingerprints(inputs)

@@ -180,7 +180,7 @@ def _biomass_node(b: BiomassInput, chunk_cells: int) -> tuple[Delayed, float]:
     chunks = io.block_aligned_chunks(b.info, target_cells=chunk_cells)
     graph = zonal_graph(b.info.grid, b.zones.geoms, chunks=normalize_chunks(chunks, b.info.grid.shape))
     nodata = b.spec.nodata if b.spec.nodata is not None else b.info.nodata
-    return chunked_sums(graph, io.raster_source(b.spec.path), nodata=nodata), graph.unit_m2
+    return chunked_sums(graph, io.window_source(b.spec.path), nodata=nodata), graph.unit_m2
 
 
 def build_carbon_graph(inputs: Inputs, transitions: dict[tuple[int, int], Delayed]) -> CarbonNodes:
