@@ -1,8 +1,8 @@
 """Everything a run reads and checks before any compute, with every problem reported at once.
 
 `check_inputs` reads raster headers, the class map, the zones, the carbon inputs and the plan sheet,
-with `deep` (as `validate` runs it) decodes every raster block once, and either returns the checked `Inputs` or raises ValidationFailed
-listing every problem; repairs and warnings come back as notes.
+with `deep` (as `validate` runs it) decodes every raster block once, and either returns the checked
+`Inputs` or raises ValidationFailed listing every problem; repairs and warnings come back as notes.
 """
 
 from __future__ import annotations

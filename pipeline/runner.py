@@ -283,8 +283,14 @@ def tabulate(inputs: Inputs, totals: dict[int, ZoneValueTotals], *, unit_m2: flo
 
 
 def fingerprints(inputs: Inputs) -> list[dict[str, Any]]:
-    paths = [e.path for e in inputs.config.landcover] + [inputs.config.zones.path]
-    paths += runner_carbon.input_paths(inputs.config)
+    """Every file the results depend on, so editing any of them makes the next run recompute."""
+    config = inputs.config
+    paths = [e.path for e in config.landcover] + [config.zones.path]
+    if config.classes.endswith((".yaml", ".yml")):
+        paths.append(Path(config.classes))
+    if config.plans is not None:
+        paths.append(config.plans.path)
+    paths += runner_carbon.input_paths(config)
     return [io.fingerprint(p) for p in paths]
 
 

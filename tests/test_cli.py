@@ -97,3 +97,17 @@ def test_source_fields_named_like_computed_ones(case: dict[str, Path]) -> None:
     assert written.loc[0, "zone_id"] == "a"
     assert written.loc[0, "area_ha"] == pytest.approx(0.01)
     assert written.loc[0, "area_ha_source"] == 99.0
+
+
+def test_editing_the_class_map_file_makes_the_next_run_recompute(case: dict[str, Path]) -> None:
+    classes = case["zones"].with_name("classes.yaml")
+    classes.write_text("classes: {forest: [2], grassland: [3, 4], nodata: [0]}\n")
+    assert invoke(one_off(case, classes=classes))[0] == 0
+    # Same config, same rasters and zones; only the class map's content changes (code 3 moves to shrub).
+    classes.write_text("classes: {forest: [2], shrub: [3], grassland: [4], nodata: [0]}\n")
+    code, output = invoke(one_off(case, classes=classes))
+    assert code == 0, output
+    assert "up to date" not in output
+    table = gpd.read_file(case["out"] / "sinkzones.gpkg", layer="zone_class_area")
+    # Zone a holds no code 3; zone b neither: cell (0,2) with code 3 lies in no zone, so shrub is 0 ha.
+    assert set(table["class"]) == {"forest", "shrub", "grassland", "nodata"}
