@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated
 
@@ -16,7 +16,7 @@ from rich.table import Table
 
 from pipeline import guard, io, runner
 from pipeline.config import Carbon, RunConfig, format_validation_error, load_config
-from pipeline.errors import ConfigError, SinkzoneError, ValidationFailed
+from pipeline.errors import ConfigError, SinkzoneError
 from pipeline.inputs import check_inputs
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -32,19 +32,29 @@ def _setup_logging(verbose: bool) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+def _year_and_path(item: str, *, flag: str, default_year: int | None) -> dict[str, object]:
+    """`YEAR=PATH`, or a bare `PATH` taking `default_year` where one makes sense."""
+    year, sep, path = item.partition("=")
+    if not sep:
+        if default_year is None:
+            raise ConfigError(f"{flag} {item!r}: with several epochs each needs YEAR=PATH")
+        year, path = str(default_year), item
+    if not year.strip().isdigit():
+        raise ConfigError(f"{flag} {item!r}: the year before '=' must be a number")
+    return {"year": int(year), "path": str(Path(path).resolve())}
+
+
 def _parse_landcover(items: list[str]) -> list[dict[str, object]]:
-    """`YEAR=PATH` or bare `PATH` (year 2000 assumed only when a single epoch is given)."""
-    epochs = []
-    for item in items:
-        year, sep, path = item.partition("=")
-        if not sep:
-            if len(items) > 1:
-                raise ConfigError(f"--landcover {item!r}: with several epochs each needs YEAR=PATH")
-            year, path = "2000", item
-        if not year.strip().isdigit():
-            raise ConfigError(f"--landcover {item!r}: the year before '=' must be a number")
-        epochs.append({"year": int(year), "path": str(Path(path).resolve())})
-    return epochs
+    """Year 2000 is assumed for a bare PATH only when a single epoch is given."""
+    default = 2000 if len(items) == 1 else None
+    return [_year_and_path(item, flag="--landcover", default_year=default) for item in items]
+
+
+def _validated(raw: Mapping[str, object]) -> RunConfig:
+    try:
+        return RunConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, "command line")) from exc
 
 
 def _one_off_config(landcover: list[str], zones: Path | None, zone_id: str | None, classes: str | None,
@@ -57,10 +67,7 @@ def _one_off_config(landcover: list[str], zones: Path | None, zone_id: str | Non
            "zones": {"path": str(Path(str(zones)).resolve()), "id_field": zone_id},
            "classes": classes if not str(classes).endswith((".yaml", ".yml")) else str(Path(str(classes)).resolve()),
            "output": {"dir": str(Path(str(out)).resolve())}}
-    try:
-        return RunConfig.model_validate(raw)
-    except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, "command line")) from exc
+    return _validated(raw)
 
 
 def _with_carbon_flags(cfg: RunConfig, pools: str | None, biomass: list[str]) -> RunConfig:
@@ -68,17 +75,17 @@ def _with_carbon_flags(cfg: RunConfig, pools: str | None, biomass: list[str]) ->
     if not pools and not biomass:
         return cfg
     latest = max(e.year for e in cfg.landcover)
-    rasters = [{"year": int(y) if sep else latest, "path": str(Path(p if sep else y).resolve())}
-               for y, sep, p in (item.partition("=") for item in biomass)]
+    rasters = [_year_and_path(item, flag="--biomass", default_year=latest) for item in biomass]
     base = cfg.carbon.model_dump() if cfg.carbon else {}
     if pools:
         base["pools"] = pools if not pools.endswith(".csv") else str(Path(pools).resolve())
     if rasters:
         base["biomass"] = rasters
     try:
-        return RunConfig.model_validate({**cfg.model_dump(), "carbon": Carbon.model_validate(base).model_dump()})
+        carbon = Carbon.model_validate(base).model_dump()
     except ValidationError as exc:
         raise ConfigError(format_validation_error(exc, "command line")) from exc
+    return _validated({**cfg.model_dump(), "carbon": carbon})
 
 
 def _fail(exc: SinkzoneError) -> None:
@@ -184,8 +191,4 @@ class _progress_bar:  # noqa: N801 - used as a context manager like a function
 
 
 def main() -> None:
-    try:
-        app()
-    except ValidationFailed as exc:  # pragma: no cover - typer routes through commands
-        console.print(str(exc))
-        sys.exit(exc.exit_code)
+    app()

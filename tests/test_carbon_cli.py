@@ -63,3 +63,11 @@ def test_missing_class_is_a_clear_error(case: dict[str, Path], tmp_path: Path) -
     assert result.exit_code == 2
     assert "grassland (0.04 ha)" in " ".join(result.output.split())
     assert not (case["out"] / "sinkzones.gpkg").exists()
+
+
+def test_biomass_flag_with_a_non_numeric_year_is_a_clear_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["run", "--landcover", "2020=lc.tif", "--zones", "z.gpkg", "--zone-id", "id",
+                                      "--classes", "clcd", "--out", str(tmp_path / "o"), "--biomass", "abc=b.tif"])
+    assert result.exit_code == 2
+    assert "--biomass 'abc=b.tif': the year before '=' must be a number" in " ".join(result.output.split())
+    assert "Traceback" not in result.output
