@@ -60,6 +60,8 @@ def candidate_graph(inputs: Inputs, *, plan: ChunkPlan) -> Delayed | None:
 
     Each task reads its own windows, on the same chunk layout as the class-area tasks.
     """
+    from pipeline.inputs import epoch_nodata  # pipeline.inputs imports this module
+
     settings = inputs.config.candidates
     if settings is None or not settings.enabled:
         return None
@@ -67,7 +69,7 @@ def candidate_graph(inputs: Inputs, *, plan: ChunkPlan) -> Delayed | None:
                                           lookback_years=settings.lookback_years)
     epochs = [(e, info) for e, info in zip(inputs.config.landcover, inputs.rasters, strict=True) if e.year in years]
     sources = [io.window_source(e.path) for e, _ in epochs]
-    nodata = [e.nodata if e.nodata is not None else info.nodata for e, info in epochs]
+    nodata = [epoch_nodata(e, info) for e, info in epochs]
     rules = cand.make_screening(inputs.class_map.classes, never=settings.never_classes,
                                 excluded=settings.excluded_classes, min_parcel_m2=settings.min_parcel_m2)
     grid = inputs.grid
@@ -103,10 +105,12 @@ def add_outputs(result: RunResult, inputs: Inputs, found: tuple[np.ndarray, pd.D
 
 def report_writer(inputs: Inputs, result: RunResult) -> Callable[[Path], None] | None:
     """A function writing report/ into the staging folder, or None when the report is off."""
+    from pipeline.inputs import epoch_nodata  # pipeline.inputs imports this module
+
     if inputs.config.report is None or not inputs.config.report.enabled:
         return None
     latest = inputs.config.landcover[-1]
-    nodata = latest.nodata if latest.nodata is not None else inputs.rasters[-1].nodata
+    nodata = epoch_nodata(latest, inputs.rasters[-1])
     maps = {}
     for zone_id, geom in zip(inputs.zones.ids.astype(str), inputs.zones.geoms, strict=True):
         data, transform = io.read_preview(latest.path, bounds=tuple(geom.bounds), max_side=600)
