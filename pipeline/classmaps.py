@@ -1,6 +1,6 @@
 """Class maps: which product codes make up each named land-cover class.
 
-The built-in maps follow the suggested crosswalk in docs/domain.md (§1, a design choice, not an
+The built-in maps follow the crosswalk in docs/sources.md §1 (a design choice, not an
 official crosswalk) and the product legends cited on each map. A user's own map is a YAML file
 `classes: {forest: [2], shrub: [3], ...}` read by pipeline.config; a code may belong to one class only.
 The reserved class `nodata` lists codes that mean "no observation" (fill values, clouds).
@@ -72,25 +72,26 @@ def build_class_map(name: str, classes: Mapping[str, list[int]], *, source: str 
 
 
 _BUILTIN: dict[str, tuple[str, dict[str, list[int]]]] = {
-    # ESA WorldCover 10 m v100/v200 legend (Zanaga et al. 2021/2022; domain.md §1 [V S1,S2]).
+    # ESA WorldCover 10 m v100/v200 legend (Zanaga et al. 2021/2022, doi:10.5281/zenodo.5571936 and
+    # 10.5281/zenodo.7254221).
     # 95 mangroves count as forest, 100 moss/lichen as other.
     "esa_worldcover": ("ESA WorldCover v100/v200 product user manual legend", {
         "forest": [10, 95], "shrub": [20], "grassland": [30], "cropland": [40], "built": [50],
         "bare": [60], "snow_ice": [70], "water": [80], "wetland": [90], "other": [100], NODATA_CLASS: [0],
     }),
-    # CLCD (Yang & Huang 2021, ESSD 13:3907), nodata 0 often undeclared (domain.md §1 [V S3,S4]).
+    # CLCD (Yang & Huang 2021, ESSD 13:3907), nodata 0 often undeclared (doi:10.5281/zenodo.8176941).
     "clcd": ("CLCD v1.0.x legend, Yang & Huang 2021", {
         "cropland": [1], "forest": [2], "shrub": [3], "grassland": [4], "water": [5], "snow_ice": [6],
         "bare": [7], "built": [8], "wetland": [9], NODATA_CLASS: [0],
     }),
-    # GlobeLand30 (NGCC) legend; 70 tundra counted as grassland; 0 and 255 fill (domain.md §1 [V S6; 3P]).
+    # GlobeLand30 (NGCC) legend; 70 tundra counted as grassland; 0 and 255 fill (docs/sources.md §1).
     "globeland30": ("GlobeLand30 legend, NGCC", {
         "cropland": [10], "forest": [20], "grassland": [30, 70], "shrub": [40], "wetland": [50],
         "water": [60], "built": [80], "bare": [90], "snow_ice": [100], NODATA_CLASS: [0, 255],
     }),
     # MODIS IGBP (MCD12Q1 LC_Type1, MCD12C1): 8 woody savanna as forest, 9 savanna with grassland,
     # 14 cropland/natural mosaic as cropland; water is 17 in MCD12Q1 and 0 in MCD12C1; 255 fill
-    # (domain.md §1 [V S8]).
+    # (MCD12 user guide; docs/sources.md §1).
     "modis_igbp": ("MODIS MCD12Q1/MCD12C1 IGBP legend (LC_Type1)", {
         "forest": [1, 2, 3, 4, 5, 8], "shrub": [6, 7], "grassland": [9, 10], "wetland": [11],
         "cropland": [12, 14], "built": [13], "snow_ice": [15], "bare": [16], "water": [0, 17],

@@ -3,21 +3,22 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 from rich.logging import RichHandler
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from pipeline import guard, io, runner
-from pipeline.config import Carbon, RunConfig, format_validation_error, load_config
-from pipeline.errors import ConfigError, SinkzoneError
-from pipeline.inputs import check_inputs
+from pipeline import guard
+from pipeline.config import Overrides, load_config
+from pipeline.errors import SinkzoneError
+from pipeline.graph import ProgressHook
+from pipeline.inputs.check import check_inputs
+from pipeline.io.files import list_configs
+from pipeline.names import GPKG_NAME, RUN_RECORD
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="sinkzone: exact land-cover area and carbon per carbon-sink zone, as a QGIS-ready GeoPackage.")
@@ -30,62 +31,6 @@ def _setup_logging(verbose: bool) -> None:
                         handlers=[RichHandler(console=console, show_path=False)], force=True)
     for noisy in ("distributed", "rasterio", "pyogrio", "fiona"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-
-
-def _year_and_path(item: str, *, flag: str, default_year: int | None) -> dict[str, object]:
-    """`YEAR=PATH`, or a bare `PATH` taking `default_year` where one makes sense."""
-    year, sep, path = item.partition("=")
-    if not sep:
-        if default_year is None:
-            raise ConfigError(f"{flag} {item!r}: with several epochs each needs YEAR=PATH")
-        year, path = str(default_year), item
-    if not year.strip().isdigit():
-        raise ConfigError(f"{flag} {item!r}: the year before '=' must be a number")
-    return {"year": int(year), "path": str(Path(path).resolve())}
-
-
-def _parse_landcover(items: list[str]) -> list[dict[str, object]]:
-    """Year 2000 is assumed for a bare PATH only when a single epoch is given."""
-    default = 2000 if len(items) == 1 else None
-    return [_year_and_path(item, flag="--landcover", default_year=default) for item in items]
-
-
-def _validated(raw: Mapping[str, object]) -> RunConfig:
-    try:
-        return RunConfig.model_validate(raw)
-    except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, "command line")) from exc
-
-
-def _one_off_config(landcover: list[str], zones: Path | None, zone_id: str | None, classes: str | None,
-                    out: Path | None) -> RunConfig:
-    missing = [flag for flag, v in (("--landcover", landcover), ("--zones", zones), ("--zone-id", zone_id),
-                                    ("--classes", classes), ("--out", out)) if not v]
-    if missing:
-        raise ConfigError(f"without a config file, give {', '.join(missing)}")
-    raw = {"name": "one-off", "landcover": _parse_landcover(landcover),
-           "zones": {"path": str(Path(str(zones)).resolve()), "id_field": zone_id},
-           "classes": classes if not str(classes).endswith((".yaml", ".yml")) else str(Path(str(classes)).resolve()),
-           "output": {"dir": str(Path(str(out)).resolve())}}
-    return _validated(raw)
-
-
-def _with_carbon_flags(cfg: RunConfig, pools: str | None, biomass: list[str]) -> RunConfig:
-    """Add --pools / --biomass ([YEAR=]PATH; a bare PATH is the latest epoch) to the config's carbon section."""
-    if not pools and not biomass:
-        return cfg
-    latest = max(e.year for e in cfg.landcover)
-    rasters = [_year_and_path(item, flag="--biomass", default_year=latest) for item in biomass]
-    base = cfg.carbon.model_dump() if cfg.carbon else {}
-    if pools:
-        base["pools"] = pools if not pools.endswith(".csv") else str(Path(pools).resolve())
-    if rasters:
-        base["biomass"] = rasters
-    try:
-        carbon = Carbon.model_validate(base).model_dump()
-    except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, "command line")) from exc
-    return _validated({**cfg.model_dump(), "carbon": carbon})
 
 
 def _fail(exc: SinkzoneError) -> None:
@@ -125,12 +70,10 @@ def run(
 ) -> None:
     """Compute class area per zone and write sinkzones.gpkg and run.json."""
     _setup_logging(verbose)
+    flags = Overrides(out=out, scheduler=scheduler, landcover=tuple(landcover or ()), zones=zones, zone_id=zone_id,
+                      classes=classes, pools=pools, biomass=tuple(biomass or ()))
     try:
-        cfg = load_config(config) if config else _one_off_config(landcover or [], zones, zone_id, classes, out)
-        updates: dict[str, object] = {"output": cfg.output.model_copy(update={"dir": out.resolve()})} if out else {}
-        if scheduler:
-            updates["compute"] = cfg.compute.model_copy(update={"scheduler": scheduler})
-        cfg = _with_carbon_flags(cfg.model_copy(update=updates), pools, biomass or [])
+        cfg = load_config(config, flags)
         with _progress_bar() as hook:
             result = guard.guarded_run(cfg, overwrite=overwrite, progress=hook)
     except SinkzoneError as exc:
@@ -139,7 +82,7 @@ def run(
     if result.skipped:
         console.print(f"[green]up to date:[/] {result.out_dir} (use --overwrite to recompute)", highlight=False)
         return
-    console.print(f"[green]done:[/] {result.out_dir / 'sinkzones.gpkg'} and {result.out_dir / 'run.json'} "
+    console.print(f"[green]done:[/] {result.out_dir / GPKG_NAME} and {result.out_dir / RUN_RECORD} "
                   f"({len(result.zones)} zones)", highlight=False)
 
 
@@ -150,7 +93,7 @@ def batch(folder: Annotated[Path, typer.Argument(help="folder of run configs (*.
     """Run every config in FOLDER, go on past failures, print a summary; exit 1 if any run failed."""
     _setup_logging(verbose)
     try:
-        configs = io.list_configs(folder)
+        configs = list_configs(folder)
     except SinkzoneError as exc:
         _fail(exc)
         return
@@ -172,7 +115,7 @@ def batch(folder: Annotated[Path, typer.Argument(help="folder of run configs (*.
 class _progress_bar:  # noqa: N801 - used as a context manager like a function
     """A rich progress bar fed by the runner's progress hook, shown only on a terminal."""
 
-    def __enter__(self) -> runner.ProgressHook | None:
+    def __enter__(self) -> ProgressHook | None:
         if not console.is_terminal:
             return None
         self._progress = Progress(TextColumn("computing chunks"), BarColumn(),

@@ -94,7 +94,7 @@ class Volume(_Frozen):
 
 
 # IPCC 2006 V4 Table 4.4 (temperate conifers, AGB < 50 t/ha) and Table 4.3 (default CF; range spans
-# temperate broadleaf 0.46 to conifer 0.55), transcribed in docs/domain.md §3 [3P].
+# temperate broadleaf 0.46 to conifer 0.55); docs/sources.md §3.
 _DEFAULT_R = FactorRange(value=0.40, low=0.21, high=1.06, source="IPCC 2006 V4 Table 4.4, temperate conifer AGB<50")
 _DEFAULT_CF = FactorRange(value=0.47, low=0.46, high=0.55, source="IPCC 2006 V4 Table 4.3 default CF")
 
@@ -253,15 +253,93 @@ def format_validation_error(exc: ValidationError, source: str) -> str:
     return "\n".join(lines)
 
 
-def load_config(path: Path) -> RunConfig:
-    """Read and check a YAML run config; every problem is reported at once."""
+class Overrides(_Frozen):
+    """What command-line flags set: changes to a config file, or with no file the whole one-off run.
+
+    Land cover and biomass are `YEAR=PATH` texts; a bare PATH takes the year 2000 when it is the only
+    epoch, and for biomass the latest epoch's year. Relative paths are relative to the working folder.
+    """
+
+    out: Path | None = None
+    scheduler: str | None = None
+    landcover: tuple[str, ...] = ()
+    zones: Path | None = None
+    zone_id: str | None = None
+    classes: str | None = None
+    pools: str | None = None
+    biomass: tuple[str, ...] = ()
+
+
+def _absolute(value: str) -> str:
+    return str(Path(value).resolve())
+
+
+def _year_and_path(item: str, *, flag: str, default_year: int | None) -> dict[str, object]:
+    """`YEAR=PATH`, or a bare `PATH` taking `default_year` where one makes sense."""
+    year, sep, path = item.partition("=")
+    if not sep:
+        if default_year is None:
+            raise ConfigError(f"{flag} {item!r}: with several epochs each needs YEAR=PATH")
+        year, path = str(default_year), item
+    if not year.strip().isdigit():
+        raise ConfigError(f"{flag} {item!r}: the year before '=' must be a number")
+    return {"year": int(year), "path": _absolute(path)}
+
+
+def _one_off(flags: Overrides) -> dict[str, Any]:
+    """The raw config of a run given entirely by flags."""
+    missing = [flag for flag, v in (("--landcover", flags.landcover), ("--zones", flags.zones),
+                                    ("--zone-id", flags.zone_id), ("--classes", flags.classes),
+                                    ("--out", flags.out)) if not v]
+    if missing:
+        raise ConfigError(f"without a config file, give {', '.join(missing)}")
+    default = 2000 if len(flags.landcover) == 1 else None
+    classes = str(flags.classes)
+    return {"name": "one-off",
+            "landcover": [_year_and_path(i, flag="--landcover", default_year=default) for i in flags.landcover],
+            "zones": {"path": _absolute(str(flags.zones)), "id_field": flags.zone_id},
+            "classes": _absolute(classes) if classes.endswith((".yaml", ".yml")) else classes}
+
+
+def _latest_year(raw: dict[str, Any]) -> int | None:
+    years = [e.get("year") for e in raw.get("landcover") or [] if isinstance(e, dict)]
+    return max((y for y in years if isinstance(y, int)), default=None)
+
+
+def _with_flags(raw: dict[str, Any], flags: Overrides) -> dict[str, Any]:
+    """The raw config with the flags' settings put in, before the one validation."""
+    out = dict(raw)
+    if flags.out is not None:
+        out["output"] = {"dir": str(flags.out.resolve())}
+    if flags.scheduler:
+        out["compute"] = {**(raw.get("compute") or {}), "scheduler": flags.scheduler}
+    carbon = dict(raw.get("carbon") or {})
+    if flags.pools:
+        carbon["pools"] = _absolute(flags.pools) if flags.pools.endswith(".csv") else flags.pools
+    if flags.biomass:
+        carbon["biomass"] = [_year_and_path(i, flag="--biomass", default_year=_latest_year(raw))
+                             for i in flags.biomass]
+    if carbon:
+        out["carbon"] = carbon
+    return out
+
+
+def _validated(raw: dict[str, Any], source: str) -> RunConfig:
+    try:
+        return RunConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, source)) from exc
+
+
+def load_config(path: Path | None, flags: Overrides | None = None) -> RunConfig:
+    """Read a YAML run config (or none: a one-off run from flags), put in the flags, check it all at once."""
+    flags = flags or Overrides()
+    if path is None:
+        return _validated(_with_flags(_one_off(flags), flags), "command line")
     raw = _read_yaml(path)
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: a run config is a YAML mapping of keys, got {type(raw).__name__}")
-    try:
-        return RunConfig.model_validate(_resolve(raw, path.resolve().parent))
-    except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, str(path))) from exc
+    return _validated(_with_flags(_resolve(raw, path.resolve().parent), flags), str(path))
 
 
 def load_class_map(spec: str) -> ClassMap:

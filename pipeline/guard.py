@@ -17,12 +17,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pipeline import io, runner
+from pipeline import runner
 from pipeline.config import RunConfig, load_config
 from pipeline.errors import InternalError, SinkzoneError
+from pipeline.graph import ProgressHook
+from pipeline.io.files import move_file, remove_file
+from pipeline.io.lock import check_writable, clear_leftovers, kept_log_path, open_run_log, output_lock, run_log_path
+from pipeline.names import RUN_LOG
 
 log = logging.getLogger(__name__)
-RUN_LOG = "run.log.jsonl"
 
 
 class JsonLinesFormatter(logging.Formatter):
@@ -44,14 +47,14 @@ class JsonLinesFormatter(logging.Formatter):
 @contextmanager
 def run_log(path: Path) -> Iterator[Callable[[Path], None]]:
     """Log the run to `path` beside the output; yields the hook that moves it into the staged output."""
-    handler = io.open_run_log(path)
+    handler = open_run_log(path)
     handler.setFormatter(JsonLinesFormatter())
     logger = logging.getLogger("pipeline")
     level = logger.level
     if logger.getEffectiveLevel() > logging.INFO:
         logger.setLevel(logging.INFO)
     logger.addHandler(handler)
-    kept = io.kept_log_path(path, "failed")
+    kept = kept_log_path(path, "failed")
     try:
         yield lambda folder: _move_log(handler, path, folder / RUN_LOG)
     except SinkzoneError as exc:
@@ -67,12 +70,12 @@ def run_log(path: Path) -> Iterator[Callable[[Path], None]]:
                             f"the traceback is in {kept}") from exc
     _close(logger, handler, level)
     # still beside the output only when the run found nothing to do: no new output, nothing to keep
-    io.remove_file(path)
+    remove_file(path)
 
 
 def _move_log(handler: logging.FileHandler, path: Path, target: Path) -> None:
     handler.flush()
-    io.move_file(path, target)
+    move_file(path, target)
 
 
 def _close(logger: logging.Logger, handler: logging.Handler, level: int) -> None:
@@ -84,20 +87,20 @@ def _close(logger: logging.Logger, handler: logging.Handler, level: int) -> None
 def _keep(path: Path, kept: Path) -> None:
     """A failed run keeps its log beside the output folder (unless it went in with a finished output)."""
     if path.exists():
-        io.move_file(path, kept)
+        move_file(path, kept)
 
 
 def guarded_run(config: RunConfig, *, overwrite: bool = False,
-                progress: runner.ProgressHook | None = None) -> runner.RunResult:
+                progress: ProgressHook | None = None) -> runner.RunResult:
     """runner.run under the output folder's lock, with its JSON-lines log kept with the output."""
     out_dir = config.output.dir
-    io.check_writable(out_dir)
-    log_path = io.run_log_path(out_dir)
-    with io.output_lock(out_dir) as stale, run_log(log_path) as keep_log:
+    check_writable(out_dir)
+    log_path = run_log_path(out_dir)
+    with output_lock(out_dir) as stale, run_log(log_path) as keep_log:
         log.info("run %r started (pid %d), output %s", config.name, os.getpid(), out_dir)
         if stale:
             log.warning("cleared a stale lock on %s left by a process that is gone: %s", out_dir, stale)
-        io.clear_leftovers(out_dir, own_log=log_path)
+        clear_leftovers(out_dir, own_log=log_path)
         result = runner.run(config, overwrite=overwrite, progress=progress, extras=keep_log)
         log.info("run %r %s", config.name, "found nothing to do" if result.skipped else "finished")
         return result

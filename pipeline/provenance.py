@@ -10,8 +10,8 @@ from typing import Any
 
 import pipeline
 
-_PACKAGES = ("numpy", "pandas", "geopandas", "shapely", "rasterio", "pyproj", "pyogrio", "xarray",
-             "rioxarray", "dask", "distributed", "pydantic")
+_PACKAGES = ("numpy", "pandas", "geopandas", "shapely", "rasterio", "pyproj", "pyogrio", "dask", "distributed",
+             "pydantic")
 
 
 def package_versions() -> dict[str, str]:

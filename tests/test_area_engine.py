@@ -20,9 +20,9 @@ import shapely
 from affine import Affine
 
 from pipeline.coverage import zone_coverage
+from pipeline.graph import zone_code_totals
 from pipeline.grid import Grid, to_pixel_space
-from pipeline.runner import zone_code_totals
-from pipeline.stages.zonal import NODATA_CODE
+from pipeline.kernels.zonal import NODATA_CODE
 
 X0, Y0 = 500_000.0, 4_500_000.0
 CODES = np.array([[1, 1, 2, 2, 3], [1, 1, 2, 2, 3], [4, 4, 2, 2, 3], [4, 4, 0, 0, 3]], dtype=np.uint8)

@@ -35,7 +35,7 @@ from pipeline import runner
 from pipeline.classmaps import builtin_class_map
 from pipeline.config import RunConfig
 from pipeline.grid import Grid
-from pipeline.stages import candidates as cand
+from pipeline.kernels import screening as cand
 
 X0, Y0, CELL, N = 500_000.0, 1_001_280.0, 10.0, 128
 CRS = "EPSG:32633"

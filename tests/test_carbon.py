@@ -11,6 +11,7 @@ from carbon_helpers import pool_row, run_config, write_class_map, write_csv, wri
 
 from pipeline import runner
 from pipeline.errors import TableError, ValidationFailed
+from pipeline.inputs.check import check_inputs
 
 C2 = 44.0 / 12.0
 
@@ -171,7 +172,7 @@ def test_volume_method_ccer_form(tmp_path: Path) -> None:
                      carbon={"pools": str(s["pools"]), "volume": {"table": str(volume)}})
     result = runner.run(cfg)
     # 油松 (shipped recalled defaults WD 0.360, BEF 1.589, R 0.251, CF 0.5207), 50 m3/ha:
-    # per ha 50 x 0.36 x 1.589 x 1.251 = 35.78 t d.m., x 0.5207 = 18.631 t C (domain.md §4 example: 18.6).
+    # per ha 50 x 0.36 x 1.589 x 1.251 = 35.78 t d.m., x 0.5207 = 18.631 t C (docs/sources.md §4 worked example: 18.6).
     # A's forest is 0.04 ha -> V = 2 m3: above 2 x 0.36 x 1.589 x 0.5207 = 0.595722, below x 0.251 = 0.149526.
     above = _pool(result, "A", 2000, "above").set_index("method")["carbon_t"]
     assert above["stock_volume"] == pytest.approx(0.595722, rel=1e-6)
@@ -204,7 +205,7 @@ def test_bad_tables_and_config(tmp_path: Path) -> None:
     cfg = run_config(tmp_path, epochs={2000: s["lc2000"]}, zones=s["zones"], classes=s["classes"],
                      carbon={"pools": str(s["pools"])})
     with pytest.raises(ValidationFailed, match="c_above_low <= c_above <= c_above_high fails for class forest"):
-        runner.check_inputs(cfg)
+        check_inputs(cfg)
     with pytest.raises(ValueError, match="match no land-cover epoch"):
         run_config(tmp_path, epochs={2000: s["lc2000"]}, zones=s["zones"], classes=s["classes"],
                    carbon={"biomass": [{"year": 2001, "path": str(s["lc2000"])}]})

@@ -15,9 +15,11 @@ from affine import Affine
 from conftest import write_raster
 from dask.array.core import normalize_chunks
 
-from pipeline import io, runner
+from pipeline import graph as graph_mod
+from pipeline import runner
 from pipeline.config import load_config
 from pipeline.grid import Grid, row_cell_areas_m2
+from pipeline.io.rasters import window_source
 
 ROOT = Path(__file__).resolve().parents[1]
 C2 = 44.0 / 12.0
@@ -81,12 +83,12 @@ def test_biomass_sums_same_on_any_chunking(tmp_path: Path) -> None:
     geoms = np.array([shapely.box(110.0, 40.03, 111.31, 41.0),
                       shapely.Polygon([(110.123, 40.5), (110.9, 40.41), (110.7, 40.95)])], dtype=object)
 
-    source = io.window_source(write_raster(tmp_path / "biomass.tif", values, transform=grid.transform,
+    source = window_source(write_raster(tmp_path / "biomass.tif", values, transform=grid.transform,
                                            crs="EPSG:4326", nodata=-9999.0))
 
     def sums(chunk: int) -> tuple[np.ndarray, np.ndarray]:
-        graph = runner.zonal_graph(grid, geoms, chunks=normalize_chunks(chunk, grid.shape))
-        out = dask.compute(runner.chunked_sums(graph, source, nodata=-9999.0), scheduler="sync")[0]
+        graph = graph_mod.zonal_graph(grid, geoms, chunks=normalize_chunks(chunk, grid.shape))
+        out = dask.compute(graph_mod.chunked_sums(graph, source, nodata=-9999.0), scheduler="sync")[0]
         return out.total * graph.unit_m2, out.units * graph.unit_m2
 
     whole_total, whole_area = sums(max(grid.shape))

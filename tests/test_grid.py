@@ -40,7 +40,7 @@ def test_small_cell_matches_geodesic_polygon_area() -> None:
     ring = [*zip(lons, np.full(50, 41.5), strict=True), *zip(lons[::-1], np.full(50, 41.5 + d), strict=True)]
     geodesic = abs(pyproj.Geod(ellps="WGS84").geometry_area_perimeter(shapely.Polygon(ring))[0])
     assert ours == pytest.approx(geodesic, rel=1e-6)
-    # domain.md §2: a WorldCover pixel at 41.5 N is about 9.25 m x 6.95 m = 64 m², not 100 m².
+    # docs/sources.md §2: a WorldCover pixel at 41.5 N is about 9.25 m x 6.95 m = 64 m², not 100 m².
     assert ours == pytest.approx(64.3, abs=0.2)
 
 

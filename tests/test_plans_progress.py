@@ -8,10 +8,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipeline import io
 from pipeline.config import Region, RegionTarget
 from pipeline.errors import TableError
-from pipeline.stages.plans import validate_plans
+from pipeline.inputs.plans import validate_plans
+from pipeline.io.tables import read_plan_sheet
 from pipeline.stages.progress import NO_CARBON, assess, progress_table, zone_fields
 from pipeline.stages.region import region_indicators
 
@@ -21,7 +21,7 @@ HEADER = "zone_id,name,sink_type,target_share_pct,target_area_ha,target_carbon_t
 def _sheet(tmp_path: Path, rows: str) -> pd.DataFrame:
     path = tmp_path / "plans.csv"
     path.write_text("# illustrative targets\n" + HEADER + rows, encoding="utf-8")
-    return io.read_plan_sheet(path)
+    return read_plan_sheet(path)
 
 
 def test_good_sheet_is_typed(tmp_path: Path) -> None:
@@ -64,7 +64,7 @@ def test_ragged_row_is_an_error(tmp_path: Path) -> None:
     path = tmp_path / "p.csv"
     path.write_text(HEADER + "Z1,a,forest,40\n", encoding="utf-8")
     with pytest.raises(TableError, match=r"line\(s\) \[2\]"):
-        io.read_plan_sheet(path)
+        read_plan_sheet(path)
 
 
 def _long() -> pd.DataFrame:

@@ -22,11 +22,13 @@ import pyogrio
 import pytest
 import shapely
 
-from pipeline import io, runner
+from pipeline import runner
 from pipeline.classmaps import builtin_class_map
 from pipeline.config import Output, load_config
-from pipeline.qgis_project import build_package
-from pipeline.styles import CLASS_COLOURS, class_columns
+from pipeline.io.output import write_outputs, write_qgis_package
+from pipeline.present.palette import CLASS_COLOURS
+from pipeline.present.qgis_project import build_package, style_frame
+from pipeline.present.styles import class_columns
 
 pytestmark = pytest.mark.slow
 
@@ -104,8 +106,10 @@ def _albers_package(folder: Path) -> None:
     layers = {"zones": zones}
     package = build_package(layers, title="albers", class_map=builtin_class_map("clcd"), out_dir=folder)
     folder.mkdir(parents=True)
-    io.write_outputs(folder, gpkg_layers=layers, record={"run_id": "albers-test"},
-                     extras=lambda f: io.write_qgis_package(f, package=package, record={"run_id": "albers-test"}))
+    write_outputs(folder, gpkg_layers=layers, record={"run_id": "albers-test"},
+                     extras=lambda f: write_qgis_package(f, styles=style_frame(package.style_rows),
+                                                    project_xml=package.project_xml,
+                                                    record={"run_id": "albers-test"}))
 
 
 @pytest.fixture(scope="module")

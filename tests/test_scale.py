@@ -5,20 +5,25 @@ from __future__ import annotations
 from pathlib import Path
 
 import dask
+import dask.array as da
 import numpy as np
 import pytest
 import rasterio
+import rioxarray
 import shapely
 from affine import Affine
 from conftest import write_raster
 from numpy.testing import assert_array_equal
 from rasterio.transform import from_origin
 
-from pipeline import io, runner
+from pipeline import runner
 from pipeline.config import RunConfig
 from pipeline.errors import RasterError
-from pipeline.layout import slow_layout_note
-from pipeline.mosaic import vrt_xml
+from pipeline.graph import build_graph, compute, zone_code_totals
+from pipeline.inputs.check import check_inputs
+from pipeline.inputs.landcover import slow_layout_note
+from pipeline.io import files, rasters
+from pipeline.io.mosaic import vrt_xml
 
 CELL = 1.0 / 1200.0  # degrees; about 90 m at 41 N
 WEST, NORTH = 109.8, 41.0
@@ -85,9 +90,15 @@ def _config(paths: list[Path | str], zones: Path, out: Path, **compute: object) 
 
 
 def _totals(config: RunConfig) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    inputs = runner.check_inputs(config)
-    computed = runner.compute(runner.build_graph(inputs).totals, config=config, progress=None)
-    return {year: (t.zone, t.value, t.units) for year, t in computed.items()}
+    inputs = check_inputs(config)
+    computed = compute(build_graph(inputs), config=config, progress=None)
+    return {year: (t.zone, t.value, t.units) for year, t in computed.totals.items()}
+
+
+def _lazy_band(path: Path, *, chunks: tuple[int, int]) -> da.Array:
+    """Band 1 as rioxarray's lazy dask array, chunked independently of the run's chunks."""
+    array = rioxarray.open_rasterio(path, chunks={"band": 1, "y": chunks[0], "x": chunks[1]}, lock=False)
+    return array.isel(band=0).data
 
 
 def _assert_same(left: dict, right: dict) -> None:
@@ -114,11 +125,10 @@ def test_epochs_fused_in_one_chunk_task_equal_one_epoch_at_a_time(case: dict[str
     # The run's fused task (all epochs of a chunk read together) against the public one-array API fed
     # with rioxarray's lazy dask array of each epoch, chunked differently.
     config = _config([case["a"], case["b"]], case["zones"], case["folder"] / "o", chunk_cells=128)
-    inputs = runner.check_inputs(config)
-    fused = dask.compute(runner.build_graph(inputs).totals, scheduler="sync")[0]
+    inputs = check_inputs(config)
+    fused = dask.compute(build_graph(inputs).totals, scheduler="sync")[0]
     single = {
-        e.year: runner.zone_code_totals(io.open_lazy(e.path, chunks=(96, 160)).data, inputs.grid,
-                                        inputs.zones.geoms, nodata=0)[0]
+        e.year: zone_code_totals(_lazy_band(e.path, chunks=(96, 160)), inputs.grid, inputs.zones.geoms, nodata=0)[0]
         for e in config.landcover
     }
     _assert_same(
@@ -140,10 +150,10 @@ def _split_tiles(source: Path, folder: Path) -> str:
 
 def test_tiles_by_glob_and_vrt_give_the_single_file_answer(case: dict[str, Path]) -> None:
     pattern = _split_tiles(case["a"], case["folder"] / "tiles")
-    info = io.raster_info(Path(pattern))
-    assert info.grid == io.raster_info(case["a"]).grid  # the mosaic rebuilds the original grid exactly
+    info = rasters.raster_info(Path(pattern))
+    assert info.grid == rasters.raster_info(case["a"]).grid  # the mosaic rebuilds the original grid exactly
     vrt = case["folder"] / "mosaic.vrt"
-    vrt.write_text(io.raster_source(Path(pattern)))
+    vrt.write_text(rasters.raster_source(Path(pattern)))
     whole = _totals(_config([case["a"]], case["zones"], case["folder"] / "o", chunk_cells=64))
     for source in (pattern, vrt):
         _assert_same(whole, _totals(_config([source], case["zones"], case["folder"] / "o", chunk_cells=64)))
@@ -155,14 +165,14 @@ def test_misaligned_tile_is_refused(case: dict[str, Path]) -> None:
     _write(folder / "t0.tif", _landcover(3)[:64, :64], from_origin(WEST, NORTH, CELL, CELL))
     _write(folder / "t1.tif", _landcover(3)[:64, :64], from_origin(WEST + 64.5 * CELL, NORTH, CELL, CELL))
     with pytest.raises(RasterError, match=r"t1\.tif: not aligned"):
-        io.raster_info(folder / "t*.tif")
+        rasters.raster_info(folder / "t*.tif")
 
 
 def test_vrt_xml_places_tiles_at_their_offsets(case: dict[str, Path]) -> None:
     pattern = Path(str(case["folder"] / "tiles" / "t*.tif"))
     if not list(pattern.parent.glob("t*.tif")):
         _split_tiles(case["a"], pattern.parent)
-    xml = vrt_xml([io._tile(p) for p in io.tile_paths(pattern)])
+    xml = vrt_xml([rasters._tile(p) for p in files.tile_paths(pattern)])
     # tile t12 starts at row 128, column 200 and is 192 rows x 88 columns (320-128, 288-200)
     assert '<DstRect xOff="200" yOff="128" xSize="88" ySize="192"/>' in xml
 
@@ -210,6 +220,6 @@ def test_check_inputs_warns_about_a_single_strip_file(case: dict[str, Path], tmp
     path = tmp_path / "strip.tif"
     transform = from_origin(WEST, NORTH, CELL, CELL)
     write_raster(path, values, transform=transform, crs="EPSG:4326", nodata=0, blocks=(4208, 4112))
-    assert io.raster_info(path).block_shape == (4208, 4112)
-    inputs = runner.check_inputs(_config([path], case["zones"], tmp_path / "o"), deep=False)
+    assert rasters.raster_info(path).block_shape == (4208, 4112)
+    inputs = check_inputs(_config([path], case["zones"], tmp_path / "o"), deep=False)
     assert any("strip.tif: stored as a single block" in note for note in inputs.notes)

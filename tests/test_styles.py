@@ -13,10 +13,17 @@ import pyogrio
 import pytest
 import shapely
 
-from pipeline import io
 from pipeline.classmaps import builtin_class_map
-from pipeline.qgis_project import build_package, relative_source
-from pipeline.styles import PALETTES, equal_breaks, field_alias, graduated_zone_styles, palette_entries, zone_style
+from pipeline.io.output import write_outputs, write_qgis_package
+from pipeline.present.qgis_project import build_package, relative_source, style_frame
+from pipeline.present.styles import (
+    PALETTES,
+    equal_breaks,
+    field_alias,
+    graduated_zone_styles,
+    palette_entries,
+    zone_style,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 ALBERS_CGCS2000 = "+proj=aea +lat_0=0 +lon_0=105 +lat_1=25 +lat_2=47 +x_0=0 +y_0=0 +ellps=GRS80 +units=m +no_defs"
@@ -87,8 +94,9 @@ def _write(folder: Path, layers: dict[str, pd.DataFrame]) -> None:
                             landcover=ROOT / "data/baotou/MCD12C1_2019_IGBP_baotou.tif")
     folder.mkdir()
     record = {"run_id": "abc123", "config": {"name": "t"}}
-    io.write_outputs(folder, gpkg_layers=layers, record=record,
-                     extras=lambda f: io.write_qgis_package(f, package=package, record=record))
+    write_outputs(folder, gpkg_layers=layers, record=record,
+                     extras=lambda f: write_qgis_package(f, styles=style_frame(package.style_rows),
+                                                    project_xml=package.project_xml, record=record))
 
 
 def test_geopackage_hygiene(tmp_path: Path) -> None:

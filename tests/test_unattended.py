@@ -26,18 +26,19 @@ from harden_support import (
     write_raster,
 )
 
-from pipeline import io
+from pipeline.io import output
+from pipeline.io.lock import lock_path
 
 REPO = Path(__file__).resolve().parents[1]
 
 # A CLI run in a subprocess that stops at a chosen moment (prints a marker and sleeps) so the test
 # can SIGKILL it exactly there. The stop is test-only patching; the production code has no hook.
 _STOPS = {
-    "computed": "import pipeline.runner as m; f = m.tabulate\n"
-                "def g(*a, **k):\n    stop()\n    return f(*a, **k)\nm.tabulate = g",
-    "gpkg_staged": "import pipeline.io as m; f = m._write_gpkg\n"
+    "computed": "import pipeline.runner as m; f = m.run_stages\n"
+                "def g(*a, **k):\n    stop()\n    return f(*a, **k)\nm.run_stages = g",
+    "gpkg_staged": "import pipeline.io.output as m; f = m._write_gpkg\n"
                    "def g(*a, **k):\n    f(*a, **k)\n    stop()\nm._write_gpkg = g",
-    "between_renames": "import os, pipeline.io as m\n"
+    "between_renames": "import os, pipeline.io.output as m\n"
                        "def g(a, b):\n    os.replace(b, m._parked(b))\n    stop()\n    return False\n"
                        "m._exchange = g",
 }
@@ -102,7 +103,7 @@ def test_sigkill_leaves_the_previous_output_and_the_next_run_completes(done_once
     old_id = json.loads(before["run.json"])["run_id"]
     _change_inputs(config)
     _kill_when_stopped(_spawn(stage, "run", str(config)))
-    kept = out if stage != "between_renames" else io._parked(out.resolve())
+    kept = out if stage != "between_renames" else output._parked(out.resolve())
     assert snapshot(kept) == before  # every byte of the previous output, run.json included
     again = cli("run", str(config))
     assert again.exit_code == 0, again.output
@@ -123,7 +124,7 @@ def test_sigkill_at_random_moments(done_once: tuple[Path, Path]) -> None:
         time.sleep(rng.uniform(0.5, 4.0))
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
-        io.recover_parked(out.resolve())  # only needed where the atomic folder exchange is missing
+        output.recover_parked(out.resolve())  # only needed where the atomic folder exchange is missing
         after = snapshot(out)
         # either the old output untouched or a complete new one, never a mix
         new_id = json.loads(after["run.json"])["run_id"] != json.loads(before["run.json"])["run_id"]
@@ -153,7 +154,7 @@ def test_a_stale_lock_from_a_dead_process_is_cleared_and_logged(done_once: tuple
     config, out = done_once
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    lock = io.lock_path(out)
+    lock = lock_path(out)
     lock.write_text(json.dumps({"pid": dead.pid, "host": "this", "started_utc": "2020-01-01T00:00:00Z"}))
     _change_inputs(config)
     result = cli("run", str(config))
@@ -169,14 +170,14 @@ def test_full_disk_during_the_write_leaves_the_previous_output(done_once: tuple[
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     config, out = done_once
     before = snapshot(out)
-    write = io._write_gpkg
+    write = output._write_gpkg
 
     def half_then_full(path: Path, layers: dict[str, object]) -> None:
         first = dict(list(layers.items())[:1])
         write(path, first)  # type: ignore[arg-type]
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(io, "_write_gpkg", half_then_full)
+    monkeypatch.setattr(output, "_write_gpkg", half_then_full)
     _change_inputs(config)
     assert_clean_failure(cli("run", str(config)), "the disk is full", "the previous output is untouched")
     assert snapshot(out) == before

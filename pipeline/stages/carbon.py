@@ -1,376 +1,141 @@
-"""Carbon stock per zone and epoch, its change between epochs, and a 90 % interval for both.
+"""Carbon stage: zone_carbon (stock per pool with 90 % intervals) and zone_change, and carbon fields on zones.
 
-Every figure is built from *terms*: an exactly known quantity (an area in ha, a biomass sum in t d.m.,
-a volume in m3) times a product of *factors* (a pool density, R, CF, WD, BEF), each factor with a
-value and an optional low/high range. Three methods make terms:
-
-- pools table (InVEST columns): class area x c_above / c_below / c_soil / c_dead (t C/ha);
-- biomass raster: zone sum of above-ground biomass x CF (above) and x R x CF (below);
-- stock volume (CCER-14-001-V01 form): V x WD x BEF x CF (above) and x R (below), so that
-  tree carbon = V x WD x BEF x (1 + R) x CF.
-
-Precedence for the live-biomass pools (above, below) of a zone and epoch: volume, for the zone's
-forest class, when the zone has a volume record; else the biomass raster, for the whole zone, when
-one is given for that epoch and covers the zone; else the pools table. Soil and dead organic matter
-always come from the pools table. So a zone's forest can come from its inventory and the rest from
-the table, and no area is counted twice.
-
-Uncertainty is IPCC approach 1 (first-order error propagation): each factor's low/high is taken as
-its 90 % bounds, factors are independent of each other, and a factor is the same (fully correlated)
-in every zone and epoch where it is used, so a change between epochs only carries the uncertainty
-of what changed. Asymmetric ranges are propagated side by side.
+For the live biomass of a zone and epoch the precedence is stock volume > biomass raster > pools table
+(see pipeline.stages.carbon_terms); a biomass raster that misses a zone leaves it to the table, and the
+notes say so.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from pipeline.classmaps import NODATA_CLASS, ClassMap
-from pipeline.errors import TableError
-from pipeline.stages.class_area import M2_PER_HA
-from pipeline.stages.zonal import NODATA_CODE, ZoneSums, ZoneValueTotals
+from pipeline.graph import Computed
+from pipeline.grid import zone_areas_m2
+from pipeline.inputs.carbon import BiomassInput, CarbonInputs
+from pipeline.inputs.check import Inputs
+from pipeline.kernels.zonal import ZoneSums, ZoneValueTotals
+from pipeline.names import CARBON, CHANGE
+from pipeline.stages import carbon_terms as ct
+from pipeline.stages.base import StageResult
+from pipeline.units import M2_PER_HA
 
-CO2_PER_C = 44.0 / 12.0
-POOLS = ("c_above", "c_below", "c_soil", "c_dead")
-LIVE_POOLS = ("c_above", "c_below")
-POOL_NAMES = {"c_above": "above", "c_below": "below", "c_soil": "soil", "c_dead": "dead"}
-SPECIES_FACTORS = ("wd", "bef", "r", "cf")
-BUILTIN_POOLS = {"baotou": "pools_baotou.csv"}
-BUILTIN_SPECIES = {"ar_cm_001_recalled": "species_ar_cm_001.csv"}
-METHOD_TABLE, METHOD_RASTER, METHOD_VOLUME = "pools_table", "biomass_raster", "stock_volume"
-_TERM_COLUMNS = ["zone", "year", "pool", "method", "source", "quantity", "factors"]
+_PARTIAL_COVER = 0.99
 
 
-@dataclass(frozen=True)
-class FactorTable:
-    """Factor values per row key (class, code or species): columns <f>, <f>_low, <f>_high and source."""
-
-    name: str
-    key: str
-    frame: pd.DataFrame
-    factors: tuple[str, ...]
-
-    def factor_rows(self, prefix: str) -> pd.DataFrame:
-        """One row per (key, factor): id, value, low, high; a missing range means no uncertainty."""
-        rows = [{"id": f"{prefix}:{key}:{f}", "value": row[f], "low": row[f"{f}_low"], "high": row[f"{f}_high"]}
-                for key, row in self.frame.iterrows() for f in self.factors]
-        return pd.DataFrame(rows, columns=["id", "value", "low", "high"])
+def epoch_pairs(years: Sequence[int]) -> list[tuple[int, int]]:
+    ordered = sorted(years)
+    return list(zip(ordered[:-1], ordered[1:], strict=True))
 
 
-def _factor_table(frame: pd.DataFrame, *, name: str, keys: Sequence[str], factors: Sequence[str]) -> FactorTable:
-    """Check a factor table read from CSV: key column, numeric non-negative values, low <= value <= high."""
-    key = next((k for k in keys if k in frame.columns), None)
-    missing = [c for c in factors if c not in frame.columns]
-    if key is None or missing:
-        wanted = " or ".join(keys)
-        raise TableError(f"{name}: needs a {wanted} column and {', '.join(factors)}; missing "
-                         f"{', '.join(([] if key else [wanted]) + missing)} (columns: {', '.join(frame.columns)})")
-    frame = frame.assign(**{key: frame[key].astype(str).str.strip()})
-    dupes = sorted(set(frame[key][frame[key].duplicated()]))
-    if dupes:
-        raise TableError(f"{name}: {key} listed more than once: {', '.join(dupes)}")
-    out = frame.set_index(key)
-    for f in factors:
-        out[f] = _numeric(out, f, name=name, required=True)
-        for side in ("low", "high"):
-            col = f"{f}_{side}"
-            out[col] = _numeric(out, col, name=name, required=False).fillna(out[f])
-        bad = out.index[(out[f"{f}_low"] > out[f]) | (out[f"{f}_high"] < out[f])]
-        if len(bad):
-            raise TableError(f"{name}: {f}_low <= {f} <= {f}_high fails for {key} {', '.join(map(str, bad))}")
-    if "source" not in out.columns:
-        out["source"] = name
-    out["source"] = out["source"].fillna(name).astype(str)
-    return FactorTable(name=name, key=key, frame=out, factors=tuple(factors))
+def _forest_ha(class_area: pd.DataFrame, *, year: int, forest: str,
+               zone_ids: NDArray[np.object_]) -> NDArray[np.float64]:
+    rows = class_area[(class_area["year"] == year) & (class_area["class"] == forest)]
+    return rows.set_index("zone_id")["area_ha"].reindex(zone_ids.astype(str), fill_value=0.0).to_numpy(dtype=float)
 
 
-def _numeric(frame: pd.DataFrame, column: str, *, name: str, required: bool) -> pd.Series:
-    if column not in frame.columns:
-        return pd.Series(np.nan, index=frame.index, dtype=float)
-    values = pd.to_numeric(frame[column], errors="coerce")
-    bad = frame.index[(values.isna() & required) | (values < 0)]
-    if len(bad):
-        raise TableError(f"{name}: column {column} needs a number >= 0 for {', '.join(map(str, bad))}")
-    return values.astype(float)
+def _live_keys(inputs: Inputs, carbon: CarbonInputs) -> set[str]:
+    """The pools-table keys whose live biomass a volume record replaces: the forest class or its codes."""
+    forest = carbon.settings.forest_class
+    if carbon.pools is not None and carbon.pools.key == "lucode":
+        return {str(c) for c in inputs.class_map.classes.get(forest, ())}
+    return {forest}
 
 
-def pools_table(frame: pd.DataFrame, *, name: str) -> FactorTable:
-    """An InVEST-style carbon pools table (t C/ha) keyed by `class` (class name) or `lucode` (raster code)."""
-    return _factor_table(frame, name=name, keys=("class", "lucode"), factors=POOLS)
+def _biomass_cover(inputs: Inputs, b: BiomassInput, sums: ZoneSums, unit_m2: float,
+                   notes: list[str]) -> pd.DataFrame:
+    frame = ct.biomass_sums(sums, n_zones=len(inputs.zones.ids), unit_m2=unit_m2)
+    share = frame["covered_ha"].to_numpy() / np.maximum(zone_areas_m2(b.zones.geoms, b.info.grid) / M2_PER_HA,
+                                                           1e-12)
+    ids = inputs.zones.ids.astype(str)
+    missed = ids[share <= 0]
+    partial = [f"{z} ({s:.1%})" for z, s in zip(ids, share, strict=True) if 0 < s < _PARTIAL_COVER]
+    if len(missed):
+        notes.append(f"{b.spec.path}: the biomass raster has no valid cell in zone(s) {', '.join(missed[:20])}; "
+                     f"their live biomass for {b.spec.year} comes from the pools table instead")
+    if partial:
+        notes.append(f"{b.spec.path}: the biomass raster covers only part of zone(s) {', '.join(partial[:20])}; "
+                     "their biomass is the sum over the covered part")
+    return frame
 
 
-def species_table(frame: pd.DataFrame, *, name: str) -> FactorTable:
-    """Per-species wood density, BEF, root-to-shoot ratio and carbon fraction for the volume method."""
-    return _factor_table(frame, name=name, keys=("species",), factors=SPECIES_FACTORS)
+def _epoch_terms(inputs: Inputs, carbon: CarbonInputs, class_area: pd.DataFrame, totals: ZoneValueTotals,
+                 year: int, biomass: pd.DataFrame | None, *, source: str, unit_m2: float) -> pd.DataFrame:
+    """All terms of one epoch, with the precedence volume > biomass raster > pools table for live biomass."""
+    n = len(inputs.zones.ids)
+    forest_ha = _forest_ha(class_area, year=year, forest=carbon.settings.forest_class, zone_ids=inputs.zones.ids)
+    records = carbon.volume[carbon.volume["year"] == year] if carbon.volume is not None else None
+    volume_zones = np.zeros(n, dtype=bool)
+    parts = []
+    if records is not None and carbon.species is not None and len(records):
+        volume_zones[records["zone"].to_numpy(dtype=np.int64)] = True
+        parts.append(ct.volume_terms(records, carbon.species, year=year, forest_ha=forest_ha))
+    raster_zones = np.zeros(n, dtype=bool) if biomass is None else (biomass["covered_ha"].to_numpy() > 0)
+    raster_zones &= ~volume_zones
+    if biomass is not None:
+        parts.append(ct.biomass_terms(biomass, year=year, zones=raster_zones, source=source))
+    if carbon.pools is not None:
+        keys = ct.key_of_codes(carbon.pools, inputs.class_map, totals.value)
+        areas = ct.key_areas_ha(totals, keys, n_zones=n, unit_m2=unit_m2)
+        epoch = next(e for e in inputs.config.landcover if e.year == year)
+        ct.check_keys_present(areas, carbon.pools, source=str(epoch.path))
+        replaced = {int(z): _live_keys(inputs, carbon) for z in np.flatnonzero(volume_zones)}
+        parts.append(ct.pool_terms(areas, carbon.pools, year=year, live_zones=~raster_zones, replaced=replaced))
+    return pd.concat(parts, ignore_index=True)
 
 
-# ---- areas ---------------------------------------------------------------------------------------
+def _all_terms(inputs: Inputs, carbon: CarbonInputs, computed: Computed, class_area: pd.DataFrame,
+               notes: list[str]) -> pd.DataFrame:
+    by_year = {b.spec.year: b for b in carbon.biomass}
+    terms = []
+    for year in sorted(computed.totals):
+        biomass = None
+        if year in computed.biomass:
+            biomass = _biomass_cover(inputs, by_year[year], computed.biomass[year], computed.biomass_unit_m2[year],
+                                     notes)
+        source = f"{by_year[year].spec.path} (R, CF from config)" if year in by_year else ""
+        terms.append(_epoch_terms(inputs, carbon, class_area, computed.totals[year], year, biomass, source=source,
+                                  unit_m2=computed.unit_m2))
+    return pd.concat(terms, ignore_index=True)
 
 
-def key_of_codes(table: FactorTable, class_map: ClassMap, codes: NDArray[np.int64]) -> NDArray[np.object_]:
-    """The pools-table key of each raster code: its class name, or the code itself for a lucode table.
-
-    Nodata codes get None: their carbon is unknown, and the class-area table reports them as nodata.
-    """
-    lookup: Mapping[int, str] = class_map.code_to_class()
-    nodata = {*class_map.nodata_codes, NODATA_CODE}
-    if table.key == "lucode":
-        return np.array([None if int(c) in nodata else str(int(c)) for c in codes], dtype=object)
-    return np.array([None if int(c) in nodata else lookup.get(int(c)) for c in codes], dtype=object)
-
-
-def key_areas_ha(totals: ZoneValueTotals, keys: NDArray[np.object_], *, n_zones: int,
-                 unit_m2: float) -> pd.DataFrame:
-    """Area in ha per (zone number, key) as a zones x keys frame; keys given per totals row."""
-    valid = np.array([k is not None for k in keys], dtype=bool)
-    frame = pd.DataFrame({"zone": totals.zone[valid], "key": keys[valid],
-                          "area_ha": totals.units[valid] * unit_m2 / M2_PER_HA})
-    wide = frame.pivot_table(index="zone", columns="key", values="area_ha", aggfunc="sum", fill_value=0.0)
-    return wide.reindex(range(n_zones), fill_value=0.0).rename_axis(columns=None)
+def tabulate(inputs: Inputs, computed: Computed, *, class_area: pd.DataFrame) -> StageResult:
+    """zone_carbon, zone_change (with two or more epochs), carbon fields for the zones, and the carbon notes."""
+    carbon = inputs.carbon
+    if carbon is None:
+        return StageResult()
+    notes: list[str] = []
+    ev = ct.evaluate(_all_terms(inputs, carbon, computed, class_area, notes), carbon.factors)
+    ids = inputs.zones.ids
+    pairs = epoch_pairs(list(computed.totals))
+    stock = ct.stock_table(ev, carbon.factors, zone_ids=ids)
+    change = ct.change_table(ev, carbon.factors, zone_ids=ids, pairs=pairs)
+    notes.extend(_method_mix_notes(ev.terms, pairs, ids))
+    tables = {CARBON: stock, **({CHANGE: change} if pairs else {})}
+    return StageResult(tables=tables, zone_fields=_zone_fields(ids, stock, change, latest=max(computed.totals)),
+                       notes=tuple(notes))
 
 
-def check_keys_present(areas: pd.DataFrame, table: FactorTable, *, source: str) -> None:
-    """Raise, listing each class (or code) and its area, when the raster holds keys the table lacks."""
-    found = areas.sum(axis=0)
-    missing = found[(found > 0) & ~found.index.isin(table.frame.index)]
-    if len(missing):
-        listed = ", ".join(f"{k} ({ha:,.2f} ha)" for k, ha in missing.sort_index().items())
-        raise TableError(f"{source}: {table.key} values in the zones but missing from the carbon pools table "
-                         f"{table.name}: {listed}. Add a row for each")
+def _method_mix_notes(terms: pd.DataFrame, pairs: Sequence[tuple[int, int]], ids: NDArray[np.object_]) -> list[str]:
+    methods = terms.groupby(["zone", "year"])["method"].agg(lambda m: ",".join(sorted(set(m))))
+    mixed = [f"{ids[z]} {y1}->{y2}" for y1, y2 in pairs for z in range(len(ids))
+             if methods.get((z, y1)) != methods.get((z, y2))]
+    if not mixed:
+        return []
+    return [f"carbon change mixes estimation methods between epochs for {', '.join(mixed[:20])}; "
+            "part of that change is method, not land"]
 
 
-# ---- terms ---------------------------------------------------------------------------------------
-
-
-def _terms(rows: list[dict[str, object]]) -> pd.DataFrame:
-    return pd.DataFrame(rows, columns=_TERM_COLUMNS)
-
-
-def pool_terms(areas: pd.DataFrame, table: FactorTable, *, year: int, live_zones: NDArray[np.bool_],
-               replaced: Mapping[int, set[str]]) -> pd.DataFrame:
-    """Area x pool density for every zone, key and pool.
-
-    `live_zones` marks zones whose live biomass comes from the table; `replaced` lists, per zone,
-    the keys whose live biomass another method supplies (the forest class of a volume zone).
-    """
-    rows: list[dict[str, object]] = []
-    for zone, row in areas.iterrows():
-        for key, area in row[row > 0].items():
-            source = str(table.frame.at[key, "source"])
-            for pool in POOLS:
-                live = pool in LIVE_POOLS
-                if live and (not live_zones[int(zone)] or key in replaced.get(int(zone), set())):
-                    continue
-                rows.append({"zone": int(zone), "year": year, "pool": POOL_NAMES[pool], "method": METHOD_TABLE,
-                             "source": source, "quantity": float(area), "factors": (f"pools:{key}:{pool}",)})
-    return _terms(rows)
-
-
-def biomass_sums(sums: ZoneSums, *, n_zones: int, unit_m2: float) -> pd.DataFrame:
-    """Biomass (t d.m.) and covered area (ha) per zone number from the zone sums of a t d.m./ha raster."""
-    biomass = np.zeros(n_zones)
-    covered = np.zeros(n_zones)
-    biomass[sums.zone] = sums.total * unit_m2 / M2_PER_HA
-    covered[sums.zone] = sums.units * unit_m2 / M2_PER_HA
-    return pd.DataFrame({"biomass_t": biomass, "covered_ha": covered})
-
-
-def biomass_terms(biomass: pd.DataFrame, *, year: int, zones: NDArray[np.bool_], source: str) -> pd.DataFrame:
-    """Above = B x CF, below = B x R x CF for the zones marked, B the zone's above-ground biomass."""
-    rows: list[dict[str, object]] = []
-    for zone in np.flatnonzero(zones):
-        b = float(biomass.at[zone, "biomass_t"])
-        rows.append({"zone": int(zone), "year": year, "pool": "above", "method": METHOD_RASTER, "source": source,
-                     "quantity": b, "factors": ("biomass:cf",)})
-        rows.append({"zone": int(zone), "year": year, "pool": "below", "method": METHOD_RASTER, "source": source,
-                     "quantity": b, "factors": ("biomass:r", "biomass:cf")})
-    return _terms(rows)
-
-
-def volume_m3(records: pd.DataFrame, *, forest_ha: NDArray[np.float64]) -> NDArray[np.float64]:
-    """Stock volume in m3 of each record: `volume_m3`, or `volume_m3_ha` x the zone's forest area (ha)."""
-    if "volume_m3" in records.columns:
-        return records["volume_m3"].to_numpy(dtype=float)
-    return records["volume_m3_ha"].to_numpy(dtype=float) * forest_ha[records["zone"].to_numpy(dtype=np.int64)]
-
-
-def volume_terms(records: pd.DataFrame, species: FactorTable, *, year: int,
-                 forest_ha: NDArray[np.float64]) -> pd.DataFrame:
-    """CCER-14-001-V01 tree carbon: above = V x WD x BEF x CF, below = V x WD x BEF x R x CF."""
-    volumes = volume_m3(records, forest_ha=forest_ha)
-    rows: list[dict[str, object]] = []
-    for (_, rec), v in zip(records.iterrows(), volumes, strict=True):
-        sp = str(rec["species"])
-        source = str(species.frame.at[sp, "source"])
-        base = (f"species:{sp}:wd", f"species:{sp}:bef", f"species:{sp}:cf")
-        rows.append({"zone": int(rec["zone"]), "year": year, "pool": "above", "method": METHOD_VOLUME,
-                     "source": source, "quantity": float(v), "factors": base})
-        rows.append({"zone": int(rec["zone"]), "year": year, "pool": "below", "method": METHOD_VOLUME,
-                     "source": source, "quantity": float(v), "factors": (*base, f"species:{sp}:r")})
-    return _terms(rows)
-
-
-def volume_records(frame: pd.DataFrame, *, zone_ids: Sequence[str], species: FactorTable, years: Sequence[int],
-                   name: str) -> pd.DataFrame:
-    """Check a volume table (zone_id, species, volume_m3 or volume_m3_ha, optional year) and number its zones.
-
-    A record without a year applies to every epoch.
-    """
-    units = [c for c in ("volume_m3", "volume_m3_ha") if c in frame.columns]
-    if len(units) != 1 or not {"zone_id", "species"} <= set(frame.columns):
-        raise TableError(f"{name}: needs zone_id, species and one of volume_m3 / volume_m3_ha "
-                         f"(columns: {', '.join(map(str, frame.columns))})")
-    out = frame.assign(zone_id=frame["zone_id"].astype(str), species=frame["species"].astype(str))
-    out[units[0]] = pd.to_numeric(out[units[0]], errors="coerce")
-    number = {z: i for i, z in enumerate(zone_ids)}
-    problems = [f"row {i + 2}: {col} {out.at[i, col]!r} {why}" for i in out.index for col, ok, why in (
-        ("zone_id", out.at[i, "zone_id"] in number, "is not a zone id"),
-        ("species", out.at[i, "species"] in species.frame.index, f"is not in the species table {species.name}"),
-        (units[0], bool(out.at[i, units[0]] >= 0), "is not a number >= 0"),
-    ) if not ok]
-    if problems:
-        raise TableError(f"{name}: " + "; ".join(problems[:10]))
-    out["zone"] = out["zone_id"].map(number)
-    if "year" not in out.columns:
-        return out.merge(pd.DataFrame({"year": list(years)}), how="cross")
-    out["year"] = pd.to_numeric(out["year"], errors="coerce")
-    return out[out["year"].isin(list(years))]
-
-
-# ---- evaluation and intervals ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Evaluated:
-    """Terms with their carbon (t C) and, per (term, factor), the sensitivity d carbon / d factor."""
-
-    terms: pd.DataFrame
-    sensitivity: pd.DataFrame
-
-
-def evaluate(terms: pd.DataFrame, factors: pd.DataFrame) -> Evaluated:
-    """Carbon of each term = quantity x product of its factor values; and each factor's sensitivity."""
-    terms = terms.reset_index(drop=True)
-    width = max((len(f) for f in terms["factors"]), default=0)
-    ids = np.array([list(f) + [""] * (width - len(f)) for f in terms["factors"]], dtype=object).reshape(-1, width)
-    lookup = factors.set_index("id")["value"].to_dict()
-    values = np.array([[lookup[i] if i else 1.0 for i in row] for row in ids], dtype=float).reshape(-1, width)
-    quantity = terms["quantity"].to_numpy(dtype=float)
-    carbon = quantity * values.prod(axis=1)
-    parts = [pd.DataFrame({"term": np.arange(len(terms)), "factor": ids[:, k],
-                           "sens": quantity * np.delete(values, k, axis=1).prod(axis=1)})
-             for k in range(width)]
-    sensitivity = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["term", "factor", "sens"])
-    sensitivity = sensitivity[sensitivity["factor"] != ""]
-    return Evaluated(terms=terms.assign(carbon_t=carbon), sensitivity=sensitivity)
-
-
-def half_widths(sens: pd.DataFrame, factors: pd.DataFrame, *, by: list[str]) -> pd.DataFrame:
-    """Lower and upper 90 % half-widths per group from summed sensitivities (column `sens`) per factor.
-
-    A factor moving toward its high end raises the result where the sensitivity is positive and lowers
-    it where negative, so each side picks the matching end of the range; sides add in quadrature.
-    """
-    f = factors.set_index("id")
-    summed = sens.groupby([*by, "factor"], as_index=False)["sens"].sum()
-    up_range = summed["factor"].map(f["high"] - f["value"]).to_numpy()
-    down_range = summed["factor"].map(f["value"] - f["low"]).to_numpy()
-    s = summed["sens"].to_numpy()
-    summed["up2"] = np.where(s > 0, s * up_range, -s * down_range) ** 2
-    summed["down2"] = np.where(s > 0, s * down_range, -s * up_range) ** 2
-    out = summed.groupby(by, as_index=False)[["up2", "down2"]].sum()
-    return out.assign(up=np.sqrt(out.pop("up2")), down=np.sqrt(out.pop("down2")))
-
-
-def _joined(values: pd.Series) -> str:
-    return "; ".join(dict.fromkeys(str(v) for v in values if str(v)))
-
-
-def _sources(terms: pd.DataFrame, keys: list[str]) -> pd.Series:
-    """The sources of the terms that hold carbon (zero-stock classes add nothing worth citing)."""
-    held = terms[terms["carbon_t"] != 0]
-    return held.groupby(keys)["source"].agg(_joined)
-
-
-def stock_table(ev: Evaluated, factors: pd.DataFrame, *, zone_ids: NDArray[np.object_]) -> pd.DataFrame:
-    """zone_carbon rows: per zone, year, pool and method, then a `total` row per zone and year."""
-    terms = ev.terms
-    sens = ev.sensitivity.merge(terms[["zone", "year", "pool", "method"]], left_on="term", right_index=True)
-    keys = ["zone", "year", "pool", "method"]
-    per_pool = terms.groupby(keys, as_index=False).agg(carbon_t=("carbon_t", "sum"))
-    per_pool = per_pool.merge(_sources(terms, keys).reset_index(), on=keys, how="left")
-    per_pool = per_pool.merge(half_widths(sens, factors, by=keys), on=keys, how="left")
-    total = terms.groupby(["zone", "year"], as_index=False).agg(carbon_t=("carbon_t", "sum"),
-                                                                method=("method", _joined))
-    total = total.merge(_sources(terms, ["zone", "year"]).reset_index(), on=["zone", "year"], how="left")
-    total = total.merge(half_widths(sens, factors, by=["zone", "year"]), on=["zone", "year"], how="left")
-    both = pd.concat([per_pool, total.assign(pool="total")], ignore_index=True).fillna(
-        {"up": 0.0, "down": 0.0, "source": ""})
-    order = {p: i for i, p in enumerate([*POOL_NAMES.values(), "total"])}
-    both = both.sort_values(["zone", "year", "pool"], key=lambda c: c.map(order) if c.name == "pool" else c)
-    co2e = both["carbon_t"] * CO2_PER_C
-    # First-order bounds can dip below zero for very wide ranges; a stock cannot.
+def _zone_fields(ids: NDArray[np.object_], stock: pd.DataFrame, change: pd.DataFrame, *,
+                 latest: int) -> pd.DataFrame:
+    total = stock[(stock["pool"] == "total") & (stock["year"] == latest)].set_index("zone_id")
+    zone_ids = pd.Series(ids.astype(str), index=ids.astype(str))
+    rate = change[change["year_to"] == latest].set_index("zone_id")["co2e_per_year_t"] if len(change) else None
     return pd.DataFrame({
-        "zone_id": zone_ids[both["zone"].to_numpy(dtype=np.int64)].astype(str), "year": both["year"].to_numpy(),
-        "pool": both["pool"].to_numpy(), "carbon_t": both["carbon_t"].to_numpy(), "co2e_t": co2e.to_numpy(),
-        "co2e_low_t": np.maximum(co2e - both["down"] * CO2_PER_C, 0.0).to_numpy(),
-        "co2e_high_t": (co2e + both["up"] * CO2_PER_C).to_numpy(),
-        "method": both["method"].to_numpy(), "source": both["source"].to_numpy(),
-    })
-
-
-def change_table(ev: Evaluated, factors: pd.DataFrame, *, zone_ids: NDArray[np.object_],
-                 pairs: Sequence[tuple[int, int]]) -> pd.DataFrame:
-    """zone_change rows: stock difference and yearly rate (t CO2e) per zone and epoch pair, with interval."""
-    carbon = ev.terms.groupby(["zone", "year"])["carbon_t"].sum()
-    sens = ev.sensitivity.merge(ev.terms[["zone", "year"]], left_on="term", right_index=True)
-    sens = sens.groupby(["zone", "year", "factor"])["sens"].sum()
-    frames = []
-    for y1, y2 in pairs:
-        diff = _at_year(sens, y2).sub(_at_year(sens, y1), fill_value=0.0).rename("sens").reset_index()
-        widths = half_widths(diff, factors, by=["zone"]).set_index("zone")
-        stock = _at_year(carbon, y2).sub(_at_year(carbon, y1), fill_value=0.0).reindex(range(len(zone_ids)),
-                                                                                     fill_value=0.0)
-        widths = widths.reindex(stock.index, fill_value=0.0)
-        change = stock.to_numpy() * CO2_PER_C
-        down, up = widths["down"].to_numpy() * CO2_PER_C, widths["up"].to_numpy() * CO2_PER_C
-        years = y2 - y1
-        frames.append(pd.DataFrame({
-            "zone_id": zone_ids.astype(str), "year_from": y1, "year_to": y2,
-            "co2e_change_t": change, "co2e_change_low_t": change - down, "co2e_change_high_t": change + up,
-            "co2e_per_year_t": change / years, "co2e_per_year_low_t": (change - down) / years,
-            "co2e_per_year_high_t": (change + up) / years,
-        }))
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-
-
-def _at_year(series: pd.Series, year: int) -> pd.Series:
-    if year not in series.index.get_level_values("year"):
-        return series.iloc[:0].droplevel("year")
-    return series.xs(year, level="year")
-
-
-# ---- transitions ---------------------------------------------------------------------------------
-
-
-def transition_table(codes_from: NDArray[np.int64], codes_to: NDArray[np.int64], totals: ZoneValueTotals, *,
-                     class_map: ClassMap, zone_ids: NDArray[np.object_], unit_m2: float,
-                     years: tuple[int, int]) -> pd.DataFrame:
-    """zone_transitions rows: area (ha) per zone moving from one class to another between two epochs.
-
-    `codes_from`/`codes_to` are the split pair codes of `totals`; nodata codes become class `nodata`.
-    """
-    lookup = {**class_map.code_to_class(), **dict.fromkeys((*class_map.nodata_codes, NODATA_CODE), NODATA_CLASS)}
-    frame = pd.DataFrame({
-        "zone": totals.zone, "class_from": [lookup.get(int(c), str(c)) for c in codes_from],
-        "class_to": [lookup.get(int(c), str(c)) for c in codes_to], "area_ha": totals.units * unit_m2 / M2_PER_HA,
-    })
-    frame = frame.groupby(["zone", "class_from", "class_to"], as_index=False)["area_ha"].sum()
-    return pd.DataFrame({"zone_id": zone_ids[frame["zone"].to_numpy(dtype=np.int64)].astype(str),
-                         "year_from": years[0], "year_to": years[1], "class_from": frame["class_from"],
-                         "class_to": frame["class_to"], "area_ha": frame["area_ha"]})
+        "carbon_t": zone_ids.map(total["carbon_t"]).fillna(0.0).to_numpy(),
+        "co2e_t": zone_ids.map(total["co2e_t"]).fillna(0.0).to_numpy(),
+        "co2e_per_year_t": zone_ids.map(rate).to_numpy(dtype=float) if rate is not None else np.nan,
+    }, index=zone_ids.index)

@@ -7,6 +7,7 @@ nodata cells or lying off the raster. So the classes of a zone add up to the zon
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -14,10 +15,14 @@ from numpy.typing import NDArray
 
 from pipeline.classmaps import NODATA_CLASS, ClassMap
 from pipeline.errors import ClassMapError
-from pipeline.stages.zonal import NODATA_CODE, ZoneValueTotals
-
-M2_PER_HA = 10_000.0
-MU_PER_HA = 15.0
+from pipeline.graph import Computed
+from pipeline.grid import zone_areas_m2
+from pipeline.inputs.check import Inputs
+from pipeline.inputs.landcover import epoch_nodata, nodata_hint
+from pipeline.kernels.zonal import NODATA_CODE, ZoneValueTotals
+from pipeline.names import CLASS_AREA
+from pipeline.stages.base import StageResult
+from pipeline.units import M2_PER_HA, MU_PER_HA
 
 
 def _class_of_codes(values: NDArray[np.int64], class_map: ClassMap) -> NDArray[np.object_]:
@@ -82,3 +87,22 @@ def wide_class_area(long: pd.DataFrame, *, year: int) -> pd.DataFrame:
     wide = one.pivot(index="zone_id", columns="class", values="area_ha")[order]
     wide.columns = [f"{c}_ha" for c in wide.columns]
     return wide
+
+
+def tabulate(inputs: Inputs, computed: Computed) -> StageResult:
+    """Table zone_class_area, and each zone's area and latest class areas as zone-layer fields.
+
+    Codes the class map lacks inside a zone stop the run, listed with their area.
+    """
+    totals, unit_m2 = computed.totals, computed.unit_m2
+    for epoch, info in zip(inputs.config.landcover, inputs.rasters, strict=True):
+        hint = partial(nodata_hint, declared=epoch_nodata(epoch, info) is not None)
+        check_codes_mapped(totals[epoch.year], inputs.class_map, unit_m2=unit_m2, source=str(epoch.path), hint=hint)
+    ids = inputs.zones.ids.astype(str)
+    areas = zone_areas_m2(inputs.zones.geoms, inputs.grid)
+    long = pd.concat([class_area_table(totals[year], class_map=inputs.class_map, zone_ids=ids, zone_area_m2=areas,
+                                       unit_m2=unit_m2, year=year) for year in sorted(totals)], ignore_index=True)
+    wide = wide_class_area(long, year=max(totals))
+    fields = pd.DataFrame({"area_ha": areas / M2_PER_HA, "area_mu": areas / M2_PER_HA * MU_PER_HA}, index=ids)
+    fields = pd.concat([fields, wide.set_axis(wide.index.astype(str)).reindex(ids)], axis=1)
+    return StageResult(tables={CLASS_AREA: long}, zone_fields=fields)

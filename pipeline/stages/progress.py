@@ -17,7 +17,10 @@ import math
 import numpy as np
 import pandas as pd
 
-from pipeline.stages.plans import sink_classes
+from pipeline.inputs.check import Inputs
+from pipeline.inputs.plans import sink_classes
+from pipeline.names import PROGRESS
+from pipeline.stages.base import StageResult
 
 COLUMNS = ["zone_id", "metric", "unit", "classes", "latest_year", "latest_value", "target_value", "target_year",
            "pct_of_target", "slope_per_year", "projected_value", "status"]
@@ -119,3 +122,12 @@ def zone_fields(plans: pd.DataFrame, progress: pd.DataFrame) -> pd.DataFrame:
     fields["carbon_progress_pct"] = carbon["pct_of_target"]
     fields["carbon_status"] = carbon["status"]
     return fields
+
+
+def tabulate(inputs: Inputs, *, class_area: pd.DataFrame, carbon: pd.DataFrame | None) -> StageResult:
+    """zone_progress and the plan and progress fields of the zones, when the run has a plan sheet."""
+    if inputs.plans is None:
+        return StageResult()
+    progress = progress_table(class_area, inputs.plans, carbon=carbon,
+                              wetland_includes_water=inputs.config.region.wetland_includes_water)
+    return StageResult(tables={PROGRESS: progress}, zone_fields=zone_fields(inputs.plans, progress))

@@ -1,6 +1,6 @@
 """Region indicators over all zones: forest coverage rate, grassland and wetland area, against targets.
 
-森林覆盖率 = forest area / land area x 100 (domain.md §2). Forest here is the `forest` class, plus
+森林覆盖率 = forest area / land area x 100 (docs/sources.md §2). Forest here is the `forest` class, plus
 `shrub` where the region flag says its shrubland qualifies as 国家特别规定灌木林 (林资发〔2004〕14号:
 e.g. counties under 400 mm mean annual precipitation, such as Baotou at about 312 mm). The land area
 is the observed area of the zones (nodata excluded), so a raster that misses part of a zone does not
@@ -16,9 +16,11 @@ import pandas as pd
 
 from pipeline.classmaps import NODATA_CLASS
 from pipeline.config import Region, RegionTarget
-from pipeline.stages.class_area import MU_PER_HA
+from pipeline.inputs.check import Inputs
+from pipeline.names import REGION
+from pipeline.stages.base import StageResult
+from pipeline.units import MU_PER_HA, WAN
 
-WAN = 10_000.0
 INDICATORS: dict[str, tuple[str, str, str]] = {
     "forest_coverage_pct": ("森林覆盖率", "Forest coverage rate", "%"),
     "forest_area_ha": ("森林面积", "Forest area", "ha"),
@@ -65,10 +67,14 @@ def _against(value: float, targets: Sequence[RegionTarget]) -> dict[str, object]
 def region_indicators(long: pd.DataFrame, region: Region) -> pd.DataFrame:
     """Table `region_indicators`: one row per epoch and indicator, with the region's target if any."""
     rows = []
-    for year, one in long.groupby("year"):
-        for name, value in year_indicators(one, region).items():
+    for year in sorted(long["year"].unique()):
+        for name, value in year_indicators(long[long["year"] == year], region).items():
             zh, en, unit = INDICATORS[name]
             targets = [t for t in region.targets if t.indicator == name]
             rows.append({"region": region.name, "year": int(year), "indicator": name, "label_zh": zh,
                          "label_en": en, "unit": unit, "value": value, **_against(value, targets)})
     return pd.DataFrame.from_records(rows, columns=COLUMNS)
+
+
+def tabulate(inputs: Inputs, *, class_area: pd.DataFrame) -> StageResult:
+    return StageResult(tables={REGION: region_indicators(class_area, inputs.config.region)})

@@ -1,4 +1,4 @@
-"""Plan sheets (一片一方案): check a zone's plan row and turn it into typed targets.
+"""Plan sheets (一片一方案): read the sheet, check each zone's plan row and turn it into typed targets.
 
 A plan sheet has one row per zone: its sink type, targets (share or area of the sink type's land,
 carbon stock), the target year and free-text measures. Every problem is collected and reported with
@@ -12,10 +12,13 @@ from collections.abc import Collection
 
 import pandas as pd
 
-from pipeline.errors import TableError
+from pipeline.config import RunConfig
+from pipeline.errors import SinkzoneError, TableError
+from pipeline.inputs.zones import PreparedZones
+from pipeline.io.tables import PLAN_LINE, read_plan_sheet
 
 SINK_CLASSES: dict[str, tuple[str, ...]] = {
-    # Zone plans count shrub with forest (林地: 乔木林 + 灌木林), see domain.md §2.
+    # Zone plans count shrub with forest (林地: 乔木林 + 灌木林; docs/sources.md §2).
     "forest": ("forest", "shrub"),
     "grassland": ("grassland",),
     "wetland": ("wetland",),
@@ -23,7 +26,7 @@ SINK_CLASSES: dict[str, tuple[str, ...]] = {
 REQUIRED = ("zone_id", "sink_type", "target_year")
 TARGETS = ("target_share_pct", "target_area_ha", "target_carbon_t")
 OPTIONAL = ("name", "baseline_year", "measures")
-LINE = "_line"
+LINE = PLAN_LINE
 
 
 def sink_classes(sink_type: str, *, wetland_includes_water: bool) -> tuple[str, ...]:
@@ -102,3 +105,16 @@ def validate_plans(raw: pd.DataFrame, *, zone_ids: Collection[str], first_year: 
         raise TableError("bad plan sheet:\n" + "\n".join(problems))
     return pd.DataFrame.from_records(records, columns=["zone_id", "plan_name", "sink_type", *TARGETS,
                                                       "target_year", "baseline_year", "measures"])
+
+
+def read_plans(config: RunConfig, zones: PreparedZones, problems: list[str]) -> pd.DataFrame | None:
+    """The checked plan sheet, or None when the config names none; problems are collected."""
+    if config.plans is None:
+        return None
+    try:
+        raw = read_plan_sheet(config.plans.path)
+        return validate_plans(raw, zone_ids=set(zones.ids.astype(str)), first_year=config.landcover[0].year,
+                              source=str(config.plans.path))
+    except SinkzoneError as exc:
+        problems.append(str(exc))
+        return None

@@ -17,12 +17,9 @@ import geopandas as gpd
 import pandas as pd
 import pyproj
 
-from pipeline import styles
 from pipeline.classmaps import ClassMap
-
-GPKG_NAME = "sinkzones.gpkg"
-PROJECT_NAME = "sinkzones.qgz"
-GEOMETRY_COLUMN = "geom"  # what GDAL names the geometry column of a GeoPackage layer it creates
+from pipeline.names import CANDIDATES, GEOMETRY_COLUMN, GPKG_NAME, ZONES
+from pipeline.present import styles
 
 _GROUPS = {"zones": "分区 / Zones", "candidates": "候选地 / Candidates", "tables": "统计表 / Tables",
            "landcover": "土地覆盖 / Land cover", "other": "其他 / Other layers"}
@@ -57,6 +54,18 @@ class ProjectLayer:
 class QgisPackage:
     style_rows: tuple[StyleRow, ...]
     project_xml: str
+
+
+def style_frame(rows: Sequence[StyleRow]) -> pd.DataFrame:
+    """layer_styles rows with the columns QGIS itself creates (QgsOgrProviderMetadata::saveStyle)."""
+    now = pd.Timestamp.now(tz="UTC")
+    return pd.DataFrame({
+        "f_table_catalog": "", "f_table_schema": "",
+        "f_table_name": [r.table for r in rows], "f_geometry_column": [r.geometry_column for r in rows],
+        "styleName": [r.style.name for r in rows], "styleQML": [r.style.qml for r in rows], "styleSLD": "",
+        "useAsDefault": True, "description": [r.style.title for r in rows], "owner": "", "ui": "",
+        "update_time": now,
+    })
 
 
 def _is_spatial(frame: pd.DataFrame) -> bool:
@@ -99,9 +108,9 @@ def layer_id(name: str, suffix: str = "") -> str:
 
 
 def _layer_group(name: str, spatial: bool) -> str:
-    if name == "zones":
+    if name == ZONES:
         return "zones"
-    if name == "afforestation_candidates":
+    if name == CANDIDATES:
         return "candidates"
     return "other" if spatial else "tables"
 
@@ -113,11 +122,11 @@ def project_layers(layers: Mapping[str, pd.DataFrame], rows: Sequence[StyleRow],
     for row in rows:
         frame = layers[row.table]
         spatial = bool(row.geometry_column)
-        title = row.style.title if row.table in ("zones", "afforestation_candidates") else row.table
+        title = row.style.title if row.table in (ZONES, CANDIDATES) else row.table
         result.append(_vector_layer(row.table, frame, row.style, title=title, group=_layer_group(row.table, spatial),
                                     visible=spatial))
-        if row.table == "zones" and spatial:
-            result.extend(_vector_layer("zones", frame, view, title=view.title, group="zones", visible=False,
+        if row.table == ZONES and spatial:
+            result.extend(_vector_layer(ZONES, frame, view, title=view.title, group="zones", visible=False,
                                         suffix=f"_{view.name}") for view in styles.graduated_zone_styles(frame))
     if landcover is not None:
         result.append(ProjectLayer(layer_id=layer_id("landcover"), title=styles.raster_style(class_map).title,
@@ -228,7 +237,7 @@ def build_package(layers: Mapping[str, pd.DataFrame], *, title: str, class_map: 
                   landcover: Path | None = None, landcover_crs: pyproj.CRS | None = None) -> QgisPackage:
     """Styles for the GeoPackage and the project text for the layers about to be written."""
     rows = style_rows(layers)
-    zones = layers.get("zones")
+    zones = layers.get(ZONES)
     crs = pyproj.CRS(zones.crs) if isinstance(zones, gpd.GeoDataFrame) and zones.crs is not None else landcover_crs
     bounds = tuple(zones.total_bounds) if isinstance(zones, gpd.GeoDataFrame) and len(zones) else None
     members = project_layers(layers, rows, landcover=landcover, class_map=class_map, out_dir=out_dir,

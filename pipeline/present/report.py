@@ -1,6 +1,6 @@
 """The report people read: report/index.html (region summary) and one page per zone.
 
-Pure: builds HTML text and PNG bytes in memory and returns them as {relative path: bytes}; io.py
+Pure: builds HTML text and PNG bytes in memory and returns them as {relative path: bytes}; pipeline.io
 writes them. Pictures sit next to the HTML, so the folder opens offline and prints (print CSS).
 Chinese labels are in the HTML text; the PNG labels are English so they never depend on a CJK font
 being installed where the run happens.
@@ -26,13 +26,10 @@ from matplotlib.patches import Patch
 from numpy.typing import NDArray
 
 from pipeline.classmaps import NODATA_CLASS, ClassMap, label
+from pipeline.names import CANDIDATES, CARBON, CHANGE, CLASS_AREA, PROGRESS, REGION
+from pipeline.present.palette import class_colour
 from pipeline.stages.progress import STATUS_LABELS
 
-COLOURS = {"forest": "#1b7837", "shrub": "#a6d96a", "grassland": "#fee08b", "wetland": "#4eb3d3",
-           "water": "#2166ac", "cropland": "#f4a582", "built": "#b2182b", "bare": "#d9d9d9",
-           "snow_ice": "#f7f7f7", "other": "#8c8c8c", NODATA_CLASS: "#ffffff"}
-_FALLBACK = ["#762a83", "#e08214", "#35978f", "#c51b7d", "#7f3b08"]
-CANDIDATES = "afforestation_candidates"
 SINK_LABELS = {"forest": "森林碳汇 forest", "grassland": "草原碳汇 grassland", "wetland": "湿地碳汇 wetland"}
 CSS = """
 body{font-family:"Noto Sans CJK SC","Microsoft YaHei","PingFang SC",sans-serif;margin:2em;max-width:60em;color:#222}
@@ -52,10 +49,6 @@ class MapData:
     transform: Any
     nodata: float | None
     crs: pyproj.CRS
-
-
-def colour(name: str, i: int) -> str:
-    return COLOURS.get(name, _FALLBACK[i % len(_FALLBACK)])
 
 
 def bilingual(name: str) -> str:
@@ -125,13 +118,13 @@ def land_cover_map(picture: MapData, *, class_map: ClassMap, zone: gpd.GeoSeries
     extent = (t.c, t.c + t.a * cols, t.f + t.e * rows, t.f)
     fig = Figure(figsize=(7.0, 6.0), layout="constrained")
     ax = fig.add_subplot()
-    ax.imshow(classes, cmap=ListedColormap([colour(n, i) for i, n in enumerate(names)]), vmin=-0.5,
+    ax.imshow(classes, cmap=ListedColormap([class_colour(n, i) for i, n in enumerate(names)]), vmin=-0.5,
               vmax=len(names) - 0.5, extent=extent, interpolation="nearest")
     zone.to_crs(picture.crs).boundary.plot(ax=ax, color="black", linewidth=1.0)
     if len(parcels):
         parcels.to_crs(picture.crs).plot(ax=ax, facecolor="none", edgecolor="#e7298a", linewidth=0.8)
     present = sorted({int(v) for v in np.unique(classes[~np.isnan(classes)])})
-    handles = [Patch(facecolor=colour(names[i], i), edgecolor="#999", label=label(names[i])[1]) for i in present]
+    handles = [Patch(facecolor=class_colour(names[i], i), edgecolor="#999", label=label(names[i])[1]) for i in present]
     if len(parcels):
         handles.append(Patch(facecolor="none", edgecolor="#e7298a", label="afforestation candidate"))
     ax.legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
@@ -190,14 +183,14 @@ def plan_section(zone: pd.Series) -> str:
 
 
 def carbon_section(zone_id: str, tables: Mapping[str, pd.DataFrame], files: dict[str, bytes], stem: str) -> str:
-    carbon = tables.get("zone_carbon")
+    carbon = tables.get(CARBON)
     if carbon is None:
         return '<p class="note">无碳数据 No carbon data in this run.</p>'
     mine = carbon[carbon["zone_id"].astype(str) == zone_id]
     files[f"{stem}_carbon.png"] = carbon_chart(mine, title=f"Carbon stock by pool, zone {zone_id}")
     parts = [f'<div class="figure"><img src="{stem}_carbon.png" alt="carbon stock"></div>',
              html_table(mine.drop(columns=["zone_id"]), text=("pool",))]
-    change = tables.get("zone_change")
+    change = tables.get(CHANGE)
     if change is not None and "zone_id" in change.columns:
         parts.append("<h3>碳储量变化 Carbon change</h3>")
         parts.append(html_table(change[change["zone_id"].astype(str) == zone_id].drop(columns=["zone_id"])))
@@ -219,10 +212,10 @@ def candidates_section(parcels: pd.DataFrame) -> str:
 
 def zone_page(zone_id: str, zone: pd.Series, *, stem: str, tables: Mapping[str, pd.DataFrame],
               files: dict[str, bytes], run_name: str) -> bytes:
-    long = tables["zone_class_area"]
+    long = tables[CLASS_AREA]
     mine = long[long["zone_id"] == zone_id]
     files[f"{stem}_classes.png"] = class_area_chart(mine, title=f"Class area by epoch, zone {zone_id}")
-    progress = tables.get("zone_progress")
+    progress = tables.get(PROGRESS)
     parcels = tables.get(CANDIDATES, pd.DataFrame(columns=["zone_id"]))
     latest = mine[mine["year"] == mine["year"].max()][["class", "area_ha", "area_mu", "share"]]
     latest = latest.assign(share=latest["share"] * 100, **{"class": latest["class"].map(bilingual)})
@@ -286,11 +279,11 @@ def build_report(tables: Mapping[str, pd.DataFrame], zones: gpd.GeoDataFrame, *,
                                                   parcels=mine, title=f"Land cover (latest epoch), zone {zone_id}")
         files[f"{stem}.html"] = zone_page(zone_id, zone.iloc[0], stem=stem, tables=tables, files=files,
                                           run_name=run_name)
-    files["region_classes.png"] = class_area_chart(tables["zone_class_area"], title="Class area, all zones")
+    files["region_classes.png"] = class_area_chart(tables[CLASS_AREA], title="Class area, all zones")
     body = [f"<h1>{html.escape(region)}：碳汇片区报告 Carbon-sink zone report</h1>",
             f'<p class="note">run {html.escape(run_name)}; areas are exact per zone; targets come from the '
             "plan sheet and the region config.</p>",
-            "<h2>区域指标 Region indicators</h2>", region_section(tables["region_indicators"]),
+            "<h2>区域指标 Region indicators</h2>", region_section(tables[REGION]),
             '<div class="figure"><img src="region_classes.png" alt="class area, all zones"></div>',
             "<h2>片区 Zones</h2>", zone_summary(zones, stems, tables)]
     files["index.html"] = page(f"{region} report", "".join(body))

@@ -1,7 +1,7 @@
-"""Zone preparation: ids checked, geometries repaired, reprojected to the raster's CRS.
+"""The zone layer: read, ids checked, geometries repaired, reprojected to the raster's CRS.
 
-Pure functions on GeoDataFrames; every repair is returned as a message so the runner can log and
-record it. The categorical raster is never resampled: the zones move to the raster's CRS instead.
+Every repair is returned as a message so the runner can log and record it. The categorical raster
+is never resampled: the zones move to the raster's CRS instead.
 """
 
 from __future__ import annotations
@@ -14,8 +14,10 @@ import pyproj
 import shapely
 from numpy.typing import NDArray
 
-from pipeline.errors import ZoneError
+from pipeline.config import RunConfig
+from pipeline.errors import SinkzoneError, ZoneError
 from pipeline.grid import Grid
+from pipeline.io.vectors import read_zones
 
 
 @dataclass(frozen=True)
@@ -103,3 +105,28 @@ def zones_off_grid(zones: PreparedZones, grid: Grid) -> list[str]:
     extent = shapely.box(*grid.bounds)
     misses = ~shapely.intersects(zones.geoms, extent)
     return [str(z) for z in zones.ids[misses]]
+
+
+def read_checked_zones(config: RunConfig, grid: Grid, problems: list[str]) -> PreparedZones | None:
+    """The zone layer read, prepared for the grid and checked to overlap it; problems are collected."""
+    source = str(config.zones.path)
+    try:
+        frame = read_zones(config.zones.path, layer=config.zones.layer)
+        zones = prepare_zones(frame, id_field=config.zones.id_field, grid=grid, source=source)
+    except SinkzoneError as exc:
+        problems.append(str(exc))
+        return None
+    missed = zones_off_grid(zones, grid)
+    if missed:
+        problems.append(f"{source}: {len(missed)} zone(s) lie entirely off the raster extent: {missed[:10]}; "
+                        "check that the zones and the raster cover the same place (and their CRS)")
+    return zones
+
+
+def partial_notes(zones: PreparedZones, grid: Grid) -> list[str]:
+    sticking_out = zones_partly_off_grid(zones, grid)
+    if not sticking_out:
+        return []
+    listed = ", ".join(f"{z} ({share:.1%} outside)" for z, share in sticking_out[:10])
+    return [f"{len(sticking_out)} zone(s) extend beyond the raster; the part outside counts as class nodata: "
+            f"{listed}"]

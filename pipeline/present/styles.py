@@ -17,19 +17,12 @@ import geopandas as gpd
 import pandas as pd
 
 from pipeline.classmaps import LABELS, NODATA_CLASS, ClassMap, label
+from pipeline.names import CANDIDATES, ZONES
+from pipeline.present.palette import CLASS_COLOURS, class_colour
 
 QGIS_VERSION = "3.22.16-Białowieża"
 STYLE_PROPERTY = "sinkzone/style"
 
-# Internal classes: the ESA WorldCover colours of the matching WorldCover class, so the zone maps read
-# like the most widely used global product.
-CLASS_COLOURS: dict[str, str] = {
-    "forest": "#006400", "shrub": "#ffbb22", "grassland": "#ffff4c", "cropland": "#f096ff",
-    "built": "#fa0000", "bare": "#b4b4b4", "snow_ice": "#f0f0f0", "water": "#0064c8",
-    "wetland": "#0096a0", "other": "#fae6a0", NODATA_CLASS: "#ffffff",
-}
-_FALLBACK_COLOURS = ("#8dd3c7", "#bebada", "#fb8072", "#80b1d3", "#fdb462", "#b3de69", "#fccde5",
-                     "#d9d9d9", "#bc80bd", "#ccebc5")
 GREENS = ("#edf8e9", "#bae4b3", "#74c476", "#31a354", "#006d2c")
 PROGRESS = ("#d7191c", "#fdae61", "#ffffbf", "#a6d96a", "#1a9641")
 
@@ -279,11 +272,11 @@ def _categorized_zone_style(frame: pd.DataFrame, fields: Sequence[str]) -> tuple
     if "sink_type" in fields:
         values = sorted(str(v) for v in frame["sink_type"].dropna().unique())
         # a forest sink zone in the forest colour, a wetland one in the wetland colour, and so on
-        colours = {v: CLASS_COLOURS.get(v, _FALLBACK_COLOURS[i % len(_FALLBACK_COLOURS)]) for i, v in enumerate(values)}
+        colours = {v: class_colour(v, i) for i, v in enumerate(values)}
         cats = [(v, f"{label(v)[0]}碳汇片区 / {label(v)[1]} sink zone", colours[v]) for v in values]
         return categorized_renderer('"sink_type"', cats), colours, "zones-sink-type"
     classes = class_columns(fields)
-    colours = {c: CLASS_COLOURS.get(c, _FALLBACK_COLOURS[i % len(_FALLBACK_COLOURS)]) for i, c in enumerate(classes)}
+    colours = {c: class_colour(c, i) for i, c in enumerate(classes)}
     cats = [(c, " / ".join(label(c)), colours[c]) for c in classes]
     return categorized_renderer(dominant_class_expression(classes), cats), colours, "zones-dominant-class"
 
@@ -351,7 +344,7 @@ def candidate_style(frame: pd.DataFrame) -> LayerStyle:
     fields = _fields(frame)
     if "class" in fields:
         values = [str(v) for v in frame["class"].dropna().unique()]
-        colours = {v: CLASS_COLOURS.get(v, _FALLBACK_COLOURS[i % len(_FALLBACK_COLOURS)]) for i, v in enumerate(values)}
+        colours = {v: class_colour(v, i) for i, v in enumerate(values)}
         renderer = categorized_renderer('"class"', [(v, " / ".join(label(v)), colours[v]) for v in values])
     else:
         colours = {"candidate": "#b2df8a"}
@@ -372,9 +365,9 @@ def generic_style(frame: pd.DataFrame, *, layer: str, geometry: bool) -> LayerSt
 
 def default_style(layer: str, frame: pd.DataFrame, *, geometry: bool) -> LayerStyle:
     """The one default style stored in the GeoPackage for a layer."""
-    if layer == "zones" and geometry:
+    if layer == ZONES and geometry:
         return zone_style(frame)
-    if layer == "afforestation_candidates" and geometry:
+    if layer == CANDIDATES and geometry:
         return candidate_style(frame)
     return generic_style(frame, layer=layer, geometry=geometry)
 

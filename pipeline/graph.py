@@ -1,0 +1,307 @@
+"""The lazy dask graph of a run, and its one compute.
+
+Coverage of the zones is computed once per band of chunk rows; each chunk task reads its own window of
+every epoch, expands its band's coverage to cell weights once and sums every epoch (and every transition
+pair) with them, so N epochs cost far less than N separate runs. Biomass rasters get their own coverage
+on their own grid; afforestation screening reads its windows on the same chunk layout. Reading inside
+the tasks keeps reads from running ahead of the work (memory) and leaves no block to ship between
+cluster workers.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
+from typing import Any
+
+import dask
+import dask.array as da
+import numpy as np
+import pandas as pd
+from dask.array.core import normalize_chunks
+from dask.callbacks import Callback
+from dask.delayed import Delayed
+from numpy.typing import NDArray
+
+from pipeline.config import RunConfig
+from pipeline.coverage import Coverage, zone_coverage
+from pipeline.errors import SinkzoneError
+from pipeline.grid import Grid, area_units, row_cell_areas_m2, to_pixel_space
+from pipeline.inputs.carbon import BiomassInput
+from pipeline.inputs.check import Inputs
+from pipeline.inputs.landcover import epoch_nodata
+from pipeline.io.rasters import WindowSource, block_aligned_chunks, read_window, window_source
+from pipeline.kernels import screening
+from pipeline.kernels.zonal import (
+    ZoneSums,
+    ZoneValueTotals,
+    cell_weights,
+    chunk_totals,
+    merge_sums,
+    merge_totals,
+    zone_weighted_sums,
+)
+
+log = logging.getLogger(__name__)
+ProgressHook = Callable[[int, int], None]
+Chunks = tuple[tuple[int, ...], tuple[int, ...]]
+_MERGE_FAN_IN = 8
+
+
+@dataclass(frozen=True)
+class ChunkPlan:
+    """Where each chunk lies: row and column offsets and sizes, as dask sees the arrays."""
+
+    row_offsets: tuple[int, ...]
+    row_sizes: tuple[int, ...]
+    col_offsets: tuple[int, ...]
+    col_sizes: tuple[int, ...]
+
+    def windows(self) -> Iterator[tuple[int, int, int, int, int, int]]:
+        """(i, j, row_off, col_off, height, width) for every chunk."""
+        for i, (r0, h) in enumerate(zip(self.row_offsets, self.row_sizes, strict=True)):
+            for j, (c0, w) in enumerate(zip(self.col_offsets, self.col_sizes, strict=True)):
+                yield i, j, r0, c0, h, w
+
+
+def _plan_of(chunks: Chunks) -> ChunkPlan:
+    rows, cols = chunks
+    return ChunkPlan(row_offsets=tuple(np.cumsum((0, *rows[:-1])).tolist()), row_sizes=rows,
+                     col_offsets=tuple(np.cumsum((0, *cols[:-1])).tolist()), col_sizes=cols)
+
+
+def tree_merge(parts: list[Delayed], *, merge: Callable[..., Any] = merge_totals) -> Delayed:
+    """Add partial totals in a tree of bounded fan-in, so no task holds every chunk's result."""
+    while len(parts) > 1:
+        parts = [dask.delayed(merge, pure=True)(*parts[i:i + _MERGE_FAN_IN])
+                 for i in range(0, len(parts), _MERGE_FAN_IN)]
+    return parts[0]
+
+
+@dataclass(frozen=True)
+class ZonalGraph:
+    """The lazy coverage of one zone set on one grid, one task per band of chunk rows."""
+
+    plan: ChunkPlan
+    bands: tuple[Delayed, ...]
+    row_units: NDArray[np.float64]
+    unit_m2: float
+
+
+def zonal_graph(grid: Grid, geoms: NDArray[np.object_], *, chunks: Chunks) -> ZonalGraph:
+    """Coverage once per band of chunk rows, lazy; chunk tasks window their band's coverage.
+
+    Bands are independent tasks, so coverage runs in parallel and chunk work starts as soon as its
+    own band is ready; no task ever holds the coverage of the whole raster.
+    """
+    row_units, unit_m2 = area_units(row_cell_areas_m2(grid))
+    plan = _plan_of(chunks)
+    pixel_geoms = dask.delayed(to_pixel_space(geoms, grid), pure=True)
+    bands = tuple(dask.delayed(zone_coverage, pure=True)(pixel_geoms, grid.shape, rows=(r0, r0 + h))
+                  for r0, h in zip(plan.row_offsets, plan.row_sizes, strict=True))
+    return ZonalGraph(plan=plan, bands=bands, row_units=row_units, unit_m2=unit_m2)
+
+
+def _chunk_task(coverage: Coverage, row_off: int, col_off: int, height: int, width: int,
+                row_units: NDArray[np.float64], sources: tuple[WindowSource, ...], nodata: tuple[float | None, ...],
+                pairs: tuple[tuple[int, int], ...]) -> tuple[ZoneValueTotals, ...]:
+    blocks = tuple(read_window(src, row_off, col_off, height, width) for src in sources)
+    return chunk_totals(coverage.window(row_off, col_off, height, width), row_units, blocks, nodata, pairs=pairs)
+
+
+def chunked_totals(graph: ZonalGraph, sources: Sequence[WindowSource], nodata: Sequence[float | None], *,
+                   pairs: Sequence[tuple[int, int]] = ()) -> list[Delayed]:
+    """(zone, code) totals of every source, then of every (from, to) pair of sources, all lazy.
+
+    One task per chunk reads every source's window and expands the chunk's cell weights once.
+    """
+    n_out = len(sources) + len(pairs)
+    parts = [
+        dask.delayed(_chunk_task, pure=True, nout=n_out)(
+            graph.bands[i], r0, c0, h, w, graph.row_units[r0:r0 + h], tuple(sources), tuple(nodata), tuple(pairs))
+        for i, _, r0, c0, h, w in graph.plan.windows()
+    ]
+    return [tree_merge([part[k] for part in parts]) for k in range(n_out)]
+
+
+def _sums_chunk_task(coverage: Coverage, row_off: int, col_off: int, height: int, width: int,
+                     row_units: NDArray[np.float64], source: WindowSource, nodata: float | None) -> ZoneSums:
+    block = read_window(source, row_off, col_off, height, width)
+    weights = cell_weights(coverage.window(row_off, col_off, height, width), row_units)
+    return zone_weighted_sums(block, weights, nodata=nodata)
+
+
+def chunked_sums(graph: ZonalGraph, source: WindowSource, *, nodata: float | None) -> Delayed:
+    """Per-zone area-weighted sums of a continuous raster (biomass density), chunk by chunk, lazy."""
+    parts = [dask.delayed(_sums_chunk_task, pure=True)(graph.bands[i], r0, c0, h, w, graph.row_units[r0:r0 + h],
+                                                       source, nodata)
+             for i, _, r0, c0, h, w in graph.plan.windows()]
+    return tree_merge(parts, merge=merge_sums)
+
+
+def _array_chunk_task(coverage: Coverage, row_off: int, col_off: int, row_units: NDArray[np.float64],
+                      block: NDArray[np.integer], nodata: float | None) -> ZoneValueTotals:
+    height, width = block.shape
+    return chunk_totals(coverage.window(row_off, col_off, height, width), row_units, (block,), (nodata,))[0]
+
+
+def zone_code_totals(landcover: NDArray[np.integer] | da.Array, grid: Grid, geoms: NDArray[np.object_], *,
+                     nodata: float | None) -> tuple[ZoneValueTotals, float]:
+    """(zone, code) area totals and the area unit in m², for an in-memory or a dask land-cover array.
+
+    A numpy array is one chunk; a dask array is summed chunk by chunk as a full run does. Both give
+    identical integer totals. Geometries must be in the grid's CRS.
+    """
+    lazy = landcover if isinstance(landcover, da.Array) else da.from_array(np.asarray(landcover), chunks=-1)
+    row_chunks, col_chunks = lazy.chunks
+    graph = zonal_graph(grid, geoms, chunks=(row_chunks, col_chunks))
+    blocks = lazy.to_delayed()
+    parts = [dask.delayed(_array_chunk_task, pure=True)(graph.bands[i], r0, c0, graph.row_units[r0:r0 + h],
+                                                        blocks[i, j], nodata)
+             for i, j, r0, c0, h, _ in graph.plan.windows()]
+    return dask.compute(tree_merge(parts), scheduler="threads")[0], graph.unit_m2
+
+
+# ---- the run's graph -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunGraph:
+    """The whole run, lazy: totals per epoch and per transition pair, biomass sums, candidate parcels."""
+
+    zonal: ZonalGraph
+    totals: dict[int, Delayed]
+    transitions: dict[tuple[int, int], Delayed]
+    biomass: dict[int, Delayed]
+    biomass_unit_m2: dict[int, float]
+    candidates: Delayed | None
+
+
+@dataclass(frozen=True)
+class Computed:
+    """What the one compute of a run gives; every stage tabulates from this and the checked inputs."""
+
+    unit_m2: float
+    totals: Mapping[int, ZoneValueTotals]
+    transitions: Mapping[tuple[int, int], ZoneValueTotals]
+    biomass: Mapping[int, ZoneSums]
+    biomass_unit_m2: Mapping[int, float]
+    candidates: tuple[NDArray[np.object_], pd.DataFrame] | None
+
+
+def _chunks_of(info_chunks: tuple[int, int], shape: tuple[int, int]) -> Chunks:
+    rows, cols = normalize_chunks(info_chunks, shape)
+    return rows, cols
+
+
+def build_graph(inputs: Inputs) -> RunGraph:
+    """One fused task per chunk computes every epoch and every consecutive-epoch transition."""
+    chunks = _chunks_of(block_aligned_chunks(inputs.rasters[0], target_cells=inputs.config.compute.chunk_cells),
+                        inputs.grid.shape)
+    graph = zonal_graph(inputs.grid, inputs.zones.geoms, chunks=chunks)
+    epochs = inputs.config.landcover
+    # Transition matrices feed the carbon change tables, so they are computed only when carbon is asked for.
+    pairs = list(zip(range(len(epochs) - 1), range(1, len(epochs)), strict=True)) if inputs.carbon else []
+    merged = chunked_totals(graph, [window_source(e.path) for e in epochs],
+                            [epoch_nodata(e, info) for e, info in zip(epochs, inputs.rasters, strict=True)],
+                            pairs=pairs)
+    biomass = {b.spec.year: _biomass_node(b, inputs.config.compute.chunk_cells)
+               for b in (inputs.carbon.biomass if inputs.carbon else ())}
+    return RunGraph(
+        zonal=graph,
+        totals={e.year: total for e, total in zip(epochs, merged[:len(epochs)], strict=True)},
+        transitions={(epochs[a].year, epochs[b].year): merged[len(epochs) + k] for k, (a, b) in enumerate(pairs)},
+        biomass={year: node for year, (node, _) in biomass.items()},
+        biomass_unit_m2={year: unit for year, (_, unit) in biomass.items()},
+        candidates=_candidate_graph(inputs, plan=graph.plan))
+
+
+def _biomass_node(b: BiomassInput, chunk_cells: int) -> tuple[Delayed, float]:
+    """Zone sums of one biomass raster on its own grid, with its own coverage."""
+    chunks = _chunks_of(block_aligned_chunks(b.info, target_cells=chunk_cells), b.info.grid.shape)
+    graph = zonal_graph(b.info.grid, b.zones.geoms, chunks=chunks)
+    nodata = b.spec.nodata if b.spec.nodata is not None else b.info.nodata
+    return chunked_sums(graph, window_source(b.spec.path), nodata=nodata), graph.unit_m2
+
+
+def _candidate_chunk(sources: list[WindowSource], nodata: list[float | None], rules: screening.Screening, *,
+                     row_off: int, col_off: int, height: int, width: int, grid_shape: tuple[int, int],
+                     max_cell_m2: float) -> screening.Pieces:
+    blocks = [read_window(source, row_off, col_off, height, width) for source in sources]
+    return screening.chunk_pieces(blocks, nodata, rules, row_off=row_off, col_off=col_off, grid_shape=grid_shape,
+                                  max_cell_m2=max_cell_m2)
+
+
+def _candidate_graph(inputs: Inputs, *, plan: ChunkPlan) -> Delayed | None:
+    """Lazy candidate parcels: one screening task per chunk over the look-back epochs, then one merge."""
+    settings = inputs.config.candidates
+    if settings is None or not settings.enabled:
+        return None
+    years, checked = screening.lookback_epochs([e.year for e in inputs.config.landcover],
+                                               lookback_years=settings.lookback_years)
+    epochs = [(e, info) for e, info in zip(inputs.config.landcover, inputs.rasters, strict=True) if e.year in years]
+    sources = [window_source(e.path) for e, _ in epochs]
+    nodata = [epoch_nodata(e, info) for e, info in epochs]
+    rules = screening.make_screening(inputs.class_map.classes, never=settings.never_classes,
+                                     excluded=settings.excluded_classes, min_parcel_m2=settings.min_parcel_m2)
+    grid = inputs.grid
+    cell_m2 = row_cell_areas_m2(grid)
+    parts = [dask.delayed(_candidate_chunk, pure=True)(
+        sources, nodata, rules, row_off=r0, col_off=c0, height=h, width=w, grid_shape=grid.shape,
+        max_cell_m2=float(cell_m2[r0:r0 + h].max())) for _, _, r0, c0, h, w in plan.windows()]
+    merged = dask.delayed(screening.merge_pieces, pure=True)(*parts)
+    return dask.delayed(screening.candidate_table, pure=True)(
+        merged, rules, grid=grid, zone_geoms=inputs.zones.geoms, zone_ids=inputs.zones.ids, years=years,
+        checked=checked, lookback_years=settings.lookback_years)
+
+
+# ---- the one compute --------------------------------------------------------------------------------
+
+
+class _ProgressCallback(Callback):
+    def __init__(self, hook: ProgressHook) -> None:
+        super().__init__()
+        self._hook = hook
+        self._done = 0
+        self._total = 0
+
+    def _start_state(self, dsk: Any, state: Any) -> None:
+        self._total = sum(len(state[k]) for k in ("ready", "waiting", "running"))
+        self._hook(0, self._total)
+
+    def _posttask(self, key: Any, result: Any, dsk: Any, state: Any, worker_id: Any) -> None:
+        self._done += 1
+        self._hook(self._done, self._total)
+
+
+@contextmanager
+def _scheduler(address: str | None) -> Iterator[Any]:
+    if address is None:
+        yield None
+        return
+    from distributed import Client  # only runs on a cluster pay for importing dask.distributed
+
+    try:
+        client = Client(address, timeout="20s")
+    except OSError as exc:
+        raise SinkzoneError(f"cannot reach the dask scheduler at {address} ({exc})") from exc
+    with client:
+        log.info("computing on the dask.distributed cluster at %s (%d workers)", address,
+                 len(client.scheduler_info().get("workers", {})))
+        yield client
+
+
+def compute(graph: RunGraph, *, config: RunConfig, progress: ProgressHook | None) -> Computed:
+    """Compute the graph once, locally with threads or on the cluster the config names."""
+    nodes = (graph.totals, graph.transitions, graph.biomass, graph.candidates)
+    with _scheduler(config.compute.scheduler) as client:
+        if client is not None:
+            totals, transitions, biomass, candidates = client.compute(nodes, sync=True)
+        else:
+            with _ProgressCallback(progress) if progress else nullcontext():
+                totals, transitions, biomass, candidates = dask.compute(
+                    nodes, scheduler="threads", num_workers=config.compute.workers)[0]
+    return Computed(unit_m2=graph.zonal.unit_m2, totals=totals, transitions=transitions, biomass=biomass,
+                    biomass_unit_m2=graph.biomass_unit_m2, candidates=candidates)

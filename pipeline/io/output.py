@@ -1,0 +1,188 @@
+"""Output folders: staged beside the target and swapped in whole; the GeoPackage, QGIS project and run.json."""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import json
+import logging
+import os
+import shutil
+import uuid
+import warnings
+import zipfile
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+import pyogrio
+import pyogrio.errors
+
+from pipeline.errors import OutputError
+from pipeline.names import GPKG_NAME, PROJECT_NAME, RUN_RECORD, STYLE_TABLE
+
+log = logging.getLogger(__name__)
+
+
+def read_run_record(out_dir: Path) -> dict[str, Any] | None:
+    """The run.json of a finished output folder, or None."""
+    record = out_dir / RUN_RECORD
+    if not record.is_file():
+        return None
+    try:
+        return dict(json.loads(record.read_text(encoding="utf-8")))
+    except (OSError, ValueError):
+        return None
+
+
+def _write_gpkg(path: Path, layers: Mapping[str, gpd.GeoDataFrame | pd.DataFrame]) -> None:
+    for name, frame in layers.items():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            if isinstance(frame, gpd.GeoDataFrame):
+                frame.to_file(path, layer=name, driver="GPKG", engine="pyogrio", SPATIAL_INDEX="YES")
+            else:
+                gpd.GeoDataFrame(frame).to_file(path, layer=name, driver="GPKG", engine="pyogrio")
+
+
+@contextmanager
+def staged_output(out_dir: Path) -> Iterator[Path]:
+    """A fresh staging folder beside `out_dir`; on success it replaces `out_dir` in two renames.
+
+    A failure or a kill at any point leaves the previous output folder (or its parked copy) intact.
+    """
+    out_dir = out_dir.resolve()
+    recover_parked(out_dir)
+    parent = out_dir.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        staging = parent / f".{out_dir.name}.staging-{uuid.uuid4().hex[:8]}"
+        staging.mkdir()
+    except OSError as exc:
+        raise OutputError(f"{parent}: cannot create the output folder here ({exc.strerror})") from exc
+    try:
+        yield staging
+        try:
+            _swap_in(staging, out_dir)
+        except OSError as exc:
+            raise OutputError(f"{out_dir}: moving the finished output in place failed ({exc.strerror}); "
+                              "the previous output is untouched") from exc
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _parked(out_dir: Path) -> Path:
+    return out_dir.parent / f".{out_dir.name}.previous"
+
+
+def recover_parked(out_dir: Path) -> None:
+    """Put back a previous output parked by a run killed between its two renames."""
+    parked = _parked(out_dir)
+    if parked.exists() and not out_dir.exists():
+        os.replace(parked, out_dir)
+        log.warning("restored the previous output %s, left aside by an interrupted run", out_dir)
+    elif parked.exists():
+        shutil.rmtree(parked, ignore_errors=True)
+
+
+def _swap_in(staging: Path, out_dir: Path) -> None:
+    _fsync_tree(staging)
+    if out_dir.exists() and _exchange(staging, out_dir):
+        _fsync_dir(out_dir.parent)
+        return  # staging now holds the old output; staged_output removes it
+    parked = _parked(out_dir)
+    if out_dir.exists():
+        os.replace(out_dir, parked)
+    os.replace(staging, out_dir)
+    _fsync_dir(out_dir.parent)
+    shutil.rmtree(parked, ignore_errors=True)
+
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two folders in one atomic step (Linux renameat2); False where the system cannot.
+
+    With it the output folder exists at every instant; without it a kill between the two renames
+    leaves the previous output parked, and the next run puts it back.
+    """
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    return int(renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)) == 0
+
+
+def _fsync_tree(folder: Path) -> None:
+    """Flush the staged files to disk before they replace the output, so a power cut cannot swap in holes."""
+    for path in folder.iterdir():
+        if path.is_file():
+            with path.open("rb") as fh:
+                os.fsync(fh.fileno())
+    _fsync_dir(folder)
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_outputs(folder: Path, *, gpkg_layers: Mapping[str, gpd.GeoDataFrame | pd.DataFrame],
+                  record: Mapping[str, Any], extras: Callable[[Path], None] | None = None) -> None:
+    """Write the GeoPackage, then any extra files, then run.json last (the completion marker)."""
+    try:
+        _write_gpkg(folder / GPKG_NAME, gpkg_layers)
+        if extras is not None:
+            extras(folder)
+        tmp = folder / f"{RUN_RECORD}.tmp"
+        tmp.write_text(json.dumps(record, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
+        os.replace(tmp, folder / RUN_RECORD)
+    except (OSError, pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
+        raise OutputError(f"{folder.parent}: writing the outputs failed ({_write_failure(folder, exc)}); "
+                          "the previous output is untouched") from exc
+
+
+def _write_failure(folder: Path, exc: Exception) -> str:
+    """Why a write failed, in words; GDAL reports a full disk as an SQLite error, so check the space left."""
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        free = None
+    if getattr(exc, "errno", None) == errno.ENOSPC or (free is not None and free < 1 << 20):
+        return f"the disk is full, {free or 0:,} bytes free: free some space and run again"
+    return str(getattr(exc, "strerror", None) or exc)
+
+
+def write_qgis_package(folder: Path, *, styles: pd.DataFrame, project_xml: str, record: Mapping[str, Any]) -> None:
+    """Default styles and run provenance into the GeoPackage, then the project beside it.
+
+    layer_styles goes through GDAL as a table without geometry, as QGIS creates it; the provenance
+    goes into GDAL's dataset metadata (gpkg_metadata, scope geopackage), where GDAL and QGIS show it.
+    """
+    gpkg = folder / GPKG_NAME
+    provenance_items = {"SINKZONE_RUN_ID": str(record.get("run_id", "")),
+                        "SINKZONE_RUN_JSON": json.dumps(record, ensure_ascii=False, default=str)}
+    pyogrio.write_dataframe(styles, gpkg, layer=STYLE_TABLE, driver="GPKG",
+                            layer_options={"FID": "id"}, dataset_metadata=provenance_items)
+    qgs_name = Path(PROJECT_NAME).with_suffix(".qgs").name
+    tmp = folder / f"{PROJECT_NAME}.tmp"
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(qgs_name, project_xml)
+    os.replace(tmp, folder / PROJECT_NAME)
+
+
+def write_files(folder: Path, files: Mapping[str, bytes]) -> None:
+    """Write files given as {relative path: content} under folder, creating sub-folders."""
+    for name, content in files.items():
+        target = folder / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content)

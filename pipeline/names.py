@@ -1,0 +1,24 @@
+"""Names of everything a run writes, in one place: files, GeoPackage layers and tables."""
+
+from __future__ import annotations
+
+GPKG_NAME = "sinkzones.gpkg"
+PROJECT_NAME = "sinkzones.qgz"
+RUN_RECORD = "run.json"
+RUN_LOG = "run.log.jsonl"
+REPORT_DIR = "report"
+STYLE_TABLE = "layer_styles"
+# what GDAL names the geometry column of a GeoPackage layer it creates
+GEOMETRY_COLUMN = "geom"
+
+ZONES = "zones"
+CLASS_AREA = "zone_class_area"
+REGION = "region_indicators"
+CARBON = "zone_carbon"
+TRANSITIONS = "zone_transitions"
+CHANGE = "zone_change"
+PROGRESS = "zone_progress"
+CANDIDATES = "afforestation_candidates"
+
+# the order of the layers in the GeoPackage and the QGIS project, whichever stage makes them
+LAYER_ORDER = (ZONES, CLASS_AREA, CARBON, TRANSITIONS, CHANGE, REGION, PROGRESS, CANDIDATES)

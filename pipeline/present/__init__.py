@@ -1,0 +1,1 @@
+"""What people see: QGIS styles and project, the printable report; built in memory, written by pipeline.io."""
