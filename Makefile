@@ -29,10 +29,10 @@ batch: $(STAMP) ## run every config in configs/batch/, go on past failures, exit
 test: $(STAMP) qgis-deps ## run the whole test suite (installs QGIS's Python bindings first)
 	$(PY) -m pytest
 
-lint: $(STAMP) ## ruff
+lint: $(STAMP) ## ruff on the package, the tests and the benchmark
 	$(VENV)/bin/ruff check pipeline tests bench
 
-typecheck: $(STAMP) ## mypy on the package
+typecheck: $(STAMP) ## mypy on the package (pinned mypy and pandas-stubs)
 	$(VENV)/bin/mypy
 
 clean: ## remove outputs and caches (keeps .venv)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import geopandas as gpd
@@ -10,7 +11,11 @@ import pytest
 import rasterio
 from affine import Affine
 
+from pipeline import runner
+from pipeline.config import Output, load_config
+
 ROOT = Path(__file__).resolve().parents[1]
+DemoRun = Callable[[str], runner.RunResult]
 
 
 def write_raster(path: Path, array: np.ndarray, *, transform: Affine, crs: str | None,
@@ -44,3 +49,21 @@ def write_zones(path: Path, frame: gpd.GeoDataFrame) -> Path:
 @pytest.fixture
 def root() -> Path:
     return ROOT
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
+    """The run of a shipped config (`configs/NAME.yaml`), computed once per test session and shared.
+
+    Tests read its tables and its output folder (`result.out_dir`) and must not change either.
+    """
+    done: dict[str, runner.RunResult] = {}
+
+    def get(name: str) -> runner.RunResult:
+        if name not in done:
+            config = load_config(ROOT / "configs" / f"{name}.yaml")
+            out = tmp_path_factory.mktemp(name) / "out"
+            done[name] = runner.run(config.model_copy(update={"output": Output(dir=out)}))
+        return done[name]
+
+    return get

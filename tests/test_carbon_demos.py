@@ -12,12 +12,10 @@ import pyproj
 import pytest
 import shapely
 from affine import Affine
-from conftest import write_raster
+from conftest import DemoRun, write_raster
 from dask.array.core import normalize_chunks
 
 from pipeline import graph as graph_mod
-from pipeline import runner
-from pipeline.config import load_config
 from pipeline.grid import Grid, row_cell_areas_m2
 from pipeline.io.rasters import window_source
 
@@ -25,14 +23,9 @@ ROOT = Path(__file__).resolve().parents[1]
 C2 = 44.0 / 12.0
 
 
-def _run(name: str, out: Path) -> runner.RunResult:
-    config = load_config(ROOT / "configs" / f"{name}.yaml")
-    return runner.run(config.model_copy(update={"output": config.output.model_copy(update={"dir": out})}))
-
-
-def test_sao_tome_transitions_change_and_intervals(tmp_path: Path) -> None:
-    result = _run("sao_tome_worldcover", tmp_path / "out")
-    layers = {name for name, _ in pyogrio.list_layers(tmp_path / "out" / "sinkzones.gpkg")}
+def test_sao_tome_transitions_change_and_intervals(demo_run: DemoRun) -> None:
+    result = demo_run("sao_tome_worldcover")
+    layers = {name for name, _ in pyogrio.list_layers(result.out_dir / "sinkzones.gpkg")}
     assert {"zone_carbon", "zone_transitions", "zone_change"} <= layers
     areas = result.tables["zone_class_area"].set_index(["year", "class"])["area_ha"]
     moves = result.tables["zone_transitions"]
@@ -51,12 +44,12 @@ def test_sao_tome_transitions_change_and_intervals(tmp_path: Path) -> None:
     assert change["co2e_change_low_t"] < change["co2e_change_t"] < change["co2e_change_high_t"]
     assert (stock["co2e_low_t"] <= stock["co2e_t"]).all()
     assert (stock["co2e_t"] <= stock["co2e_high_t"]).all()
-    notes = json.loads((tmp_path / "out" / "run.json").read_text(encoding="utf-8"))["notes"]
+    notes = json.loads((result.out_dir / "run.json").read_text(encoding="utf-8"))["notes"]
     assert any("different product versions" in n for n in notes)
 
 
-def test_baotou_uses_the_shipped_table(tmp_path: Path) -> None:
-    result = _run("baotou_modis", tmp_path / "out")
+def test_baotou_uses_the_shipped_table(demo_run: DemoRun) -> None:
+    result = demo_run("baotou_modis")
     stock = result.tables["zone_carbon"]
     assert stock["source"].str.contains("IPCC 2006").any()
     wide = result.tables["zone_class_area"].pivot(index="zone_id", columns="class", values="area_ha")

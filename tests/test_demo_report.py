@@ -11,24 +11,15 @@ import nbclient
 import nbformat
 import pyogrio
 import pytest
-
-from pipeline import runner
-from pipeline.config import load_config
+from conftest import DemoRun
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
 
 
-def _run_demo(name: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    config = load_config(ROOT / "configs" / f"{name}.yaml")
-    out = tmp_path_factory.mktemp(name) / "out"
-    runner.run(config.model_copy(update={"output": config.output.model_copy(update={"dir": out})}))
-    return out
-
-
-@pytest.fixture(scope="module", params=["sao_tome_worldcover", "baotou_modis"])
-def demo_out(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _run_demo(request.param, tmp_path_factory)
+@pytest.fixture(params=["sao_tome_worldcover", "baotou_modis"])
+def demo_out(request: pytest.FixtureRequest, demo_run: DemoRun) -> Path:
+    return demo_run(request.param).out_dir
 
 
 def test_gpkg_has_plan_outputs(demo_out: Path) -> None:
@@ -66,9 +57,9 @@ def test_report_images_exist(demo_out: Path) -> None:
         assert "@media print" in text
 
 
-def test_walkthrough_notebook_runs(tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_walkthrough_notebook_runs(demo_run: DemoRun) -> None:
     # The walkthrough's own default input is the Baotou demo output.
-    demo_out = _run_demo("baotou_modis", tmp_path_factory)
+    demo_out = demo_run("baotou_modis").out_dir
     notebook = nbformat.read(ROOT / "notebooks" / "walkthrough.ipynb", as_version=4)
     os.environ["SINKZONE_GPKG"] = str(demo_out / "sinkzones.gpkg")
     try:

@@ -1,4 +1,4 @@
-"""The shipped demos on real data, against published reference values (shared/data README)."""
+"""The shipped demos on real data, against published reference values (data/README.md)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from conftest import DemoRun
 
 from pipeline import runner
 from pipeline.config import RunConfig, load_config
@@ -81,17 +82,17 @@ def assert_classes_add_up(result: runner.RunResult) -> None:
 
 
 @pytest.mark.parametrize("name", ["demo", "sao_tome_worldcover", "baotou_modis", "zion_nlcd"])
-def test_every_demo_adds_up(name: str, tmp_path: Path) -> None:
-    result = run_demo(name, tmp_path / name)
+def test_every_demo_adds_up(name: str, demo_run: DemoRun) -> None:
+    result = demo_run(name)
     assert_classes_add_up(result)
-    written = gpd.read_file(tmp_path / name / "sinkzones.gpkg", layer="zones")
+    written = gpd.read_file(result.out_dir / "sinkzones.gpkg", layer="zones")
     assert len(written) == len(result.zones)
-    assert (tmp_path / name / "run.json").is_file()
+    assert (result.out_dir / "run.json").is_file()
 
 
-def test_sao_miguel_has_no_wetland_and_its_forest_is_classes_23_to_25(tmp_path: Path,
+def test_sao_miguel_has_no_wetland_and_its_forest_is_classes_23_to_25(demo_run: DemoRun,
                                                                       sao_miguel_by_code: runner.RunResult) -> None:
-    by_class = run_demo("demo", tmp_path / "out").tables["zone_class_area"]
+    by_class = demo_run("demo").tables["zone_class_area"]
     by_code = sao_miguel_by_code.tables["zone_class_area"]
     assert by_class.loc[by_class["class"] == "wetland", "area_ha"].sum() == 0.0
     forest = by_class[by_class["class"] == "forest"].set_index("zone_id")["area_ha"]
@@ -99,8 +100,8 @@ def test_sao_miguel_has_no_wetland_and_its_forest_is_classes_23_to_25(tmp_path: 
     pd.testing.assert_series_equal(forest.sort_index(), codes.sort_index(), check_names=False)
 
 
-def test_zion_is_601_8_km2_planar(tmp_path: Path) -> None:
-    result = run_demo("zion_nlcd", tmp_path / "zion")
+def test_zion_is_601_8_km2_planar(demo_run: DemoRun) -> None:
+    result = demo_run("zion_nlcd")
     assert result.zones["area_ha"].iloc[0] / 100 == pytest.approx(601.8, abs=0.05)
     table = result.tables["zone_class_area"].set_index("class")["area_ha"]
     # Published cell-centre counts x (31.53 m x 31.52 m = 993.9 m²): forest 298,299 cells = 29,648 ha,
@@ -109,8 +110,8 @@ def test_zion_is_601_8_km2_planar(tmp_path: Path) -> None:
     assert table["shrub"] == pytest.approx(203_701 * 993.9 / 1e4, rel=2e-3)
 
 
-def test_sao_tome_two_epochs_warn_about_versions(tmp_path: Path) -> None:
-    result = run_demo("sao_tome_worldcover", tmp_path / "stp")
+def test_sao_tome_two_epochs_warn_about_versions(demo_run: DemoRun) -> None:
+    result = demo_run("sao_tome_worldcover")
     assert sorted(result.tables["zone_class_area"]["year"].unique()) == [2020, 2021]
     assert any("different product versions" in note for note in result.record["notes"])
     # Príncipe lies off the São Tomé raster window, so part of the national outline is nodata.
@@ -118,12 +119,13 @@ def test_sao_tome_two_epochs_warn_about_versions(tmp_path: Path) -> None:
     assert (nodata > 10_000).all()
 
 
-def test_baotou_total_is_the_geodesic_city_area(tmp_path: Path) -> None:
-    result = run_demo("baotou_modis", tmp_path / "baotou")
-    # shared/data README: the nine districts total 27,614 km² geodesic (published city area 27,768 km²).
+def test_baotou_total_is_the_geodesic_city_area(demo_run: DemoRun) -> None:
+    result = demo_run("baotou_modis")
+    # data/README.md: the nine districts total 27,614 km² geodesic (published city area 27,768 km²).
     assert result.zones["area_ha"].sum() / 100 == pytest.approx(27_614, abs=1)
 
 
-def test_config_files_all_load() -> None:
-    for path in sorted((ROOT / "configs").glob("*.yaml")):
-        assert isinstance(load_config(path), RunConfig), path
+@pytest.mark.parametrize("path", sorted((ROOT / "configs").rglob("*.yaml")), ids=lambda p: p.name)
+def test_every_shipped_config_loads(path: Path) -> None:
+    # configs/ and configs/batch/ alike: `make batch` runs the latter unattended
+    assert isinstance(load_config(path), RunConfig)

@@ -21,10 +21,9 @@ import pandas as pd
 import pyogrio
 import pytest
 import shapely
+from conftest import DemoRun
 
-from pipeline import runner
 from pipeline.classmaps import builtin_class_map
-from pipeline.config import Output, load_config
 from pipeline.io.output import write_outputs, write_qgis_package
 from pipeline.present.palette import CLASS_COLOURS
 from pipeline.present.qgis_project import build_package, style_frame
@@ -35,7 +34,7 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
 QGIS_PYTHON = os.environ.get("SINKZONE_QGIS_PYTHON", "/usr/bin/python3")
 RENDERS = Path(os.environ.get("SINKZONE_QGIS_RENDERS", ROOT / "output" / "qgis-renders"))
-DEMOS = {"sao_miguel_corine": "configs/demo.yaml", "baotou_modis": "configs/baotou_modis.yaml"}
+DEMOS = {"sao_miguel_corine": "demo", "baotou_modis": "baotou_modis"}  # render name: shipped config
 ALBERS_CGCS2000 = ("+proj=aea +lat_0=0 +lon_0=105 +lat_1=25 +lat_2=47 +x_0=0 +y_0=0 +ellps=GRS80 "
                    "+towgs84=0,0,0,0,0,0,0 +units=m +no_defs")
 
@@ -113,14 +112,9 @@ def _albers_package(folder: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def qgis_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def qgis_run(tmp_path_factory: pytest.TempPathFactory, demo_run: DemoRun) -> dict[str, Any]:
     work = tmp_path_factory.mktemp("qgis")
-    folders = {}
-    for name, config_path in DEMOS.items():
-        config = load_config(ROOT / config_path)
-        config = config.model_copy(update={"output": Output(dir=work / name)})
-        runner.run(config, overwrite=True)
-        folders[name] = work / name
+    folders = {name: demo_run(config).out_dir for name, config in DEMOS.items()}
     # The output folder copied elsewhere must still open: the project's paths are relative.
     shutil.copytree(folders["sao_miguel_corine"], work / "moved" / "copy_of_demo")
     folders["moved"] = work / "moved" / "copy_of_demo"
