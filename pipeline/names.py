@@ -7,6 +7,8 @@ PROJECT_NAME = "sinkzones.qgz"
 RUN_RECORD = "run.json"
 RUN_LOG = "run.log.jsonl"
 REPORT_DIR = "report"
+# the mosaic of a tile pattern, linked by the QGIS project (GDAL cannot open a glob)
+LANDCOVER_VRT = "landcover_{year}.vrt"
 STYLE_TABLE = "layer_styles"
 # what GDAL names the geometry column of a GeoPackage layer it creates
 GEOMETRY_COLUMN = "geom"
@@ -15,10 +17,11 @@ ZONES = "zones"
 CLASS_AREA = "zone_class_area"
 REGION = "region_indicators"
 CARBON = "zone_carbon"
+SOURCES = "carbon_sources"
 TRANSITIONS = "zone_transitions"
 CHANGE = "zone_change"
 PROGRESS = "zone_progress"
 CANDIDATES = "afforestation_candidates"
 
 # the order of the layers in the GeoPackage and the QGIS project, whichever stage makes them
-LAYER_ORDER = (ZONES, CLASS_AREA, CARBON, TRANSITIONS, CHANGE, REGION, PROGRESS, CANDIDATES)
+LAYER_ORDER = (ZONES, CLASS_AREA, CARBON, SOURCES, TRANSITIONS, CHANGE, REGION, PROGRESS, CANDIDATES)

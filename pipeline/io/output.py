@@ -39,13 +39,14 @@ def read_run_record(out_dir: Path) -> dict[str, Any] | None:
 
 
 def _write_gpkg(path: Path, layers: Mapping[str, gpd.GeoDataFrame | pd.DataFrame]) -> None:
+    # Arrow batches write millions of table rows several times faster than feature-by-feature writes.
     for name, frame in layers.items():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
             if isinstance(frame, gpd.GeoDataFrame):
-                frame.to_file(path, layer=name, driver="GPKG", engine="pyogrio", SPATIAL_INDEX="YES")
+                frame.to_file(path, layer=name, driver="GPKG", engine="pyogrio", use_arrow=True, SPATIAL_INDEX="YES")
             else:
-                gpd.GeoDataFrame(frame).to_file(path, layer=name, driver="GPKG", engine="pyogrio")
+                gpd.GeoDataFrame(frame).to_file(path, layer=name, driver="GPKG", engine="pyogrio", use_arrow=True)
 
 
 @contextmanager

@@ -6,6 +6,7 @@ chunks; the runner maps it over chunks with dask and merges the partial sums in 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -64,6 +65,12 @@ def land_codes(block: NDArray, *, nodata: float | None) -> NDArray[np.int64]:
     if nodata is not None:
         codes[block == nodata] = NODATA_CODE
     return codes
+
+
+def lookup_codes(codes: NDArray[np.int64], lookup: Mapping[int, object]) -> NDArray[np.object_]:
+    """Each code's entry in `lookup` (None when absent), looked up once per distinct code."""
+    uniques, inverse = np.unique(np.asarray(codes, dtype=np.int64), return_inverse=True)
+    return np.array([lookup.get(int(c)) for c in uniques] + [None], dtype=object)[:-1][inverse.ravel()]
 
 
 def pair_codes(first: NDArray[np.int64], second: NDArray[np.int64]) -> NDArray[np.int64]:

@@ -7,7 +7,7 @@ notes say so.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -18,7 +18,7 @@ from pipeline.grid import zone_areas_m2
 from pipeline.inputs.carbon import BiomassInput, CarbonInputs
 from pipeline.inputs.check import Inputs
 from pipeline.kernels.zonal import ZoneSums, ZoneValueTotals
-from pipeline.names import CARBON, CHANGE
+from pipeline.names import CARBON, CHANGE, SOURCES
 from pipeline.stages import carbon_terms as ct
 from pipeline.stages.base import StageResult
 from pipeline.units import M2_PER_HA
@@ -31,9 +31,8 @@ def epoch_pairs(years: Sequence[int]) -> list[tuple[int, int]]:
     return list(zip(ordered[:-1], ordered[1:], strict=True))
 
 
-def _forest_ha(class_area: pd.DataFrame, *, year: int, forest: str,
-               zone_ids: NDArray[np.object_]) -> NDArray[np.float64]:
-    rows = class_area[(class_area["year"] == year) & (class_area["class"] == forest)]
+def _forest_ha(forest_rows: pd.DataFrame, *, year: int, zone_ids: NDArray[np.object_]) -> NDArray[np.float64]:
+    rows = forest_rows[forest_rows["year"] == year]
     return rows.set_index("zone_id")["area_ha"].reindex(zone_ids.astype(str), fill_value=0.0).to_numpy(dtype=float)
 
 
@@ -62,11 +61,11 @@ def _biomass_cover(inputs: Inputs, b: BiomassInput, sums: ZoneSums, unit_m2: flo
     return frame
 
 
-def _epoch_terms(inputs: Inputs, carbon: CarbonInputs, class_area: pd.DataFrame, totals: ZoneValueTotals,
+def _epoch_terms(inputs: Inputs, carbon: CarbonInputs, forest_rows: pd.DataFrame, totals: ZoneValueTotals,
                  year: int, biomass: pd.DataFrame | None, *, source: str, unit_m2: float) -> pd.DataFrame:
     """All terms of one epoch, with the precedence volume > biomass raster > pools table for live biomass."""
     n = len(inputs.zones.ids)
-    forest_ha = _forest_ha(class_area, year=year, forest=carbon.settings.forest_class, zone_ids=inputs.zones.ids)
+    forest_ha = _forest_ha(forest_rows, year=year, zone_ids=inputs.zones.ids)
     records = carbon.volume[carbon.volume["year"] == year] if carbon.volume is not None else None
     volume_zones = np.zeros(n, dtype=bool)
     parts = []
@@ -87,42 +86,53 @@ def _epoch_terms(inputs: Inputs, carbon: CarbonInputs, class_area: pd.DataFrame,
     return pd.concat(parts, ignore_index=True)
 
 
-def _all_terms(inputs: Inputs, carbon: CarbonInputs, computed: Computed, class_area: pd.DataFrame,
-               notes: list[str]) -> pd.DataFrame:
+def _year_terms(inputs: Inputs, carbon: CarbonInputs, computed: Computed, class_area: pd.DataFrame,
+                notes: list[str]) -> Iterator[tuple[int, pd.DataFrame]]:
+    """Each epoch's terms in turn: one epoch at a time keeps 40,000 zones x 20 epochs in memory."""
     by_year = {b.spec.year: b for b in carbon.biomass}
-    terms = []
+    forest_rows = class_area[class_area["class"] == carbon.settings.forest_class]
     for year in sorted(computed.totals):
         biomass = None
         if year in computed.biomass:
             biomass = _biomass_cover(inputs, by_year[year], computed.biomass[year], computed.biomass_unit_m2[year],
                                      notes)
         source = f"{by_year[year].spec.path} (R, CF from config)" if year in by_year else ""
-        terms.append(_epoch_terms(inputs, carbon, class_area, computed.totals[year], year, biomass, source=source,
-                                  unit_m2=computed.unit_m2))
-    return pd.concat(terms, ignore_index=True)
+        yield year, _epoch_terms(inputs, carbon, forest_rows, computed.totals[year], year, biomass, source=source,
+                                 unit_m2=computed.unit_m2)
 
 
 def tabulate(inputs: Inputs, computed: Computed, *, class_area: pd.DataFrame) -> StageResult:
-    """zone_carbon, zone_change (with two or more epochs), carbon fields for the zones, and the carbon notes."""
+    """zone_carbon and the carbon_sources it cites, zone_change (with two or more epochs), carbon fields for
+    the zones, and the carbon notes."""
     carbon = inputs.carbon
     if carbon is None:
         return StageResult()
     notes: list[str] = []
-    ev = ct.evaluate(_all_terms(inputs, carbon, computed, class_area, notes), carbon.factors)
     ids = inputs.zones.ids
+    stocks: list[pd.DataFrame] = []
+    epochs: dict[int, ct.ZoneCarbon] = {}
+    for year, terms in _year_terms(inputs, carbon, computed, class_area, notes):
+        ev = ct.evaluate(terms, carbon.factors)
+        stocks.append(ct.stock_table(ev, carbon.factors, zone_ids=ids))
+        epochs[year] = ct.zone_carbon(ev, n_zones=len(ids))
+    stock, sources = ct.cite(pd.concat(stocks, ignore_index=True))
     pairs = epoch_pairs(list(computed.totals))
-    stock = ct.stock_table(ev, carbon.factors, zone_ids=ids)
-    change = ct.change_table(ev, carbon.factors, zone_ids=ids, pairs=pairs)
-    notes.extend(_method_mix_notes(ev.terms, pairs, ids))
-    tables = {CARBON: stock, **({CHANGE: change} if pairs else {})}
+    change = ct.change_table(epochs, carbon.factors, zone_ids=ids, pairs=pairs)
+    notes.extend(_method_mix_notes(stock, pairs, ids))
+    tables = {CARBON: stock, SOURCES: sources, **({CHANGE: change} if pairs else {})}
     return StageResult(tables=tables, zone_fields=_zone_fields(ids, stock, change, latest=max(computed.totals)),
                        notes=tuple(notes))
 
 
-def _method_mix_notes(terms: pd.DataFrame, pairs: Sequence[tuple[int, int]], ids: NDArray[np.object_]) -> list[str]:
-    methods = terms.groupby(["zone", "year"])["method"].agg(lambda m: ",".join(sorted(set(m))))
-    mixed = [f"{ids[z]} {y1}->{y2}" for y1, y2 in pairs for z in range(len(ids))
-             if methods.get((z, y1)) != methods.get((z, y2))]
+def _method_mix_notes(stock: pd.DataFrame, pairs: Sequence[tuple[int, int]], ids: NDArray[np.object_]) -> list[str]:
+    years = sorted({y for pair in pairs for y in pair})
+    totals = stock[stock["pool"] == "total"]
+    joined = totals.pivot(index="zone_id", columns="year", values="method")
+    joined = joined.reindex(index=ids.astype(str), columns=years).fillna("")
+    mixed = []
+    for y1, y2 in pairs:
+        differ = (joined[y1] != joined[y2]).to_numpy()
+        mixed += [f"{ids[z]} {y1}->{y2}" for z in np.flatnonzero(differ)[:20]]
     if not mixed:
         return []
     return [f"carbon change mixes estimation methods between epochs for {', '.join(mixed[:20])}; "

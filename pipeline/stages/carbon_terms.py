@@ -33,14 +33,15 @@ from numpy.typing import NDArray
 from pipeline.classmaps import ClassMap
 from pipeline.errors import TableError
 from pipeline.inputs.carbon import POOLS, FactorTable
-from pipeline.kernels.zonal import NODATA_CODE, ZoneSums, ZoneValueTotals
+from pipeline.kernels.zonal import NODATA_CODE, ZoneSums, ZoneValueTotals, lookup_codes
 from pipeline.units import M2_PER_HA
 
 CO2_PER_C = 44.0 / 12.0
 LIVE_POOLS = ("c_above", "c_below")
 POOL_NAMES = {"c_above": "above", "c_below": "below", "c_soil": "soil", "c_dead": "dead"}
 METHOD_TABLE, METHOD_RASTER, METHOD_VOLUME = "pools_table", "biomass_raster", "stock_volume"
-_TERM_COLUMNS = ["zone", "year", "pool", "method", "source", "quantity", "factors"]
+# the order a zone's terms are made in for each epoch (see pipeline.stages.carbon), which sources follow
+METHOD_ORDER = (METHOD_VOLUME, METHOD_RASTER, METHOD_TABLE)
 
 
 # ---- areas ---------------------------------------------------------------------------------------
@@ -51,17 +52,16 @@ def key_of_codes(table: FactorTable, class_map: ClassMap, codes: NDArray[np.int6
 
     Nodata codes get None: their carbon is unknown, and the class-area table reports them as nodata.
     """
-    lookup: Mapping[int, str] = class_map.code_to_class()
     nodata = {*class_map.nodata_codes, NODATA_CODE}
-    if table.key == "lucode":
-        return np.array([None if int(c) in nodata else str(int(c)) for c in codes], dtype=object)
-    return np.array([None if int(c) in nodata else lookup.get(int(c)) for c in codes], dtype=object)
+    lookup: dict[int, object] = ({int(c): str(int(c)) for c in np.unique(codes)} if table.key == "lucode"
+                                 else dict(class_map.code_to_class()))
+    return lookup_codes(codes, {c: k for c, k in lookup.items() if c not in nodata})
 
 
 def key_areas_ha(totals: ZoneValueTotals, keys: NDArray[np.object_], *, n_zones: int,
                  unit_m2: float) -> pd.DataFrame:
     """Area in ha per (zone number, key) as a zones x keys frame; keys given per totals row."""
-    valid = np.array([k is not None for k in keys], dtype=bool)
+    valid = pd.notna(keys)
     frame = pd.DataFrame({"zone": totals.zone[valid], "key": keys[valid],
                           "area_ha": totals.units[valid] * unit_m2 / M2_PER_HA})
     wide = frame.pivot_table(index="zone", columns="key", values="area_ha", aggfunc="sum", fill_value=0.0)
@@ -79,31 +79,34 @@ def check_keys_present(areas: pd.DataFrame, table: FactorTable, *, source: str) 
 
 
 # ---- terms ---------------------------------------------------------------------------------------
+# A term frame has one row per term: zone, year, pool, method, source, quantity, and factor_0..factor_k,
+# the ids of the factors it is multiplied by (None past its last one). Built column-wise, never row by row.
 
 
-def _terms(rows: list[dict[str, object]]) -> pd.DataFrame:
-    return pd.DataFrame(rows, columns=_TERM_COLUMNS)
+def _terms(columns: Mapping[str, object], factors: Sequence[NDArray[np.object_]]) -> pd.DataFrame:
+    return pd.DataFrame({**columns, **{f"factor_{k}": f for k, f in enumerate(factors)}})
 
 
 def pool_terms(areas: pd.DataFrame, table: FactorTable, *, year: int, live_zones: NDArray[np.bool_],
                replaced: Mapping[int, set[str]]) -> pd.DataFrame:
-    """Area x pool density for every zone, key and pool.
+    """Area x pool density for every zone, key and pool (terms ordered by zone, key, pool).
 
     `live_zones` marks zones whose live biomass comes from the table; `replaced` lists, per zone,
     the keys whose live biomass another method supplies (the forest class of a volume zone).
     """
-    rows: list[dict[str, object]] = []
-    zone_numbers: list[int] = areas.index.astype(int).tolist()
-    for zone, (_, row) in zip(zone_numbers, areas.iterrows(), strict=True):
-        for key, area in row[row > 0].items():
-            source = str(table.frame.at[key, "source"])
-            for pool in POOLS:
-                live = pool in LIVE_POOLS
-                if live and (not live_zones[zone] or key in replaced.get(zone, set())):
-                    continue
-                rows.append({"zone": zone, "year": year, "pool": POOL_NAMES[pool], "method": METHOD_TABLE,
-                             "source": source, "quantity": float(area), "factors": (f"pools:{key}:{pool}",)})
-    return _terms(rows)
+    keys = areas.columns.astype(str).to_numpy()
+    zones = areas.index.to_numpy(dtype=np.int64)
+    area = areas.to_numpy(dtype=float)
+    swapped = np.zeros(area.shape, dtype=bool)
+    for zone, names in replaced.items():
+        swapped[zones == zone] |= np.isin(keys, list(names))
+    live = (live_zones[zones][:, None] & ~swapped)[:, :, None] & np.isin(POOLS, LIVE_POOLS)[None, None, :]
+    wanted = (area > 0)[:, :, None] & (live | ~np.isin(POOLS, LIVE_POOLS)[None, None, :])
+    z, k, p = np.nonzero(wanted)  # C order: zone, then key, then pool, as the sources are listed
+    factor_ids = np.array([[f"pools:{key}:{pool}" for pool in POOLS] for key in keys], dtype=object)
+    sources = table.frame["source"].reindex(keys).astype(str).to_numpy(dtype=object)
+    return _terms({"zone": zones[z], "year": year, "pool": np.array(list(POOL_NAMES.values()), dtype=object)[p],
+                   "method": METHOD_TABLE, "source": sources[k], "quantity": area[z, k]}, [factor_ids[k, p]])
 
 
 def biomass_sums(sums: ZoneSums, *, n_zones: int, unit_m2: float) -> pd.DataFrame:
@@ -115,17 +118,25 @@ def biomass_sums(sums: ZoneSums, *, n_zones: int, unit_m2: float) -> pd.DataFram
     return pd.DataFrame({"biomass_t": biomass, "covered_ha": covered})
 
 
+def _above_below(zone: NDArray[np.int64], quantity: NDArray[np.float64], *, year: int, method: str,
+                 source: NDArray[np.object_] | str, above: list[NDArray[np.object_]],
+                 below: list[NDArray[np.object_]]) -> pd.DataFrame:
+    """An above and a below term per item, interleaved (above, below, above, below, ...)."""
+    width = len(below)
+    padded = [*above, *([np.full(len(zone), None, dtype=object)] * (width - len(above)))]
+    return _terms({"zone": np.repeat(zone, 2), "year": year, "pool": np.tile(["above", "below"], len(zone)),
+                   "method": method, "source": np.repeat(source, 2) if not isinstance(source, str) else source,
+                   "quantity": np.repeat(quantity, 2)},
+                  [np.column_stack([a, b]).ravel() for a, b in zip(padded, below, strict=True)])
+
+
 def biomass_terms(biomass: pd.DataFrame, *, year: int, zones: NDArray[np.bool_], source: str) -> pd.DataFrame:
     """Above = B x CF, below = B x R x CF for the zones marked, B the zone's above-ground biomass."""
-    rows: list[dict[str, object]] = []
-    biomass_t = biomass["biomass_t"].to_numpy(dtype=float)
-    for zone in np.flatnonzero(zones):
-        b = float(biomass_t[zone])
-        rows.append({"zone": int(zone), "year": year, "pool": "above", "method": METHOD_RASTER, "source": source,
-                     "quantity": b, "factors": ("biomass:cf",)})
-        rows.append({"zone": int(zone), "year": year, "pool": "below", "method": METHOD_RASTER, "source": source,
-                     "quantity": b, "factors": ("biomass:r", "biomass:cf")})
-    return _terms(rows)
+    marked = np.flatnonzero(zones).astype(np.int64)
+    n = len(marked)
+    return _above_below(marked, biomass["biomass_t"].to_numpy(dtype=float)[marked], year=year,
+                        method=METHOD_RASTER, source=source, above=[np.full(n, "biomass:cf", dtype=object)],
+                        below=[np.full(n, "biomass:r", dtype=object), np.full(n, "biomass:cf", dtype=object)])
 
 
 def volume_m3(records: pd.DataFrame, *, forest_ha: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -138,17 +149,13 @@ def volume_m3(records: pd.DataFrame, *, forest_ha: NDArray[np.float64]) -> NDArr
 def volume_terms(records: pd.DataFrame, species: FactorTable, *, year: int,
                  forest_ha: NDArray[np.float64]) -> pd.DataFrame:
     """CCER-14-001-V01 tree carbon: above = V x WD x BEF x CF, below = V x WD x BEF x R x CF."""
-    volumes = volume_m3(records, forest_ha=forest_ha)
-    rows: list[dict[str, object]] = []
-    for (_, rec), v in zip(records.iterrows(), volumes, strict=True):
-        sp = str(rec["species"])
-        source = str(species.frame.at[sp, "source"])
-        base = (f"species:{sp}:wd", f"species:{sp}:bef", f"species:{sp}:cf")
-        rows.append({"zone": int(rec["zone"]), "year": year, "pool": "above", "method": METHOD_VOLUME,
-                     "source": source, "quantity": float(v), "factors": base})
-        rows.append({"zone": int(rec["zone"]), "year": year, "pool": "below", "method": METHOD_VOLUME,
-                     "source": source, "quantity": float(v), "factors": (*base, f"species:{sp}:r")})
-    return _terms(rows)
+    sp = records["species"].astype(str).to_numpy(dtype=object)
+    ids = {f: np.array([f"species:{s}:{f}" for s in sp], dtype=object) for f in ("wd", "bef", "cf", "r")}
+    base = [ids["wd"], ids["bef"], ids["cf"]]
+    return _above_below(records["zone"].to_numpy(dtype=np.int64), volume_m3(records, forest_ha=forest_ha),
+                        year=year, method=METHOD_VOLUME,
+                        source=species.frame["source"].astype(str).reindex(sp).to_numpy(dtype=object),
+                        above=base, below=[*base, ids["r"]])
 
 
 # ---- evaluation and intervals ---------------------------------------------------------------------
@@ -156,72 +163,155 @@ def volume_terms(records: pd.DataFrame, species: FactorTable, *, year: int,
 
 @dataclass(frozen=True)
 class Evaluated:
-    """Terms with their carbon (t C) and, per (term, factor), the sensitivity d carbon / d factor."""
+    """Terms with their carbon (t C) and, per (term, factor), the sensitivity d carbon / d factor.
+
+    Factors are numbered by their row in the factor frame (column `factor` of `sensitivity`).
+    """
 
     terms: pd.DataFrame
     sensitivity: pd.DataFrame
 
 
+def _factor_numbers(terms: pd.DataFrame, factors: pd.DataFrame) -> NDArray[np.int64]:
+    """Per term and factor slot, the factor's row in `factors`; -1 for an empty slot."""
+    index = pd.Index(factors["id"])
+    columns = [c for c in terms.columns if str(c).startswith("factor_")]
+    numbers = np.column_stack([index.get_indexer(terms[c]) for c in columns]) if columns else \
+        np.zeros((len(terms), 0), dtype=np.int64)
+    given = np.column_stack([terms[c].notna().to_numpy() for c in columns]) if columns else numbers.astype(bool)
+    if (given & (numbers < 0)).any():
+        unknown = sorted({str(v) for c in columns for v in terms[c][terms[c].notna()] if v not in index})
+        raise TableError(f"carbon factors missing from the factor tables: {', '.join(unknown[:10])}")
+    return numbers.astype(np.int64)
+
+
 def evaluate(terms: pd.DataFrame, factors: pd.DataFrame) -> Evaluated:
     """Carbon of each term = quantity x product of its factor values; and each factor's sensitivity."""
     terms = terms.reset_index(drop=True)
-    width = max((len(f) for f in terms["factors"]), default=0)
-    ids = np.array([list(f) + [""] * (width - len(f)) for f in terms["factors"]], dtype=object).reshape(-1, width)
-    lookup = factors.set_index("id")["value"].to_dict()
-    values = np.array([[lookup[i] if i else 1.0 for i in row] for row in ids], dtype=float).reshape(-1, width)
+    numbers = _factor_numbers(terms, factors)
+    # an empty slot (-1) picks the trailing 1.0
+    values = np.append(factors["value"].to_numpy(dtype=float), 1.0)[numbers]
     quantity = terms["quantity"].to_numpy(dtype=float)
-    carbon = quantity * values.prod(axis=1)
-    parts = [pd.DataFrame({"term": np.arange(len(terms)), "factor": ids[:, k],
-                           "sens": quantity * np.delete(values, k, axis=1).prod(axis=1)})
-             for k in range(width)]
-    sensitivity = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["term", "factor", "sens"])
-    sensitivity = sensitivity[sensitivity["factor"] != ""]
-    return Evaluated(terms=terms.assign(carbon_t=carbon), sensitivity=sensitivity)
+    parts = [pd.DataFrame({"term": np.flatnonzero(numbers[:, k] >= 0), "factor": numbers[numbers[:, k] >= 0, k],
+                           "sens": (quantity * np.delete(values, k, axis=1).prod(axis=1))[numbers[:, k] >= 0]})
+             for k in range(numbers.shape[1])]
+    sensitivity = pd.concat(parts, ignore_index=True) if parts else \
+        pd.DataFrame({"term": np.zeros(0, np.int64), "factor": np.zeros(0, np.int64), "sens": np.zeros(0)})
+    return Evaluated(terms=terms.assign(carbon_t=quantity * values.prod(axis=1)), sensitivity=sensitivity)
 
 
-def half_widths(sens: pd.DataFrame, factors: pd.DataFrame, *, by: list[str]) -> pd.DataFrame:
-    """Lower and upper 90 % half-widths per group from summed sensitivities (column `sens`) per factor.
+def half_widths(group: NDArray[np.int64], factor: NDArray[np.int64], sens: NDArray[np.float64],
+                factors: pd.DataFrame, *, n_groups: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Lower and upper 90 % half-widths per group (numbered 0..n_groups-1) from the sensitivities of
+    (group, factor) items; several items of one group and factor add up first.
 
-    A factor moving toward its high end raises the result where the sensitivity is positive and lowers
-    it where negative, so each side picks the matching end of the range; sides add in quadrature.
+    `factor` numbers rows of `factors`. A factor moving toward its high end raises the result where the
+    sensitivity is positive and lowers it where negative, so each side picks the matching end of the
+    range; sides add in quadrature.
     """
-    f = factors.set_index("id")
-    summed = sens.groupby([*by, "factor"], as_index=False)["sens"].sum()
-    up_range = summed["factor"].map(f["high"] - f["value"]).to_numpy()
-    down_range = summed["factor"].map(f["value"] - f["low"]).to_numpy()
-    s = summed["sens"].to_numpy()
-    summed["up2"] = np.where(s > 0, s * up_range, -s * down_range) ** 2
-    summed["down2"] = np.where(s > 0, s * down_range, -s * up_range) ** 2
-    out = summed.groupby(by, as_index=False)[["up2", "down2"]].sum()
-    return out.assign(up=np.sqrt(out.pop("up2")), down=np.sqrt(out.pop("down2")))
+    n_factors = max(len(factors), 1)
+    pair, at = pd.factorize(group * n_factors + factor)
+    s = np.bincount(pair, weights=sens, minlength=len(at))
+    g, f = np.divmod(np.asarray(at, dtype=np.int64), n_factors)
+    value = factors["value"].to_numpy(dtype=float)
+    up_range = (factors["high"].to_numpy(dtype=float) - value)[f]
+    down_range = (value - factors["low"].to_numpy(dtype=float))[f]
+    up2 = np.where(s > 0, s * up_range, -s * down_range) ** 2
+    down2 = np.where(s > 0, s * down_range, -s * up_range) ** 2
+    return (np.sqrt(np.bincount(g, weights=down2, minlength=n_groups)),
+            np.sqrt(np.bincount(g, weights=up2, minlength=n_groups)))
 
 
-def _joined(values: pd.Series) -> str:
-    return "; ".join(dict.fromkeys(str(v) for v in values if str(v)))
+def _groups(frame: pd.DataFrame, keys: list[str]) -> tuple[NDArray[np.int64], pd.DataFrame]:
+    """Each row's group number under `keys`, and the keys of each group (row g holds group g)."""
+    number = frame.groupby(keys, sort=False, observed=True).ngroup().to_numpy(dtype=np.int64)
+    first = np.unique(number, return_index=True)[1]
+    return number.astype(np.int64), frame[keys].iloc[first].reset_index(drop=True)
 
 
-def _sources(terms: pd.DataFrame, keys: list[str]) -> pd.Series:
-    """The sources of the terms that hold carbon (zero-stock classes add nothing worth citing)."""
-    held = terms[terms["carbon_t"] != 0]
-    return held.groupby(keys)["source"].agg(_joined)
+def _set_numbers(group: NDArray[np.int64], member: NDArray[np.int64], *, n_groups: int,
+                 n_members: int) -> tuple[NDArray[np.uint8], NDArray[np.int64]]:
+    """The distinct member sets of the groups as packed bit rows, and each group's set number."""
+    present = np.zeros((n_groups, max(n_members, 1)), dtype=bool)
+    present[group, member] = True
+    packed = np.packbits(present, axis=1, bitorder="little")
+    if packed.shape[1] <= 8:  # one 64-bit word a set: a plain sort
+        words = np.pad(packed, ((0, 0), (0, 8 - packed.shape[1]))).view(np.uint64).ravel()
+        unique, number = np.unique(words, return_inverse=True)
+        return unique.view(np.uint8).reshape(-1, 8), number.ravel().astype(np.int64)
+    unique_rows, number = np.unique(packed, axis=0, return_inverse=True)
+    return unique_rows, number.ravel().astype(np.int64)
+
+
+def _members(packed: NDArray[np.uint8], n_members: int) -> list[int]:
+    return np.flatnonzero(np.unpackbits(packed, bitorder="little")[:n_members]).tolist()
+
+
+def _source_order(held: pd.DataFrame) -> tuple[NDArray[np.int64], pd.Index]:
+    """Each term's source as a number, numbered in the order sources are cited (see source_ids)."""
+    source, texts = pd.factorize(held["source"].astype(str))
+    factor, ids = pd.factorize(held["factor_0"])
+    pairs, first = np.unique(factor.astype(np.int64) * max(len(texts), 1) + source, return_index=True)
+    rank = held["method"].iloc[first].map({m: i for i, m in enumerate(METHOD_ORDER)}).to_numpy()
+    order = np.lexsort((np.asarray(ids, dtype=object)[pairs // max(len(texts), 1)].astype(str), rank))
+    names = pd.Index(pd.unique(np.asarray(texts, dtype=object)[(pairs % max(len(texts), 1))[order]]))
+    return names.get_indexer(np.asarray(texts, dtype=object)[source]).astype(np.int64), names
+
+
+def source_texts(terms: pd.DataFrame, groupings: Mapping[str, list[str]]) -> dict[str, pd.DataFrame]:
+    """Per grouping (name -> key columns), the citation text of each group that cites one (keys, `source`).
+
+    A group cites the sources of its terms that hold carbon (zero-stock classes add nothing worth
+    citing), joined by '; ' in one fixed order: by method (volume, raster, table), then by the first
+    factor's id (the class or species).
+    """
+    held = terms[(terms["carbon_t"] != 0) & (terms["source"].astype(str) != "")]
+    member, names = _source_order(held)
+    found: dict[str, pd.DataFrame] = {}
+    for name, keys in groupings.items():
+        group, index = _groups(held, keys)
+        masks, number = _set_numbers(group, member, n_groups=len(index), n_members=len(names))
+        texts = np.array(["; ".join(names[_members(m, len(names))]) for m in masks], dtype=object)
+        found[name] = index.assign(source=texts[number])
+    return found
+
+
+def cite(stock: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """zone_carbon with `source_id` in place of its citation text, and carbon_sources (source_id, source):
+    each distinct text stored once, numbered from 1 in the order first cited."""
+    number, texts = pd.factorize(stock["source"].replace("", None))
+    ids = pd.Series(number + 1, index=stock.index).where(number >= 0).astype("Int64")
+    table = stock.drop(columns="source").assign(source_id=ids)
+    return table, pd.DataFrame({"source_id": np.arange(1, len(texts) + 1), "source": np.asarray(texts, dtype=object)})
+
+
+def _with_widths(frame: pd.DataFrame, ev: Evaluated, factors: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Carbon per group of `keys` with its half-widths `down` and `up` (t C)."""
+    group, groups = _groups(ev.terms, keys)
+    term = ev.sensitivity["term"].to_numpy(dtype=np.int64)
+    down, up = half_widths(group[term], ev.sensitivity["factor"].to_numpy(dtype=np.int64),
+                           ev.sensitivity["sens"].to_numpy(dtype=float), factors, n_groups=len(groups))
+    carbon = np.bincount(group, weights=ev.terms["carbon_t"].to_numpy(dtype=float), minlength=len(groups))
+    return groups.assign(carbon_t=carbon, down=down, up=up)
 
 
 def stock_table(ev: Evaluated, factors: pd.DataFrame, *, zone_ids: NDArray[np.object_]) -> pd.DataFrame:
-    """zone_carbon rows: per zone, year, pool and method, then a `total` row per zone and year."""
+    """zone_carbon rows (per zone, year, pool and method, then a `total` row per zone and year), each with
+    the text of its sources (see `cite`).
+
+    A pool row holding no carbon and no uncertainty (such as dead wood at 0 t/ha) is left out.
+    """
     terms = ev.terms
-    sens = ev.sensitivity.merge(terms[["zone", "year", "pool", "method"]], left_on="term", right_index=True)
     keys = ["zone", "year", "pool", "method"]
-    per_pool = terms.groupby(keys, as_index=False).agg(carbon_t=("carbon_t", "sum"))
-    per_pool = per_pool.merge(_sources(terms, keys).reset_index(), on=keys, how="left")
-    per_pool = per_pool.merge(half_widths(sens, factors, by=keys), on=keys, how="left")
-    total = terms.groupby(["zone", "year"], as_index=False).agg(carbon_t=("carbon_t", "sum"),
-                                                                method=("method", _joined))
-    total = total.merge(_sources(terms, ["zone", "year"]).reset_index(), on=["zone", "year"], how="left")
-    total = total.merge(half_widths(sens, factors, by=["zone", "year"]), on=["zone", "year"], how="left")
-    both = pd.concat([per_pool, total.assign(pool="total")], ignore_index=True).fillna(
-        {"up": 0.0, "down": 0.0, "source": ""})
+    per_pool = _with_widths(terms, ev, factors, keys)
+    per_pool = per_pool[(per_pool["carbon_t"] != 0) | (per_pool["up"] != 0) | (per_pool["down"] != 0)]
+    total = _with_widths(terms, ev, factors, ["zone", "year"]).merge(method_sets(terms), on=["zone", "year"])
+    texts = source_texts(terms, {"pool": keys, "total": ["zone", "year"]})
+    per_pool = per_pool.merge(texts["pool"], on=keys, how="left")
+    total = total.merge(texts["total"], on=["zone", "year"], how="left")
+    both = pd.concat([per_pool, total.assign(pool="total")], ignore_index=True)
     order = {p: i for i, p in enumerate([*POOL_NAMES.values(), "total"])}
-    both = both.sort_values(["zone", "year", "pool"], key=lambda c: c.map(order) if c.name == "pool" else c)
+    both = both.assign(_pool=both["pool"].map(order)).sort_values(["zone", "year", "_pool"], kind="stable")
     co2e = both["carbon_t"] * CO2_PER_C
     # First-order bounds can dip below zero for very wide ranges; a stock cannot.
     return pd.DataFrame({
@@ -229,25 +319,50 @@ def stock_table(ev: Evaluated, factors: pd.DataFrame, *, zone_ids: NDArray[np.ob
         "pool": both["pool"].to_numpy(), "carbon_t": both["carbon_t"].to_numpy(), "co2e_t": co2e.to_numpy(),
         "co2e_low_t": np.maximum((co2e - both["down"] * CO2_PER_C).to_numpy(), 0.0),
         "co2e_high_t": (co2e + both["up"] * CO2_PER_C).to_numpy(),
-        "method": both["method"].to_numpy(), "source": both["source"].to_numpy(),
+        "method": both["method"].to_numpy(), "source": both["source"].fillna("").to_numpy(),
     })
 
 
-def change_table(ev: Evaluated, factors: pd.DataFrame, *, zone_ids: NDArray[np.object_],
+def method_sets(terms: pd.DataFrame) -> pd.DataFrame:
+    """Per zone and year, its methods joined by '; ' (volume, raster, table: the order terms are made in)."""
+    group, index = _groups(terms, ["zone", "year"])
+    rank = terms["method"].map({m: i for i, m in enumerate(METHOD_ORDER)}).to_numpy(dtype=np.int64)
+    masks, number = _set_numbers(group, rank.astype(np.int64), n_groups=len(index), n_members=len(METHOD_ORDER))
+    names = np.array(["; ".join(METHOD_ORDER[i] for i in _members(m, len(METHOD_ORDER))) for m in masks], dtype=object)
+    return index.assign(method=names[number])
+
+
+@dataclass(frozen=True)
+class ZoneCarbon:
+    """One epoch's carbon per zone (t C) and its sensitivities summed per zone and factor: what a change
+    between epochs needs, kept once the epoch's terms are gone."""
+
+    carbon: NDArray[np.float64]
+    sensitivity: pd.DataFrame
+
+
+def zone_carbon(ev: Evaluated, *, n_zones: int) -> ZoneCarbon:
+    zone = ev.terms["zone"].to_numpy(dtype=np.int64)
+    sens = ev.sensitivity.assign(zone=zone[ev.sensitivity["term"].to_numpy(dtype=np.int64)])
+    return ZoneCarbon(carbon=np.bincount(zone, weights=ev.terms["carbon_t"].to_numpy(dtype=float),
+                                         minlength=n_zones).astype(np.float64),
+                      sensitivity=sens.groupby(["zone", "factor"])["sens"].sum().reset_index())
+
+
+def change_table(epochs: Mapping[int, ZoneCarbon], factors: pd.DataFrame, *, zone_ids: NDArray[np.object_],
                  pairs: Sequence[tuple[int, int]]) -> pd.DataFrame:
-    """zone_change rows: stock difference and yearly rate (t CO2e) per zone and epoch pair, with interval."""
-    carbon = ev.terms.groupby(["zone", "year"])["carbon_t"].sum()
-    merged = ev.sensitivity.merge(ev.terms[["zone", "year"]], left_on="term", right_index=True)
-    sens = merged.groupby(["zone", "year", "factor"])["sens"].sum()
+    """zone_change rows: stock difference and yearly rate (t CO2e) per zone and epoch pair, with interval.
+
+    A factor's sensitivity in the later epoch minus that in the earlier one is what the change carries.
+    """
+    n = len(zone_ids)
     frames = []
     for y1, y2 in pairs:
-        diff = _at_year(sens, y2).sub(_at_year(sens, y1), fill_value=0.0).rename("sens").reset_index()
-        widths = half_widths(diff, factors, by=["zone"]).set_index("zone")
-        stock = _at_year(carbon, y2).sub(_at_year(carbon, y1), fill_value=0.0).reindex(range(len(zone_ids)),
-                                                                                     fill_value=0.0)
-        widths = widths.reindex(stock.index, fill_value=0.0)
-        change = stock.to_numpy() * CO2_PER_C
-        down, up = widths["down"].to_numpy() * CO2_PER_C, widths["up"].to_numpy() * CO2_PER_C
+        diff = pd.concat([epochs[y2].sensitivity, epochs[y1].sensitivity.assign(sens=-epochs[y1].sensitivity["sens"])])
+        down, up = half_widths(diff["zone"].to_numpy(dtype=np.int64), diff["factor"].to_numpy(dtype=np.int64),
+                               diff["sens"].to_numpy(dtype=float), factors, n_groups=n)
+        change = (epochs[y2].carbon - epochs[y1].carbon) * CO2_PER_C
+        down, up = down * CO2_PER_C, up * CO2_PER_C
         years = y2 - y1
         frames.append(pd.DataFrame({
             "zone_id": zone_ids.astype(str), "year_from": y1, "year_to": y2,
@@ -256,9 +371,3 @@ def change_table(ev: Evaluated, factors: pd.DataFrame, *, zone_ids: NDArray[np.o
             "co2e_per_year_high_t": (change + up) / years,
         }))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-
-
-def _at_year(series: pd.Series, year: int) -> pd.Series:
-    if year not in series.index.get_level_values("year"):
-        return series.iloc[:0].droplevel("year")
-    return series.xs(year, level="year")

@@ -32,78 +32,111 @@ STATUS_LABELS = {"reached": ("已达标", "reached"), "on track": ("按进度", 
                  NO_CARBON: ("无碳数据", "no carbon data")}
 
 
-def class_series(long: pd.DataFrame, *, zone_id: str, classes: tuple[str, ...]) -> pd.DataFrame:
-    """Per epoch: area (ha) and share (%) of the zone covered by the given classes."""
-    rows = long[(long["zone_id"] == zone_id) & long["class"].isin(classes)]
-    sums = rows.groupby("year")[["area_ha", "share"]].sum()
-    return pd.DataFrame({"year": sums.index.to_numpy(), "area_ha": sums["area_ha"].to_numpy(),
-                         "share_pct": 100.0 * sums["share"].to_numpy()})
+def sink_series(long: pd.DataFrame, plans: pd.DataFrame, *, wetland_includes_water: bool) -> pd.DataFrame:
+    """Per plan zone and epoch: area (ha) and share (%) of the zone covered by its sink type's classes.
+
+    A class missing from the long table in an epoch counts 0 (the table has no rows for zero areas).
+    """
+    kinds = plans["sink_type"].astype(str).unique()
+    members = pd.DataFrame([(k, c) for k in kinds
+                            for c in sink_classes(k, wetland_includes_water=wetland_includes_water)],
+                           columns=["sink_type", "class"])
+    zone_kind = pd.DataFrame({"zone_id": plans["zone_id"].astype(str), "sink_type": plans["sink_type"].astype(str)})
+    rows = long.merge(zone_kind, on="zone_id").merge(members, on=["sink_type", "class"])
+    sums = rows.groupby(["zone_id", "year"])[["area_ha", "share"]].sum()
+    every = pd.MultiIndex.from_product([zone_kind["zone_id"].unique(), np.sort(long["year"].unique())],
+                                       names=["zone_id", "year"])
+    sums = sums.reindex(every, fill_value=0.0).reset_index()
+    return sums.assign(share_pct=100.0 * sums.pop("share"))
 
 
-def carbon_series(carbon: pd.DataFrame, *, zone_id: str) -> pd.DataFrame:
-    """Per epoch: total carbon stock (t C) of a zone; a `total` pool is used as is, else pools add up."""
-    rows = carbon[carbon["zone_id"].astype(str) == zone_id]
-    if (rows["pool"] == "total").any():
-        rows = rows[rows["pool"] == "total"]
-    sums = rows.groupby("year")["carbon_t"].sum()
-    return pd.DataFrame({"year": sums.index.to_numpy(), "carbon_t": sums.to_numpy()})
+def carbon_totals(carbon: pd.DataFrame) -> pd.DataFrame:
+    """Per zone and epoch: total carbon stock (t C); a zone's `total` pool is used as is, else pools add up."""
+    rows = carbon.assign(zone_id=carbon["zone_id"].astype(str))
+    is_total = rows["pool"] == "total"
+    has_total = is_total.groupby(rows["zone_id"]).transform("any")
+    rows = rows[is_total | ~has_total]
+    return rows.groupby(["zone_id", "year"])["carbon_t"].sum().reset_index()
+
+
+def trends(series: pd.DataFrame, *, value: str) -> pd.DataFrame:
+    """Per zone: latest epoch and value, the least-squares slope of value over the epochs (NaN with one)
+    and the number of epochs; indexed by zone_id."""
+    zone = series["zone_id"]
+    x, y = series["year"].astype(float), series[value].astype(float)
+    dx = x - x.groupby(zone).transform("mean")
+    dy = y - y.groupby(zone).transform("mean")
+    sxx, sxy = (dx * dx).groupby(zone).sum(), (dx * dy).groupby(zone).sum()
+    last = series.sort_values("year", kind="stable").groupby("zone_id").tail(1).set_index("zone_id")
+    epochs = zone.groupby(zone).size()
+    return pd.DataFrame({"latest_year": last["year"].astype(int), "latest_value": last[value].astype(float),
+                         "slope_per_year": (sxy / sxx).where(epochs > 1), "epochs": epochs})
+
+
+def assess_all(trend: pd.DataFrame, *, target: pd.Series, target_year: pd.Series) -> pd.DataFrame:
+    """Percent of target, projection to the target year and status of each zone's trend."""
+    latest, slope = trend["latest_value"], trend["slope_per_year"]
+    projected = (latest + slope * (target_year - trend["latest_year"])).where(trend["epochs"] > 1)
+    goal = target * (1 - _REL_TOLERANCE)
+    on_track = (target_year > trend["latest_year"]) & (projected >= goal)
+    status = np.select([latest >= goal, trend["epochs"] < 2, on_track], ["reached", "no trend yet", "on track"],
+                       "behind")
+    return trend.drop(columns="epochs").assign(target_value=target, pct_of_target=100.0 * latest / target,
+                                               projected_value=projected, status=status)
 
 
 def assess(years: np.ndarray, values: np.ndarray, *, target: float, target_year: int) -> dict[str, object]:
-    """Latest value, percent of target, slope, projection to the target year and the status."""
-    latest_year, latest = int(years[-1]), float(values[-1])
-    slope = float(np.polyfit(years.astype(float), values.astype(float), 1)[0]) if len(years) > 1 else math.nan
-    projected = latest + slope * (target_year - latest_year) if len(years) > 1 else math.nan
-    goal = target * (1 - _REL_TOLERANCE)
-    if latest >= goal:
-        status = "reached"
-    elif len(years) < 2:
-        status = "no trend yet"
-    elif target_year > latest_year and projected >= goal:
-        status = "on track"
-    else:
-        status = "behind"
-    return {"latest_year": latest_year, "latest_value": latest, "target_value": target,
-            "pct_of_target": 100.0 * latest / target, "slope_per_year": slope, "projected_value": projected,
-            "status": status}
+    """Latest value, percent of target, slope, projection to the target year and the status of one series."""
+    trend = trends(pd.DataFrame({"zone_id": "", "year": years, "value": values}), value="value")
+    row = assess_all(trend, target=pd.Series(target, index=trend.index),
+                     target_year=pd.Series(target_year, index=trend.index)).iloc[0]
+    return {c: row[c] for c in COLUMNS if c in row.index}
 
 
-def _no_carbon(zone_id: str, target: float, target_year: int) -> dict[str, object]:
-    return {"zone_id": zone_id, "metric": "carbon_stock", "unit": "t C", "classes": "", "latest_year": None,
-            "latest_value": math.nan, "target_value": target, "target_year": target_year,
-            "pct_of_target": math.nan, "slope_per_year": math.nan, "projected_value": math.nan, "status": NO_CARBON}
+def _metric_rows(plans: pd.DataFrame, trend: pd.DataFrame, *, metric: str, unit: str, target: str,
+                 classes: pd.Series) -> pd.DataFrame:
+    """Rows of one metric for the plans that set its target."""
+    wanted = plans[plans[target].notna()].set_index("zone_id")
+    zone_trend = trend.reindex(wanted.index)
+    assessed = assess_all(zone_trend, target=wanted[target].astype(float), target_year=wanted["target_year"])
+    return assessed.assign(metric=metric, unit=unit, classes=classes.reindex(wanted.index),
+                           target_year=wanted["target_year"].astype(int)).rename_axis("zone_id").reset_index()
 
 
-def _plan_rows(plan: pd.Series, long: pd.DataFrame, carbon: pd.DataFrame | None,
-               *, wetland_includes_water: bool) -> list[dict[str, object]]:
-    zone, year = str(plan["zone_id"]), int(plan["target_year"])
-    classes = sink_classes(str(plan["sink_type"]), wetland_includes_water=wetland_includes_water)
-    land = class_series(long, zone_id=zone, classes=classes)
-    rows = []
-    for metric, column, unit, target in (("share", "share_pct", "%", plan["target_share_pct"]),
-                                         ("area", "area_ha", "ha", plan["target_area_ha"])):
-        if not math.isnan(target):
-            rows.append({"zone_id": zone, "metric": metric, "unit": unit, "classes": "+".join(classes),
-                         "target_year": year, **assess(land["year"].to_numpy(), land[column].to_numpy(),
-                                                       target=float(target), target_year=year)})
-    target_c = float(plan["target_carbon_t"])
-    if not math.isnan(target_c):
-        series = carbon_series(carbon, zone_id=zone) if carbon is not None else None
-        if series is None or series.empty:
-            rows.append(_no_carbon(zone, target_c, year))
-        else:
-            rows.append({"zone_id": zone, "metric": "carbon_stock", "unit": "t C", "classes": "",
-                         "target_year": year, **assess(series["year"].to_numpy(), series["carbon_t"].to_numpy(),
-                                                       target=target_c, target_year=year)})
-    return rows
+def _carbon_rows(plans: pd.DataFrame, carbon: pd.DataFrame | None) -> pd.DataFrame:
+    """Carbon-stock rows: assessed where the zone has carbon, else `no carbon data`."""
+    wanted = plans[plans["target_carbon_t"].notna()].set_index("zone_id")
+    totals = carbon_totals(carbon) if carbon is not None else pd.DataFrame(columns=["zone_id", "year", "carbon_t"])
+    with_data = wanted[wanted.index.isin(totals["zone_id"])]
+    assessed = _metric_rows(with_data.reset_index(), trends(totals, value="carbon_t"), metric="carbon_stock",
+                            unit="t C", target="target_carbon_t", classes=pd.Series("", index=with_data.index))
+    missing = wanted[~wanted.index.isin(totals["zone_id"])]
+    none = pd.DataFrame({"zone_id": missing.index, "metric": "carbon_stock", "unit": "t C", "classes": "",
+                         "latest_year": None, "latest_value": math.nan,
+                         "target_value": missing["target_carbon_t"].astype(float).to_numpy(),
+                         "target_year": missing["target_year"].astype(int).to_numpy(), "pct_of_target": math.nan,
+                         "slope_per_year": math.nan, "projected_value": math.nan, "status": NO_CARBON})
+    return pd.concat([frame for frame in (assessed, none) if len(frame)], ignore_index=True) \
+        if len(assessed) or len(none) else assessed
 
 
 def progress_table(long: pd.DataFrame, plans: pd.DataFrame, *, carbon: pd.DataFrame | None = None,
                    wetland_includes_water: bool = False) -> pd.DataFrame:
-    """Long table `zone_progress`: one row per zone and target metric (share, area, carbon_stock)."""
-    rows = [row for _, plan in plans.iterrows()
-            for row in _plan_rows(plan, long, carbon, wetland_includes_water=wetland_includes_water)]
-    return pd.DataFrame.from_records(rows, columns=COLUMNS)
+    """Long table `zone_progress`: one row per zone and target metric (share, area, carbon_stock), in plan order."""
+    plans = plans.assign(zone_id=plans["zone_id"].astype(str))
+    series = sink_series(long, plans, wetland_includes_water=wetland_includes_water)
+    land, area = trends(series, value="share_pct"), trends(series, value="area_ha")
+    classes = pd.Series(["+".join(sink_classes(str(k), wetland_includes_water=wetland_includes_water))
+                         for k in plans["sink_type"]], index=plans["zone_id"])
+    parts = [_metric_rows(plans, land, metric="share", unit="%", target="target_share_pct", classes=classes),
+             _metric_rows(plans, area, metric="area", unit="ha", target="target_area_ha", classes=classes),
+             _carbon_rows(plans, carbon)]
+    rows = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) else \
+        pd.DataFrame(columns=COLUMNS)
+    order = pd.Series(np.arange(len(plans)), index=plans["zone_id"])
+    metric_order = {"share": 0, "area": 1, "carbon_stock": 2}
+    rows = rows.assign(_plan=rows["zone_id"].map(order), _metric=rows["metric"].map(metric_order))
+    return rows.sort_values(["_plan", "_metric"], kind="stable")[COLUMNS].reset_index(drop=True)
 
 
 def zone_fields(plans: pd.DataFrame, progress: pd.DataFrame) -> pd.DataFrame:

@@ -1,4 +1,7 @@
-"""Transition stage: zone_transitions, the area (ha) of each zone moving from one class to another between epochs."""
+"""Transition stage: zone_transitions, the area (ha) of each zone moving from one class to another between epochs.
+
+The graph decides the pairs (consecutive epochs, first to last, and `transitions.pairs`); only areas
+above zero get a row."""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ from numpy.typing import NDArray
 from pipeline.classmaps import NODATA_CLASS, ClassMap
 from pipeline.graph import Computed
 from pipeline.inputs.check import Inputs
-from pipeline.kernels.zonal import NODATA_CODE, ZoneValueTotals, split_pair_codes
+from pipeline.kernels.zonal import NODATA_CODE, ZoneValueTotals, lookup_codes, split_pair_codes
 from pipeline.names import TRANSITIONS
 from pipeline.stages.base import StageResult
 from pipeline.units import M2_PER_HA
@@ -22,10 +25,12 @@ def transition_table(codes_from: NDArray[np.int64], codes_to: NDArray[np.int64],
 
     `codes_from`/`codes_to` are the split pair codes of `totals`; nodata codes become class `nodata`.
     """
-    lookup = {**class_map.code_to_class(), **dict.fromkeys((*class_map.nodata_codes, NODATA_CODE), NODATA_CLASS)}
+    lookup: dict[int, object] = {**class_map.code_to_class(),
+                                 **dict.fromkeys((*class_map.nodata_codes, NODATA_CODE), NODATA_CLASS)}
+    unmapped = {int(c): str(c) for c in np.unique(np.concatenate([codes_from, codes_to])) if int(c) not in lookup}
     frame = pd.DataFrame({
-        "zone": totals.zone, "class_from": [lookup.get(int(c), str(c)) for c in codes_from],
-        "class_to": [lookup.get(int(c), str(c)) for c in codes_to], "area_ha": totals.units * unit_m2 / M2_PER_HA,
+        "zone": totals.zone, "class_from": lookup_codes(codes_from, {**unmapped, **lookup}),
+        "class_to": lookup_codes(codes_to, {**unmapped, **lookup}), "area_ha": totals.units * unit_m2 / M2_PER_HA,
     })
     frame = frame.groupby(["zone", "class_from", "class_to"], as_index=False).agg(area_ha=("area_ha", "sum"))
     return pd.DataFrame({"zone_id": zone_ids[frame["zone"].to_numpy(dtype=np.int64)].astype(str),

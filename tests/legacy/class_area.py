@@ -1,0 +1,108 @@
+"""Class area per zone and epoch, from (zone, code) area totals and a class map.
+
+Every zone gets a row for every class, the class `nodata` included: the part of the zone covered by
+nodata cells or lying off the raster. So the classes of a zone add up to the zone's own area.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from pipeline.classmaps import NODATA_CLASS, ClassMap
+from pipeline.errors import ClassMapError
+from pipeline.graph import Computed
+from pipeline.grid import zone_areas_m2
+from pipeline.inputs.check import Inputs
+from pipeline.inputs.landcover import epoch_nodata, nodata_hint
+from pipeline.kernels.zonal import NODATA_CODE, ZoneValueTotals
+from pipeline.names import CLASS_AREA
+from pipeline.stages.base import StageResult
+from pipeline.units import M2_PER_HA, MU_PER_HA
+
+
+def _class_of_codes(values: NDArray[np.int64], class_map: ClassMap) -> NDArray[np.object_]:
+    lookup = class_map.code_to_class()
+    lookup.update(dict.fromkeys(class_map.nodata_codes, NODATA_CLASS))
+    lookup[NODATA_CODE] = NODATA_CLASS
+    return np.array([lookup.get(int(v)) for v in values], dtype=object)
+
+
+def unmapped_codes(totals: ZoneValueTotals, class_map: ClassMap, *, unit_m2: float) -> dict[int, float]:
+    """Codes found inside the zones that the class map does not name, with their area in ha."""
+    classes = _class_of_codes(totals.value, class_map)
+    missing = np.array([c is None for c in classes], dtype=bool)
+    codes, at = np.unique(totals.value[missing], return_inverse=True)
+    areas = np.bincount(at, weights=totals.units[missing] * unit_m2 / M2_PER_HA, minlength=len(codes))
+    return {int(c): float(a) for c, a in zip(codes, areas, strict=True)}
+
+
+def check_codes_mapped(totals: ZoneValueTotals, class_map: ClassMap, *, unit_m2: float, source: str,
+                       hint: Callable[[list[int]], str] | None = None) -> None:
+    """Raise, listing each code and its area, when the raster holds codes the class map lacks.
+
+    `hint` may add advice for the listed codes (such as declaring an undeclared nodata value).
+    """
+    missing = unmapped_codes(totals, class_map, unit_m2=unit_m2)
+    if missing:
+        listed = ", ".join(f"{code} ({ha:,.2f} ha)" for code, ha in sorted(missing.items()))
+        advice = hint(sorted(missing)) if hint is not None else ""
+        raise ClassMapError(f"{source}: codes inside the zones but not in class map {class_map.name!r}: "
+                            f"{listed}. Add them to a class (or to `nodata`) in a class map YAML.{advice}")
+
+
+def class_area_table(totals: ZoneValueTotals, *, class_map: ClassMap, zone_ids: NDArray[np.object_],
+                     zone_area_m2: NDArray[np.float64], unit_m2: float, year: int) -> pd.DataFrame:
+    """Long table: one row per zone and class (nodata last) with area in ha and mu and share of zone."""
+    names = [*class_map.class_names, NODATA_CLASS]
+    class_index = {name: i for i, name in enumerate(names)}
+    classes = _class_of_codes(totals.value, class_map)
+    col = np.array([class_index[c] for c in classes], dtype=np.int64)
+    grid = np.zeros((len(zone_ids), len(names)))
+    np.add.at(grid, (totals.zone, col), totals.units * unit_m2)
+    valid = grid[:, :-1].sum(axis=1)
+    grid[:, -1] = np.maximum(zone_area_m2 - valid, 0.0)
+    zone_total = grid.sum(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(zone_total > 0, grid / zone_total, 0.0)
+    area_ha = grid / M2_PER_HA
+    return pd.DataFrame({
+        "zone_id": np.repeat(zone_ids, len(names)),
+        "year": year,
+        "class": np.tile(names, len(zone_ids)),
+        "area_ha": area_ha.ravel(),
+        "area_mu": area_ha.ravel() * MU_PER_HA,
+        "share": share.ravel(),
+    })
+
+
+def wide_class_area(long: pd.DataFrame, *, year: int) -> pd.DataFrame:
+    """`<class>_ha` columns per zone for one epoch, in the class order of the long table."""
+    one = long[long["year"] == year]
+    order = list(dict.fromkeys(one["class"]))
+    wide = one.pivot(index="zone_id", columns="class", values="area_ha")[order]
+    wide.columns = [f"{c}_ha" for c in wide.columns]
+    return wide
+
+
+def tabulate(inputs: Inputs, computed: Computed) -> StageResult:
+    """Table zone_class_area, and each zone's area and latest class areas as zone-layer fields.
+
+    Codes the class map lacks inside a zone stop the run, listed with their area.
+    """
+    totals, unit_m2 = computed.totals, computed.unit_m2
+    for epoch, info in zip(inputs.config.landcover, inputs.rasters, strict=True):
+        hint = partial(nodata_hint, declared=epoch_nodata(epoch, info) is not None)
+        check_codes_mapped(totals[epoch.year], inputs.class_map, unit_m2=unit_m2, source=str(epoch.path), hint=hint)
+    ids = inputs.zones.ids.astype(str)
+    areas = zone_areas_m2(inputs.zones.geoms, inputs.grid)
+    long = pd.concat([class_area_table(totals[year], class_map=inputs.class_map, zone_ids=ids, zone_area_m2=areas,
+                                       unit_m2=unit_m2, year=year) for year in sorted(totals)], ignore_index=True)
+    wide = wide_class_area(long, year=max(totals))
+    fields = pd.DataFrame({"area_ha": areas / M2_PER_HA, "area_mu": areas / M2_PER_HA * MU_PER_HA}, index=ids)
+    fields = pd.concat([fields, wide.set_axis(wide.index.astype(str)).reindex(ids)], axis=1)
+    return StageResult(tables={CLASS_AREA: long}, zone_fields=fields)
