@@ -153,12 +153,30 @@ class Candidates(_Frozen):
     enabled: bool = True
     lookback_years: int = Field(default=3, ge=0, le=100)
     min_parcel_m2: float = Field(default=400.0, gt=0)
+    # minimum mapping unit: a patch of fewer cells is classification noise more often than land
+    min_cells: int = Field(default=2, ge=1)
     never_classes: tuple[str, ...] = ("forest", "shrub")
     excluded_classes: tuple[str, ...] = ("wetland", "water", "built", "snow_ice")
 
 
 class Report(_Frozen):
     enabled: bool = True
+
+
+class Transitions(_Frozen):
+    """Which epoch pairs get a class-to-class table (zone_transitions); any run with two or more epochs."""
+
+    consecutive: bool = True  # every epoch to the next
+    first_last: bool = True  # the first epoch to the latest, e.g. 2001 -> 2020
+    pairs: tuple[tuple[int, int], ...] = ()  # more pairs, [from_year, to_year]
+
+    @field_validator("pairs")
+    @classmethod
+    def _forward(cls, pairs: tuple[tuple[int, int], ...]) -> tuple[tuple[int, int], ...]:
+        backward = [list(p) for p in pairs if p[0] >= p[1]]
+        if backward:
+            raise ValueError(f"each pair runs from an earlier year to a later one, got {backward}")
+        return pairs
 
 
 class RunConfig(_Frozen):
@@ -175,6 +193,7 @@ class RunConfig(_Frozen):
     region: Region = Region()
     candidates: Candidates | None = None  # screening is asked for: it polygonizes every chunk
     report: Report | None = None  # one page and map per zone: asked for, not made for thousands of parcels
+    transitions: Transitions = Transitions()
 
     @field_validator("landcover")
     @classmethod
@@ -190,6 +209,14 @@ class RunConfig(_Frozen):
         stray = [b.year for b in (self.carbon.biomass if self.carbon else ()) if b.year not in years]
         if stray:
             raise ValueError(f"carbon.biomass years {stray} match no land-cover epoch {sorted(years)}")
+        return self
+
+    @model_validator(mode="after")
+    def _transition_years(self) -> RunConfig:
+        years = {e.year for e in self.landcover}
+        stray = [list(p) for p in self.transitions.pairs if not set(p) <= years]
+        if stray:
+            raise ValueError(f"transitions.pairs {stray} name years that are no land-cover epoch {sorted(years)}")
         return self
 
     @model_validator(mode="after")

@@ -25,7 +25,7 @@ from dask.callbacks import Callback
 from dask.delayed import Delayed
 from numpy.typing import NDArray
 
-from pipeline.config import RunConfig
+from pipeline.config import RunConfig, Transitions
 from pipeline.coverage import Coverage, zone_coverage
 from pipeline.errors import SinkzoneError
 from pipeline.grid import Grid, area_units, row_cell_areas_m2, to_pixel_space
@@ -196,14 +196,23 @@ def _chunks_of(info_chunks: tuple[int, int], shape: tuple[int, int]) -> Chunks:
     return rows, cols
 
 
+def transition_pairs(years: Sequence[int], settings: Transitions) -> list[tuple[int, int]]:
+    """Epoch pairs (as positions in `years`, oldest first) for zone_transitions: consecutive ones, first to
+    last, and the config's own, each once and in order."""
+    where = {year: k for k, year in enumerate(years)}
+    wanted = [*(zip(range(len(years) - 1), range(1, len(years)), strict=True) if settings.consecutive else ()),
+              *([(0, len(years) - 1)] if settings.first_last and len(years) > 1 else []),
+              *((where[a], where[b]) for a, b in settings.pairs)]
+    return sorted(set(wanted))
+
+
 def build_graph(inputs: Inputs) -> RunGraph:
-    """One fused task per chunk computes every epoch and every consecutive-epoch transition."""
+    """One fused task per chunk computes every epoch and every transition pair the config asks for."""
     chunks = _chunks_of(block_aligned_chunks(inputs.rasters[0], target_cells=inputs.config.compute.chunk_cells),
                         inputs.grid.shape)
     graph = zonal_graph(inputs.grid, inputs.zones.geoms, chunks=chunks)
     epochs = inputs.config.landcover
-    # Transition matrices feed the carbon change tables, so they are computed only when carbon is asked for.
-    pairs = list(zip(range(len(epochs) - 1), range(1, len(epochs)), strict=True)) if inputs.carbon else []
+    pairs = transition_pairs([e.year for e in epochs], inputs.config.transitions)
     merged = chunked_totals(graph, [window_source(e.path) for e in epochs],
                             [epoch_nodata(e, info) for e, info in zip(epochs, inputs.rasters, strict=True)],
                             pairs=pairs)
@@ -245,16 +254,18 @@ def _candidate_graph(inputs: Inputs, *, plan: ChunkPlan) -> Delayed | None:
     sources = [window_source(e.path) for e, _ in epochs]
     nodata = [epoch_nodata(e, info) for e, info in epochs]
     rules = screening.make_screening(inputs.class_map.classes, never=settings.never_classes,
-                                     excluded=settings.excluded_classes, min_parcel_m2=settings.min_parcel_m2)
+                                     excluded=settings.excluded_classes, min_parcel_m2=settings.min_parcel_m2,
+                                     min_cells=settings.min_cells)
     grid = inputs.grid
     cell_m2 = row_cell_areas_m2(grid)
+    unit_note = screening.mapping_unit_note(rules, cell_m2=float(np.median(cell_m2)))
     parts = [dask.delayed(_candidate_chunk, pure=True)(
         sources, nodata, rules, row_off=r0, col_off=c0, height=h, width=w, grid_shape=grid.shape,
         max_cell_m2=float(cell_m2[r0:r0 + h].max())) for _, _, r0, c0, h, w in plan.windows()]
     merged = dask.delayed(screening.merge_pieces, pure=True)(*parts)
     return dask.delayed(screening.candidate_table, pure=True)(
         merged, rules, grid=grid, zone_geoms=inputs.zones.geoms, zone_ids=inputs.zones.ids, years=years,
-        checked=checked, lookback_years=settings.lookback_years)
+        checked=checked, lookback_years=settings.lookback_years, unit_note=unit_note)
 
 
 # ---- the one compute --------------------------------------------------------------------------------

@@ -160,3 +160,65 @@ def test_lookback_window() -> None:
     assert cand.lookback_epochs([2016, 2021], lookback_years=3) == ([2016, 2021], True)
     assert cand.lookback_epochs([2020, 2021], lookback_years=3) == ([2020, 2021], False)
     assert cand.lookback_epochs([2021], lookback_years=3) == ([2021], False)
+
+
+# ---- minimum mapping unit on a 30 m grid (900 m² cells, coarser than the 400 m² rule) ----------------
+# 12 x 12 cells of grass (30) in forest (10), one zone over everything, chunks meet at row 6 and column 6.
+#   S1 one cell (2, 2)                                   -> 900 m² >= 400 m², but 1 cell < min_cells 2: dropped
+#   S2 two cells (2, 8), (3, 8)                          -> 1800 m², 2 cells: kept
+#   S3 (5, 3) above the row-6 border, (6, 3) below it    -> one cell in each chunk, 2 cells merged: kept
+#   S4 diagonal neighbours (9, 9), (10, 10)              -> two 1-cell patches (4-connected): both dropped
+CELL30 = 30.0
+TRANSFORM30 = from_origin(X0, Y0, CELL30, CELL30)
+
+
+def _coarse(min_cells: int, *, cuts: list[int]) -> tuple[np.ndarray, object]:
+    late = np.full((12, 12), 10, dtype=np.uint8)
+    for r, c in ((2, 2), (2, 8), (3, 8), (5, 3), (6, 3), (9, 9), (10, 10)):
+        late[r, c] = 30
+    cmap = builtin_class_map("esa_worldcover")
+    rules = cand.make_screening(cmap.classes, never=("forest", "shrub"), excluded=("water",), min_parcel_m2=400.0,
+                                min_cells=min_cells)
+    grid = Grid(transform=TRANSFORM30, width=12, height=12, crs=pyproj.CRS(CRS))
+    edges = [0, *cuts, 12]
+    parts = [cand.chunk_pieces([late[r0:r1, c0:c1]], [0], rules, row_off=r0, col_off=c0, grid_shape=(12, 12),
+                               max_cell_m2=900.0)
+             for r0, r1 in zip(edges[:-1], edges[1:], strict=True)
+             for c0, c1 in zip(edges[:-1], edges[1:], strict=True)]
+    zone = shapely.box(X0, Y0 - 12 * CELL30, X0 + 12 * CELL30, Y0)
+    note = cand.mapping_unit_note(rules, cell_m2=900.0)
+    return cand.candidate_table(cand.merge_pieces(*parts), rules, grid=grid, zone_geoms=np.array([zone]),
+                                zone_ids=np.array(["Z"], dtype=object), years=[2021], checked=False,
+                                lookback_years=3, unit_note=note)
+
+
+@pytest.mark.parametrize("cuts", [[], [6]])
+def test_minimum_mapping_unit_drops_single_cells(cuts: list[int]) -> None:
+    _, frame = _coarse(2, cuts=cuts)
+    # S2 and S3: 2 cells x 900 m² = 1800 m² each
+    assert summary(frame) == [("Z", "grassland", 1800.0), ("Z", "grassland", 1800.0)]
+    assert "larger than min_parcel_m2" in frame["note"].iloc[0]
+    assert "fewer than 2 cells" in frame["note"].iloc[0]
+    # min_cells 1: the 400 m² rule alone keeps S1 and both S4 cells too (900 m² each)
+    _, every = _coarse(1, cuts=cuts)
+    assert summary(every) == sorted([("Z", "grassland", 900.0)] * 3 + [("Z", "grassland", 1800.0)] * 2)
+
+
+def test_drop_small_patches_keeps_patches_at_inner_borders() -> None:
+    values = np.zeros((4, 5), dtype=np.int32)
+    values[0, 0] = 1          # one cell on the top edge
+    values[2, 2] = 2          # one cell inside
+    values[2:4, 4] = 1        # two cells on the right edge
+    # top is an inner border: the top cell may go on in the chunk above, so it stays; the inside cell goes
+    kept = cand.drop_small_patches(values, min_cells=2, inner=(True, False, False, False))
+    assert kept[0, 0] == 1
+    assert kept[2, 2] == 0
+    assert (kept[2:4, 4] == 1).all()
+    # no inner border: only the 2-cell patch is big enough
+    alone = cand.drop_small_patches(values, min_cells=2, inner=(False, False, False, False))
+    assert alone[0, 0] == 0
+    assert (alone[2:4, 4] == 1).all()
+
+
+def test_no_mapping_unit_note_when_cells_are_finer_than_the_rule() -> None:
+    assert cand.mapping_unit_note(_screening(), cell_m2=100.0) == ""

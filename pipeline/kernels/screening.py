@@ -28,6 +28,7 @@ from affine import Affine
 from numpy.typing import NDArray
 from rasterio import features
 from rasterio.errors import NotGeoreferencedWarning
+from scipy import ndimage
 
 from pipeline.classmaps import label
 from pipeline.grid import Grid, zone_areas_m2
@@ -50,6 +51,7 @@ class Screening:
     never: tuple[int, ...]
     code_class: Mapping[int, int]
     min_parcel_m2: float
+    min_cells: int = 1
 
 
 @dataclass(frozen=True)
@@ -62,13 +64,23 @@ class Pieces:
 
 
 def make_screening(class_codes: Mapping[str, Sequence[int]], *, never: Sequence[str], excluded: Sequence[str],
-                   min_parcel_m2: float) -> Screening:
+                   min_parcel_m2: float, min_cells: int = 1) -> Screening:
     """Screening rules from a class map's {class: codes}."""
     classes = tuple(class_codes)
     code_class = {int(code): i for i, name in enumerate(classes) for code in class_codes[name]}
     eligible = tuple(i for i, c in enumerate(classes) if c not in (*never, *excluded))
     return Screening(classes=classes, eligible=eligible, never=tuple(i for i, c in enumerate(classes) if c in never),
-                     code_class=code_class, min_parcel_m2=min_parcel_m2)
+                     code_class=code_class, min_parcel_m2=min_parcel_m2, min_cells=min_cells)
+
+
+def mapping_unit_note(rules: Screening, *, cell_m2: float) -> str:
+    """Plain words on the minimum mapping unit when the map's cell is coarser than the size rule ('' if not)."""
+    if cell_m2 <= rules.min_parcel_m2:
+        return ""
+    return (f"the land-cover cell ({cell_m2:,.0f} m²) is larger than min_parcel_m2 ({rules.min_parcel_m2:,.0f} m²), "
+            f"finer than the map can see: patches of fewer than {rules.min_cells} cells "
+            f"(about {rules.min_cells * cell_m2:,.0f} m²) are left out as a minimum mapping unit "
+            "(candidates.min_cells)")
 
 
 def lookback_epochs(years: Sequence[int], *, lookback_years: int) -> tuple[list[int], bool]:
@@ -118,21 +130,48 @@ def eligible_classes(blocks: Sequence[NDArray], nodata: Sequence[float | None], 
     return np.where(ok, latest + 1, 0).astype(np.int32)
 
 
+def drop_small_patches(values: NDArray[np.int32], *, min_cells: int, inner: tuple[bool, bool, bool, bool]
+                       ) -> NDArray[np.int32]:
+    """`values` with 0 in every 4-connected one-class patch of fewer than min_cells cells, except patches
+    touching an inner chunk border (top, bottom, left, right), which may go on in the next chunk.
+
+    Labelling is a few passes over the array; polygonizing only the patches that stay is where it pays.
+    """
+    if min_cells <= 1:
+        return values
+    out = values.copy()
+    for klass in np.unique(values[values > 0]):
+        labels, count = ndimage.label(values == klass)  # default structure: 4-connected
+        size = np.bincount(labels.ravel(), minlength=count + 1)
+        keep = size >= min_cells
+        for touches, edge in zip(inner, (labels[0], labels[-1], labels[:, 0], labels[:, -1]), strict=True):
+            if touches:
+                keep[edge] = True
+        keep[0] = True  # label 0 is the background: left as it is
+        out[~keep[labels]] = 0
+    return out
+
+
 def chunk_pieces(blocks: Sequence[NDArray], nodata: Sequence[float | None], rules: Screening, *,
                  row_off: int, col_off: int, grid_shape: tuple[int, int], max_cell_m2: float) -> Pieces:
     """Candidate patches of one chunk in grid pixel space; too-small inner patches are dropped here."""
-    values = eligible_classes(blocks, nodata, rules)
+    eligible = eligible_classes(blocks, nodata, rules)
+    height, width = eligible.shape
+    inner = (row_off > 0, row_off + height < grid_shape[0], col_off > 0, col_off + width < grid_shape[1])
+    # too small by cell count, or too small in m² even at the chunk's largest cell
+    fewest = max(rules.min_cells, int(np.ceil(rules.min_parcel_m2 * (1 - _AREA_TOLERANCE) / max_cell_m2)))
+    values = drop_small_patches(eligible, min_cells=fewest, inner=inner)
     found = list(features.shapes(values, mask=values > 0, connectivity=4,
                                  transform=Affine.translation(col_off, row_off)))
     geoms = np.array([shapely.geometry.shape(g) for g, _ in found], dtype=object)
     klass = np.array([int(v) - 1 for _, v in found], dtype=np.int64)
     if not len(geoms):
         return Pieces(geoms=geoms, klass=klass, on_edge=np.zeros(0, dtype=bool))
-    height, width = values.shape
     x0, y0, x1, y1 = shapely.bounds(geoms).T
     on_edge = (((x0 == col_off) & (col_off > 0)) | ((x1 == col_off + width) & (col_off + width < grid_shape[1]))
                | ((y0 == row_off) & (row_off > 0)) | ((y1 == row_off + height) & (row_off + height < grid_shape[0])))
-    keep = on_edge | (shapely.area(geoms) * max_cell_m2 >= rules.min_parcel_m2 * (1 - _AREA_TOLERANCE))
+    keep = on_edge | ((shapely.area(geoms) * max_cell_m2 >= rules.min_parcel_m2 * (1 - _AREA_TOLERANCE))
+                      & (shapely.area(geoms) >= rules.min_cells))
     return Pieces(geoms=geoms[keep], klass=klass[keep], on_edge=on_edge[keep])
 
 
@@ -174,12 +213,14 @@ def clip_to_zones(geoms: NDArray[np.object_], klass: NDArray[np.int64], zone_geo
 
 def candidate_table(pieces: Pieces, rules: Screening, *, grid: Grid, zone_geoms: NDArray[np.object_],
                     zone_ids: NDArray[np.object_], years: Sequence[int], checked: bool,
-                    lookback_years: int) -> tuple[NDArray[np.object_], pd.DataFrame]:
+                    lookback_years: int, unit_note: str = "") -> tuple[NDArray[np.object_], pd.DataFrame]:
     """Parcels of at least min_parcel_m2 per zone: geometries (grid CRS) and their attributes."""
-    world = from_pixel_space(pieces.geoms, grid)
-    geoms, klass, zone = clip_to_zones(world, pieces.klass, zone_geoms)
+    whole = shapely.area(pieces.geoms) >= rules.min_cells  # pixel space: area in cells
+    world = from_pixel_space(pieces.geoms[whole], grid)
+    geoms, klass, zone = clip_to_zones(world, pieces.klass[whole], zone_geoms)
     area_m2 = zone_areas_m2(geoms, grid) if len(geoms) else np.zeros(0)
-    keep = area_m2 >= rules.min_parcel_m2 * (1 - _AREA_TOLERANCE)
+    cells = shapely.area(geoms) / abs(grid.transform.a * grid.transform.e - grid.transform.b * grid.transform.d)
+    keep = (area_m2 >= rules.min_parcel_m2 * (1 - _AREA_TOLERANCE)) & (cells >= rules.min_cells * (1 - _AREA_TOLERANCE))
     names = np.array(rules.classes, dtype=object)[klass[keep]]
     frame = pd.DataFrame({
         "zone_id": zone_ids[zone[keep]].astype(str),
@@ -189,7 +230,8 @@ def candidate_table(pieces: Pieces, rules: Screening, *, grid: Grid, zone_geoms:
         "area_mu": area_m2[keep] / M2_PER_HA * MU_PER_HA,
         "epochs_checked": ",".join(map(str, years)),
         "history_checked": checked,
-        "note": history_note(years, checked=checked, lookback_years=lookback_years),
+        "note": "; ".join(n for n in (history_note(years, checked=checked, lookback_years=lookback_years), unit_note)
+                          if n),
     })
     order = np.lexsort((-frame["area_ha"].to_numpy(), frame["zone_id"].to_numpy()))
     return geoms[keep][order], frame.iloc[order].reset_index(drop=True)
