@@ -21,10 +21,10 @@ from pipeline.graph import Computed, ProgressHook, build_graph, compute
 from pipeline.inputs.carbon import input_paths as carbon_paths
 from pipeline.inputs.check import Inputs, check_inputs
 from pipeline.inputs.landcover import epoch_nodata
-from pipeline.io.files import fingerprint
+from pipeline.io.files import fingerprint, is_tile_pattern
 from pipeline.io.output import read_run_record, staged_output, write_files, write_outputs, write_qgis_package
-from pipeline.io.rasters import read_preview
-from pipeline.names import CARBON, CLASS_AREA, LAYER_ORDER, REPORT_DIR, ZONES
+from pipeline.io.rasters import raster_source, read_preview
+from pipeline.names import CARBON, CLASS_AREA, LANDCOVER_VRT, LAYER_ORDER, REPORT_DIR, ZONES
 from pipeline.present import report
 from pipeline.present.qgis_project import build_package, style_frame
 from pipeline.stages import candidates, carbon, class_area, progress, region, transitions
@@ -140,11 +140,13 @@ def _write(inputs: Inputs, layers: Mapping[str, pd.DataFrame], record: Mapping[s
            extras: Callable[[Path], None] | None) -> None:
     """The GeoPackage, its styles and QGIS project, the report, the caller's run log, and run.json last."""
     config = inputs.config
+    landcover, mosaic = _landcover_link(config)
     package = build_package(layers, title=config.name, class_map=inputs.class_map, out_dir=config.output.dir,
-                            landcover=config.landcover[-1].path, landcover_crs=inputs.grid.crs)
+                            landcover=landcover, landcover_crs=inputs.grid.crs)
     report_files = _report(inputs, layers)
 
     def beside_gpkg(folder: Path) -> None:
+        write_files(folder, mosaic)
         write_qgis_package(folder, styles=style_frame(package.style_rows), project_xml=package.project_xml,
                            record=record)
         if report_files is not None:
@@ -156,15 +158,26 @@ def _write(inputs: Inputs, layers: Mapping[str, pd.DataFrame], record: Mapping[s
         write_outputs(folder, gpkg_layers=layers, record=record, extras=beside_gpkg)
 
 
+def _landcover_link(config: RunConfig) -> tuple[Path, dict[str, bytes]]:
+    """What the QGIS land-cover layer links to: the latest raster, or for a tile pattern (which GDAL cannot
+    open) a VRT of its tiles written beside the outputs, with the file to write."""
+    latest = config.landcover[-1]
+    if not is_tile_pattern(latest.path):
+        return latest.path, {}
+    name = LANDCOVER_VRT.format(year=latest.year)
+    return config.output.dir / name, {name: raster_source(latest.path).encode()}
+
+
 def _report(inputs: Inputs, layers: Mapping[str, pd.DataFrame]) -> dict[str, bytes] | None:
     """The report's files, with a decimated map of the latest land cover around each zone; None when off."""
     if inputs.config.report is None or not inputs.config.report.enabled:
         return None
     latest = inputs.config.landcover[-1]
     nodata = epoch_nodata(latest, inputs.rasters[-1])
+    source = raster_source(latest.path)  # a tile pattern reads through its VRT
     maps = {}
     for zone_id, geom in zip(inputs.zones.ids.astype(str), inputs.zones.geoms, strict=True):
-        data, transform = read_preview(latest.path, bounds=tuple(geom.bounds), max_side=_MAP_SIDE)
+        data, transform = read_preview(source, bounds=tuple(geom.bounds), max_side=_MAP_SIDE)
         maps[zone_id] = report.MapData(data=data, transform=transform, nodata=nodata, crs=inputs.grid.crs)
     zones = layers[ZONES]
     assert isinstance(zones, gpd.GeoDataFrame)

@@ -224,3 +224,23 @@ def test_check_inputs_warns_about_a_single_strip_file(case: dict[str, Path], tmp
     assert rasters.raster_info(path).block_shape == (4208, 4112)
     inputs = check_inputs(_config([path], case["zones"], tmp_path / "o"), deep=False)
     assert any("strip.tif: stored as a single block" in note for note in inputs.notes)
+
+
+def test_tile_pattern_run_links_a_vrt_and_makes_its_report(case: dict[str, Path], tmp_path: Path) -> None:
+    """A glob is no file GDAL or QGIS can open: the run writes the mosaic's VRT beside the outputs, the QGIS
+    land-cover layer links it, and the report's maps read through it (it used to fail after computing)."""
+    import zipfile
+
+    from pipeline.config import Report
+
+    pattern = _split_tiles(case["a"], case["folder"] / "tiles")
+    out = tmp_path / "out"
+    runner.run(_config([pattern], case["zones"], out).model_copy(update={"report": Report()}))
+    with rasterio.open(out / "landcover_2020.vrt") as mosaic, rasterio.open(case["a"]) as whole:
+        assert mosaic.transform == whole.transform
+        assert_array_equal(mosaic.read(1), whole.read(1))
+    with zipfile.ZipFile(out / "sinkzones.qgz") as archive:
+        project = archive.read("sinkzones.qgs").decode()
+    assert "<datasource>./landcover_2020.vrt</datasource>" in project
+    assert "t*.tif" not in project
+    assert (out / "report" / "index.html").is_file()

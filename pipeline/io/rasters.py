@@ -151,13 +151,14 @@ def block_aligned_chunks(info: RasterInfo, *, target_cells: int) -> tuple[int, i
     return int(min(rows, height)), int(cols)
 
 
-def read_preview(path: Path, *, bounds: tuple[float, float, float, float],
+def read_preview(source: str | Path, *, bounds: tuple[float, float, float, float],
                  max_side: int) -> tuple[Any, Any]:
     """Band 1 inside `bounds` (raster CRS), decimated by nearest neighbour to at most max_side cells a side.
 
-    For report maps only: a picture, never used for areas. Returns (array, transform of the array).
+    `source` is what GDAL opens (see raster_source). For report maps only: a picture, never used for
+    areas. Returns (array, transform of the array).
     """
-    with rasterio.open(path) as src:
+    with rasterio.open(source) as src:
         window = rasterio.windows.from_bounds(*bounds, transform=src.transform).round_offsets().round_lengths()
         window = window.intersection(rasterio.windows.Window(0, 0, src.width, src.height))
         scale = max(1.0, max(window.height, window.width) / max_side)
