@@ -161,6 +161,10 @@ class Candidates(_Frozen):
 
 class Report(_Frozen):
     enabled: bool = True
+    # one page per value of this zone field (e.g. 片区名称 or a forest farm), with a map and a table of its zones
+    group_field: str | None = None
+    # above this many zones and without group_field, the report is the index and one table, not a page per zone
+    max_zone_pages: int = Field(default=300, ge=1)
 
 
 class Transitions(_Frozen):

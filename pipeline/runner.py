@@ -13,6 +13,7 @@ from typing import Any
 
 import geopandas as gpd
 import pandas as pd
+import shapely
 
 from pipeline import provenance
 from pipeline.config import RunConfig
@@ -125,7 +126,8 @@ def run(config: RunConfig, *, overwrite: bool = False, progress: ProgressHook | 
     computed = compute(build_graph(inputs), config=config, progress=progress)
     done = time.perf_counter()
     results = run_stages(inputs, computed)
-    stage_notes = [note for r in results for note in r.notes]
+    chosen = _report_layout(inputs)
+    stage_notes = [note for r in results for note in r.notes] + ([chosen[1]] if chosen and chosen[1] else [])
     for note in stage_notes:
         log.warning(note)
     layers = _layers(inputs, results)
@@ -168,22 +170,46 @@ def _landcover_link(config: RunConfig) -> tuple[Path, dict[str, bytes]]:
     return config.output.dir / name, {name: raster_source(latest.path).encode()}
 
 
-def _report(inputs: Inputs, layers: Mapping[str, pd.DataFrame]) -> dict[str, bytes] | None:
-    """The report's files, with a decimated map of the latest land cover around each zone; None when off."""
-    if inputs.config.report is None or not inputs.config.report.enabled:
+def _report_layout(inputs: Inputs) -> tuple[report.Layout, str] | None:
+    """The report's layout and its note, or None when the run makes no report."""
+    settings = inputs.config.report
+    if settings is None or not settings.enabled:
         return None
+    return report.report_layout(len(inputs.zones.ids), group_field=settings.group_field,
+                                max_zone_pages=settings.max_zone_pages)
+
+
+def _report_maps(inputs: Inputs, layout: report.Layout) -> dict[str, report.MapData]:
+    """A decimated map of the latest land cover around each zone, or each group's zones; none for a table."""
     latest = inputs.config.landcover[-1]
     nodata = epoch_nodata(latest, inputs.rasters[-1])
     source = raster_source(latest.path)  # a tile pattern reads through its VRT
+    if layout.kind == "table":
+        return {}
+    if layout.kind == "groups" and layout.group_field is not None:
+        groups = inputs.zones.source[layout.group_field].astype(str).to_numpy()
+        extents = {name: tuple(shapely.total_bounds(inputs.zones.geoms[groups == name])) for name in set(groups)}
+    else:
+        extents = {z: tuple(g.bounds) for z, g in zip(inputs.zones.ids.astype(str), inputs.zones.geoms, strict=True)}
     maps = {}
-    for zone_id, geom in zip(inputs.zones.ids.astype(str), inputs.zones.geoms, strict=True):
-        data, transform = read_preview(source, bounds=tuple(geom.bounds), max_side=_MAP_SIDE)
-        maps[zone_id] = report.MapData(data=data, transform=transform, nodata=nodata, crs=inputs.grid.crs)
+    for name, bounds in extents.items():
+        data, transform = read_preview(source, bounds=bounds, max_side=_MAP_SIDE)
+        maps[name] = report.MapData(data=data, transform=transform, nodata=nodata, crs=inputs.grid.crs)
+    return maps
+
+
+def _report(inputs: Inputs, layers: Mapping[str, pd.DataFrame]) -> dict[str, bytes] | None:
+    """The report's files; None when off."""
+    chosen = _report_layout(inputs)
+    if chosen is None:
+        return None
+    layout, note = chosen
     zones = layers[ZONES]
     assert isinstance(zones, gpd.GeoDataFrame)
     tables = {name: frame for name, frame in layers.items() if name != ZONES}
-    return report.build_report(tables, zones, class_map=inputs.class_map, maps=maps, run_name=inputs.config.name,
-                               region=inputs.config.region.name)
+    return report.build_report(tables, zones, class_map=inputs.class_map, maps=_report_maps(inputs, layout),
+                               run_name=inputs.config.name, region=inputs.config.region.name, layout=layout,
+                               note=note)
 
 
 def _log_inputs(inputs: Inputs) -> None:

@@ -7,7 +7,7 @@ with `deep` (as `validate` runs it) decodes every raster block once, and either 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
@@ -57,12 +57,22 @@ def check_inputs(config: RunConfig, *, deep: bool = True) -> Inputs:
     code_notes = deep_checks(config, infos, class_map, problems) if deep else []
     carbon = check_carbon(config, zones, problems) if zones is not None else None
     plans = read_plans(config, zones, problems) if zones is not None else None
+    if zones is not None:
+        problems.extend(_report_field_problems(config, zones.source.columns))
     if problems or class_map is None or zones is None:
         raise ValidationFailed(problems or ["inputs could not be read"])
     notes = [*zones.repairs, *partial_notes(zones, infos[0].grid), *code_notes, *version_notes(config),
              *layout_notes(infos), *(carbon.notes if carbon else ())]
     return Inputs(config=config, class_map=class_map, rasters=tuple(infos), zones=zones, notes=tuple(notes),
                   carbon=carbon, plans=plans)
+
+
+def _report_field_problems(config: RunConfig, fields: Sequence[str]) -> list[str]:
+    group = config.report.group_field if config.report is not None else None
+    if group is None or group in fields:
+        return []
+    listed = ", ".join(str(f) for f in fields if f != "geometry")
+    return [f"{config.zones.path}: report.group_field: no field {group!r}; the layer has: {listed}"]
 
 
 def _try(step: Callable[[], object], problems: list[str]) -> None:

@@ -38,7 +38,19 @@ th{background:#eee}td.t,th.t{text-align:left}img{max-width:100%;height:auto}
 .note{color:#555;font-size:0.9em}.figure{page-break-inside:avoid;margin:1em 0}
 @media print{body{margin:0;max-width:none}a{color:#222;text-decoration:none}.noprint{display:none}
 h2{page-break-after:avoid}table{page-break-inside:avoid}}
+table.sortable th{cursor:pointer}
 """
+# Click a column heading to sort by it (numbers as numbers); plain script, so the page works offline.
+SORT_SCRIPT = """<script>
+document.querySelectorAll("table.sortable th").forEach((th, i) => th.addEventListener("click", () => {
+  const rows = [...th.closest("table").querySelectorAll("tr")].slice(1), up = th.dataset.up !== "1";
+  th.dataset.up = up ? "1" : "0";
+  const key = r => { const t = r.cells[i].textContent, n = parseFloat(t.replace(/,/g, "")); return isNaN(n) ? t : n; };
+  const order = (x, y) => typeof x === "number" && typeof y === "number" ? x - y : String(x).localeCompare(String(y));
+  rows.sort((a, b) => order(key(a), key(b)) * (up ? 1 : -1));
+  rows.forEach(r => r.parentNode.appendChild(r));
+}));
+</script>"""
 
 
 @dataclass(frozen=True)
@@ -71,13 +83,16 @@ def _fmt(value: Any, digits: int = 2) -> str:
     return html.escape(str(value))
 
 
-def html_table(frame: pd.DataFrame, *, headers: Mapping[str, str] | None = None, text: tuple[str, ...] = ()) -> str:
-    """An HTML table of a frame; `headers` renames columns, `text` columns are left-aligned."""
+def html_table(frame: pd.DataFrame, *, headers: Mapping[str, str] | None = None, text: tuple[str, ...] = (),
+               sortable: bool = False) -> str:
+    """An HTML table of a frame; `headers` renames columns, `text` columns are left-aligned; a sortable
+    table sorts by a column when its heading is clicked (the page must include SORT_SCRIPT)."""
     names = headers or {c: c for c in frame.columns}
     head = "".join(f'<th class="{"t" if c in text else ""}">{html.escape(names.get(c, c))}</th>' for c in frame.columns)
     body = "".join("<tr>" + "".join(f'<td class="{"t" if c in text else ""}">{_fmt(v)}</td>'
                                    for c, v in row.items()) + "</tr>" for _, row in frame.iterrows())
-    return f"<table><tr>{head}</tr>{body}</table>"
+    kind = ' class="sortable"' if sortable else ""
+    return f"<table{kind}><tr>{head}</tr>{body}</table>"
 
 
 def page(title: str, body: str) -> bytes:
@@ -265,10 +280,69 @@ def zone_summary(zones: pd.DataFrame, stems: Mapping[str, str], tables: Mapping[
     return f"<table>{head}{''.join(rows)}</table>"
 
 
-def build_report(tables: Mapping[str, pd.DataFrame], zones: gpd.GeoDataFrame, *, class_map: ClassMap,
-                 maps: Mapping[str, MapData], run_name: str, region: str) -> dict[str, bytes]:
-    """Every report file as {name: bytes}: index.html, zone pages and their PNGs."""
-    files: dict[str, bytes] = {}
+@dataclass(frozen=True)
+class Layout:
+    """How the report is split: a page per zone, a page per group of zones, or the index and one table."""
+
+    kind: str  # "zones" | "groups" | "table"
+    group_field: str | None = None
+
+
+def report_layout(n_zones: int, *, group_field: str | None, max_zone_pages: int) -> tuple[Layout, str]:
+    """The layout for a run, and a note saying why when zones get no pages of their own ('' otherwise)."""
+    if group_field is not None:
+        return Layout("groups", group_field), ""
+    if n_zones > max_zone_pages:
+        return Layout("table"), (f"report: {n_zones:,} zones is more than report.max_zone_pages ({max_zone_pages}), "
+                                 "so the report is the index and one sortable table of the zones, not a page per "
+                                 "zone; set report.group_field (e.g. a 片区 or forest-farm field) for a page per group")
+    return Layout("zones"), ""
+
+
+ZONE_TABLE_HEADERS = {"zone_id": "片区 zone", "area_ha": "面积 area ha", "co2e_t": "碳储量 t CO2e",
+                      "co2e_per_year_t": "年变化 t CO2e / yr", "progress_pct": "完成率 % of target",
+                      "progress_status": "状态 status", "candidates_ha": "候选造林地 candidates ha"}
+
+
+def zone_table(zones: pd.DataFrame, tables: Mapping[str, pd.DataFrame]) -> str:
+    """A sortable table of zones: area, latest class areas, carbon, progress and candidate land."""
+    parcels = tables.get(CANDIDATES, pd.DataFrame(columns=["zone_id", "area_ha"]))
+    classes = [f"{c}_ha" for c in dict.fromkeys(tables[CLASS_AREA]["class"]) if f"{c}_ha" in zones.columns]
+    wanted = ["zone_id", "area_ha", *classes, "co2e_t", "co2e_per_year_t", "progress_pct", "progress_status"]
+    shown = pd.DataFrame(zones[[c for c in wanted if c in zones.columns]])
+    shown["candidates_ha"] = shown["zone_id"].map(parcels.groupby("zone_id")["area_ha"].sum()).fillna(0.0)
+    headers = {**ZONE_TABLE_HEADERS, **{c: f"{bilingual(c[:-3])} ha" for c in classes}}
+    return html_table(shown, headers=headers, text=("zone_id", "progress_status"), sortable=True)
+
+
+def group_page(name: str, members: gpd.GeoDataFrame, *, stem: str, tables: Mapping[str, pd.DataFrame],
+               files: dict[str, bytes], picture: MapData, class_map: ClassMap, run_name: str) -> bytes:
+    """One group of zones: a map of its zones and candidate parcels, and a sortable table of its zones."""
+    parcels = tables.get(CANDIDATES)
+    mine = (parcels[parcels["zone_id"].isin(members["zone_id"])].geometry if isinstance(parcels, gpd.GeoDataFrame)
+            else gpd.GeoSeries([], crs=members.crs))
+    files[f"{stem}_map.png"] = land_cover_map(picture, class_map=class_map, zone=members.geometry, parcels=mine,
+                                              title=f"Land cover (latest epoch), {name}")
+    body = ['<p class="noprint"><a href="index.html">← 总览 Region summary</a></p>',
+            f"<h1>{html.escape(name)}</h1><p class='note'>{len(members):,} 个片区 zones, "
+            f"{_fmt(float(members['area_ha'].sum()))} ha; run {html.escape(run_name)}</p>",
+            f'<div class="figure"><img src="{stem}_map.png" alt="land cover map"></div>',
+            "<h2>片区 Zones</h2>", zone_table(members, tables), SORT_SCRIPT]
+    return page(name, "".join(body))
+
+
+def group_summary(zones: pd.DataFrame, stems: Mapping[str, str], *, field: str) -> str:
+    rows = [f'<tr><td class="t"><a href="{stem}.html">{html.escape(name)}</a></td>'
+            f"<td>{int((zones[field].astype(str) == name).sum()):,}</td>"
+            f"<td>{_fmt(float(zones.loc[zones[field].astype(str) == name, 'area_ha'].sum()))}</td></tr>"
+            for name, stem in stems.items()]
+    head = f'<tr><th class="t">{html.escape(field)}</th><th>片区数 zones</th><th>面积 area ha</th></tr>'
+    return f'<table class="sortable">{head}{"".join(rows)}</table>'
+
+
+def _zone_pages(tables: Mapping[str, pd.DataFrame], zones: gpd.GeoDataFrame, files: dict[str, bytes], *,
+                class_map: ClassMap, maps: Mapping[str, MapData], run_name: str) -> str:
+    """A page per zone; returns the index's zone table."""
     stems = {str(z): f"zone_{i:03d}" for i, z in enumerate(zones["zone_id"])}
     parcels = tables.get(CANDIDATES)
     for zone_id, stem in stems.items():
@@ -279,12 +353,41 @@ def build_report(tables: Mapping[str, pd.DataFrame], zones: gpd.GeoDataFrame, *,
                                                   parcels=mine, title=f"Land cover (latest epoch), zone {zone_id}")
         files[f"{stem}.html"] = zone_page(zone_id, zone.iloc[0], stem=stem, tables=tables, files=files,
                                           run_name=run_name)
+    return zone_summary(zones, stems, tables)
+
+
+def _group_pages(tables: Mapping[str, pd.DataFrame], zones: gpd.GeoDataFrame, files: dict[str, bytes], *,
+                 field: str, class_map: ClassMap, maps: Mapping[str, MapData], run_name: str) -> str:
+    """A page per group of zones; returns the index's group table."""
+    names = sorted(zones[field].astype(str).unique())
+    stems = {name: f"group_{i:03d}" for i, name in enumerate(names)}
+    for name, stem in stems.items():
+        files[f"{stem}.html"] = group_page(name, zones[zones[field].astype(str) == name], stem=stem, tables=tables,
+                                           files=files, picture=maps[name], class_map=class_map, run_name=run_name)
+    return group_summary(zones, stems, field=field) + SORT_SCRIPT
+
+
+def build_report(tables: Mapping[str, pd.DataFrame], zones: gpd.GeoDataFrame, *, class_map: ClassMap,
+                 maps: Mapping[str, MapData], run_name: str, region: str,
+                 layout: Layout = Layout("zones"), note: str = "") -> dict[str, bytes]:
+    """Every report file as {name: bytes}: index.html, then zone or group pages and their PNGs.
+
+    `maps` are keyed by zone id, or by group name for a group layout; a table layout needs none.
+    """
+    files: dict[str, bytes] = {}
+    if layout.kind == "groups" and layout.group_field is not None:
+        listing = _group_pages(tables, zones, files, field=layout.group_field, class_map=class_map, maps=maps,
+                               run_name=run_name)
+    elif layout.kind == "table":
+        listing = f'<p class="note">{html.escape(note)}</p>' + zone_table(zones, tables) + SORT_SCRIPT
+    else:
+        listing = _zone_pages(tables, zones, files, class_map=class_map, maps=maps, run_name=run_name)
     files["region_classes.png"] = class_area_chart(tables[CLASS_AREA], title="Class area, all zones")
     body = [f"<h1>{html.escape(region)}：碳汇片区报告 Carbon-sink zone report</h1>",
             f'<p class="note">run {html.escape(run_name)}; areas are exact per zone; targets come from the '
             "plan sheet and the region config.</p>",
             "<h2>区域指标 Region indicators</h2>", region_section(tables[REGION]),
             '<div class="figure"><img src="region_classes.png" alt="class area, all zones"></div>',
-            "<h2>片区 Zones</h2>", zone_summary(zones, stems, tables)]
+            "<h2>片区 Zones</h2>", listing]
     files["index.html"] = page(f"{region} report", "".join(body))
     return files
