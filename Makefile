@@ -56,3 +56,9 @@ BENCH_WORK ?= bench/work
 bench: $(STAMP) ## benchmark vs exactextract and rasterstats on a generated 16384² case (table in bench/work/results.md)
 	PYTHONPATH=. $(PY) bench/make_case.py --out $(BENCH_WORK) --size 16384 --epochs 5
 	PYTHONPATH=. $(PY) bench/run_bench.py --work $(BENCH_WORK)
+
+PARCELS_WORK ?= bench/work/parcels
+.PHONY: bench-parcels
+bench-parcels: $(STAMP) ## 小班 scale: 40,000 parcels over a 5000², 20-epoch series with carbon (table in bench/work/parcels/results.md)
+	PYTHONPATH=. $(PY) bench/parcels.py make --work $(PARCELS_WORK)
+	PYTHONPATH=. $(PY) bench/parcels.py run --work $(PARCELS_WORK)

@@ -1,0 +1,206 @@
+"""Benchmark at 小班 scale: 40,000 sub-compartments over a 5000 x 5000, 20-epoch CLCD-like series.
+
+`make` builds the case once (seeded, cached under bench/work/parcels): 20 uint8 GeoTIFFs with CLCD codes
+on a 30 m UTM grid near Baotou (512 x 512 tiles, DEFLATE; patchy classes from smoothed noise plus
+single-cell speckle, a few per cent of cells changing class each year), and a parcel layer of 40,000
+sub-compartments of 0.01-26 ha (a Voronoi partition of clustered random seeds, each cell shrunk about its
+centroid to a log-uniform target area, so parcels never overlap, then densified and wiggled to about 40
+vertices each). `run` times `sinkzone run` on it in a child process, sampling the summed RSS of the
+process tree every 0.1 s, and writes bench/work/parcels/results.md.
+
+    PYTHONPATH=. python bench/parcels.py make --work bench/work/parcels
+    PYTHONPATH=. python bench/parcels.py run --work bench/work/parcels
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import psutil
+import rasterio
+import shapely
+import yaml
+from rasterio.transform import from_origin
+from scipy import ndimage
+
+SIZE = 5000
+EPOCHS = tuple(range(2001, 2021))
+CELL_M = 30.0
+WEST, NORTH = 400_000.0, 4_600_000.0  # UTM 49N, near Baotou
+CRS = "EPSG:32649"
+N_PARCELS = 40_000
+MIN_HA, MAX_HA = 0.01, 26.0
+# CLCD codes and a Baotou-like mix: grassland, cropland, bare, forest, shrub, built, water, wetland
+CLASS_SHARES = ((4, 0.40), (1, 0.20), (7, 0.14), (2, 0.10), (3, 0.06), (8, 0.05), (5, 0.03), (9, 0.02))
+SPECKLE = 0.12
+SEED = 20250312
+VERSION = 1
+
+
+def _noise(rng: np.random.Generator, step: int) -> np.ndarray:
+    coarse = rng.standard_normal((SIZE // step + 2, SIZE // step + 2)).astype(np.float32)
+    return ndimage.zoom(coarse, step, order=1)[:SIZE, :SIZE]
+
+
+def _landscape(rng: np.random.Generator) -> np.ndarray:
+    return sum((np.float32(amp) * _noise(rng, step) for step, amp in ((500, 1.0), (125, 0.5), (25, 0.3), (6, 0.12))),
+               np.zeros((SIZE, SIZE), dtype=np.float32))
+
+
+def write_epochs(work: Path) -> list[Path]:
+    """Twenty epochs sharing one landscape; a slow drift field and fresh speckle make each year differ."""
+    rng = np.random.default_rng(SEED)
+    base = _landscape(rng)
+    drift = _noise(rng, 250) * np.float32(0.25)
+    cuts = np.quantile(base[::37, ::41], np.cumsum([s for _, s in CLASS_SHARES])[:-1])
+    codes = np.array([c for c, _ in CLASS_SHARES], dtype=np.uint8)
+    profile = {"driver": "GTiff", "width": SIZE, "height": SIZE, "count": 1, "dtype": "uint8", "crs": CRS,
+               "transform": from_origin(WEST, NORTH, CELL_M, CELL_M), "nodata": 0, "tiled": True,
+               "blockxsize": 512, "blockysize": 512, "compress": "deflate"}
+    paths = []
+    for k, year in enumerate(EPOCHS):
+        values = base + drift * np.float32(k / len(EPOCHS))
+        values += np.float32(SPECKLE) * rng.standard_normal(values.shape, dtype=np.float32)
+        path = work / f"clcd_{year}.tif"
+        with rasterio.open(path, "w", **profile) as dst:
+            dst.write(codes[np.searchsorted(cuts, values)], 1)
+        paths.append(path)
+    return paths
+
+
+def make_parcels() -> gpd.GeoDataFrame:
+    """Non-overlapping parcels of 0.01-26 ha with about 40 vertices each, clustered like forest farms."""
+    rng = np.random.default_rng(SEED + 1)
+    span = SIZE * CELL_M
+    inset = 0.02 * span
+    centres = rng.uniform(inset, span - inset, (60, 2))
+    n_seeds = N_PARCELS + N_PARCELS // 50  # a few fall outside the size range and are dropped
+    picks = centres[rng.integers(0, len(centres), n_seeds)]
+    seeds = picks + rng.normal(0, span / 25, (n_seeds, 2))
+    seeds = np.clip(seeds, inset, span - inset) + [WEST, NORTH - span]
+    frame = shapely.box(WEST + inset, NORTH - span + inset, WEST + span - inset, NORTH - inset)
+    cells = shapely.get_parts(shapely.voronoi_polygons(shapely.multipoints(seeds), extend_to=frame))
+    cells = shapely.intersection(cells, frame)
+    cells = cells[shapely.area(cells) > 0]
+    target = np.exp(rng.uniform(np.log(MIN_HA), np.log(MAX_HA), len(cells))) * 1e4
+    factor = np.minimum(0.97, np.sqrt(target / shapely.area(cells)))
+    centroid = shapely.get_coordinates(shapely.centroid(cells))
+    shrunk = np.array([shapely.affinity.scale(g, f, f, origin=shapely.Point(c))
+                       for g, f, c in zip(cells, factor, centroid, strict=True)], dtype=object)
+    dense = shapely.segmentize(shrunk, shapely.length(shrunk) / 36)
+    wiggled = shapely.transform(dense, lambda xy: xy + 0.02 * np.sqrt(factor.min()) * np.sin(xy[:, ::-1] / 7.0))
+    parcels = shapely.make_valid(wiggled)
+    keep = (shapely.area(parcels) >= MIN_HA * 1e4 * 0.9) & (shapely.area(parcels) <= MAX_HA * 1e4 * 1.1)
+    parcels = parcels[keep][:N_PARCELS]
+    return gpd.GeoDataFrame({"xiaoban": [f"XB{i + 1:05d}" for i in range(len(parcels))]}, geometry=parcels,
+                            crs=CRS)
+
+
+def make_case(work: Path) -> None:
+    work.mkdir(parents=True, exist_ok=True)
+    stamp = work / "case.json"
+    wanted = {"size": SIZE, "epochs": list(EPOCHS), "parcels": N_PARCELS, "seed": SEED, "version": VERSION}
+    if stamp.is_file() and json.loads(stamp.read_text()) == wanted:
+        print(f"case in {work} is up to date")
+        return
+    parcels = make_parcels()
+    parcels["forest_farm"] = _farm_of(parcels)
+    parcels.to_file(work / "xiaoban.gpkg", layer="xiaoban", driver="GPKG")
+    write_epochs(work)
+    n_vertices = int(shapely.get_num_coordinates(parcels.geometry.to_numpy()).sum())
+    areas = parcels.area / 1e4
+    print(f"wrote {len(EPOCHS)} epochs of {SIZE} x {SIZE} cells and {len(parcels):,} parcels "
+          f"({areas.min():.3f}-{areas.max():.1f} ha, {n_vertices:,} vertices) to {work}")
+    stamp.write_text(json.dumps(wanted))
+
+
+def _farm_of(parcels: gpd.GeoDataFrame) -> list[str]:
+    """Each parcel's forest farm (片区): a 6 x 6 grid of blocks over the area, as a bureau groups them."""
+    xy = shapely.get_coordinates(parcels.geometry.centroid.to_numpy())
+    block = (SIZE * CELL_M) / 6
+    col = np.clip(((xy[:, 0] - WEST) // block).astype(int), 0, 5)
+    row = np.clip(((NORTH - xy[:, 1]) // block).astype(int), 0, 5)
+    return [f"林场{r * 6 + c + 1:02d}" for r, c in zip(row, col, strict=True)]
+
+
+# ---- the timed run ------------------------------------------------------------------------------
+
+
+CASES = {
+    "carbon": {},
+    "carbon + candidates": {"candidates": {"lookback_years": 3}},
+    "carbon + candidates + report by 林场": {"candidates": {"lookback_years": 3},
+                                              "report": {"enabled": True, "group_field": "forest_farm"}},
+}
+
+
+def write_config(work: Path, label: str, extra: dict[str, Any]) -> Path:
+    slug = "_".join(w for w in label.replace("+", " ").split() if w.isascii())
+    config = {"name": f"parcels_{slug}",
+              "landcover": [{"year": y, "path": f"clcd_{y}.tif", "product": "clcd"} for y in EPOCHS],
+              "classes": "clcd", "zones": {"path": "xiaoban.gpkg", "id_field": "xiaoban"},
+              "output": {"dir": f"out_{slug}"}, "carbon": {"pools": "baotou"}, **extra}
+    path = work / f"{slug}.yaml"
+    path.write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def timed(config: Path) -> dict[str, Any]:
+    """Wall time and peak summed RSS of `sinkzone run` and its children, sampled every 0.1 s."""
+    sinkzone = Path(sys.executable).with_name("sinkzone")
+    started = time.perf_counter()
+    proc = psutil.Popen([str(sinkzone), "run", str(config), "--overwrite"], stdout=subprocess.DEVNULL,
+                        stderr=subprocess.PIPE)
+    peak = 0
+    while proc.poll() is None:
+        total = 0
+        for p in [proc, *proc.children(recursive=True)]:
+            with contextlib.suppress(psutil.Error):
+                total += p.memory_info().rss
+        peak = max(peak, total)
+        time.sleep(0.1)
+    wall = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise SystemExit(f"{config}: sinkzone run failed:\n{proc.stderr.read().decode() if proc.stderr else ''}")
+    out = config.parent / yaml.safe_load(config.read_text(encoding="utf-8"))["output"]["dir"]
+    record = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    return {"wall_s": wall, "peak_mb": peak / 2**20, "gpkg_mb": (out / "sinkzones.gpkg").stat().st_size / 2**20,
+            "compute_s": record["timings_s"]["compute_s"], "rows": record["rows"]}
+
+
+def run_cases(work: Path) -> None:
+    lines = ["| case | wall s | compute s | peak MB | GeoPackage MB | zone_carbon rows | candidates |",
+             "|---|---|---|---|---|---|---|"]
+    for label, extra in CASES.items():
+        result = timed(write_config(work, label, extra))
+        rows = result["rows"]
+        lines.append(f"| {label} | {result['wall_s']:.1f} | {result['compute_s']:.1f} | {result['peak_mb']:.0f} | "
+                     f"{result['gpkg_mb']:.0f} | {rows.get('zone_carbon', 0):,} | "
+                     f"{rows.get('afforestation_candidates', 0):,} |")
+        print(lines[-1], flush=True)
+    (work / "results.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print("\n".join(lines))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("action", choices=("make", "run"))
+    parser.add_argument("--work", type=Path, default=Path("bench/work/parcels"))
+    args = parser.parse_args()
+    if args.action == "make":
+        make_case(args.work)
+    else:
+        run_cases(args.work.resolve())
+
+
+if __name__ == "__main__":
+    main()
