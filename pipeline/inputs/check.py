@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 
@@ -17,10 +18,12 @@ from pipeline.config import RunConfig, load_class_map
 from pipeline.errors import SinkzoneError, ValidationFailed
 from pipeline.grid import Grid
 from pipeline.inputs.carbon import CarbonInputs, check_carbon
+from pipeline.inputs.carbon import input_paths as carbon_paths
 from pipeline.inputs.landcover import deep_checks, layout_notes, read_rasters, version_notes
 from pipeline.inputs.plans import read_plans
 from pipeline.inputs.zones import PreparedZones, partial_notes, read_checked_zones
 from pipeline.io.lock import check_writable
+from pipeline.io.output import output_folder_problem
 from pipeline.io.rasters import RasterInfo
 
 
@@ -54,6 +57,9 @@ def check_inputs(config: RunConfig, *, deep: bool = True) -> Inputs:
     if infos and len(infos) == len(config.landcover):
         zones = read_checked_zones(config, infos[0].grid, problems)
     _try(lambda: check_writable(config.output.dir), problems)
+    refused = output_folder_problem(config.output.dir, inputs=input_files(config))
+    if refused is not None:
+        problems.append(refused)
     code_notes = deep_checks(config, infos, class_map, problems) if deep else []
     carbon = check_carbon(config, zones, problems) if zones is not None else None
     plans = read_plans(config, zones, problems) if zones is not None else None
@@ -63,6 +69,16 @@ def check_inputs(config: RunConfig, *, deep: bool = True) -> Inputs:
              *layout_notes(infos), *(carbon.notes if carbon else ())]
     return Inputs(config=config, class_map=class_map, rasters=tuple(infos), zones=zones, notes=tuple(notes),
                   carbon=carbon, plans=plans)
+
+
+def input_files(config: RunConfig) -> list[Path]:
+    """Every file a run's configuration names (land cover as given, so a tile pattern stays a pattern)."""
+    paths = [e.path for e in config.landcover] + [config.zones.path]
+    if config.classes.endswith((".yaml", ".yml")):
+        paths.append(Path(config.classes))
+    if config.plans is not None:
+        paths.append(config.plans.path)
+    return paths + carbon_paths(config)
 
 
 def _try(step: Callable[[], object], problems: list[str]) -> None:
