@@ -6,6 +6,7 @@ the same from `make`, from cron and from any working directory.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -256,8 +257,9 @@ def format_validation_error(exc: ValidationError, source: str) -> str:
 class Overrides(_Frozen):
     """What command-line flags set: changes to a config file, or with no file the whole one-off run.
 
-    Land cover and biomass are `YEAR=PATH` texts; a bare PATH takes the year 2000 when it is the only
-    epoch, and for biomass the latest epoch's year. Relative paths are relative to the working folder.
+    Land cover and biomass are `YEAR=PATH` texts; a bare land-cover PATH takes the year its file name
+    holds (`CLCD_v01_2020_albert.tif`), and a bare biomass PATH the latest epoch's year. Relative paths
+    are relative to the working folder.
     """
 
     out: Path | None = None
@@ -274,13 +276,24 @@ def _absolute(value: str) -> str:
     return str(Path(value).resolve())
 
 
+_YEAR_IN_NAME = re.compile(r"(?<!\d)(19\d\d|2[01]\d\d)(?!\d)")
+
+
+def year_in_name(path: str) -> int | None:
+    """The one year a file name holds (`ESA_WorldCover_10m_2021_v200_*`), or None when none or several."""
+    years = set(_YEAR_IN_NAME.findall(Path(path).name))
+    return int(years.pop()) if len(years) == 1 else None
+
+
 def _year_and_path(item: str, *, flag: str, default_year: int | None) -> dict[str, object]:
-    """`YEAR=PATH`, or a bare `PATH` taking `default_year` where one makes sense."""
+    """`YEAR=PATH`, or a bare `PATH` taking `default_year`, or else the year in its file name."""
     year, sep, path = item.partition("=")
     if not sep:
-        if default_year is None:
-            raise ConfigError(f"{flag} {item!r}: with several epochs each needs YEAR=PATH")
-        year, path = str(default_year), item
+        named = default_year if default_year is not None else year_in_name(item)
+        if named is None:
+            raise ConfigError(f"{flag} {item}: its file name holds no year (or several), so the year it shows "
+                              f"is unknown; give it as {flag} YEAR=PATH, e.g. {flag} 2020={item}")
+        year, path = str(named), item
     if not year.strip().isdigit():
         raise ConfigError(f"{flag} {item!r}: the year before '=' must be a number")
     return {"year": int(year), "path": _absolute(path)}
@@ -293,10 +306,9 @@ def _one_off(flags: Overrides) -> dict[str, Any]:
                                     ("--out", flags.out)) if not v]
     if missing:
         raise ConfigError(f"without a config file, give {', '.join(missing)}")
-    default = 2000 if len(flags.landcover) == 1 else None
     classes = str(flags.classes)
     return {"name": "one-off",
-            "landcover": [_year_and_path(i, flag="--landcover", default_year=default) for i in flags.landcover],
+            "landcover": [_year_and_path(i, flag="--landcover", default_year=None) for i in flags.landcover],
             "zones": {"path": _absolute(str(flags.zones)), "id_field": flags.zone_id},
             "classes": _absolute(classes) if classes.endswith((".yaml", ".yml")) else classes}
 

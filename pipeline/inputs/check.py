@@ -19,7 +19,7 @@ from pipeline.errors import SinkzoneError, ValidationFailed
 from pipeline.grid import Grid
 from pipeline.inputs.carbon import CarbonInputs, check_carbon
 from pipeline.inputs.carbon import input_paths as carbon_paths
-from pipeline.inputs.landcover import deep_checks, layout_notes, read_rasters, version_notes
+from pipeline.inputs.landcover import deep_checks, layout_notes, nodata_clashes, read_rasters, version_notes
 from pipeline.inputs.plans import read_plans
 from pipeline.inputs.zones import PreparedZones, partial_notes, read_checked_zones
 from pipeline.io.lock import check_writable
@@ -53,6 +53,8 @@ def check_inputs(config: RunConfig, *, deep: bool = True) -> Inputs:
         class_map = load_class_map(config.classes)
     except SinkzoneError as exc:
         problems.append(str(exc))
+    if class_map is not None and len(infos) == len(config.landcover):
+        problems.extend(nodata_clashes(config, infos, class_map))
     zones = None
     if infos and len(infos) == len(config.landcover):
         zones = read_checked_zones(config, infos[0].grid, problems)
