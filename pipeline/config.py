@@ -6,6 +6,8 @@ the same from `make`, from cron and from any working directory.
 
 from __future__ import annotations
 
+import logging
+import os
 import re
 from pathlib import Path
 from typing import Any, Literal
@@ -15,6 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from pipeline.classmaps import BUILTIN_NAMES, ClassMap, build_class_map, builtin_class_map
 from pipeline.errors import ClassMapError, ConfigError, MissingFileError
+from pipeline.text import decode_text, encoding_note
+
+log = logging.getLogger(__name__)
 
 
 class _Frozen(BaseModel):
@@ -201,18 +206,53 @@ class RunConfig(_Frozen):
 
 
 def _read_yaml(path: Path) -> Any:
+    """A YAML file's content; text that is not UTF-8 is read as GB18030, with a note in the log."""
+    checked_path(str(path), source="the command line")
     if not path.is_file():
         raise MissingFileError(f"{path}: file not found")
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        text, encoding = decode_text(path.read_bytes())
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: neither UTF-8 nor GB18030 text ({exc.reason} at byte {exc.start}); "
+                          "save it as UTF-8") from exc
+    note = encoding_note(path, encoding)
+    if note is not None:
+        log.warning(note)
+    try:
+        return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
+    except RecursionError as exc:
+        raise ConfigError(f"{path}: nested too deeply to be a run config; check its brackets and indentation") from exc
 
 
-def _resolve(raw: dict[str, Any], base: Path) -> dict[str, Any]:
+_MAX_NAME = 255  # bytes in one file name, and 4096 in a whole path, on Linux file systems
+_MAX_PATH = 4096
+
+
+def checked_path(value: str, *, source: str) -> str:
+    """A path that the file system can look up: no NUL byte, names not over-long, no symlink loop."""
+    if "\0" in value:
+        raise ConfigError(f"{source}: the path {value!r} holds a NUL byte; write the path without it")
+    encoded = os.fsencode(value)
+    if len(encoded) > _MAX_PATH or any(len(part) > _MAX_NAME for part in encoded.split(b"/")):
+        raise ConfigError(f"{source}: the path {value[:80]!r}... is too long for the file system "
+                          f"(over {_MAX_NAME} bytes in one name or {_MAX_PATH} in all); shorten it")
+    try:
+        Path(value).resolve()
+    except (RuntimeError, OSError) as exc:
+        raise ConfigError(f"{source}: the path {value!r} cannot be followed ({exc}); "
+                          "fix the symbolic links on it") from exc
+    return value
+
+
+def _resolve(raw: dict[str, Any], base: Path, *, source: str) -> dict[str, Any]:
     """Make the relative paths of a raw config absolute against the config file's folder."""
     def fix(value: Any) -> Any:
-        return str((base / value).resolve()) if isinstance(value, str) and not Path(value).is_absolute() else value
+        if not isinstance(value, str):
+            return value
+        checked_path(value, source=source)
+        return value if Path(value).is_absolute() else str((base / value).resolve())
 
     out = dict(raw)
     if isinstance(raw.get("landcover"), list):  # anything else is left for validation to report
@@ -273,7 +313,7 @@ class Overrides(_Frozen):
 
 
 def _absolute(value: str) -> str:
-    return str(Path(value).resolve())
+    return str(Path(checked_path(value, source="the command line")).resolve())
 
 
 _YEAR_IN_NAME = re.compile(r"(?<!\d)(19\d\d|2[01]\d\d)(?!\d)")
@@ -322,7 +362,7 @@ def _with_flags(raw: dict[str, Any], flags: Overrides) -> dict[str, Any]:
     """The raw config with the flags' settings put in, before the one validation."""
     out = dict(raw)
     if flags.out is not None:
-        out["output"] = {"dir": str(flags.out.resolve())}
+        out["output"] = {"dir": _absolute(str(flags.out))}
     if flags.scheduler:
         out["compute"] = {**(raw.get("compute") or {}), "scheduler": flags.scheduler}
     carbon = dict(raw.get("carbon") or {})
@@ -351,7 +391,7 @@ def load_config(path: Path | None, flags: Overrides | None = None) -> RunConfig:
     raw = _read_yaml(path)
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: a run config is a YAML mapping of keys, got {type(raw).__name__}")
-    return _validated(_with_flags(_resolve(raw, path.resolve().parent), flags), str(path))
+    return _validated(_with_flags(_resolve(raw, path.resolve().parent, source=str(path)), flags), str(path))
 
 
 def load_class_map(spec: str) -> ClassMap:

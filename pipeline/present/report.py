@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import geopandas as gpd
+import matplotlib
 import numpy as np
 import pandas as pd
 import pyproj
@@ -267,7 +268,16 @@ def zone_summary(zones: pd.DataFrame, stems: Mapping[str, str], tables: Mapping[
 
 def build_report(tables: Mapping[str, pd.DataFrame], zones: gpd.GeoDataFrame, *, class_map: ClassMap,
                  maps: Mapping[str, MapData], run_name: str, region: str) -> dict[str, bytes]:
-    """Every report file as {name: bytes}: index.html, zone pages and their PNGs."""
+    """Every report file as {name: bytes}: index.html, zone pages and their PNGs.
+
+    Chart text is literal: a zone id such as `$x$` is drawn as written, never parsed as mathtext.
+    """
+    with matplotlib.rc_context({"text.parse_math": False}):
+        return _report_files(tables, zones, class_map=class_map, maps=maps, run_name=run_name, region=region)
+
+
+def _report_files(tables: Mapping[str, pd.DataFrame], zones: gpd.GeoDataFrame, *, class_map: ClassMap,
+                  maps: Mapping[str, MapData], run_name: str, region: str) -> dict[str, bytes]:
     files: dict[str, bytes] = {}
     stems = {str(z): f"zone_{i:03d}" for i, z in enumerate(zones["zone_id"])}
     parcels = tables.get(CANDIDATES)
