@@ -102,7 +102,8 @@ def _all_terms(inputs: Inputs, carbon: CarbonInputs, computed: Computed, class_a
     return pd.concat(terms, ignore_index=True)
 
 
-def tabulate(inputs: Inputs, computed: Computed, *, class_area: pd.DataFrame) -> StageResult:
+def tabulate(inputs: Inputs, computed: Computed, *, class_area: pd.DataFrame,
+             area_se: pd.DataFrame | None = None) -> StageResult:
     """zone_carbon, zone_change (with two or more epochs), carbon fields for the zones, and the carbon notes."""
     carbon = inputs.carbon
     if carbon is None:
