@@ -70,11 +70,11 @@ def table8_points(raster: np.ndarray) -> gpd.GeoDataFrame:
 
 
 def config(tmp: Path, *, epochs: dict[int, Path], classes: Path, zones: Path, accuracy: dict[str, object],
-           carbon: dict[str, object] | None = None) -> RunConfig:
+           report: bool = False) -> RunConfig:
     return RunConfig.model_validate({
         "name": "accuracy_test", "landcover": [{"year": y, "path": str(p)} for y, p in epochs.items()],
         "zones": {"path": str(zones), "id_field": "zid"}, "classes": str(classes),
-        "output": {"dir": str(tmp / "out")}, "accuracy": accuracy, **({"carbon": carbon} if carbon else {})})
+        "output": {"dir": str(tmp / "out")}, "accuracy": accuracy, **({"report": {}} if report else {})})
 
 
 def two_halves(path: Path, *, width: float, height: float) -> Path:
@@ -93,7 +93,7 @@ def table8_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     zones = two_halves(tmp / "zones.gpkg", width=COLS * CELL_W, height=ROWS * CELL_H)
     table8_points(raster).to_file(tmp / "samples.gpkg", driver="GPKG")
     cfg = config(tmp, epochs={2012: lc}, classes=classes, zones=zones,
-                 accuracy={"samples": str(tmp / "samples.gpkg"), "min_zone_samples": 2})
+                 accuracy={"samples": str(tmp / "samples.gpkg"), "min_zone_samples": 2}, report=True)
     return runner.run(cfg).out_dir / GPKG_NAME
 
 
@@ -258,3 +258,14 @@ def test_bad_sample_files_are_named_before_compute(tmp_path: Path) -> None:
                      accuracy={"samples": str(tmp_path / name), **extra})
         with pytest.raises(ValidationFailed, match=messages[name]):
             check_inputs(cfg, deep=False)
+
+
+def test_the_report_has_an_accuracy_page(table8_run: Path) -> None:
+    report = table8_run.parent / "report"
+    page = (report / "accuracy.html").read_text(encoding="utf-8")
+    assert 'href="accuracy.html"' in (report / "index.html").read_text(encoding="utf-8")
+    assert "accuracy_area.png" in page
+    assert (report / "accuracy_area.png").read_bytes().startswith(b"\x89PNG")
+    assert "<td class=\"\">313</td>" in page  # Table 8's largest count, in the error matrix
+    # overall accuracy Σ W_i n_ii / n_i. = 0.0176 + 0.0110 + 0.2967 + 0.6212 = 0.9465 (printed p. 54 as 0.95)
+    assert "overall accuracy 0.947" in page
