@@ -1,8 +1,8 @@
 """Everything a run reads and checks before any compute, with every problem reported at once.
 
-`check_inputs` reads raster headers, the class map, the zones, the carbon inputs and the plan sheet,
-with `deep` (as `validate` runs it) decodes every raster block once, and either returns the checked
-`Inputs` or raises ValidationFailed listing every problem; repairs and warnings come back as notes.
+`check_inputs` reads raster headers, the class map, the zones, the carbon inputs, the plan sheet and the
+accuracy sample points, with `deep` (as `validate` runs it) decodes every raster block once, and either
+returns the checked `Inputs` or raises ValidationFailed listing every problem; repairs and warnings come back as notes.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from pipeline.classmaps import ClassMap
 from pipeline.config import RunConfig, load_class_map
 from pipeline.errors import SinkzoneError, ValidationFailed
 from pipeline.grid import Grid
+from pipeline.inputs.accuracy import AccuracyInputs, read_accuracy
 from pipeline.inputs.carbon import CarbonInputs, check_carbon
 from pipeline.inputs.carbon import input_paths as carbon_paths
 from pipeline.inputs.landcover import deep_checks, layout_notes, nodata_clashes, read_rasters, version_notes
@@ -38,6 +39,7 @@ class Inputs:
     notes: tuple[str, ...] = ()
     carbon: CarbonInputs | None = None
     plans: pd.DataFrame | None = None
+    accuracy: AccuracyInputs | None = None
 
     @property
     def grid(self) -> Grid:
@@ -65,12 +67,14 @@ def check_inputs(config: RunConfig, *, deep: bool = True) -> Inputs:
     code_notes = deep_checks(config, infos, class_map, problems) if deep else []
     carbon = check_carbon(config, zones, problems) if zones is not None else None
     plans = read_plans(config, zones, problems) if zones is not None else None
+    accuracy = read_accuracy(config, zones, infos, class_map, problems) if zones and class_map else None
     if problems or class_map is None or zones is None:
         raise ValidationFailed(problems or ["inputs could not be read"])
     notes = [*zones.repairs, *partial_notes(zones, infos[0].grid), *code_notes, *version_notes(config),
-             *layout_notes(infos), *(carbon.notes if carbon else ())]
+             *layout_notes(infos), *(carbon.notes if carbon else ()),
+             *(accuracy.notes if accuracy else ())]
     return Inputs(config=config, class_map=class_map, rasters=tuple(infos), zones=zones, notes=tuple(notes),
-                  carbon=carbon, plans=plans)
+                  carbon=carbon, plans=plans, accuracy=accuracy)
 
 
 def input_files(config: RunConfig) -> list[Path]:
@@ -80,6 +84,8 @@ def input_files(config: RunConfig) -> list[Path]:
         paths.append(Path(config.classes))
     if config.plans is not None:
         paths.append(config.plans.path)
+    if config.accuracy is not None:
+        paths.append(config.accuracy.samples)
     return paths + carbon_paths(config)
 
 
