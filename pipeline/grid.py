@@ -1,10 +1,13 @@
 """Raster grids and exact areas: cells on the ellipsoid for geographic grids, planar for projected ones.
 
-A geographic cell is a quadrangle between two parallels and two meridians. Its area on an ellipsoid of
-revolution is dλ times the integral of the authalic density a²(1-e²)cosφ / (1-e²sin²φ)² over its
-latitude span. The closed form (difference of two authalic terms of ~1e13 m²) loses 5 digits to
-cancellation for 10 m cells, so the integral is taken by Gauss-Legendre quadrature over the row's own
-span, which is exact to machine precision for a span this smooth.
+One edge model everywhere: edges are straight lines in the raster's CRS, as the cells' own edges are. On a
+geographic grid a zone is a polygon in the (lon, lat) plane, and its area on an ellipsoid of revolution is the
+integral of the authalic density g(φ) = a²(1-e²)cosφ / (1-e²sin²φ)² over that plane region (radians).
+
+A geographic cell is a quadrangle between two parallels and two meridians: dλ times the integral of g over its
+latitude span. The textbook closed form (difference of two authalic terms of ~1e13 m²) loses 5 digits to
+cancellation for 10 m cells, so cells take Gauss-Legendre quadrature over the row's own span, and zones take a
+closed form rewritten as a difference that cancels nothing (see `authalic_integral`).
 """
 
 from __future__ import annotations
@@ -69,8 +72,9 @@ def quadrangle_area_m2(lat_south: NDArray[np.float64], lat_north: NDArray[np.flo
                        *, semi_major: float, flattening: float) -> NDArray[np.float64]:
     """Area of lat/lon quadrangles on the ellipsoid, by Gauss-Legendre quadrature of the authalic density."""
     e2 = flattening * (2.0 - flattening)
-    south, north = np.radians(lat_south), np.radians(lat_north)
-    half_span, middle = (north - south) / 2.0, (north + south) / 2.0
+    # the span from degrees, not a difference of radians, which would cost 10 m cells 1e-10 of their area
+    half_span = np.radians(np.asarray(lat_north) - lat_south) / 2.0
+    middle = np.radians(lat_south) + half_span
     phi = middle[..., None] + half_span[..., None] * _GAUSS_NODES
     density = np.cos(phi) / (1.0 - e2 * np.sin(phi) ** 2) ** 2
     integral = half_span * (density * _GAUSS_WEIGHTS).sum(axis=-1)
@@ -90,17 +94,71 @@ def row_cell_areas_m2(grid: Grid) -> NDArray[np.float64]:
     return quadrangle_area_m2(edges[:-1], edges[1:], abs(t.a), semi_major=semi_major, flattening=flattening)
 
 
-def zone_areas_m2(geoms: NDArray[np.object_], grid: Grid) -> NDArray[np.float64]:
-    """Area of each zone by the grid's own method: geodesic on its ellipsoid, or planar in its CRS.
+def authalic_integral(lat_from: NDArray[np.float64], span: NDArray[np.float64], *,
+                      semi_major: float, flattening: float) -> NDArray[np.float64]:
+    """Integral of the authalic density from lat_from over `span` (radians), in m² per radian of longitude.
 
-    The geometries must already be in the grid's CRS.
+    With s = sin φ the integral is a²(1-e²)[F(s)] with F(s) = s / (2(1-e²s²)) + atanh(e s) / (2e). The difference
+    F(s) - F(r) is rewritten so that no two large terms cancel: the rational parts differ by
+    (s-r)(1+e²sr) / (2(1-e²s²)(1-e²r²)), the atanh parts by atanh(e(s-r) / (1-e²sr)) / (2e), and
+    s - r = 2 cos(φ₀ + span/2) sin(span/2). The span is taken as given (callers subtract degrees, exactly,
+    before converting), so a 10 m strip keeps every digit whatever its latitude.
+    """
+    e2 = flattening * (2.0 - flattening)
+    s, r = np.sin(lat_from + span), np.sin(lat_from)
+    ds = 2.0 * np.cos(lat_from + span / 2.0) * np.sin(span / 2.0)
+    if e2 == 0.0:
+        return np.asarray(semi_major**2 * ds, dtype=np.float64)  # a sphere: both halves are (s - r) / 2
+    rational = ds * (1.0 + e2 * s * r) / ((1.0 - e2 * s * s) * (1.0 - e2 * r * r))
+    e = np.sqrt(e2)
+    logarithmic = np.arctanh(e * ds / (1.0 - e2 * s * r)) / e
+    return np.asarray(semi_major**2 * (1.0 - e2) * (rational + logarithmic) / 2.0, dtype=np.float64)
+
+
+# Eight Gauss nodes integrate G along an edge to 1e-14 even from pole to pole (G is analytic in φ).
+_EDGE_NODES, _EDGE_WEIGHTS = np.polynomial.legendre.leggauss(8)
+
+
+def zone_areas_m2(geoms: NDArray[np.object_], grid: Grid) -> NDArray[np.float64]:
+    """Area of each zone with edges straight in the grid's CRS: ellipsoidal for lon/lat, planar otherwise.
+
+    The geometries must already be in the grid's CRS. This is the edge model coverage uses, so a zone's
+    classes (coverage-weighted cell areas) add up to this area.
     """
     if not grid.is_geographic:
         unit = grid.crs.axis_info[0].unit_conversion_factor if grid.crs.axis_info else 1.0
         return np.asarray(shapely.area(geoms), dtype=np.float64) * unit**2
     semi_major, flattening = ellipsoid_of(grid.crs)
-    geod = pyproj.Geod(a=semi_major, f=flattening)
-    return np.array([abs(geod.geometry_area_perimeter(g)[0]) if not g.is_empty else 0.0 for g in geoms])
+    return lonlat_polygon_areas_m2(geoms, semi_major=semi_major, flattening=flattening)
+
+
+def lonlat_polygon_areas_m2(geoms: NDArray[np.object_], *, semi_major: float,
+                            flattening: float) -> NDArray[np.float64]:
+    """Ellipsoidal area of polygons whose edges are straight lines in (lon, lat) degrees; holes subtract.
+
+    By Green's theorem the integral of the authalic density g over a region is -∮ G(φ) dλ around its
+    boundary (exteriors counter-clockwise), with G' = g. A closed ring has ∮ dλ = 0, so G may be measured
+    from any reference latitude: each ring uses its first vertex's, which keeps the terms of the size of
+    the ring's own area and a small zone as precise as a large one. Along a straight edge φ is linear in λ
+    and G is smooth, so Gauss-Legendre quadrature integrates it.
+    """
+    parts, part_zone = shapely.get_parts(geoms, return_index=True)
+    polygonal = shapely.get_type_id(parts) == 3
+    parts = shapely.orient_polygons(parts[polygonal], exterior_cw=False)
+    rings, ring_part = shapely.get_rings(parts, return_index=True)
+    coords, coord_ring = shapely.get_coordinates(rings, return_index=True)
+    lon, lat = coords[:, 0], coords[:, 1]
+    ring_start = np.flatnonzero(np.r_[True, coord_ring[1:] != coord_ring[:-1]])
+    reference = np.repeat(lat[ring_start], np.diff(np.r_[ring_start, len(lat)]))
+    edge = np.flatnonzero(coord_ring[1:] == coord_ring[:-1])
+    t = _EDGE_NODES / 2.0 + 0.5
+    # differences in degrees first: exact for nearby values, where differences of radians are not
+    span = np.radians((lat[edge] - reference[edge])[:, None] + (lat[edge + 1] - lat[edge])[:, None] * t)
+    g_at = authalic_integral(np.radians(reference[edge])[:, None], span, semi_major=semi_major,
+                             flattening=flattening)
+    signed = -np.radians(lon[edge + 1] - lon[edge]) * (g_at @ _EDGE_WEIGHTS) / 2.0
+    zone_of_edge = part_zone[polygonal][ring_part[coord_ring[edge]]]
+    return np.bincount(zone_of_edge, weights=signed, minlength=len(geoms)).astype(np.float64)
 
 
 def to_pixel_space(geoms: NDArray[np.object_], grid: Grid) -> NDArray[np.object_]:
@@ -126,3 +184,4 @@ def area_units(row_areas_m2: NDArray[np.float64]) -> tuple[NDArray[np.float64], 
     """
     unit = float(row_areas_m2.max()) / 2**AREA_UNIT_BITS if len(row_areas_m2) else 1.0
     return row_areas_m2 / unit, unit
+
