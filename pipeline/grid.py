@@ -18,10 +18,11 @@ from typing import Literal
 import numpy as np
 import pyproj
 import shapely
+import shapely.affinity
 from affine import Affine
 from numpy.typing import NDArray
 
-from pipeline.errors import RasterError
+from pipeline.errors import RasterError, ZoneError
 
 AreaMethod = Literal["ellipsoidal", "planar"]
 _GAUSS_NODES, _GAUSS_WEIGHTS = np.polynomial.legendre.leggauss(6)
@@ -231,3 +232,82 @@ def area_units(row_areas_m2: NDArray[np.float64]) -> tuple[NDArray[np.float64], 
     unit = float(row_areas_m2.max()) / 2**AREA_UNIT_BITS if len(row_areas_m2) else 1.0
     return row_areas_m2 / unit, unit
 
+
+def wrap_lonlat_zones(geoms: NDArray[np.object_], ids: NDArray[np.object_], grid: Grid) -> NDArray[np.object_]:
+    """Zones (in the grid's CRS) made fit for a geographic grid's straight lon/lat edges; others untouched.
+
+    - A coordinate beyond ±90° latitude is refused with a ZoneError naming the zones (often swapped axes).
+    - A zone with an edge jumping more than 180° in longitude crosses the antimeridian: taken literally it
+      would span the other way round the globe (a 1°-wide zone measuring 359°). Its rings are unwrapped to run
+      continuously (179.5 to 180.5, say), and it is cut into the parts falling in the grid's 360°-wide
+      longitude window that starts at the grid's west edge, each shifted into that window: on a -180..180
+      raster it becomes a MultiPolygon with one part at each edge; on a 0..360 raster it stays whole.
+      A zone whose ring winds around a pole, or that spans 360° of longitude once unwrapped, has no such
+      representation and is refused.
+    - A zone touching a pole needs nothing: an edge along a pole has no area, and an edge with both ends on
+      the same pole is not a crossing, whatever its longitude jump.
+    Zones that cross nothing are returned as the very same objects.
+    """
+    if not grid.is_geographic:
+        return geoms
+    parts, part_geom = shapely.get_parts(geoms, return_index=True)
+    rings, ring_part = shapely.get_rings(parts, return_index=True)
+    coords, coord_ring = shapely.get_coordinates(rings, return_index=True)
+    geom_of_coord = part_geom[ring_part[coord_ring]]
+    beyond = np.unique(geom_of_coord[np.abs(coords[:, 1]) > 90.0])
+    if len(beyond):
+        raise ZoneError(f"zone(s) {_listed(ids[beyond])} have latitudes beyond ±90° in the raster's "
+                        f"{grid.crs.name!r}; are longitude and latitude swapped, or is the layer's CRS wrong?")
+    edge = np.flatnonzero(coord_ring[1:] == coord_ring[:-1])
+    crossing = np.unique(geom_of_coord[edge[_jumps(coords[edge], coords[edge + 1])]])
+    wrapped = geoms.copy()
+    for i in crossing:
+        try:
+            wrapped[i] = _wrap_polygonal(geoms[i], grid.bounds[0])
+        except ValueError as why:
+            raise ZoneError(f"zone {_listed(ids[[i]])} crosses the antimeridian but {why}; "
+                            "split it along the antimeridian in the source layer") from None
+    return wrapped
+
+
+def _listed(ids: NDArray[np.object_]) -> str:
+    shown = ", ".join(repr(str(z)) for z in ids[:10])
+    return shown + (f" and {len(ids) - 10} more" if len(ids) > 10 else "")
+
+
+def _jumps(start: NDArray[np.float64], stop: NDArray[np.float64]) -> NDArray[np.bool_]:
+    """Edges whose longitude jumps more than 180°; an edge along a pole (no length) never counts."""
+    along_pole = (np.abs(start[:, 1]) == 90.0) & (start[:, 1] == stop[:, 1])
+    return (np.abs(stop[:, 0] - start[:, 0]) > 180.0) & ~along_pole
+
+
+def _unwrapped(ring: NDArray[np.float64]) -> NDArray[np.float64]:
+    """A ring's coordinates with every jump of more than 180° taken the short way round instead."""
+    step = np.diff(ring[:, 0])
+    step = np.where(_jumps(ring[:-1], ring[1:]), step - 360.0 * np.round(step / 360.0), step)
+    lon = ring[0, 0] + np.r_[0.0, np.cumsum(step)]
+    if abs(lon[-1] - lon[0]) > 1e-9:
+        raise ValueError("one of its rings winds around a pole")
+    return np.column_stack([lon, ring[:, 1]])
+
+
+def _wrap_polygonal(geom: shapely.Geometry, west: float) -> shapely.Geometry:
+    """The parts of a crossing (Multi)Polygon in the longitude window [west, west + 360)."""
+    pieces: list[shapely.Geometry] = []
+    for polygon in shapely.get_parts(geom):
+        shell = _unwrapped(shapely.get_coordinates(polygon.exterior))
+        low, high = shell[:, 0].min(), shell[:, 0].max()
+        if high - low >= 360.0:
+            raise ValueError("it spans 360° of longitude once unwrapped")
+        holes: list[NDArray[np.float64]] = []
+        for interior in polygon.interiors:
+            hole = _unwrapped(shapely.get_coordinates(interior))
+            # a hole lies inside its shell: move it to the shell's turn round the globe
+            hole[:, 0] -= 360.0 * np.floor((hole[0, 0] - low) / 360.0)
+            holes.append(hole)
+        unwrapped = shapely.Polygon(shell, holes)
+        for turn in range(int(np.floor((low - west) / 360.0)), int(np.floor((high - west) / 360.0)) + 1):
+            window = shapely.box(west + 360.0 * turn, -90.0, west + 360.0 * (turn + 1), 90.0)
+            part = shapely.affinity.translate(shapely.intersection(unwrapped, window), xoff=-360.0 * turn)
+            pieces.extend(p for p in shapely.get_parts(part) if shapely.get_type_id(p) == 3)
+    return shapely.union_all(pieces)
