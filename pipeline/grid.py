@@ -123,22 +123,39 @@ def row_density(grid: Grid) -> NDArray[np.float64] | None:
     _, flattening = ellipsoid_of(grid.crs)
     e2 = flattening * (2.0 - flattening)
     edges = _row_edges_deg(grid)
+    top, bottom = edges[:-1], edges[1:]
+    # The density is cos φ times a slowly varying factor; relative to it, its derivatives are about 1 or
+    # tan φ, largest in the row nearest a pole, which is the first or the last. A degree that fits those
+    # two rows fits every row.
+    ends = np.array([0, grid.height - 1])
+    degree = next((d for d in range(1, _DENSITY_MAX_DEGREE)
+                   if _density_misfit(top[ends], bottom[ends], d, e2) <= _DENSITY_TOLERANCE), _DENSITY_MAX_DEGREE)
+    return _density_fit(top, bottom, degree, e2)[0]
 
-    def density(u: NDArray[np.float64]) -> NDArray[np.float64]:
-        # the constant a²(1-e²)dλ drops out of the normalisation
-        phi = np.radians(edges[:-1, None] + (edges[1:] - edges[:-1])[:, None] * (u + 0.5))
-        return np.asarray(np.cos(phi) / (1.0 - e2 * np.sin(phi) ** 2) ** 2, dtype=np.float64)
 
-    for degree in range(1, _DENSITY_MAX_DEGREE + 1):
-        nodes, weights = np.polynomial.legendre.leggauss(degree + 1)
-        at_nodes = density(nodes / 2.0)
-        # Gauss quadrature at the interpolation nodes is the interpolant's exact integral over the row
-        mean = (at_nodes @ weights / 2.0)[:, None]
-        coefficients = at_nodes @ np.linalg.inv(np.vander(nodes / 2.0, degree + 1, increasing=True)).T / mean
-        fitted = np.polynomial.polynomial.polyval(_DENSITY_CHECKS, coefficients.T)
-        if np.abs(fitted - density(_DENSITY_CHECKS) / mean).max(initial=0.0) <= _DENSITY_TOLERANCE:
-            break
-    return np.asarray(coefficients, dtype=np.float64)
+def _authalic_density(top: NDArray[np.float64], bottom: NDArray[np.float64], u: NDArray[np.float64],
+                      e2: float) -> NDArray[np.float64]:
+    """The authalic density, up to the constant a²(1-e²), at heights u in [-1/2, 1/2] of rows (top, bottom)."""
+    phi = np.radians(top[:, None] + (bottom - top)[:, None] * (u + 0.5))
+    return np.asarray(np.cos(phi) / (1.0 - e2 * np.sin(phi) ** 2) ** 2, dtype=np.float64)
+
+
+def _density_fit(top: NDArray[np.float64], bottom: NDArray[np.float64], degree: int,
+                 e2: float) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Each row's interpolant at degree+1 Gauss nodes, normalised to integrate to 1, and the row's mean density."""
+    nodes, weights = np.polynomial.legendre.leggauss(degree + 1)
+    at_nodes = _authalic_density(top, bottom, nodes / 2.0, e2)
+    # Gauss quadrature at the interpolation nodes is the interpolant's exact integral over the row
+    mean = at_nodes @ weights / 2.0
+    fit = np.linalg.inv(np.vander(nodes / 2.0, degree + 1, increasing=True))
+    return np.asarray(at_nodes @ fit.T / mean[:, None], dtype=np.float64), mean
+
+
+def _density_misfit(top: NDArray[np.float64], bottom: NDArray[np.float64], degree: int, e2: float) -> float:
+    """Largest gap, across rows (top, bottom), between the normalised density and its fitted polynomial."""
+    coefficients, mean = _density_fit(top, bottom, degree, e2)
+    exact = _authalic_density(top, bottom, _DENSITY_CHECKS, e2) / mean[:, None]
+    return float(np.abs(np.polynomial.polynomial.polyval(_DENSITY_CHECKS, coefficients.T) - exact).max())
 
 
 def authalic_integral(lat_from: NDArray[np.float64], span: NDArray[np.float64], *,
