@@ -116,7 +116,7 @@ def row_density(grid: Grid) -> NDArray[np.float64] | None:
     row: 1 for 10 m cells, 3 for 0.5° ones. A coverage fraction is then the cell's ellipsoidal area share
     (to 1e-9, well below the 6e-8 of a cell that area units round to), not its share of the lon/lat plane.
     The tolerance is not tighter because the row edges' own rounding makes the density of the rows at a
-    pole uncertain by ~3e-10. Projected grids spread area evenly (None).
+    pole uncertain by ~6e-10. Projected grids spread area evenly (None).
     """
     if not grid.is_geographic:
         return None
@@ -169,10 +169,10 @@ def authalic_integral(lat_from: NDArray[np.float64], span: NDArray[np.float64], 
     before converting), so a 10 m strip keeps every digit whatever its latitude.
     """
     e2 = flattening * (2.0 - flattening)
-    s, r = np.sin(lat_from + span), np.sin(lat_from)
     ds = 2.0 * np.cos(lat_from + span / 2.0) * np.sin(span / 2.0)
     if e2 == 0.0:
         return np.asarray(semi_major**2 * ds, dtype=np.float64)  # a sphere: both halves are (s - r) / 2
+    s, r = np.sin(lat_from + span), np.sin(lat_from)
     rational = ds * (1.0 + e2 * s * r) / ((1.0 - e2 * s * s) * (1.0 - e2 * r * r))
     e = np.sqrt(e2)
     logarithmic = np.arctanh(e * ds / (1.0 - e2 * s * r)) / e
