@@ -30,9 +30,9 @@ from pipeline.grid import (
     wrap_lonlat_zones,
     zone_areas_m2,
 )
+from pipeline.inputs.zones import prepare_zones
+from pipeline.kernels.zonal import chunk_totals, merge_totals
 from pipeline.stages.class_area import class_area_table
-from pipeline.stages.zonal import chunk_totals, merge_totals
-from pipeline.zones import prepare_zones
 
 WGS84 = pyproj.CRS.from_epsg(4326)
 A, F = ellipsoid_of(WGS84)

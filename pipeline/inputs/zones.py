@@ -16,7 +16,7 @@ from numpy.typing import NDArray
 
 from pipeline.config import RunConfig
 from pipeline.errors import SinkzoneError, ZoneError
-from pipeline.grid import Grid
+from pipeline.grid import Grid, wrap_lonlat_zones
 from pipeline.io.vectors import read_zones
 
 
@@ -75,9 +75,10 @@ def prepare_zones(frame: gpd.GeoDataFrame, *, id_field: str, grid: Grid, source:
         repairs.append(f"reprojected zones from {pyproj.CRS(frame.crs).name!r} to the raster's {grid.crs.name!r}")
     if frame.empty:
         raise ZoneError(f"{source}: no zone with a usable geometry")
-    in_grid = frame.to_crs(grid.crs)
-    return PreparedZones(ids=frame[id_field].to_numpy(dtype=object), geoms=in_grid.geometry.to_numpy(),
-                         source=frame, repairs=tuple(repairs))
+    ids = frame[id_field].to_numpy(dtype=object)
+    # zones crossing the antimeridian are cut at it, so straight lon/lat edges do not run round the globe
+    geoms = wrap_lonlat_zones(frame.to_crs(grid.crs).geometry.to_numpy(), ids, grid)
+    return PreparedZones(ids=ids, geoms=geoms, source=frame, repairs=tuple(repairs))
 
 
 def _drop_arealess(frame: gpd.GeoDataFrame, *, id_field: str, repairs: list[str]) -> gpd.GeoDataFrame:
