@@ -225,10 +225,11 @@ def build_graph(inputs: Inputs) -> RunGraph:
 
 
 def _zones_and_union(inputs: Inputs) -> tuple[NDArray[np.object_], int | None]:
-    """The zones, plus their union as one more zone when an accuracy assessment needs the class areas inside
-    the union (overlapping zones counted once): one more zone in the same coverage pass, split off after."""
+    """The zones, plus their union as one more zone when the class areas inside the union are needed (an
+    accuracy assessment's strata, region figures of overlapping zones, where the overlap counts once): one
+    more zone in the same coverage pass, split off after."""
     geoms = inputs.zones.geoms
-    if inputs.accuracy is None:
+    if inputs.accuracy is None and inputs.overlaps.empty:
         return geoms, None
     return np.append(geoms, np.array([shapely.union_all(geoms)], dtype=object)), len(geoms)
 
