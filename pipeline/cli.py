@@ -1,18 +1,22 @@
-"""Command line: `sinkzone validate | run`. The only module that prints or exits."""
+"""Command line: `sinkzone validate | run | batch | sample`. The only module that prints or exits."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.highlighter import NullHighlighter
 from rich.logging import RichHandler
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 
-from pipeline import guard
+from pipeline import guard, sampling
 from pipeline.config import Overrides, load_config
 from pipeline.errors import SinkzoneError
 from pipeline.graph import ProgressHook
@@ -26,16 +30,45 @@ console = Console(stderr=True)
 log = logging.getLogger("pipeline")
 
 
+class _NoTraceback(logging.Formatter):
+    """Messages only on the terminal: tracebacks go to the run log, whose path the error line names."""
+
+    def formatException(self, ei: object) -> str:  # noqa: N802 - logging's name
+        return ""
+
+    def formatStack(self, stack_info: str) -> str:  # noqa: N802 - logging's name
+        return ""
+
+
 def _setup_logging(verbose: bool) -> None:
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(message)s", datefmt="[%X]",
-                        handlers=[RichHandler(console=console, show_path=False)], force=True)
+    handler = RichHandler(console=console, show_path=False, markup=False, highlighter=NullHighlighter())
+    handler.setFormatter(_NoTraceback("%(message)s", datefmt="[%X]"))
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=[handler], force=True)
     for noisy in ("distributed", "rasterio", "pyogrio", "fiona"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+def _say(label: str, style: str, message: object) -> None:
+    """One labelled message; the message is plain text (user ids, paths and `[codes]` are never markup)."""
+    console.print(Text.assemble((label, style), " ", str(message)), highlight=False, soft_wrap=True)
+
+
 def _fail(exc: SinkzoneError) -> None:
-    console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+    _say("error:", "bold red", exc)
     raise typer.Exit(code=exc.exit_code)
+
+
+INTERRUPTED_EXIT = 130  # 128 + SIGINT, as shells report a Ctrl-C
+
+
+@contextmanager
+def _interruptible() -> Iterator[None]:
+    """Ctrl-C at any moment: one line and exit 130; the staged output is dropped, the previous one kept."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        _say("interrupted,", "bold red", "the previous output is untouched")
+        raise typer.Exit(code=INTERRUPTED_EXIT) from None
 
 
 @app.command()
@@ -44,14 +77,15 @@ def validate(config: Annotated[Path, typer.Argument(help="run config YAML")],
     """Check a config and all its inputs; report every problem at once."""
     _setup_logging(verbose)
     try:
-        inputs = check_inputs(load_config(config))
+        with _interruptible():
+            inputs = check_inputs(load_config(config))
     except SinkzoneError as exc:
         _fail(exc)
         return
     for note in inputs.notes:
-        console.print(f"[yellow]note:[/] {note}", highlight=False)
-    console.print(f"[green]ok:[/] {config}: {len(inputs.rasters)} epoch(s), {len(inputs.zones.ids)} zones, "
-                  f"class map {inputs.class_map.name}", highlight=False)
+        _say("note:", "yellow", note)
+    _say("ok:", "green", f"{config}: {len(inputs.rasters)} epoch(s), {len(inputs.zones.ids)} zones, "
+         f"class map {inputs.class_map.name}")
 
 
 @app.command()
@@ -73,17 +107,18 @@ def run(
     flags = Overrides(out=out, scheduler=scheduler, landcover=tuple(landcover or ()), zones=zones, zone_id=zone_id,
                       classes=classes, pools=pools, biomass=tuple(biomass or ()))
     try:
-        cfg = load_config(config, flags)
-        with _progress_bar() as hook:
-            result = guard.guarded_run(cfg, overwrite=overwrite, progress=hook)
+        with _interruptible():
+            cfg = load_config(config, flags)
+            with _progress_bar() as hook:
+                result = guard.guarded_run(cfg, overwrite=overwrite, progress=hook)
     except SinkzoneError as exc:
         _fail(exc)
         return
     if result.skipped:
-        console.print(f"[green]up to date:[/] {result.out_dir} (use --overwrite to recompute)", highlight=False)
+        _say("up to date:", "green", f"{result.out_dir} (use --overwrite to recompute)")
         return
-    console.print(f"[green]done:[/] {result.out_dir / GPKG_NAME} and {result.out_dir / RUN_RECORD} "
-                  f"({len(result.zones)} zones)", highlight=False)
+    _say("done:", "green", f"{result.out_dir / GPKG_NAME} and {result.out_dir / RUN_RECORD} "
+         f"({len(result.zones)} zones)")
 
 
 @app.command()
@@ -98,18 +133,56 @@ def batch(folder: Annotated[Path, typer.Argument(help="folder of run configs (*.
         _fail(exc)
         return
     outcomes = guard.run_batch(configs, overwrite=overwrite)
-    table = Table(title=f"batch {folder}: {len(outcomes)} run(s)")
+    table = Table(title=Text(f"batch {folder}: {len(outcomes)} run(s)"))
     for column in ("config", "status", "seconds", "output or error"):
         table.add_column(column, overflow="fold")
-    colours = {"done": "green", "up to date": "green", "failed": "bold red"}
+    colours = {"done": "green", "up to date": "green", "failed": "bold red", "not run": "yellow"}
     for o in outcomes:
-        table.add_row(o.config.name, f"[{colours[o.status]}]{o.status}[/]", f"{o.seconds:.1f}", o.detail)
+        table.add_row(Text(o.config.name), Text(o.status, style=colours[o.status]), f"{o.seconds:.1f}",
+                      Text(o.detail))
     console.print(table)
+    if any(o.status == "not run" for o in outcomes):
+        _say("interrupted,", "bold red", "the runs marked 'not run' did not start; finished outputs are kept")
+        raise typer.Exit(code=INTERRUPTED_EXIT)
     failed = sum(o.status == "failed" for o in outcomes)
     if failed or not outcomes:
-        console.print(f"[bold red]{failed} of {len(outcomes)} run(s) failed[/]" if outcomes
-                      else f"[bold red]no *.yaml config in {folder}[/]", highlight=False)
+        _say("error:", "bold red", f"{failed} of {len(outcomes)} run(s) failed" if outcomes
+             else f"no *.yaml config in {folder}")
         raise typer.Exit(code=1)
+
+
+@app.command()
+def sample(
+    config: Annotated[Path, typer.Argument(help="run config YAML (its land cover, zones and class map)")],
+    out: Annotated[Path, typer.Option(help="samples.gpkg; samples.csv and samples.kml are written beside it")],
+    year: Annotated[int | None, typer.Option(help="the epoch to assess (default: the latest)")] = None,
+    strata_year: Annotated[int | None, typer.Option(help="stratify on this epoch's classes (default: --year)")] = None,
+    n: Annotated[int | None, typer.Option("--n", help="total sample size (default: from --target-se)")] = None,
+    target_se: Annotated[float, typer.Option(help="target standard error of overall accuracy")] = 0.01,
+    expected_accuracy: Annotated[float, typer.Option(help="expected user's accuracy of every stratum")] = 0.8,
+    min_per_stratum: Annotated[int, typer.Option(help="least points in a stratum")] = 50,
+    seed: Annotated[int, typer.Option(help="random seed; the same seed draws the same points")] = 0,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Draw a stratified random sample of cells inside the zones for an interpreter to label."""
+    _setup_logging(verbose)
+    design = sampling.Design(year=year, strata_year=strata_year, n=n, target_se=target_se,
+                             expected_accuracy=expected_accuracy, min_per_stratum=min_per_stratum, seed=seed)
+    try:
+        drawn = sampling.draw(load_config(config), design, out=out)
+    except SinkzoneError as exc:
+        _fail(exc)
+        return
+    table = Table(title=f"{len(drawn.points)} sample points")
+    for column in ("stratum", "cells", "area (ha)", "weight", "points"):
+        table.add_column(column, justify="left" if column == "stratum" else "right")
+    for row in drawn.allocation.itertuples(index=False):
+        table.add_row(str(row.stratum), f"{row.cells:,}", f"{row.area_ha:,.2f}", f"{row.weight:.4f}", str(row.n))
+    console.print(table)
+    for note in drawn.notes:
+        console.print(f"[yellow]note:[/] {note}", highlight=False)
+    console.print(f"[green]done:[/] {', '.join(str(f) for f in drawn.files)}; fill in the column `reference`",
+                  highlight=False)
 
 
 class _progress_bar:  # noqa: N801 - used as a context manager like a function

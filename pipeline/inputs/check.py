@@ -1,14 +1,15 @@
 """Everything a run reads and checks before any compute, with every problem reported at once.
 
-`check_inputs` reads raster headers, the class map, the zones, the carbon inputs and the plan sheet,
-with `deep` (as `validate` runs it) decodes every raster block once, and either returns the checked
-`Inputs` or raises ValidationFailed listing every problem; repairs and warnings come back as notes.
+`check_inputs` reads raster headers, the class map, the zones, the carbon inputs, the plan sheet and the
+accuracy sample points, with `deep` (as `validate` runs it) decodes every raster block once, and either
+returns the checked `Inputs` or raises ValidationFailed listing every problem; repairs and warnings come back as notes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import pandas as pd
 
@@ -16,11 +17,14 @@ from pipeline.classmaps import ClassMap
 from pipeline.config import RunConfig, load_class_map
 from pipeline.errors import SinkzoneError, ValidationFailed
 from pipeline.grid import Grid
+from pipeline.inputs.accuracy import AccuracyInputs, read_accuracy
 from pipeline.inputs.carbon import CarbonInputs, check_carbon
-from pipeline.inputs.landcover import deep_checks, layout_notes, read_rasters, version_notes
+from pipeline.inputs.carbon import input_paths as carbon_paths
+from pipeline.inputs.landcover import deep_checks, layout_notes, nodata_clashes, read_rasters, version_notes
 from pipeline.inputs.plans import read_plans
-from pipeline.inputs.zones import PreparedZones, partial_notes, read_checked_zones
+from pipeline.inputs.zones import PreparedZones, overlap_notes, partial_notes, read_checked_zones, zone_overlaps
 from pipeline.io.lock import check_writable
+from pipeline.io.output import output_folder_problem
 from pipeline.io.rasters import RasterInfo
 
 
@@ -35,6 +39,8 @@ class Inputs:
     notes: tuple[str, ...] = ()
     carbon: CarbonInputs | None = None
     plans: pd.DataFrame | None = None
+    accuracy: AccuracyInputs | None = None
+    overlaps: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["zone_a", "zone_b", "area_ha"]))
 
     @property
     def grid(self) -> Grid:
@@ -50,21 +56,42 @@ def check_inputs(config: RunConfig, *, deep: bool = True) -> Inputs:
         class_map = load_class_map(config.classes)
     except SinkzoneError as exc:
         problems.append(str(exc))
+    if class_map is not None and len(infos) == len(config.landcover):
+        problems.extend(nodata_clashes(config, infos, class_map))
     zones = None
     if infos and len(infos) == len(config.landcover):
         zones = read_checked_zones(config, infos[0].grid, problems)
     _try(lambda: check_writable(config.output.dir), problems)
+    refused = output_folder_problem(config.output.dir, inputs=input_files(config))
+    if refused is not None:
+        problems.append(refused)
     code_notes = deep_checks(config, infos, class_map, problems) if deep else []
     carbon = check_carbon(config, zones, problems) if zones is not None else None
     plans = read_plans(config, zones, problems) if zones is not None else None
+    accuracy = read_accuracy(config, zones, infos, class_map, problems) if zones and class_map else None
     if zones is not None:
         problems.extend(_report_field_problems(config, zones.source.columns))
     if problems or class_map is None or zones is None:
         raise ValidationFailed(problems or ["inputs could not be read"])
-    notes = [*zones.repairs, *partial_notes(zones, infos[0].grid), *code_notes, *version_notes(config),
-             *layout_notes(infos), *(carbon.notes if carbon else ())]
+    overlaps = zone_overlaps(zones, infos[0].grid)
+    notes = [*zones.repairs, *partial_notes(zones, infos[0].grid), *overlap_notes(overlaps), *code_notes,
+             *version_notes(config),
+             *layout_notes(infos), *(carbon.notes if carbon else ()),
+             *(accuracy.notes if accuracy else ())]
     return Inputs(config=config, class_map=class_map, rasters=tuple(infos), zones=zones, notes=tuple(notes),
-                  carbon=carbon, plans=plans)
+                  carbon=carbon, plans=plans, accuracy=accuracy, overlaps=overlaps)
+
+
+def input_files(config: RunConfig) -> list[Path]:
+    """Every file a run's configuration names (land cover as given, so a tile pattern stays a pattern)."""
+    paths = [e.path for e in config.landcover] + [config.zones.path]
+    if config.classes.endswith((".yaml", ".yml")):
+        paths.append(Path(config.classes))
+    if config.plans is not None:
+        paths.append(config.plans.path)
+    if config.accuracy is not None:
+        paths.append(config.accuracy.samples)
+    return paths + carbon_paths(config)
 
 
 def _report_field_problems(config: RunConfig, fields: Sequence[str]) -> list[str]:

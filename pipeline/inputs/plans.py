@@ -8,6 +8,7 @@ the sheet's line number and zone id, so a manager can fix the spreadsheet in one
 from __future__ import annotations
 
 import math
+import unicodedata
 from collections.abc import Collection
 
 import pandas as pd
@@ -35,11 +36,16 @@ def sink_classes(sink_type: str, *, wetland_includes_water: bool) -> tuple[str, 
     return (*classes, "water") if sink_type == "wetland" and wetland_includes_water else classes
 
 
+def _ascii(value: str) -> str:
+    """Digits typed with a Chinese input method (全角 ２０３０) as plain digits; other text unchanged."""
+    return unicodedata.normalize("NFKC", value).strip()
+
+
 def _number(value: str, column: str, problems: list[str]) -> float:
     if value == "":
         return math.nan
     try:
-        number = float(value)
+        number = float(_ascii(value))
     except ValueError:
         problems.append(f"{column} {value!r} is not a number")
         return math.nan
@@ -51,10 +57,11 @@ def _number(value: str, column: str, problems: list[str]) -> float:
 def _year(value: str, column: str, problems: list[str]) -> int | None:
     if value == "":
         return None
-    if not value.isdigit() or not 1900 <= int(value) <= 2200:
+    digits = _ascii(value)
+    if not (digits.isascii() and digits.isdigit()) or not 1900 <= int(digits) <= 2200:
         problems.append(f"{column} must be a year like 2030, got {value!r}")
         return None
-    return int(value)
+    return int(digits)
 
 
 def _check_row(row: pd.Series, *, zone_ids: Collection[str], first_year: int) -> tuple[dict[str, object], list[str]]:

@@ -20,6 +20,7 @@ from pipeline.inputs.check import Inputs
 from pipeline.kernels.zonal import ZoneSums, ZoneValueTotals
 from pipeline.names import CARBON, CHANGE, SOURCES
 from pipeline.stages import carbon_terms as ct
+from pipeline.stages import carbon_uncertainty as cu
 from pipeline.stages.base import StageResult
 from pipeline.units import M2_PER_HA
 
@@ -101,27 +102,60 @@ def _year_terms(inputs: Inputs, carbon: CarbonInputs, computed: Computed, class_
                                  unit_m2=computed.unit_m2)
 
 
-def tabulate(inputs: Inputs, computed: Computed, *, class_area: pd.DataFrame) -> StageResult:
+def tabulate(inputs: Inputs, computed: Computed, *, class_area: pd.DataFrame,
+             area_se: pd.DataFrame | None = None) -> StageResult:
     """zone_carbon and the carbon_sources it cites, zone_change (with two or more epochs), carbon fields for
-    the zones, and the carbon notes."""
+    the zones, and the carbon notes. `area_se` (zone_accuracy_area) adds the map's area uncertainty."""
     carbon = inputs.carbon
     if carbon is None:
         return StageResult()
     notes: list[str] = []
     ids = inputs.zones.ids
+    monte_carlo = carbon.settings.uncertainty.method == "monte_carlo"
     stocks: list[pd.DataFrame] = []
     epochs: dict[int, ct.ZoneCarbon] = {}
+    kept: list[tuple[pd.DataFrame, pd.DataFrame]] = []
     for year, terms in _year_terms(inputs, carbon, computed, class_area, notes):
         ev = ct.evaluate(terms, carbon.factors)
-        stocks.append(ct.stock_table(ev, carbon.factors, zone_ids=ids))
-        epochs[year] = ct.zone_carbon(ev, n_zones=len(ids))
-    stock, sources = ct.cite(pd.concat(stocks, ignore_index=True))
+        area = cu.term_area_se(ev, area_se, class_map=inputs.class_map, zone_ids=ids)
+        stocks.append(ct.stock_table(ev, carbon.factors, zone_ids=ids, area=area))
+        epochs[year] = ct.zone_carbon(ev, n_zones=len(ids), area=area)
+        if monte_carlo:  # approach 2 draws every term of every year together
+            kept.append((ev.terms, area))
+    stock = pd.concat(stocks, ignore_index=True)
     pairs = epoch_pairs(list(computed.totals))
     change = ct.change_table(epochs, carbon.factors, zone_ids=ids, pairs=pairs)
+    if monte_carlo:
+        every, area = _all_years(kept)
+        bounds = cu.monte_carlo_bounds(every, carbon.factors, area, carbon.settings.uncertainty, pairs=pairs)
+        stock, change = cu.with_bounds(stock, change, bounds, zone_ids=ids)
+    stock, sources = ct.cite(stock)
+    notes.extend(_unknown_area_se(area_se))
     notes.extend(_method_mix_notes(stock, pairs, ids))
     tables = {CARBON: stock, SOURCES: sources, **({CHANGE: change} if pairs else {})}
     return StageResult(tables=tables, zone_fields=_zone_fields(ids, stock, change, latest=max(computed.totals)),
                        notes=tuple(notes))
+
+
+def _all_years(kept: list[tuple[pd.DataFrame, pd.DataFrame]]) -> tuple[ct.Evaluated, pd.DataFrame]:
+    """Every year's evaluated terms as one, with the area terms renumbered to match."""
+    offsets = np.cumsum([0, *(len(terms) for terms, _ in kept[:-1])])
+    terms = pd.concat([t for t, _ in kept], ignore_index=True)
+    area = pd.concat([a.assign(term=a["term"].to_numpy(dtype=np.int64) + off)
+                      for (_, a), off in zip(kept, offsets, strict=True)], ignore_index=True)
+    empty = pd.DataFrame({"term": np.zeros(0, np.int64), "factor": np.zeros(0, np.int64), "sens": np.zeros(0)})
+    return ct.Evaluated(terms=terms, sensitivity=empty), area
+
+
+def _unknown_area_se(area_se: pd.DataFrame | None) -> list[str]:
+    """Zones whose adjusted areas have no standard error (region rates of a Stehman design)."""
+    if area_se is None:
+        return []
+    missing = area_se[area_se["se_ha"].isna() & (area_se["map_area_ha"] > 0)]["zone_id"].unique()
+    if not len(missing):
+        return []
+    return [f"carbon intervals of zone(s) {', '.join(map(str, missing[:20]))} leave out the area uncertainty: "
+            "their adjusted areas use the region's error rates of a Stehman design, which give no standard error"]
 
 
 def _method_mix_notes(stock: pd.DataFrame, pairs: Sequence[tuple[int, int]], ids: NDArray[np.object_]) -> list[str]:

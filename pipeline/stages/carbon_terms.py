@@ -37,6 +37,7 @@ from pipeline.kernels.zonal import NODATA_CODE, ZoneSums, ZoneValueTotals, looku
 from pipeline.units import M2_PER_HA
 
 CO2_PER_C = 44.0 / 12.0
+Z90 = 1.645  # 90 % normal quantile, the carbon tables' interval
 LIVE_POOLS = ("c_above", "c_below")
 POOL_NAMES = {"c_above": "above", "c_below": "below", "c_soil": "soil", "c_dead": "dead"}
 METHOD_TABLE, METHOD_RASTER, METHOD_VOLUME = "pools_table", "biomass_raster", "stock_volume"
@@ -285,17 +286,40 @@ def cite(stock: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return table, pd.DataFrame({"source_id": np.arange(1, len(texts) + 1), "source": np.asarray(texts, dtype=object)})
 
 
-def _with_widths(frame: pd.DataFrame, ev: Evaluated, factors: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """Carbon per group of `keys` with its half-widths `down` and `up` (t C)."""
+def area_variance(group: NDArray[np.int64], klass: NDArray[np.object_], sse: NDArray[np.float64], *,
+                  n_groups: int) -> NDArray[np.float64]:
+    """The area part of each group's 90 % half-width, squared: Σ over classes of (1.645 × Σ sse)², from the
+    area terms' d carbon / d area × SE (`sse`, one row per term or per summed term); classes independent."""
+    pair, at = pd.factorize(pd.MultiIndex.from_arrays([group, klass]))
+    summed = np.bincount(pair, weights=sse, minlength=len(at))
+    owner = np.asarray(at.get_level_values(0), dtype=np.int64)
+    return np.bincount(owner, weights=(Z90 * summed) ** 2, minlength=n_groups).astype(np.float64)
+
+
+def combined(down: NDArray[np.float64], up: NDArray[np.float64], area2: NDArray[np.float64]) -> pd.DataFrame:
+    """Factor half-widths widened by the area term, and the shares of the variance of each part."""
+    total = (up ** 2 + down ** 2) / 2 + area2
+    share = np.divide(area2, total, out=np.zeros(len(total)), where=total > 0)
+    return pd.DataFrame({"down": np.sqrt(down ** 2 + area2), "up": np.sqrt(up ** 2 + area2),
+                         "var_share_area": share, "var_share_factors": np.where(total > 0, 1 - share, 0.0)})
+
+
+def _with_widths(ev: Evaluated, factors: pd.DataFrame, keys: list[str], area: pd.DataFrame | None) -> pd.DataFrame:
+    """Carbon per group of `keys` with its half-widths `down` and `up` (t C) and variance shares; `area` holds
+    the area terms (`term`, `class`, `sse`) of an accuracy assessment, or None."""
     group, groups = _groups(ev.terms, keys)
     term = ev.sensitivity["term"].to_numpy(dtype=np.int64)
     down, up = half_widths(group[term], ev.sensitivity["factor"].to_numpy(dtype=np.int64),
                            ev.sensitivity["sens"].to_numpy(dtype=float), factors, n_groups=len(groups))
+    area2 = np.zeros(len(groups)) if area is None or area.empty else area_variance(
+        group[area["term"].to_numpy(dtype=np.int64)], area["class"].to_numpy(dtype=object),
+        area["sse"].to_numpy(dtype=float), n_groups=len(groups))
     carbon = np.bincount(group, weights=ev.terms["carbon_t"].to_numpy(dtype=float), minlength=len(groups))
-    return groups.assign(carbon_t=carbon, down=down, up=up)
+    return pd.concat([groups.assign(carbon_t=carbon), combined(down, up, area2)], axis=1)
 
 
-def stock_table(ev: Evaluated, factors: pd.DataFrame, *, zone_ids: NDArray[np.object_]) -> pd.DataFrame:
+def stock_table(ev: Evaluated, factors: pd.DataFrame, *, zone_ids: NDArray[np.object_],
+                area: pd.DataFrame | None = None) -> pd.DataFrame:
     """zone_carbon rows (per zone, year, pool and method, then a `total` row per zone and year), each with
     the text of its sources (see `cite`).
 
@@ -303,9 +327,9 @@ def stock_table(ev: Evaluated, factors: pd.DataFrame, *, zone_ids: NDArray[np.ob
     """
     terms = ev.terms
     keys = ["zone", "year", "pool", "method"]
-    per_pool = _with_widths(terms, ev, factors, keys)
+    per_pool = _with_widths(ev, factors, keys, area)
     per_pool = per_pool[(per_pool["carbon_t"] != 0) | (per_pool["up"] != 0) | (per_pool["down"] != 0)]
-    total = _with_widths(terms, ev, factors, ["zone", "year"]).merge(method_sets(terms), on=["zone", "year"])
+    total = _with_widths(ev, factors, ["zone", "year"], area).merge(method_sets(terms), on=["zone", "year"])
     texts = source_texts(terms, {"pool": keys, "total": ["zone", "year"]})
     per_pool = per_pool.merge(texts["pool"], on=keys, how="left")
     total = total.merge(texts["total"], on=["zone", "year"], how="left")
@@ -320,6 +344,7 @@ def stock_table(ev: Evaluated, factors: pd.DataFrame, *, zone_ids: NDArray[np.ob
         "co2e_low_t": np.maximum((co2e - both["down"] * CO2_PER_C).to_numpy(), 0.0),
         "co2e_high_t": (co2e + both["up"] * CO2_PER_C).to_numpy(),
         "method": both["method"].to_numpy(), "source": both["source"].fillna("").to_numpy(),
+        "var_share_area": both["var_share_area"].to_numpy(), "var_share_factors": both["var_share_factors"].to_numpy(),
     })
 
 
@@ -339,14 +364,18 @@ class ZoneCarbon:
 
     carbon: NDArray[np.float64]
     sensitivity: pd.DataFrame
+    area: pd.DataFrame  # area terms summed per zone and class: zone, class, sse
 
 
-def zone_carbon(ev: Evaluated, *, n_zones: int) -> ZoneCarbon:
+def zone_carbon(ev: Evaluated, *, n_zones: int, area: pd.DataFrame | None = None) -> ZoneCarbon:
     zone = ev.terms["zone"].to_numpy(dtype=np.int64)
     sens = ev.sensitivity.assign(zone=zone[ev.sensitivity["term"].to_numpy(dtype=np.int64)])
+    areas = pd.DataFrame({"zone": np.zeros(0, np.int64), "class": np.zeros(0, object), "sse": np.zeros(0)})
+    if area is not None and not area.empty:
+        areas = area.groupby(["zone", "class"])["sse"].sum().reset_index()
     return ZoneCarbon(carbon=np.bincount(zone, weights=ev.terms["carbon_t"].to_numpy(dtype=float),
                                          minlength=n_zones).astype(np.float64),
-                      sensitivity=sens.groupby(["zone", "factor"])["sens"].sum().reset_index())
+                      sensitivity=sens.groupby(["zone", "factor"])["sens"].sum().reset_index(), area=areas)
 
 
 def change_table(epochs: Mapping[int, ZoneCarbon], factors: pd.DataFrame, *, zone_ids: NDArray[np.object_],
@@ -361,13 +390,20 @@ def change_table(epochs: Mapping[int, ZoneCarbon], factors: pd.DataFrame, *, zon
         diff = pd.concat([epochs[y2].sensitivity, epochs[y1].sensitivity.assign(sens=-epochs[y1].sensitivity["sens"])])
         down, up = half_widths(diff["zone"].to_numpy(dtype=np.int64), diff["factor"].to_numpy(dtype=np.int64),
                                diff["sens"].to_numpy(dtype=float), factors, n_groups=n)
+        # each year's area terms are independent of the other's: both add to the change's variance
+        area2 = sum((area_variance(e.area["zone"].to_numpy(dtype=np.int64), e.area["class"].to_numpy(dtype=object),
+                                   e.area["sse"].to_numpy(dtype=float), n_groups=n)
+                     for e in (epochs[y1], epochs[y2]) if len(e.area)), np.zeros(n))
+        width = combined(down, up, area2)
         change = (epochs[y2].carbon - epochs[y1].carbon) * CO2_PER_C
-        down, up = down * CO2_PER_C, up * CO2_PER_C
+        down, up = width["down"].to_numpy() * CO2_PER_C, width["up"].to_numpy() * CO2_PER_C
         years = y2 - y1
         frames.append(pd.DataFrame({
             "zone_id": zone_ids.astype(str), "year_from": y1, "year_to": y2,
             "co2e_change_t": change, "co2e_change_low_t": change - down, "co2e_change_high_t": change + up,
             "co2e_per_year_t": change / years, "co2e_per_year_low_t": (change - down) / years,
             "co2e_per_year_high_t": (change + up) / years,
+            "var_share_area": width["var_share_area"].to_numpy(),
+            "var_share_factors": width["var_share_factors"].to_numpy(),
         }))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
