@@ -126,3 +126,10 @@ def area_units(row_areas_m2: NDArray[np.float64]) -> tuple[NDArray[np.float64], 
     """
     unit = float(row_areas_m2.max()) / 2**AREA_UNIT_BITS if len(row_areas_m2) else 1.0
     return row_areas_m2 / unit, unit
+
+
+def padded_bounds(bounds: tuple[float, float, float, float], *, margin: float) -> tuple[float, float, float, float]:
+    """Bounds grown on every side by `margin` times their width and height, so a map shows some surroundings."""
+    xmin, ymin, xmax, ymax = bounds
+    dx, dy = (xmax - xmin) * margin, (ymax - ymin) * margin
+    return xmin - dx, ymin - dy, xmax + dx, ymax + dy

@@ -18,21 +18,31 @@ from pipeline import provenance
 from pipeline.config import RunConfig
 from pipeline.errors import OutputError
 from pipeline.graph import Computed, ProgressHook, build_graph, compute
+from pipeline.grid import padded_bounds
 from pipeline.inputs.carbon import input_paths as carbon_paths
 from pipeline.inputs.check import Inputs, check_inputs
 from pipeline.inputs.landcover import epoch_nodata
 from pipeline.io.files import fingerprint
-from pipeline.io.output import read_run_record, staged_output, write_files, write_outputs, write_qgis_package
+from pipeline.io.output import (
+    read_run_record,
+    staged_output,
+    write_files,
+    write_outputs,
+    write_qgis_package,
+    write_workbook,
+)
 from pipeline.io.rasters import read_preview
-from pipeline.names import CARBON, CLASS_AREA, LAYER_ORDER, REPORT_DIR, ZONES
+from pipeline.names import CARBON, CLASS_AREA, LAYER_ORDER, REPORT_DIR, WORKBOOK_NAME, ZONES
 from pipeline.present import report
 from pipeline.present.qgis_project import build_package, style_frame
+from pipeline.present.workbook import workbook_sheets
 from pipeline.stages import candidates, carbon, class_area, progress, region, transitions
 from pipeline.stages.base import StageResult
 from pipeline.stages.zone_layer import zone_layer
 
 log = logging.getLogger(__name__)
 _MAP_SIDE = 600  # cells a side of a report map: a picture, never used for areas
+_MAP_MARGIN = 0.15  # a report map shows this share of the zone's width and height around it
 
 
 @dataclass(frozen=True)
@@ -141,12 +151,15 @@ def _write(inputs: Inputs, layers: Mapping[str, pd.DataFrame], record: Mapping[s
     """The GeoPackage, its styles and QGIS project, the report, the caller's run log, and run.json last."""
     config = inputs.config
     package = build_package(layers, title=config.name, class_map=inputs.class_map, out_dir=config.output.dir,
-                            landcover=config.landcover[-1].path, landcover_crs=inputs.grid.crs)
+                            landcover=config.landcover[-1].path, landcover_crs=inputs.grid.crs,
+                            name_field=config.zones.name_field)
     report_files = _report(inputs, layers)
+    sheets = workbook_sheets(layers, inputs.class_map)
 
     def beside_gpkg(folder: Path) -> None:
         write_qgis_package(folder, styles=style_frame(package.style_rows), project_xml=package.project_xml,
                            record=record)
+        write_workbook(folder / WORKBOOK_NAME, sheets)
         if report_files is not None:
             write_files(folder / REPORT_DIR, report_files)
         if extras is not None:
@@ -164,13 +177,15 @@ def _report(inputs: Inputs, layers: Mapping[str, pd.DataFrame]) -> dict[str, byt
     nodata = epoch_nodata(latest, inputs.rasters[-1])
     maps = {}
     for zone_id, geom in zip(inputs.zones.ids.astype(str), inputs.zones.geoms, strict=True):
-        data, transform = read_preview(latest.path, bounds=tuple(geom.bounds), max_side=_MAP_SIDE)
+        xmin, ymin, xmax, ymax = (float(v) for v in geom.bounds)
+        data, transform = read_preview(latest.path, bounds=padded_bounds((xmin, ymin, xmax, ymax), margin=_MAP_MARGIN),
+                                       max_side=_MAP_SIDE)
         maps[zone_id] = report.MapData(data=data, transform=transform, nodata=nodata, crs=inputs.grid.crs)
     zones = layers[ZONES]
     assert isinstance(zones, gpd.GeoDataFrame)
     tables = {name: frame for name, frame in layers.items() if name != ZONES}
     return report.build_report(tables, zones, class_map=inputs.class_map, maps=maps, run_name=inputs.config.name,
-                               region=inputs.config.region.name)
+                               region=inputs.config.region.name, name_field=inputs.config.zones.name_field)
 
 
 def _log_inputs(inputs: Inputs) -> None:

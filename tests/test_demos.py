@@ -49,7 +49,8 @@ def ellipsoid_over_sphere(lat: float) -> float:
 def sao_miguel_by_code(tmp_path_factory: pytest.TempPathFactory) -> runner.RunResult:
     tmp = tmp_path_factory.mktemp("sao_miguel")
     identity = tmp / "corine_codes.yaml"
-    identity.write_text(yaml.safe_dump({"classes": {f"c{code}": [code] for code in range(1, 256)}}))
+    identity.write_text(yaml.safe_dump({"classes": {f"c{code}": {"codes": [code], "role": "other"}
+                                                     for code in range(1, 256)}}))
     return run_demo("demo", tmp / "out", classes=str(identity))
 
 

@@ -9,17 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import pandas as pd
 
-from pipeline.classmaps import ClassMap
+from pipeline.classmaps import NODATA_CLASS, ClassMap
 from pipeline.config import RunConfig, load_class_map
 from pipeline.errors import SinkzoneError, ValidationFailed
 from pipeline.grid import Grid
-from pipeline.inputs.carbon import CarbonInputs, check_carbon
+from pipeline.inputs.carbon import CARBON_ZONE_FIELDS, CarbonInputs, check_carbon
 from pipeline.inputs.landcover import deep_checks, layout_notes, read_rasters, version_notes
-from pipeline.inputs.plans import read_plans
-from pipeline.inputs.zones import PreparedZones, partial_notes, read_checked_zones
+from pipeline.inputs.plans import PROGRESS_FIELDS, read_plans
+from pipeline.inputs.zones import PreparedZones, partial_notes, read_checked_zones, renamed_notes
 from pipeline.io.lock import check_writable
 from pipeline.io.rasters import RasterInfo
 
@@ -55,14 +56,46 @@ def check_inputs(config: RunConfig, *, deep: bool = True) -> Inputs:
         zones = read_checked_zones(config, infos[0].grid, problems)
     _try(lambda: check_writable(config.output.dir), problems)
     code_notes = deep_checks(config, infos, class_map, problems) if deep else []
+    if class_map is not None:
+        problems += class_reference_problems(config, class_map)
     carbon = check_carbon(config, zones, problems) if zones is not None else None
-    plans = read_plans(config, zones, problems) if zones is not None else None
+    plans: pd.DataFrame | None = None
+    plan_notes: list[str] = []
+    if zones is not None and class_map is not None:
+        plans = read_plans(config, zones, class_map, taken=zone_field_names(config, class_map), problems=problems,
+                           notes=plan_notes)
     if problems or class_map is None or zones is None:
         raise ValidationFailed(problems or ["inputs could not be read"])
     notes = [*zones.repairs, *partial_notes(zones, infos[0].grid), *code_notes, *version_notes(config),
-             *layout_notes(infos), *(carbon.notes if carbon else ())]
+             *layout_notes(infos), *(carbon.notes if carbon else ()), *plan_notes,
+             *renamed_notes(zones, zone_field_names(config, class_map, plans))]
     return Inputs(config=config, class_map=class_map, rasters=tuple(infos), zones=zones, notes=tuple(notes),
                   carbon=carbon, plans=plans)
+
+
+def zone_field_names(config: RunConfig, class_map: ClassMap, plans: pd.DataFrame | None = None) -> list[str]:
+    """The fields the stages add to the zone layer, known before compute (source fields must make way)."""
+    names = ["zone_id", "area_ha", "area_mu", *(f"{c}_ha" for c in (*class_map.class_names, NODATA_CLASS))]
+    if config.carbon is not None:
+        names += CARBON_ZONE_FIELDS
+    if plans is not None:
+        names += [*(c for c in plans.columns if c not in ("zone_id", "baseline_year")), *PROGRESS_FIELDS]
+    return names
+
+
+def class_reference_problems(config: RunConfig, class_map: ClassMap) -> list[str]:
+    """Every class name or role the config names must be a class of the map or a role."""
+    refs: list[tuple[str, tuple[str, ...]]] = []
+    if config.candidates is not None:
+        refs += [("candidates.never_classes", config.candidates.never_classes),
+                 ("candidates.excluded_classes", config.candidates.excluded_classes)]
+    if config.carbon is not None:
+        refs.append(("carbon.forest_class", (config.carbon.forest_class,)))
+    problems: list[str] = []
+    for key, names in refs:
+        for name in names:
+            _try(partial(class_map.resolve, [name], key=key), problems)
+    return problems
 
 
 def _try(step: Callable[[], object], problems: list[str]) -> None:

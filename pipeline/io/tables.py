@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
+import datetime
 import importlib.resources
 import io as _stdio
+import zipfile
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
+import openpyxl
 import pandas as pd
 
 from pipeline.errors import TableError
@@ -16,45 +21,112 @@ from pipeline.io.files import require_file
 PLAN_LINE = "_line"
 
 
-def read_csv_table(spec: str, *, builtins: Mapping[str, str]) -> tuple[pd.DataFrame, str]:
-    """A factor table: a built-in name (a CSV shipped in pipeline/tables) or a CSV path; and its label."""
+def decode_text(path: Path) -> tuple[str, str]:
+    """A text file as bureaus save it, and the encoding used: UTF-8 (with or without Excel's byte-order
+    mark), else GB18030, the superset of GBK that Excel uses for "CSV" on a Chinese Windows."""
+    data = path.read_bytes()
+    if data.startswith(codecs.BOM_UTF8):
+        candidates = [("utf-8-sig", "UTF-8")]
+    else:
+        candidates = [("utf-8", "UTF-8"), ("gb18030", "GB18030")]
+    for codec, name in candidates:
+        try:
+            return data.decode(codec), name
+        except UnicodeDecodeError:
+            continue
+    raise TableError(f"{path}: the text is neither UTF-8 nor GB18030 (GBK); save it as \"CSV UTF-8\" from Excel")
+
+
+def encoding_note(path: Path | str, encoding: str) -> list[str]:
+    """A note for text that was not UTF-8, so the person can check the characters came through."""
+    if encoding != "GB18030":
+        return []
+    return [f"{path}: read as GB18030 (GBK) text, the encoding Excel uses for CSV on a Chinese Windows"]
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table as read: its rows, how messages name it and the text encoding it was read in."""
+
+    frame: pd.DataFrame
+    name: str
+    encoding: str = "UTF-8"
+
+
+def read_csv_table(spec: str, *, builtins: Mapping[str, str]) -> Table:
+    """A factor table: a built-in name (a CSV shipped in pipeline/tables) or a CSV path (UTF-8 or GB18030)."""
+    dtypes = {"class": str, "lucode": str, "species": str, "zone_id": str}
     if spec in builtins:
         resource = importlib.resources.files("pipeline") / "tables" / builtins[spec]
         with resource.open("r", encoding="utf-8") as fh:
-            return pd.read_csv(fh, dtype={"class": str, "lucode": str, "species": str}), f"{spec} (built-in)"
+            return Table(frame=pd.read_csv(fh, dtype=dtypes), name=f"{spec} (built-in)")
     path = Path(spec)
     if not path.suffix == ".csv":
         raise TableError(f"{spec}: not a built-in table ({', '.join(builtins)}) nor a .csv file")
     require_file(path)
     try:
-        frame = pd.read_csv(path, dtype={"class": str, "lucode": str, "species": str, "zone_id": str},
-                            encoding="utf-8-sig")
+        text, encoding = decode_text(path)
+        frame = pd.read_csv(_stdio.StringIO(text), dtype=dtypes)
     except (OSError, ValueError) as exc:
         raise TableError(f"{path}: not a readable CSV table ({exc})") from exc
-    return frame, str(path)
+    return Table(frame=frame, name=str(path), encoding=encoding)
 
 
-def read_plan_sheet(path: Path) -> pd.DataFrame:
-    """A plan-sheet CSV as text columns, with each row's line number in the file in column `_line`.
+def read_plan_sheet(path: Path, *, sheet: str | None = None) -> Table:
+    """A plan sheet (CSV or .xlsx) as text columns, with each row's line (or Excel row) number in `_line`.
 
     Lines starting with '#' are comments (the shipped sheets say there that their targets are
-    illustrative); a UTF-8 byte-order mark, as Excel writes it, is accepted.
+    illustrative); blank rows and empty trailing columns, as Excel leaves them, are ignored.
     """
     require_file(path)
+    if path.suffix.lower() in (".xlsx", ".xlsm"):
+        return Table(frame=_sheet_frame(_xlsx_rows(path, sheet=sheet), path), name=str(path), encoding="xlsx")
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise TableError(f"{path}: cannot read the plan sheet as UTF-8 text ({exc})") from exc
-    kept = [(n, line) for n, line in enumerate(text.splitlines(), start=1)
-            if line.strip() and not line.lstrip().startswith("#")]
+        text, encoding = decode_text(path)
+    except OSError as exc:
+        raise TableError(f"{path}: cannot read the plan sheet ({exc.strerror})") from exc
+    lines = text.splitlines()
+    rows = list(csv.reader(_stdio.StringIO("\n".join(lines))))
+    numbered = [(n, [v.strip() for v in row]) for n, row in enumerate(rows, start=1)]
+    return Table(frame=_sheet_frame(numbered, path), name=str(path), encoding=encoding)
+
+
+def _xlsx_rows(path: Path, *, sheet: str | None) -> list[tuple[int, list[str]]]:
+    """Every row of one worksheet (the first unless named) as text cells, with its Excel row number."""
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+        raise TableError(f"{path}: not a readable .xlsx workbook ({exc})") from exc
+    if sheet is not None and sheet not in book.sheetnames:
+        raise TableError(f"{path}: no sheet {sheet!r}; the workbook has: {', '.join(book.sheetnames)}")
+    pages = book[sheet] if sheet is not None else book.worksheets[0]
+    return [(n, [_cell_text(v) for v in row]) for n, row in enumerate(pages.iter_rows(values_only=True), start=1)]
+
+
+def _cell_text(value: object) -> str:
+    """A cell as the text a person sees: 150202 stays 150202 even when Excel stores it as 150202.0."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, datetime.datetime | datetime.date):
+        return value.isoformat()[:10]
+    return str(value).strip()
+
+
+def _sheet_frame(numbered: list[tuple[int, list[str]]], path: Path) -> pd.DataFrame:
+    """Header and rows of a sheet, comments and blank rows dropped, empty trailing columns cut."""
+    kept = [(n, row) for n, row in numbered if any(row) and not row[0].startswith("#")]
     if not kept:
         raise TableError(f"{path}: the plan sheet has no header row")
-    rows = list(csv.reader(_stdio.StringIO("\n".join(line for _, line in kept))))
-    header = [h.strip() for h in rows[0]]
-    bad = [n for (n, _), row in zip(kept[1:], rows[1:], strict=True) if len(row) != len(header)]
+    header = list(kept[0][1])
+    while header and not header[-1]:
+        header.pop()
+    width = len(header)
+    bad = [n for n, row in kept[1:] if len(row) < width or any(row[width:])]
     if bad:
-        raise TableError(f"{path}: line(s) {bad[:10]} do not have the {len(header)} fields of the header "
+        raise TableError(f"{path}: line(s) {bad[:10]} do not have the {width} fields of the header "
                          "(quote text that holds commas)")
-    frame = pd.DataFrame([[v.strip() for v in row] for row in rows[1:]], columns=header, dtype=str)
+    frame = pd.DataFrame([row[:width] for _, row in kept[1:]], columns=header, dtype=str)
     frame[PLAN_LINE] = [n for n, _ in kept[1:]]
     return frame

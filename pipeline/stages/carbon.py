@@ -15,7 +15,7 @@ from numpy.typing import NDArray
 
 from pipeline.graph import Computed
 from pipeline.grid import zone_areas_m2
-from pipeline.inputs.carbon import BiomassInput, CarbonInputs
+from pipeline.inputs.carbon import CARBON_ZONE_FIELDS, BiomassInput, CarbonInputs
 from pipeline.inputs.check import Inputs
 from pipeline.kernels.zonal import ZoneSums, ZoneValueTotals
 from pipeline.names import CARBON, CHANGE
@@ -31,18 +31,24 @@ def epoch_pairs(years: Sequence[int]) -> list[tuple[int, int]]:
     return list(zip(ordered[:-1], ordered[1:], strict=True))
 
 
-def _forest_ha(class_area: pd.DataFrame, *, year: int, forest: str,
+def _forest_classes(inputs: Inputs, carbon: CarbonInputs) -> tuple[str, ...]:
+    return inputs.class_map.resolve([carbon.settings.forest_class], key="carbon.forest_class")
+
+
+def _forest_ha(class_area: pd.DataFrame, *, year: int, forest: tuple[str, ...],
                zone_ids: NDArray[np.object_]) -> NDArray[np.float64]:
-    rows = class_area[(class_area["year"] == year) & (class_area["class"] == forest)]
-    return rows.set_index("zone_id")["area_ha"].reindex(zone_ids.astype(str), fill_value=0.0).to_numpy(dtype=float)
+    rows = class_area[(class_area["year"] == year) & class_area["class"].isin(forest)]
+    sums = rows.groupby("zone_id")["area_ha"].sum()
+    return sums.reindex(zone_ids.astype(str), fill_value=0.0).to_numpy(dtype=float)
 
 
 def _live_keys(inputs: Inputs, carbon: CarbonInputs) -> set[str]:
-    """The pools-table keys whose live biomass a volume record replaces: the forest class or its codes."""
-    forest = carbon.settings.forest_class
-    if carbon.pools is not None and carbon.pools.key == "lucode":
-        return {str(c) for c in inputs.class_map.classes.get(forest, ())}
-    return {forest}
+    """The pools-table keys whose live biomass a volume record replaces: the forest classes' keys or codes."""
+    forest, pools = _forest_classes(inputs, carbon), carbon.pools
+    assert pools is not None  # only asked when the pools table supplies the live biomass volume replaces
+    if pools.key == "lucode":
+        return {str(c) for name in forest for c in inputs.class_map.classes[name]}
+    return {ct.class_key(pools, inputs.class_map, name) for name in forest}
 
 
 def _biomass_cover(inputs: Inputs, b: BiomassInput, sums: ZoneSums, unit_m2: float,
@@ -66,7 +72,7 @@ def _epoch_terms(inputs: Inputs, carbon: CarbonInputs, class_area: pd.DataFrame,
                  year: int, biomass: pd.DataFrame | None, *, source: str, unit_m2: float) -> pd.DataFrame:
     """All terms of one epoch, with the precedence volume > biomass raster > pools table for live biomass."""
     n = len(inputs.zones.ids)
-    forest_ha = _forest_ha(class_area, year=year, forest=carbon.settings.forest_class, zone_ids=inputs.zones.ids)
+    forest_ha = _forest_ha(class_area, year=year, forest=_forest_classes(inputs, carbon), zone_ids=inputs.zones.ids)
     records = carbon.volume[carbon.volume["year"] == year] if carbon.volume is not None else None
     volume_zones = np.zeros(n, dtype=bool)
     parts = []
@@ -134,8 +140,7 @@ def _zone_fields(ids: NDArray[np.object_], stock: pd.DataFrame, change: pd.DataF
     total = stock[(stock["pool"] == "total") & (stock["year"] == latest)].set_index("zone_id")
     zone_ids = pd.Series(ids.astype(str), index=ids.astype(str))
     rate = change[change["year_to"] == latest].set_index("zone_id")["co2e_per_year_t"] if len(change) else None
-    return pd.DataFrame({
-        "carbon_t": zone_ids.map(total["carbon_t"]).fillna(0.0).to_numpy(),
-        "co2e_t": zone_ids.map(total["co2e_t"]).fillna(0.0).to_numpy(),
-        "co2e_per_year_t": zone_ids.map(rate).to_numpy(dtype=float) if rate is not None else np.nan,
-    }, index=zone_ids.index)
+    values = (zone_ids.map(total["carbon_t"]).fillna(0.0).to_numpy(),
+              zone_ids.map(total["co2e_t"]).fillna(0.0).to_numpy(),
+              zone_ids.map(rate).to_numpy(dtype=float) if rate is not None else np.nan)
+    return pd.DataFrame(dict(zip(CARBON_ZONE_FIELDS, values, strict=True)), index=zone_ids.index)
