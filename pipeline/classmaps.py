@@ -44,6 +44,7 @@ class ClassMap:
     nodata_codes: tuple[int, ...] = ()
     source: str = ""
     roles: Mapping[str, str] = field(default_factory=dict)
+    product: str = ""  # the product whose codes these are (its official colours), when known
 
     def code_to_class(self) -> dict[int, str]:
         return {code: name for name, codes in self.classes.items() for code in codes}
@@ -119,7 +120,7 @@ def _name_problems(classes: Mapping[str, object], roles: Mapping[str, str]) -> l
 
 
 def build_class_map(name: str, classes: Mapping[str, list[int]], *, source: str = "",
-                    roles: Mapping[str, str] | None = None) -> ClassMap:
+                    roles: Mapping[str, str] | None = None, product: str = "") -> ClassMap:
     """Check and freeze a class map given as {class: [codes]} and {class: role} for classes not named
     after their role; the class `nodata` marks fill codes."""
     roles = dict(roles or {})
@@ -137,7 +138,7 @@ def build_class_map(name: str, classes: Mapping[str, list[int]], *, source: str 
     named = {c: tuple(int(v) for v in codes) for c, codes in classes.items() if c != NODATA_CLASS}
     nodata = tuple(int(v) for v in classes.get(NODATA_CLASS, []))
     return ClassMap(name=name, classes=named, nodata_codes=nodata, source=source,
-                    roles={c: roles.get(c, c) for c in named})
+                    roles={c: roles.get(c, c) for c in named}, product=product)
 
 
 _BUILTIN: dict[str, tuple[str, dict[str, list[int]]]] = {
@@ -193,4 +194,4 @@ def builtin_class_map(name: str) -> ClassMap:
     if name not in _BUILTIN:
         raise ClassMapError(f"unknown class map {name!r}: use one of {', '.join(BUILTIN_NAMES)} or a YAML file")
     source, classes = _BUILTIN[name]
-    return build_class_map(name, classes, source=source)
+    return build_class_map(name, classes, source=source, product=name)

@@ -367,7 +367,8 @@ def load_class_map(spec: str) -> ClassMap:
     """A built-in class map by name, or a user's YAML file.
 
     `classes: {forest: [2], 灌木林: {codes: [3], role: shrub}}`: the short form names a role; the long
-    form gives any name and the role the class plays.
+    form gives any name and the role the class plays. `product: modis_igbp` (optional) says whose codes
+    these are, so the land cover keeps that product's official colours.
     """
     if spec in BUILTIN_NAMES:
         return builtin_class_map(spec)
@@ -382,7 +383,11 @@ def load_class_map(spec: str) -> ClassMap:
         codes[name], role = _class_entry(path, name, value)
         if role is not None:
             roles[name] = role
-    return build_class_map(path.stem, codes, source=str(raw.get("source", path.name)), roles=roles)
+    product = raw.get("product")
+    if product is not None and product not in BUILTIN_NAMES:
+        raise ClassMapError(f"{path}: product {product!r} is not one of {', '.join(BUILTIN_NAMES)}")
+    return build_class_map(path.stem, codes, source=str(raw.get("source", path.name)), roles=roles,
+                           product=product or "")
 
 
 def _class_entry(path: Path, name: object, value: Any) -> tuple[list[int], str | None]:

@@ -426,7 +426,7 @@ def default_style(layer: str, frame: pd.DataFrame, *, geometry: bool, legend: Zo
 
 def palette_entries(class_map: ClassMap) -> list[tuple[int, str, str]]:
     """(code, colour, label) for every mapped code: the product's palette, else the class colour."""
-    official = PALETTES.get(class_map.name, {})
+    official = PALETTES.get(class_map.product, {})
     colours = class_colours(class_map)
     entries = []
     for code, cls in sorted(class_map.code_to_class().items()):
