@@ -26,6 +26,7 @@ from affine import Affine
 from matplotlib import font_manager
 from matplotlib.ft2font import FT2Font
 from openpyxl.styles import PatternFill
+from typer.testing import CliRunner
 
 from pipeline import cli, runner
 from pipeline.classmaps import ROLES
@@ -33,7 +34,9 @@ from pipeline.config import Overrides, load_class_map, load_config
 from pipeline.errors import ClassMapError, TableError, ValidationFailed, ZoneError
 from pipeline.grid import padded_bounds
 from pipeline.inputs.check import check_inputs
+from pipeline.inputs.plans import validate_plans
 from pipeline.io.fonts import cjk_font_path
+from pipeline.io.output import write_workbook
 from pipeline.io.tables import decode_text, read_csv_table, read_plan_sheet
 from pipeline.io.vectors import read_zones
 from pipeline.present import report
@@ -365,3 +368,24 @@ def test_run_record_is_json(bureau_run: tuple[runner.RunResult, list]) -> None:
     result, _ = bureau_run
     record = json.loads((result.out_dir / "run.json").read_text(encoding="utf-8"))
     assert record["config"]["zones"]["name_field"] == "片区名称"
+
+
+def test_sink_type_without_a_class_of_its_role_is_refused_before_compute(tmp_path: Path) -> None:
+    path = tmp_path / "plans.csv"
+    path.write_text("zone_id,sink_type,target_share_pct,target_year\n150202,湿地,10,2030\n", encoding="utf-8")
+    classes = load_class_map(_class_yaml(tmp_path, CLASS_MAP))  # 林地, 灌木林, 草地, 水体, 耕地: no wetland role
+    with pytest.raises(TableError, match="sink_type wetland counts the classes playing wetland, and class map"):
+        validate_plans(read_plan_sheet(path).frame, zone_ids={"150202"}, first_year=2021, source=str(path),
+                       class_map=classes)
+
+
+def test_workbook_keeps_text_literal(tmp_path: Path) -> None:
+    write_workbook(tmp_path / "t.xlsx", {"zones": pd.DataFrame({"名称": ["=1+1", "东河"], "area_ha": [1.5, np.nan]})})
+    rows = list(openpyxl.load_workbook(tmp_path / "t.xlsx").active.iter_rows(values_only=True))
+    assert rows == [("名称", "area_ha"), ("=1+1", 1.5), ("东河", None)]
+
+
+def test_zone_flags_on_the_command_line() -> None:
+    result = CliRunner().invoke(cli.app, ["run", "--help"], terminal_width=200)
+    assert "--zones-layer" in result.output
+    assert "--zones-encoding" in result.output
