@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.highlighter import NullHighlighter
 from rich.logging import RichHandler
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 
 from pipeline import guard
 from pipeline.config import Overrides, load_config
@@ -27,25 +31,55 @@ console = Console(stderr=True, soft_wrap=True)
 log = logging.getLogger("pipeline")
 
 
+class _NoTraceback(logging.Formatter):
+    """Messages only on the terminal: tracebacks go to the run log, whose path the error line names."""
+
+    def formatException(self, ei: object) -> str:  # noqa: N802 - logging's name
+        return ""
+
+    def formatStack(self, stack_info: str) -> str:  # noqa: N802 - logging's name
+        return ""
+
+
 def _log_handler() -> logging.Handler:
-    """Rich, wrapped lines on a terminal; one plain unwrapped line per message under cron or in a pipe."""
+    """Rich lines on a terminal; one plain, unwrapped line per message under cron, in a pipe or a file."""
     if console.is_terminal:
-        return RichHandler(console=console, show_path=False)
+        handler: logging.Handler = RichHandler(console=console, show_path=False, markup=False,
+                                               highlighter=NullHighlighter())
+        handler.setFormatter(_NoTraceback("%(message)s", datefmt="[%X]"))
+        return handler
     handler = logging.StreamHandler(console.file)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", datefmt="%Y-%m-%d %H:%M:%S"))
+    handler.setFormatter(_NoTraceback("%(asctime)s %(levelname)s %(message)s", datefmt="%Y-%m-%d %H:%M:%S"))
     return handler
 
 
 def _setup_logging(verbose: bool) -> None:
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(message)s", datefmt="[%X]",
-                        handlers=[_log_handler()], force=True)
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=[_log_handler()], force=True)
     for noisy in ("distributed", "rasterio", "pyogrio", "fiona"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+def _say(label: str, style: str, message: object) -> None:
+    """One labelled message; the message is plain text (user ids, paths and `[codes]` are never markup)."""
+    console.print(Text.assemble((label, style), " ", str(message)), highlight=False, soft_wrap=True)
+
+
 def _fail(exc: SinkzoneError) -> None:
-    console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+    _say("error:", "bold red", exc)
     raise typer.Exit(code=exc.exit_code)
+
+
+INTERRUPTED_EXIT = 130  # 128 + SIGINT, as shells report a Ctrl-C
+
+
+@contextmanager
+def _interruptible() -> Iterator[None]:
+    """Ctrl-C at any moment: one line and exit 130; the staged output is dropped, the previous one kept."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        _say("interrupted,", "bold red", "the previous output is untouched")
+        raise typer.Exit(code=INTERRUPTED_EXIT) from None
 
 
 @app.command()
@@ -54,14 +88,15 @@ def validate(config: Annotated[Path, typer.Argument(help="run config YAML")],
     """Check a config and all its inputs; report every problem at once."""
     _setup_logging(verbose)
     try:
-        inputs = check_inputs(load_config(config))
+        with _interruptible():
+            inputs = check_inputs(load_config(config))
     except SinkzoneError as exc:
         _fail(exc)
         return
     for note in inputs.notes:
-        console.print(f"[yellow]note:[/] {note}", highlight=False)
-    console.print(f"[green]ok:[/] {config}: {len(inputs.rasters)} epoch(s), {len(inputs.zones.ids)} zones, "
-                  f"class map {inputs.class_map.name}", highlight=False)
+        _say("note:", "yellow", note)
+    _say("ok:", "green", f"{config}: {len(inputs.rasters)} epoch(s), {len(inputs.zones.ids)} zones, "
+         f"class map {inputs.class_map.name}")
 
 
 @app.command()
@@ -86,17 +121,18 @@ def run(
                       zones_layer=zones_layer, zones_encoding=zones_encoding, classes=classes, pools=pools,
                       biomass=tuple(biomass or ()))
     try:
-        cfg = load_config(config, flags)
-        with _progress_bar() as hook:
-            result = guard.guarded_run(cfg, overwrite=overwrite, progress=hook)
+        with _interruptible():
+            cfg = load_config(config, flags)
+            with _progress_bar() as hook:
+                result = guard.guarded_run(cfg, overwrite=overwrite, progress=hook)
     except SinkzoneError as exc:
         _fail(exc)
         return
     if result.skipped:
-        console.print(f"[green]up to date:[/] {result.out_dir} (use --overwrite to recompute)", highlight=False)
+        _say("up to date:", "green", f"{result.out_dir} (use --overwrite to recompute)")
         return
-    console.print(f"[green]done:[/] {result.out_dir / GPKG_NAME} and {result.out_dir / RUN_RECORD} "
-                  f"({len(result.zones)} zones)", highlight=False)
+    _say("done:", "green", f"{result.out_dir / GPKG_NAME} and {result.out_dir / RUN_RECORD} "
+         f"({len(result.zones)} zones)")
 
 
 @app.command()
@@ -111,17 +147,21 @@ def batch(folder: Annotated[Path, typer.Argument(help="folder of run configs (*.
         _fail(exc)
         return
     outcomes = guard.run_batch(configs, overwrite=overwrite)
-    table = Table(title=f"batch {folder}: {len(outcomes)} run(s)")
+    table = Table(title=Text(f"batch {folder}: {len(outcomes)} run(s)"))
     for column in ("config", "status", "seconds", "output or error"):
         table.add_column(column, overflow="fold")
-    colours = {"done": "green", "up to date": "green", "failed": "bold red"}
+    colours = {"done": "green", "up to date": "green", "failed": "bold red", "not run": "yellow"}
     for o in outcomes:
-        table.add_row(o.config.name, f"[{colours[o.status]}]{o.status}[/]", f"{o.seconds:.1f}", o.detail)
+        table.add_row(Text(o.config.name), Text(o.status, style=colours[o.status]), f"{o.seconds:.1f}",
+                      Text(o.detail))
     console.print(table)
+    if any(o.status == "not run" for o in outcomes):
+        _say("interrupted,", "bold red", "the runs marked 'not run' did not start; finished outputs are kept")
+        raise typer.Exit(code=INTERRUPTED_EXIT)
     failed = sum(o.status == "failed" for o in outcomes)
     if failed or not outcomes:
-        console.print(f"[bold red]{failed} of {len(outcomes)} run(s) failed[/]" if outcomes
-                      else f"[bold red]no *.yaml config in {folder}[/]", highlight=False)
+        _say("error:", "bold red", f"{failed} of {len(outcomes)} run(s) failed" if outcomes
+             else f"no *.yaml config in {folder}")
         raise typer.Exit(code=1)
 
 

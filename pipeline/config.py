@@ -7,6 +7,9 @@ the same from `make`, from cron and from any working directory.
 from __future__ import annotations
 
 import codecs
+import logging
+import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -15,6 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from pipeline.classmaps import BUILTIN_NAMES, ClassMap, build_class_map, builtin_class_map
 from pipeline.errors import ClassMapError, ConfigError, MissingFileError
+from pipeline.text import decode_text, encoding_note
+
+log = logging.getLogger(__name__)
 
 
 class _Frozen(BaseModel):
@@ -215,18 +221,53 @@ class RunConfig(_Frozen):
 
 
 def _read_yaml(path: Path) -> Any:
+    """A YAML file's content; text that is not UTF-8 is read as GB18030, with a note in the log."""
+    checked_path(str(path), source="the command line")
     if not path.is_file():
         raise MissingFileError(f"{path}: file not found")
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        text, encoding = decode_text(path.read_bytes())
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: neither UTF-8 nor GB18030 text ({exc.reason} at byte {exc.start}); "
+                          "save it as UTF-8") from exc
+    note = encoding_note(path, encoding)
+    if note is not None:
+        log.warning(note)
+    try:
+        return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
+    except RecursionError as exc:
+        raise ConfigError(f"{path}: nested too deeply to be a run config; check its brackets and indentation") from exc
 
 
-def _resolve(raw: dict[str, Any], base: Path) -> dict[str, Any]:
+_MAX_NAME = 255  # bytes in one file name, and 4096 in a whole path, on Linux file systems
+_MAX_PATH = 4096
+
+
+def checked_path(value: str, *, source: str) -> str:
+    """A path that the file system can look up: no NUL byte, names not over-long, no symlink loop."""
+    if "\0" in value:
+        raise ConfigError(f"{source}: the path {value!r} holds a NUL byte; write the path without it")
+    encoded = os.fsencode(value)
+    if len(encoded) > _MAX_PATH or any(len(part) > _MAX_NAME for part in encoded.split(b"/")):
+        raise ConfigError(f"{source}: the path {value[:80]!r}... is too long for the file system "
+                          f"(over {_MAX_NAME} bytes in one name or {_MAX_PATH} in all); shorten it")
+    try:
+        Path(value).resolve()
+    except (RuntimeError, OSError) as exc:
+        raise ConfigError(f"{source}: the path {value!r} cannot be followed ({exc}); "
+                          "fix the symbolic links on it") from exc
+    return value
+
+
+def _resolve(raw: dict[str, Any], base: Path, *, source: str) -> dict[str, Any]:
     """Make the relative paths of a raw config absolute against the config file's folder."""
     def fix(value: Any) -> Any:
-        return str((base / value).resolve()) if isinstance(value, str) and not Path(value).is_absolute() else value
+        if not isinstance(value, str):
+            return value
+        checked_path(value, source=source)
+        return value if Path(value).is_absolute() else str((base / value).resolve())
 
     out = dict(raw)
     if isinstance(raw.get("landcover"), list):  # anything else is left for validation to report
@@ -271,8 +312,9 @@ def format_validation_error(exc: ValidationError, source: str) -> str:
 class Overrides(_Frozen):
     """What command-line flags set: changes to a config file, or with no file the whole one-off run.
 
-    Land cover and biomass are `YEAR=PATH` texts; a bare PATH takes the year 2000 when it is the only
-    epoch, and for biomass the latest epoch's year. Relative paths are relative to the working folder.
+    Land cover and biomass are `YEAR=PATH` texts; a bare land-cover PATH takes the year its file name
+    holds (`CLCD_v01_2020_albert.tif`), and a bare biomass PATH the latest epoch's year. Relative paths
+    are relative to the working folder.
     """
 
     out: Path | None = None
@@ -288,16 +330,27 @@ class Overrides(_Frozen):
 
 
 def _absolute(value: str) -> str:
-    return str(Path(value).resolve())
+    return str(Path(checked_path(value, source="the command line")).resolve())
+
+
+_YEAR_IN_NAME = re.compile(r"(?<!\d)(19\d\d|2[01]\d\d)(?!\d)")
+
+
+def year_in_name(path: str) -> int | None:
+    """The one year a file name holds (`ESA_WorldCover_10m_2021_v200_*`), or None when none or several."""
+    years = set(_YEAR_IN_NAME.findall(Path(path).name))
+    return int(years.pop()) if len(years) == 1 else None
 
 
 def _year_and_path(item: str, *, flag: str, default_year: int | None) -> dict[str, object]:
-    """`YEAR=PATH`, or a bare `PATH` taking `default_year` where one makes sense."""
+    """`YEAR=PATH`, or a bare `PATH` taking `default_year`, or else the year in its file name."""
     year, sep, path = item.partition("=")
     if not sep:
-        if default_year is None:
-            raise ConfigError(f"{flag} {item!r}: with several epochs each needs YEAR=PATH")
-        year, path = str(default_year), item
+        named = default_year if default_year is not None else year_in_name(item)
+        if named is None:
+            raise ConfigError(f"{flag} {item}: its file name holds no year (or several), so the year it shows "
+                              f"is unknown; give it as {flag} YEAR=PATH, e.g. {flag} 2020={item}")
+        year, path = str(named), item
     if not year.strip().isdigit():
         raise ConfigError(f"{flag} {item!r}: the year before '=' must be a number")
     return {"year": int(year), "path": _absolute(path)}
@@ -310,10 +363,9 @@ def _one_off(flags: Overrides) -> dict[str, Any]:
                                     ("--out", flags.out)) if not v]
     if missing:
         raise ConfigError(f"without a config file, give {', '.join(missing)}")
-    default = 2000 if len(flags.landcover) == 1 else None
     classes = str(flags.classes)
     return {"name": "one-off",
-            "landcover": [_year_and_path(i, flag="--landcover", default_year=default) for i in flags.landcover],
+            "landcover": [_year_and_path(i, flag="--landcover", default_year=None) for i in flags.landcover],
             "zones": {"path": _absolute(str(flags.zones)), "id_field": flags.zone_id},
             "classes": _absolute(classes) if classes.endswith((".yaml", ".yml")) else classes}
 
@@ -327,7 +379,7 @@ def _with_flags(raw: dict[str, Any], flags: Overrides) -> dict[str, Any]:
     """The raw config with the flags' settings put in, before the one validation."""
     out = dict(raw)
     if flags.out is not None:
-        out["output"] = {"dir": str(flags.out.resolve())}
+        out["output"] = {"dir": _absolute(str(flags.out))}
     if flags.scheduler:
         out["compute"] = {**(raw.get("compute") or {}), "scheduler": flags.scheduler}
     zones = {key: value for key, value in (("layer", flags.zones_layer), ("encoding", flags.zones_encoding))
@@ -360,7 +412,7 @@ def load_config(path: Path | None, flags: Overrides | None = None) -> RunConfig:
     raw = _read_yaml(path)
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: a run config is a YAML mapping of keys, got {type(raw).__name__}")
-    return _validated(_with_flags(_resolve(raw, path.resolve().parent), flags), str(path))
+    return _validated(_with_flags(_resolve(raw, path.resolve().parent, source=str(path)), flags), str(path))
 
 
 def load_class_map(spec: str) -> ClassMap:

@@ -66,7 +66,8 @@ def run_log(path: Path) -> Iterator[Callable[[Path], None]]:
         log.exception("unexpected failure")
         _close(logger, handler, level)
         _keep(path, kept)
-        raise InternalError(f"unexpected {type(exc).__name__}: {exc}. This is a bug in sinkzone; "
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise InternalError(f"unexpected {type(exc).__name__}: {first_line}. This is a bug in sinkzone; "
                             f"the traceback is in {kept}") from exc
     _close(logger, handler, level)
     # still beside the output only when the run found nothing to do: no new output, nothing to keep
@@ -106,7 +107,7 @@ def guarded_run(config: RunConfig, *, overwrite: bool = False,
         return result
 
 
-Status = Literal["done", "up to date", "failed"]
+Status = Literal["done", "up to date", "failed", "not run"]
 
 
 @dataclass(frozen=True)
@@ -118,16 +119,33 @@ class BatchOutcome:
 
 
 def run_batch(configs: Sequence[Path], *, overwrite: bool = False) -> list[BatchOutcome]:
-    """Run every config in turn; a failing one is recorded and the batch goes on."""
-    outcomes = []
-    for path in configs:
+    """Run every config in turn; whatever one config does, it is recorded and the batch goes on.
+
+    A Ctrl-C stops the batch: the configs not started are recorded as "not run".
+    """
+    outcomes: list[BatchOutcome] = []
+    for n, path in enumerate(configs):
         started = time.perf_counter()
         try:
-            result = guarded_run(load_config(path), overwrite=overwrite)
-        except SinkzoneError as exc:
-            log.error("%s failed: %s", path, exc)
-            outcomes.append(BatchOutcome(path, "failed", str(exc), time.perf_counter() - started))
-            continue
-        status: Status = "up to date" if result.skipped else "done"
-        outcomes.append(BatchOutcome(path, status, str(result.out_dir), time.perf_counter() - started))
+            outcomes.append(_batch_run(path, overwrite=overwrite, started=started))
+        except KeyboardInterrupt:
+            outcomes.append(BatchOutcome(path, "failed", "interrupted; its previous output is untouched",
+                                         time.perf_counter() - started))
+            outcomes += [BatchOutcome(p, "not run", "", 0.0) for p in configs[n + 1:]]
+            break
     return outcomes
+
+
+def _batch_run(path: Path, *, overwrite: bool, started: float) -> BatchOutcome:
+    try:
+        result = guarded_run(load_config(path), overwrite=overwrite)
+    except (SinkzoneError, SystemExit) as exc:  # a library that exits must not end the whole batch
+        detail = str(exc) if isinstance(exc, SinkzoneError) else f"exited with code {exc.code}"
+        log.error("%s failed: %s", path, detail)
+        return BatchOutcome(path, "failed", detail, time.perf_counter() - started)
+    except Exception as exc:  # a bug while reading a config, outside the run's own log
+        log.exception("%s failed unexpectedly", path)
+        return BatchOutcome(path, "failed", f"unexpected {type(exc).__name__}: {exc} (a bug in sinkzone)",
+                            time.perf_counter() - started)
+    status: Status = "up to date" if result.skipped else "done"
+    return BatchOutcome(path, status, str(result.out_dir), time.perf_counter() - started)

@@ -8,6 +8,8 @@ WORKBOOK_NAME = "tables.xlsx"
 RUN_RECORD = "run.json"
 RUN_LOG = "run.log.jsonl"
 REPORT_DIR = "report"
+# written with every output: a folder holding it is sinkzone's to replace; any other non-empty folder is not
+OUTPUT_MARKER = ".sinkzone-output"
 STYLE_TABLE = "layer_styles"
 # what GDAL names the geometry column of a GeoPackage layer it creates
 GEOMETRY_COLUMN = "geom"

@@ -25,10 +25,13 @@ def package_versions() -> dict[str, str]:
 
 
 def run_id(config: dict[str, Any], fingerprints: list[dict[str, Any]]) -> str:
-    """Same config, same input bytes and same sinkzone version give the same id."""
+    """Same config, same input bytes and same sinkzone version give the same id.
+
+    The fingerprints keep the config's order (epochs by year), so swapping two epochs' files changes the id.
+    """
     payload = {
         "config": {k: v for k, v in config.items() if k != "output"},
-        "inputs": sorted(f["sha256"] for f in fingerprints),
+        "inputs": [f["sha256"] for f in fingerprints],
         "sinkzone": pipeline.__version__,
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]

@@ -19,8 +19,7 @@ from pipeline.config import RunConfig
 from pipeline.errors import OutputError
 from pipeline.graph import Computed, ProgressHook, build_graph, compute
 from pipeline.grid import padded_bounds
-from pipeline.inputs.carbon import input_paths as carbon_paths
-from pipeline.inputs.check import Inputs, check_inputs
+from pipeline.inputs.check import Inputs, check_inputs, input_files
 from pipeline.inputs.landcover import epoch_nodata
 from pipeline.io.files import fingerprint
 from pipeline.io.output import (
@@ -75,14 +74,7 @@ def _layers(inputs: Inputs, results: list[StageResult]) -> dict[str, pd.DataFram
 
 def fingerprints(inputs: Inputs) -> list[dict[str, Any]]:
     """Every file the results depend on, so editing any of them makes the next run recompute."""
-    config = inputs.config
-    paths = [e.path for e in config.landcover] + [config.zones.path]
-    if config.classes.endswith((".yaml", ".yml")):
-        paths.append(Path(config.classes))
-    if config.plans is not None:
-        paths.append(config.plans.path)
-    paths += carbon_paths(config)
-    return [fingerprint(p) for p in paths]
+    return [fingerprint(p) for p in input_files(inputs.config)]
 
 
 def run_record(inputs: Inputs, layers: Mapping[str, pd.DataFrame], *, rid: str, prints: list[dict[str, Any]],
@@ -109,10 +101,26 @@ def _previous_run(config: RunConfig, rid: str, *, overwrite: bool) -> Mapping[st
         return None
     if previous.get("run_id") == rid:
         return previous
-    if previous.get("config", {}).get("name") != config.name:
-        raise OutputError(f"{config.output.dir}: holds the output of another run "
-                          f"({previous.get('config', {}).get('name')!r}); pass --overwrite to replace it")
+    mine, theirs = _identity(config.model_dump(mode="json")), _identity(previous.get("config", {}))
+    if mine != theirs:
+        raise OutputError(f"{config.output.dir}: holds the output of another run ({_shown(theirs)}; this run is "
+                          f"{_shown(mine)}); give this run its own output.dir, or pass --overwrite to replace it")
     return None
+
+
+def _identity(config: Mapping[str, Any]) -> dict[str, Any]:
+    """What tells one run from another sharing its output folder: its name and its zone layer.
+
+    Epochs and tables may change from run to run of one config; the zones it reports on may not.
+    """
+    zones = config.get("zones") or {}
+    return {"name": config.get("name"), "zones": zones.get("path"), "layer": zones.get("layer"),
+            "id_field": zones.get("id_field")}
+
+
+def _shown(identity: Mapping[str, Any]) -> str:
+    layer = f", layer {identity['layer']}" if identity["layer"] else ""
+    return f"name {identity['name']!r}, zones {identity['zones']}{layer}, id field {identity['id_field']!r}"
 
 
 def run(config: RunConfig, *, overwrite: bool = False, progress: ProgressHook | None = None,

@@ -15,7 +15,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "pipeline"
 
 # The phases of a run, in order; a module may import from its own phase or an earlier one.
 PHASES: list[tuple[str, ...]] = [
-    ("__init__", "errors", "names", "units", "config", "grid", "coverage", "classmaps", "provenance", "accuracy"),
+    ("__init__", "errors", "names", "units", "text", "config", "grid", "coverage", "classmaps", "provenance",
+     "accuracy"),
     ("kernels",),
     ("io",),
     ("inputs",),

@@ -16,12 +16,17 @@ from pipeline.config import BiomassRaster, Carbon, FactorRange, RunConfig
 from pipeline.errors import SinkzoneError, TableError
 from pipeline.inputs.zones import PreparedZones, prepare_zones, zones_off_grid
 from pipeline.io.rasters import RasterInfo, raster_info
-from pipeline.io.tables import encoding_note, read_csv_table
+from pipeline.io.tables import read_csv_table
 
 POOLS = ("c_above", "c_below", "c_soil", "c_dead")
 SPECIES_FACTORS = ("wd", "bef", "r", "cf")
 BUILTIN_POOLS = {"baotou": "pools_baotou.csv"}
 BUILTIN_SPECIES = {"ar_cm_001_recalled": "species_ar_cm_001.csv"}
+# Upper bounds of a plausible factor, far above any published value, to catch typos and units mix-ups
+# (1e308, kg for t): carbon density of any pool, deep peat soils included, stays below 5,000 t C/ha;
+# wood density below 1.5 t/m3; BEF and root-to-shoot ratio below 10; the carbon fraction is a fraction.
+POOL_LIMITS = dict.fromkeys(POOLS, 5000.0)
+SPECIES_LIMITS = {"wd": 1.5, "bef": 10.0, "r": 10.0, "cf": 1.0}
 # what the carbon stage adds to the zone layer
 CARBON_ZONE_FIELDS = ("carbon_t", "co2e_t", "co2e_per_year_t")
 
@@ -42,8 +47,10 @@ class FactorTable:
         return pd.DataFrame(rows, columns=["id", "value", "low", "high"])
 
 
-def _factor_table(frame: pd.DataFrame, *, name: str, keys: Sequence[str], factors: Sequence[str]) -> FactorTable:
-    """Check a factor table read from CSV: key column, numeric non-negative values, low <= value <= high."""
+def _factor_table(frame: pd.DataFrame, *, name: str, keys: Sequence[str], factors: Sequence[str],
+                  limits: Mapping[str, float]) -> FactorTable:
+    """Check a factor table read from CSV: key column, finite values from 0 to the factor's limit,
+    low <= value <= high."""
     key = next((k for k in keys if k in frame.columns), None)
     missing = [c for c in factors if c not in frame.columns]
     if key is None or missing:
@@ -56,10 +63,10 @@ def _factor_table(frame: pd.DataFrame, *, name: str, keys: Sequence[str], factor
         raise TableError(f"{name}: {key} listed more than once: {', '.join(dupes)}")
     out = frame.set_index(key)
     for f in factors:
-        out[f] = _numeric(out, f, name=name, required=True)
+        out[f] = _numeric(out, f, name=name, required=True, limit=limits[f])
         for side in ("low", "high"):
             col = f"{f}_{side}"
-            out[col] = _numeric(out, col, name=name, required=False).fillna(out[f])
+            out[col] = _numeric(out, col, name=name, required=False, limit=limits[f]).fillna(out[f])
         bad = out.index[(out[f"{f}_low"] > out[f]) | (out[f"{f}_high"] < out[f])]
         if len(bad):
             raise TableError(f"{name}: {f}_low <= {f} <= {f}_high fails for {key} {', '.join(map(str, bad))}")
@@ -69,24 +76,26 @@ def _factor_table(frame: pd.DataFrame, *, name: str, keys: Sequence[str], factor
     return FactorTable(name=name, key=key, frame=out, factors=tuple(factors))
 
 
-def _numeric(frame: pd.DataFrame, column: str, *, name: str, required: bool) -> pd.Series:
+def _numeric(frame: pd.DataFrame, column: str, *, name: str, required: bool, limit: float) -> pd.Series:
     if column not in frame.columns:
         return pd.Series(np.nan, index=frame.index, dtype=float)
-    values = pd.to_numeric(frame[column], errors="coerce")
-    bad = frame.index[(values.isna() & required) | (values < 0)]
+    values = pd.to_numeric(frame[column], errors="coerce").astype(float)
+    out_of_range = values.notna() & ~values.between(0.0, limit)  # also inf and -inf
+    bad = frame.index[(values.isna() & required) | out_of_range]
     if len(bad):
-        raise TableError(f"{name}: column {column} needs a number >= 0 for {', '.join(map(str, bad))}")
-    return values.astype(float)
+        listed = ", ".join(f"{key} ({frame.at[key, column]!s})" for key in bad[:10])
+        raise TableError(f"{name}: column {column} needs a number from 0 to {limit:g} for {listed}")
+    return values
 
 
 def pools_table(frame: pd.DataFrame, *, name: str) -> FactorTable:
     """An InVEST-style carbon pools table (t C/ha) keyed by `class` (class name) or `lucode` (raster code)."""
-    return _factor_table(frame, name=name, keys=("class", "lucode"), factors=POOLS)
+    return _factor_table(frame, name=name, keys=("class", "lucode"), factors=POOLS, limits=POOL_LIMITS)
 
 
 def species_table(frame: pd.DataFrame, *, name: str) -> FactorTable:
     """Per-species wood density, BEF, root-to-shoot ratio and carbon fraction for the volume method."""
-    return _factor_table(frame, name=name, keys=("species",), factors=SPECIES_FACTORS)
+    return _factor_table(frame, name=name, keys=("species",), factors=SPECIES_FACTORS, limits=SPECIES_LIMITS)
 
 
 def volume_records(frame: pd.DataFrame, *, zone_ids: Sequence[str], species: FactorTable, years: Sequence[int],
@@ -151,7 +160,7 @@ def _volume_frame(settings: Carbon, zones: PreparedZones, notes: list[str]) -> t
     assert volume is not None
     if volume.table is not None:
         table = read_csv_table(str(volume.table), builtins={})
-        notes += encoding_note(table.name, table.encoding)
+        notes += table.notes()
         return table.frame, table.name
     source = zones.source
     missing = [f for f in (volume.field, volume.species_field) if f is not None and f not in source.columns]
@@ -180,7 +189,7 @@ def _biomass_input(spec: BiomassRaster, zones: PreparedZones, id_field: str,
 def _read_table(spec: str, check: Callable[..., FactorTable], builtins: Mapping[str, str],
                 notes: list[str]) -> FactorTable:
     table = read_csv_table(spec, builtins=builtins)
-    notes += encoding_note(table.name, table.encoding)
+    notes += table.notes()
     return check(table.frame, name=table.name)
 
 

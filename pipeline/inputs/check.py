@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 
 import pandas as pd
 
@@ -18,10 +19,12 @@ from pipeline.config import RunConfig, load_class_map
 from pipeline.errors import SinkzoneError, ValidationFailed
 from pipeline.grid import Grid
 from pipeline.inputs.carbon import CARBON_ZONE_FIELDS, CarbonInputs, check_carbon
-from pipeline.inputs.landcover import deep_checks, layout_notes, read_rasters, version_notes
+from pipeline.inputs.carbon import input_paths as carbon_paths
+from pipeline.inputs.landcover import deep_checks, layout_notes, nodata_clashes, read_rasters, version_notes
 from pipeline.inputs.plans import PROGRESS_FIELDS, read_plans
 from pipeline.inputs.zones import PreparedZones, partial_notes, read_checked_zones, renamed_notes
 from pipeline.io.lock import check_writable
+from pipeline.io.output import output_folder_problem
 from pipeline.io.rasters import RasterInfo
 
 
@@ -51,10 +54,15 @@ def check_inputs(config: RunConfig, *, deep: bool = True) -> Inputs:
         class_map = load_class_map(config.classes)
     except SinkzoneError as exc:
         problems.append(str(exc))
+    if class_map is not None and len(infos) == len(config.landcover):
+        problems.extend(nodata_clashes(config, infos, class_map))
     zones = None
     if infos and len(infos) == len(config.landcover):
         zones = read_checked_zones(config, infos[0].grid, problems)
     _try(lambda: check_writable(config.output.dir), problems)
+    refused = output_folder_problem(config.output.dir, inputs=input_files(config))
+    if refused is not None:
+        problems.append(refused)
     code_notes = deep_checks(config, infos, class_map, problems) if deep else []
     if class_map is not None:
         problems += class_reference_problems(config, class_map)
@@ -96,6 +104,16 @@ def class_reference_problems(config: RunConfig, class_map: ClassMap) -> list[str
         for name in names:
             _try(partial(class_map.resolve, [name], key=key), problems)
     return problems
+
+
+def input_files(config: RunConfig) -> list[Path]:
+    """Every file a run's configuration names (land cover as given, so a tile pattern stays a pattern)."""
+    paths = [e.path for e in config.landcover] + [config.zones.path]
+    if config.classes.endswith((".yaml", ".yml")):
+        paths.append(Path(config.classes))
+    if config.plans is not None:
+        paths.append(config.plans.path)
+    return paths + carbon_paths(config)
 
 
 def _try(step: Callable[[], object], problems: list[str]) -> None:

@@ -27,6 +27,10 @@ def _check_raster(epoch: Epoch, info: RasterInfo, first: RasterInfo | None) -> l
                         f"{info.dtype}; "
                         "give the classified land-cover map (if its values are whole numbers, convert it: "
                         "gdal_translate -ot Int16)")
+    if info.band_count > 1:
+        problems.append(f"{epoch.path}: the raster has {info.band_count} bands, and land cover is one band of "
+                        "class codes; write the band that holds them to its own file "
+                        "(gdal_translate -b 1 in.tif out.tif) and give that file")
     if first is not None and info.grid != first.grid:
         problems.append(f"{epoch.path}: its grid differs from {first.path} (CRS, extent or cell size); "
                         "all epochs must share one grid, so warp them (nearest neighbour) to one grid first")
@@ -45,6 +49,23 @@ def read_rasters(config: RunConfig, problems: list[str]) -> list[RasterInfo]:
         problems.extend(_check_raster(epoch, info, infos[0] if infos else None))
         infos.append(info)
     return infos
+
+
+def nodata_clashes(config: RunConfig, infos: Sequence[RasterInfo], class_map: ClassMap) -> list[str]:
+    """Epochs whose nodata is a code of a real class: every cell of that class would vanish silently."""
+    classes = class_map.code_to_class()
+    problems = []
+    for epoch, info in zip(config.landcover, infos, strict=False):
+        nodata = epoch_nodata(epoch, info)
+        if nodata is None or not float(nodata).is_integer() or int(nodata) not in classes:
+            continue
+        code = int(nodata)
+        whose = "the config's `nodata:`" if epoch.nodata is not None else "the raster's declared nodata"
+        problems.append(f"{epoch.path}: {whose} is {code}, which is the code of class {classes[code]!r} in class "
+                        f"map {class_map.name!r}, so that class would vanish from every zone; set `nodata:` on "
+                        "this epoch to the real fill value, or fix the file's nodata "
+                        f"(gdal_edit.py -a_nodata <fill> or -unsetnodata)")
+    return problems
 
 
 def version_notes(config: RunConfig) -> list[str]:

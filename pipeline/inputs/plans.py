@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import unicodedata
 from collections.abc import Collection
 
 import pandas as pd
@@ -17,7 +18,7 @@ from pipeline.classmaps import ClassMap
 from pipeline.config import RunConfig
 from pipeline.errors import SinkzoneError, TableError
 from pipeline.inputs.zones import PreparedZones
-from pipeline.io.tables import PLAN_LINE, encoding_note, read_plan_sheet
+from pipeline.io.tables import PLAN_LINE, read_plan_sheet
 
 SINK_ROLES: dict[str, tuple[str, ...]] = {
     # Zone plans count shrub with forest (林地: 乔木林 + 灌木林; docs/sources.md §2).
@@ -49,11 +50,16 @@ def sink_type(value: str) -> str:
     return SINK_WORDS.get(value, value.lower())
 
 
+def _ascii(value: str) -> str:
+    """Digits typed with a Chinese input method (全角 ２０３０) as plain digits; other text unchanged."""
+    return unicodedata.normalize("NFKC", value).strip()
+
+
 def _number(value: str, column: str, problems: list[str]) -> float:
     if value == "":
         return math.nan
     try:
-        number = float(value)
+        number = float(_ascii(value))
     except ValueError:
         problems.append(f"{column} {value!r} is not a number")
         return math.nan
@@ -65,10 +71,11 @@ def _number(value: str, column: str, problems: list[str]) -> float:
 def _year(value: str, column: str, problems: list[str]) -> int | None:
     if value == "":
         return None
-    if not value.isdigit() or not 1900 <= int(value) <= 2200:
+    digits = _ascii(value)
+    if not (digits.isascii() and digits.isdigit()) or not 1900 <= int(digits) <= 2200:
         problems.append(f"{column} must be a year like 2030, got {value!r}")
         return None
-    return int(value)
+    return int(digits)
 
 
 def _check_row(row: pd.Series, *, zone_ids: Collection[str], first_year: int) -> tuple[dict[str, object], list[str]]:
@@ -159,7 +166,7 @@ def read_plans(config: RunConfig, zones: PreparedZones, class_map: ClassMap, *, 
         return None
     try:
         sheet = read_plan_sheet(config.plans.path, sheet=config.plans.sheet)
-        notes += encoding_note(sheet.name, sheet.encoding)
+        notes += sheet.notes()
         return validate_plans(sheet.frame, zone_ids=set(zones.ids.astype(str)), first_year=config.landcover[0].year,
                               source=sheet.name, class_map=class_map, taken=taken)
     except SinkzoneError as exc:

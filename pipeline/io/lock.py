@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import errno
 import fcntl
+import glob
 import json
 import logging
 import os
 import shutil
 import socket
+import stat
 import tempfile
 import time
 from collections.abc import Iterator
@@ -69,9 +72,24 @@ def output_lock(out_dir: Path) -> Iterator[str]:
         os.close(fd)
 
 
+def _open_lock_file(path: Path) -> int:
+    """Open the lock file itself, never what a symlink planted in its place points to."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644)
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.ENXIO) or path.is_symlink():
+            raise OutputError(f"{path}: the lock file is a symbolic link or a special file, not a lock sinkzone "
+                              "wrote; remove it (nothing was written) and run again") from None
+        raise
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OutputError(f"{path}: the lock file is not a regular file; remove it and run again")
+    return fd
+
+
 def _acquire_lock(path: Path, out_dir: Path) -> tuple[int, str]:
     while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = _open_lock_file(path)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -100,15 +118,30 @@ def clear_leftovers(out_dir: Path, *, own_log: Path) -> None:
     """Remove what killed runs left beside `out_dir`; call only while holding its lock."""
     out_dir = out_dir.resolve()
     recover_parked(out_dir)
-    for staging in out_dir.parent.glob(f".{out_dir.name}.staging-*"):
+    for staging in _beside(out_dir, ".", ".staging-*"):
         shutil.rmtree(staging, ignore_errors=True)
         log.warning("removed %s, the unfinished output of an interrupted run", staging)
-    for orphan in out_dir.parent.glob(f".{out_dir.name}.run-*.log.jsonl"):
+    for orphan in _beside(out_dir, ".", ".run-*.log.jsonl"):
         if orphan == own_log:
             continue
         kept = kept_log_path(orphan, "interrupted")
         os.replace(orphan, kept)
         log.warning("an earlier run of %s was interrupted; its log is kept as %s", out_dir, kept)
+    for outcome in ("interrupted", "failed"):
+        for old in _beside(out_dir, "", f".{outcome}-*.log.jsonl")[:-KEPT_LOGS]:
+            old.unlink(missing_ok=True)
+
+
+KEPT_LOGS = 10  # logs of failed and of interrupted runs kept beside an output, each; older ones are removed
+
+
+def _beside(out_dir: Path, prefix: str, suffix: str) -> list[Path]:
+    """Files beside `out_dir` named prefix + its name + suffix, oldest first (names hold the UTC time).
+
+    The folder's own name is literal text, never a pattern: `out[12]` must not match `out1`.
+    """
+    pattern = glob.escape(str(out_dir.parent / f"{prefix}{out_dir.name}")) + suffix
+    return sorted(Path(p) for p in glob.glob(pattern, include_hidden=True))
 
 
 def run_log_path(out_dir: Path) -> Path:

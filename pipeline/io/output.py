@@ -11,7 +11,7 @@ import shutil
 import uuid
 import warnings
 import zipfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,7 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from pipeline.errors import OutputError
-from pipeline.names import GPKG_NAME, PROJECT_NAME, RUN_RECORD, STYLE_TABLE
+from pipeline.names import GPKG_NAME, OUTPUT_MARKER, PROJECT_NAME, REPORT_DIR, RUN_LOG, RUN_RECORD, STYLE_TABLE
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,33 @@ def read_run_record(out_dir: Path) -> dict[str, Any] | None:
         return dict(json.loads(record.read_text(encoding="utf-8")))
     except (OSError, ValueError):
         return None
+
+
+# what a run writes into its output folder; everything else there is a user's file, carried over on rerun
+_WRITTEN = frozenset({GPKG_NAME, f"{GPKG_NAME}-wal", f"{GPKG_NAME}-shm", PROJECT_NAME, RUN_RECORD, RUN_LOG,
+                      REPORT_DIR, OUTPUT_MARKER, f"{RUN_RECORD}.tmp", f"{PROJECT_NAME}.tmp"})
+
+
+def output_folder_problem(out_dir: Path, *, inputs: Sequence[Path]) -> str | None:
+    """Why sinkzone must not replace `out_dir`, or None when the folder is its own (or new, or empty).
+
+    The output folder is swapped out whole, so it may only be a folder sinkzone wrote: one holding the
+    marker, or a previous version's output (run.json, no marker), or an empty or missing folder.
+    """
+    out_dir = out_dir.resolve()
+    held = [p for p in inputs if out_dir == p.resolve() or out_dir in p.resolve().parents]
+    if held:
+        return (f"{out_dir}: the output folder holds the input {held[0]}; a run replaces its output folder "
+                "whole, so choose a new folder of its own for output.dir (or --out)")
+    if not out_dir.is_dir():
+        return None
+    if os.path.ismount(out_dir):
+        return (f"{out_dir}: the output folder is a mount point and cannot be replaced; "
+                "choose a sub-folder of it for output.dir (or --out)")
+    if (out_dir / OUTPUT_MARKER).is_file() or (out_dir / RUN_RECORD).is_file() or not any(out_dir.iterdir()):
+        return None
+    return (f"{out_dir}: the folder is not empty and is not a sinkzone output folder (no {OUTPUT_MARKER}); "
+            "a run replaces its output folder whole, so choose a new or empty folder for output.dir (or --out)")
 
 
 def _write_gpkg(path: Path, layers: Mapping[str, gpd.GeoDataFrame | pd.DataFrame]) -> None:
@@ -92,7 +119,24 @@ def recover_parked(out_dir: Path) -> None:
         shutil.rmtree(parked, ignore_errors=True)
 
 
+def _carry_over(out_dir: Path, staging: Path) -> None:
+    """Copy the files a user put into the output folder into the new output, so a rerun keeps them.
+
+    Copied, not moved: a run killed before its swap leaves the previous folder exactly as it was.
+    """
+    if not out_dir.is_dir():
+        return
+    for entry in out_dir.iterdir():
+        if entry.name in _WRITTEN or (staging / entry.name).exists():
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.copytree(entry, staging / entry.name, symlinks=True)
+        else:
+            shutil.copy2(entry, staging / entry.name, follow_symlinks=False)
+
+
 def _swap_in(staging: Path, out_dir: Path) -> None:
+    _carry_over(out_dir, staging)
     _fsync_tree(staging)
     if out_dir.exists() and _exchange(staging, out_dir):
         _fsync_dir(out_dir.parent)
@@ -144,6 +188,8 @@ def write_outputs(folder: Path, *, gpkg_layers: Mapping[str, gpd.GeoDataFrame | 
                   record: Mapping[str, Any], extras: Callable[[Path], None] | None = None) -> None:
     """Write the GeoPackage, then any extra files, then run.json last (the completion marker)."""
     try:
+        (folder / OUTPUT_MARKER).write_text("This folder is a sinkzone output: each run replaces it, keeping "
+                                            "only files it did not write itself.\n", encoding="utf-8")
         _write_gpkg(folder / GPKG_NAME, gpkg_layers)
         if extras is not None:
             extras(folder)

@@ -58,14 +58,29 @@ def raster_info(path: Path) -> RasterInfo:
         require_file(path)
     try:
         with rasterio.open(source) as src:
-            if src.crs is None:
-                raise MissingCRSError(f"{path}: the raster has no CRS; assign one (gdal_edit.py -a_srs EPSG:xxxx)")
+            _check_georeferencing(path, src)
             grid = Grid(transform=src.transform, width=src.width, height=src.height,
                         crs=pyproj.CRS.from_wkt(src.crs.to_wkt()))
             return RasterInfo(path=path, grid=grid, dtype=src.dtypes[0], nodata=src.nodata,
                               block_shape=tuple(src.block_shapes[0]), band_count=src.count)
     except RasterioIOError as exc:
         raise RasterError(f"{path}: not a readable raster ({exc})") from exc
+
+
+def _check_georeferencing(path: Path, src: Any) -> None:
+    """The raster sits on a grid sinkzone can measure: a CRS, a geotransform, north-up when in lat/lon."""
+    gcps, gcp_crs = src.gcps
+    if gcps and src.transform.is_identity:
+        raise RasterError(f"{path}: the raster is located only by {len(gcps)} ground control points (GCPs), not "
+                          f"on a grid{f' ({gcp_crs})' if gcp_crs else ''}; warp it onto a grid first "
+                          "(gdalwarp -r near -t_srs EPSG:xxxx in.tif out.tif)")
+    if src.crs is None:
+        raise MissingCRSError(f"{path}: the raster has no CRS; assign one (gdal_edit.py -a_srs EPSG:xxxx)")
+    t = src.transform
+    if (t.b or t.d) and src.crs.is_geographic:
+        raise RasterError(f"{path}: the raster's grid is rotated (geotransform {tuple(t)[:6]}), and a rotated "
+                          "lat/lon grid has no row-wise cell area; warp it north-up first "
+                          "(gdalwarp -r near in.tif out.tif)")
 
 
 @dataclass(frozen=True)

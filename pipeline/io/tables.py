@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import codecs
 import csv
 import datetime
 import importlib.resources
@@ -17,31 +16,21 @@ import pandas as pd
 
 from pipeline.errors import TableError
 from pipeline.io.files import require_file
+from pipeline.text import UTF8, decode_text, encoding_note
 
 PLAN_LINE = "_line"
 
 
-def decode_text(path: Path) -> tuple[str, str]:
-    """A text file as bureaus save it, and the encoding used: UTF-8 (with or without Excel's byte-order
-    mark), else GB18030, the superset of GBK that Excel uses for "CSV" on a Chinese Windows."""
-    data = path.read_bytes()
-    if data.startswith(codecs.BOM_UTF8):
-        candidates = [("utf-8-sig", "UTF-8")]
-    else:
-        candidates = [("utf-8", "UTF-8"), ("gb18030", "GB18030")]
-    for codec, name in candidates:
-        try:
-            return data.decode(codec), name
-        except UnicodeDecodeError:
-            continue
-    raise TableError(f"{path}: the text is neither UTF-8 nor GB18030 (GBK); save it as \"CSV UTF-8\" from Excel")
-
-
-def encoding_note(path: Path | str, encoding: str) -> list[str]:
-    """A note for text that was not UTF-8, so the person can check the characters came through."""
-    if encoding != "GB18030":
-        return []
-    return [f"{path}: read as GB18030 (GBK) text, the encoding Excel uses for CSV on a Chinese Windows"]
+def read_text(path: Path, *, what: str) -> tuple[str, str]:
+    """A user's text file and the encoding it was read with: UTF-8 (with or without BOM), else GB18030."""
+    require_file(path)
+    try:
+        return decode_text(path.read_bytes())
+    except OSError as exc:
+        raise TableError(f"{path}: cannot read the {what} ({exc.strerror})") from exc
+    except UnicodeDecodeError as exc:
+        raise TableError(f"{path}: the {what} is neither UTF-8 nor GB18030 text ({exc.reason} at byte "
+                         f"{exc.start}); save it as UTF-8 (Excel: CSV UTF-8)") from exc
 
 
 @dataclass(frozen=True)
@@ -50,7 +39,12 @@ class Table:
 
     frame: pd.DataFrame
     name: str
-    encoding: str = "UTF-8"
+    encoding: str = UTF8
+
+    def notes(self) -> list[str]:
+        """The note a run records when the table was not UTF-8 text."""
+        note = encoding_note(self.name, self.encoding)
+        return [] if note is None else [note]
 
 
 def read_csv_table(spec: str, *, builtins: Mapping[str, str]) -> Table:
@@ -63,9 +57,8 @@ def read_csv_table(spec: str, *, builtins: Mapping[str, str]) -> Table:
     path = Path(spec)
     if not path.suffix == ".csv":
         raise TableError(f"{spec}: not a built-in table ({', '.join(builtins)}) nor a .csv file")
-    require_file(path)
+    text, encoding = read_text(path, what="CSV table")
     try:
-        text, encoding = decode_text(path)
         frame = pd.read_csv(_stdio.StringIO(text), dtype=dtypes)
     except (OSError, ValueError) as exc:
         raise TableError(f"{path}: not a readable CSV table ({exc})") from exc
@@ -80,15 +73,9 @@ def read_plan_sheet(path: Path, *, sheet: str | None = None) -> Table:
     """
     require_file(path)
     if path.suffix.lower() in (".xlsx", ".xlsm"):
-        return Table(frame=_sheet_frame(_xlsx_rows(path, sheet=sheet), path), name=str(path), encoding="xlsx")
-    try:
-        text, encoding = decode_text(path)
-    except OSError as exc:
-        raise TableError(f"{path}: cannot read the plan sheet ({exc.strerror})") from exc
-    lines = text.splitlines()
-    rows = list(csv.reader(_stdio.StringIO("\n".join(lines))))
-    numbered = [(n, [v.strip() for v in row]) for n, row in enumerate(rows, start=1)]
-    return Table(frame=_sheet_frame(numbered, path), name=str(path), encoding=encoding)
+        return Table(frame=_sheet_frame(_xlsx_rows(path, sheet=sheet), path), name=str(path))  # XML: UTF-8
+    text, encoding = read_text(path, what="plan sheet")
+    return Table(frame=_sheet_frame(_sheet_rows(text), path), name=str(path), encoding=encoding)
 
 
 def _xlsx_rows(path: Path, *, sheet: str | None) -> list[tuple[int, list[str]]]:
@@ -114,8 +101,20 @@ def _cell_text(value: object) -> str:
     return str(value).strip()
 
 
+def _sheet_rows(text: str) -> list[tuple[int, list[str]]]:
+    """Each CSV record with the line it starts on; a quoted cell may hold line breaks (Excel's Alt+Enter)."""
+    reader = csv.reader(_stdio.StringIO(text))
+    rows = []
+    start = 1
+    for row in reader:
+        rows.append((start, [v.strip() for v in row]))
+        start = reader.line_num + 1
+    return rows
+
+
 def _sheet_frame(numbered: list[tuple[int, list[str]]], path: Path) -> pd.DataFrame:
-    """Header and rows of a sheet, comments and blank rows dropped, empty trailing columns cut."""
+    """Header and rows of a sheet, comments (first cell starting with '#') and blank rows dropped, empty
+    trailing columns cut."""
     kept = [(n, row) for n, row in numbered if any(row) and not row[0].startswith("#")]
     if not kept:
         raise TableError(f"{path}: the plan sheet has no header row")

@@ -289,7 +289,10 @@ def zone_titles(zones: pd.DataFrame, *, name_field: str | None) -> dict[str, str
 def build_report(tables: Mapping[str, pd.DataFrame], zones: gpd.GeoDataFrame, *, class_map: ClassMap,
                  maps: Mapping[str, MapData], run_name: str, region: str,
                  name_field: str | None = None) -> dict[str, bytes]:
-    """Every report file as {name: bytes}: index.html, zone pages and their PNGs."""
+    """Every report file as {name: bytes}: index.html, zone pages and their PNGs.
+
+    Chart text is literal: a zone id such as `$x$` is drawn as written, never parsed as mathtext.
+    """
     with chart_style():
         return _report_files(tables, zones, class_map=class_map, maps=maps, run_name=run_name, region=region,
                              titles=zone_titles(zones, name_field=name_field))
