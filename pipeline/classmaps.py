@@ -3,7 +3,8 @@
 The built-in maps follow the crosswalk in docs/sources.md §1 (a design choice, not an
 official crosswalk) and the product legends cited on each map. A user's own map is a YAML file read by
 pipeline.config: `classes: {forest: [2], 灌木林: {codes: [3], role: shrub}}`; a code may belong to one
-class only. Class names are any text; each class plays one role (forest, shrub, grassland, ...), and
+class only. Class names are any text; each class plays one role (forest, shrub, grassland, ...; a short-form
+class named otherwise plays `other`, and the run says so), and
 everything that counts forest, grassland or wetland (region indicators, plans, candidates, carbon,
 colours) works from roles, so a map may name its classes as the bureau does. The reserved class
 `nodata` lists codes that mean "no observation" (fill values, clouds).
@@ -45,6 +46,8 @@ class ClassMap:
     source: str = ""
     roles: Mapping[str, str] = field(default_factory=dict)
     product: str = ""  # the product whose codes these are (its official colours), when known
+    # classes given in the short form under a name that is no role: they play `other` until given one
+    roleless: tuple[str, ...] = ()
 
     def code_to_class(self) -> dict[int, str]:
         return {code: name for name, codes in self.classes.items() for code in codes}
@@ -93,14 +96,9 @@ def label(class_name: str) -> tuple[str, str]:
 
 
 def _name_problems(classes: Mapping[str, object], roles: Mapping[str, str]) -> list[str]:
-    """Class names are non-empty text, distinct regardless of case (GeoPackage field names are), each with a role."""
+    """Class names are non-empty text, distinct regardless of case (GeoPackage field names are); roles are roles."""
     problems: list[str] = []
     seen: dict[str, str] = {}
-    roleless = [n for n in classes if isinstance(n, str) and n not in roles and n != NODATA_CLASS and n not in ROLES]
-    if roleless:
-        problems.append(f"class(es) {', '.join(map(repr, roleless[:10]))} need a role: write "
-                        f"`{roleless[0]}: {{codes: [...], role: forest}}` with one of {', '.join(ROLES)}"
-                        f"{closest(roleless[0], ROLES).split(' (valid')[0]}")
     for name in classes:
         if not isinstance(name, str) or not name.strip() or name != name.strip():
             problems.append(f"class name {name!r} must be text without surrounding spaces")
@@ -137,8 +135,10 @@ def build_class_map(name: str, classes: Mapping[str, list[int]], *, source: str 
         raise ClassMapError(f"class map {name!r}: " + "; ".join(problems))
     named = {c: tuple(int(v) for v in codes) for c, codes in classes.items() if c != NODATA_CLASS}
     nodata = tuple(int(v) for v in classes.get(NODATA_CLASS, []))
+    roleless = tuple(c for c in named if c not in roles and c not in ROLES)
     return ClassMap(name=name, classes=named, nodata_codes=nodata, source=source,
-                    roles={c: roles.get(c, c) for c in named}, product=product)
+                    roles={c: roles.get(c, "other" if c in roleless else c) for c in named}, product=product,
+                    roleless=roleless)
 
 
 _BUILTIN: dict[str, tuple[str, dict[str, list[int]]]] = {

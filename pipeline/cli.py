@@ -1,4 +1,4 @@
-"""Command line: `sinkzone validate | run`. The only module that prints or exits."""
+"""Command line: `sinkzone validate | run | batch | sample`. The only module that prints or exits."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from rich.table import Table
 from rich.text import Text
 
-from pipeline import guard
+from pipeline import guard, sampling
 from pipeline.config import Overrides, load_config
 from pipeline.errors import SinkzoneError
 from pipeline.graph import ProgressHook
@@ -163,6 +163,40 @@ def batch(folder: Annotated[Path, typer.Argument(help="folder of run configs (*.
         _say("error:", "bold red", f"{failed} of {len(outcomes)} run(s) failed" if outcomes
              else f"no *.yaml config in {folder}")
         raise typer.Exit(code=1)
+
+
+@app.command()
+def sample(
+    config: Annotated[Path, typer.Argument(help="run config YAML (its land cover, zones and class map)")],
+    out: Annotated[Path, typer.Option(help="samples.gpkg; samples.csv and samples.kml are written beside it")],
+    year: Annotated[int | None, typer.Option(help="the epoch to assess (default: the latest)")] = None,
+    strata_year: Annotated[int | None, typer.Option(help="stratify on this epoch's classes (default: --year)")] = None,
+    n: Annotated[int | None, typer.Option("--n", help="total sample size (default: from --target-se)")] = None,
+    target_se: Annotated[float, typer.Option(help="target standard error of overall accuracy")] = 0.01,
+    expected_accuracy: Annotated[float, typer.Option(help="expected user's accuracy of every stratum")] = 0.8,
+    min_per_stratum: Annotated[int, typer.Option(help="least points in a stratum")] = 50,
+    seed: Annotated[int, typer.Option(help="random seed; the same seed draws the same points")] = 0,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Draw a stratified random sample of cells inside the zones for an interpreter to label."""
+    _setup_logging(verbose)
+    design = sampling.Design(year=year, strata_year=strata_year, n=n, target_se=target_se,
+                             expected_accuracy=expected_accuracy, min_per_stratum=min_per_stratum, seed=seed)
+    try:
+        drawn = sampling.draw(load_config(config), design, out=out)
+    except SinkzoneError as exc:
+        _fail(exc)
+        return
+    table = Table(title=f"{len(drawn.points)} sample points")
+    for column in ("stratum", "cells", "area (ha)", "weight", "points"):
+        table.add_column(column, justify="left" if column == "stratum" else "right")
+    for row in drawn.allocation.itertuples(index=False):
+        table.add_row(str(row.stratum), f"{row.cells:,}", f"{row.area_ha:,.2f}", f"{row.weight:.4f}", str(row.n))
+    console.print(table)
+    for note in drawn.notes:
+        console.print(f"[yellow]note:[/] {note}", highlight=False)
+    console.print(f"[green]done:[/] {', '.join(str(f) for f in drawn.files)}; fill in the column `reference`",
+                  highlight=False)
 
 
 class _progress_bar:  # noqa: N801 - used as a context manager like a function

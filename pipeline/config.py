@@ -118,6 +118,14 @@ _DEFAULT_R = FactorRange(value=0.40, low=0.21, high=1.06, source="IPCC 2006 V4 T
 _DEFAULT_CF = FactorRange(value=0.47, low=0.46, high=0.55, source="IPCC 2006 V4 Table 4.3 default CF")
 
 
+class Uncertainty(_Frozen):
+    """How carbon intervals are computed: IPCC approach 1 (error propagation) or 2 (Monte Carlo)."""
+
+    method: Literal["error_propagation", "monte_carlo"] = "error_propagation"
+    iterations: int = Field(default=10_000, ge=1_000, le=1_000_000)
+    seed: int = 1
+
+
 class Carbon(_Frozen):
     """How carbon is estimated: a pools table, biomass rasters, stock volume, and their factors."""
 
@@ -128,6 +136,7 @@ class Carbon(_Frozen):
     volume: Volume | None = None
     species: str = "ar_cm_001_recalled"
     forest_class: str = "forest"  # a class name or a role: the classes whose live biomass volume supplies
+    uncertainty: Uncertainty = Uncertainty()
 
     @field_validator("root_shoot", "carbon_fraction", mode="before")
     @classmethod
@@ -182,6 +191,17 @@ class Report(_Frozen):
     enabled: bool = True
 
 
+class Accuracy(_Frozen):
+    """A map accuracy assessment: sample points labelled by an interpreter, and the epoch they assess."""
+
+    samples: Path
+    layer: str | None = None
+    reference_field: str = "reference"
+    year: int | None = None  # default: the latest epoch
+    strata_year: int | None = None  # default: the assessed epoch (the sample was stratified on that map)
+    min_zone_samples: int = Field(default=10, ge=2)
+
+
 class RunConfig(_Frozen):
     """Everything one run needs. Built from YAML by `load_config` or directly by the command line."""
 
@@ -196,6 +216,7 @@ class RunConfig(_Frozen):
     region: Region = Region()
     candidates: Candidates | None = None  # screening is asked for: it polygonizes every chunk
     report: Report | None = None  # one page and map per zone: asked for, not made for thousands of parcels
+    accuracy: Accuracy | None = None
 
     @field_validator("landcover")
     @classmethod
@@ -212,6 +233,22 @@ class RunConfig(_Frozen):
         if stray:
             raise ValueError(f"carbon.biomass years {stray} match no land-cover epoch {sorted(years)}")
         return self
+
+    @model_validator(mode="after")
+    def _accuracy_years(self) -> RunConfig:
+        years = sorted(e.year for e in self.landcover)
+        asked = [y for y in (self.accuracy.year, self.accuracy.strata_year) if y is not None] if self.accuracy else []
+        if any(y not in years for y in asked):
+            raise ValueError(f"accuracy.year and accuracy.strata_year must be land-cover epochs {years}, got {asked}")
+        return self
+
+    @property
+    def accuracy_years(self) -> tuple[int, int] | None:
+        """(assessed year, strata year) of the accuracy assessment, defaults filled in; None without one."""
+        if self.accuracy is None:
+            return None
+        year = self.accuracy.year if self.accuracy.year is not None else self.landcover[-1].year
+        return year, self.accuracy.strata_year if self.accuracy.strata_year is not None else year
 
     @model_validator(mode="after")
     def _classes_known(self) -> RunConfig:
@@ -273,9 +310,8 @@ def _resolve(raw: dict[str, Any], base: Path, *, source: str) -> dict[str, Any]:
     if isinstance(raw.get("landcover"), list):  # anything else is left for validation to report
         out["landcover"] = [{**e, "path": fix(e.get("path"))} if isinstance(e, dict) else e
                             for e in raw["landcover"]]
-    for section in ("zones", "output", "plans"):
+    for section, key in (("zones", "path"), ("output", "dir"), ("plans", "path"), ("accuracy", "samples")):
         if isinstance(raw.get(section), dict):
-            key = "dir" if section == "output" else "path"
             out[section] = {**raw[section], key: fix(raw[section].get(key))}
     classes = raw.get("classes")
     if isinstance(classes, str) and classes.endswith((".yaml", ".yml")):

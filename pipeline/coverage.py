@@ -7,6 +7,11 @@ right side, plus the signed height of every piece to its left in the same row (t
 accumulation used by exact-area font rasterisers). Only boundary cells are stored with a fraction;
 the cells between them are whole interior runs. The result is exact, needs no per-cell polygon
 clipping, and its size grows with zone perimeters, not with the raster.
+
+On a geographic grid a cell's area is not spread evenly over its height: the ellipsoid's area density changes
+with latitude, which in pixel space is the row coordinate y alone. Each piece's area term and rise are then
+integrals weighted by the row's density p(y) (see `grid.row_density`, normalised to 1 over the row), so a
+fraction is the covered share of the cell's ellipsoidal area, and fraction x exact cell area is exact.
 """
 
 from __future__ import annotations
@@ -41,7 +46,8 @@ class Coverage:
     r_stop: NDArray[np.int32]
 
     def covered_cells(self) -> NDArray[np.float64]:
-        """Covered area of each zone in cell units (fractions of boundary cells plus run lengths)."""
+        """Covered area of each zone in cell units (fractions of boundary cells, each a share of its own
+        cell's area, plus run lengths)."""
         cells = np.bincount(self.b_zone, weights=self.b_frac, minlength=self.n_zones)
         lengths = (self.r_stop - self.r_start).astype(np.float64)
         return np.asarray(cells + np.bincount(self.r_zone, weights=lengths, minlength=self.n_zones), dtype=np.float64)
@@ -64,17 +70,18 @@ class Coverage:
 
 
 def zone_coverage(pixel_geoms: NDArray[np.object_], shape: tuple[int, int], *,
-                  rows: tuple[int, int] | None = None) -> Coverage:
+                  rows: tuple[int, int] | None = None, density: NDArray[np.float64] | None = None) -> Coverage:
     """Exact coverage of polygonal zones (already in pixel space) on a grid of `shape` (rows, cols).
 
     Zones may be MultiPolygons with holes, smaller than a cell, or partly or wholly off the grid.
     `rows` = (first, stop) limits the work to a band of rows, so bands can be computed in parallel
-    and each chunk task needs only its own band.
+    and each chunk task needs only its own band. `density` is `grid.row_density(grid)` (one polynomial
+    per row of the whole grid); None spreads each cell's area evenly, as on a projected grid.
     """
     height, width = shape
     first, stop = (max(rows[0], 0), min(rows[1], height)) if rows is not None else (0, height)
     x0, y0, x1, y1, edge_zone = _edges(pixel_geoms, shape, rows=(first, stop))
-    zone, row, col, area, rise = _pieces(x0, y0, x1, y1, edge_zone, shape, rows=(first, stop))
+    zone, row, col, area, rise = _pieces(x0, y0, x1, y1, edge_zone, shape, rows=(first, stop), density=density)
     zone, row, col, area, rise = _sum_per_cell(zone, row, col, area, rise)
     before = _exclusive_row_prefix(zone, row, rise)
     frac = np.clip(area + before, 0.0, 1.0)
@@ -132,8 +139,13 @@ def _ramp(count: NDArray[np.int64]) -> NDArray[np.int64]:
 
 
 def _pieces(x0: NDArray[np.float64], y0: NDArray[np.float64], x1: NDArray[np.float64], y1: NDArray[np.float64],
-            edge_zone: NDArray[np.int64], shape: tuple[int, int], rows: tuple[int, int]) -> tuple[NDArray, ...]:
-    """Cut edges at every grid line; return each piece's cell (rows of the band only), area term and rise."""
+            edge_zone: NDArray[np.int64], shape: tuple[int, int], rows: tuple[int, int],
+            density: NDArray[np.float64] | None) -> tuple[NDArray, ...]:
+    """Cut edges at every grid line; return each piece's cell (rows of the band only), area term and rise.
+
+    Both are in shares of the cell's area: plain lengths and areas in pixel units when `density` is None,
+    integrals weighted by the row's density otherwise.
+    """
     width = shape[1]
     ex, tx = _crossings(x0, x1)
     ey, ty = _crossings(y0, y1)
@@ -144,15 +156,43 @@ def _pieces(x0: NDArray[np.float64], y0: NDArray[np.float64], x1: NDArray[np.flo
     edge, t = edge[order], t[order]
     same = (edge[1:] == edge[:-1]) & (t[1:] > t[:-1])
     e, ta, tb = edge[:-1][same], t[:-1][same], t[1:][same]
+    row = np.floor(y0[e] + (y1[e] - y0[e]) * (ta + tb) / 2.0).astype(np.int64)
+    keep = (row >= rows[0]) & (row < rows[1])
+    e, ta, tb, row = e[keep], ta[keep], tb[keep], row[keep]
     dx, dy = x1[e] - x0[e], y1[e] - y0[e]
     mid_x = x0[e] + dx * (ta + tb) / 2.0
     mid_y = y0[e] + dy * (ta + tb) / 2.0
-    row = np.floor(mid_y).astype(np.int64)
     col = np.clip(np.floor(mid_x).astype(np.int64), -1, width)
     rise = dy * (tb - ta)
-    area = rise * ((col + 1) - mid_x)
-    keep = (row >= rows[0]) & (row < rows[1])
-    return edge_zone[e][keep], row[keep], col[keep], area[keep], rise[keep]
+    if density is None:
+        return edge_zone[e], row, col, rise * ((col + 1) - mid_x), rise
+    area, rise = _weighted([c[row] for c in density.T], mid_y - row - 0.5, mid_x - (col + 1), dx * (tb - ta), rise)
+    return edge_zone[e], row, col, area, rise
+
+
+def _weighted(coefficients: list[NDArray[np.float64]], mid_u: NDArray[np.float64], mid_x: NDArray[np.float64],
+              run: NDArray[np.float64], rise: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Area term and rise of each piece weighted by its row's density p(u) = sum coefficients[k] u**k.
+
+    A piece runs from (mid_x - run/2, mid_u - rise/2) to (mid_x + run/2, mid_u + rise/2), x measured from
+    the cell's right side. Along it u = mid_u + τ rise, τ in [-1/2, 1/2], so its weighted rise is rise times
+    the mean of p, and its area term -rise times the mean of (mid_x + τ run) p. Shifting p to the piece's
+    middle (q_j = p⁽ʲ⁾(mid_u) / j!, Horner's Taylor shift) makes both means exact sums of moments of τ:
+    the mean of τ^j is 1 / (2^j (j+1)) for even j and 0 for odd j.
+    """
+    degree = len(coefficients) - 1
+    q = list(coefficients)
+    for i in range(degree):
+        for k in range(degree - 1, i - 1, -1):
+            q[k] = q[k] + mid_u * q[k + 1]
+    mean_p, mean_tp, power = q[0], q[1] * (rise / 12.0), rise
+    for j in range(2, degree + 1):
+        power = power * rise
+        if j % 2:
+            mean_tp = mean_tp + q[j] * power / (2 ** (j + 1) * (j + 2))
+        else:
+            mean_p = mean_p + q[j] * power / (2**j * (j + 1))
+    return -rise * (mid_x * mean_p + run * mean_tp), rise * mean_p
 
 
 def _sum_per_cell(zone: NDArray, row: NDArray, col: NDArray, area: NDArray, rise: NDArray) -> tuple[NDArray, ...]:

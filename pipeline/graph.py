@@ -13,13 +13,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import dask
 import dask.array as da
 import numpy as np
 import pandas as pd
+import shapely
 from dask.array.core import normalize_chunks
 from dask.callbacks import Callback
 from dask.delayed import Delayed
@@ -177,6 +178,7 @@ class RunGraph:
     biomass: dict[int, Delayed]
     biomass_unit_m2: dict[int, float]
     candidates: Delayed | None
+    union_zone: int | None = None
 
 
 @dataclass(frozen=True)
@@ -189,6 +191,7 @@ class Computed:
     biomass: Mapping[int, ZoneSums]
     biomass_unit_m2: Mapping[int, float]
     candidates: tuple[NDArray[np.object_], pd.DataFrame] | None
+    union_totals: Mapping[int, ZoneValueTotals] = field(default_factory=dict)
 
 
 def _chunks_of(info_chunks: tuple[int, int], shape: tuple[int, int]) -> Chunks:
@@ -200,7 +203,8 @@ def build_graph(inputs: Inputs) -> RunGraph:
     """One fused task per chunk computes every epoch and every consecutive-epoch transition."""
     chunks = _chunks_of(block_aligned_chunks(inputs.rasters[0], target_cells=inputs.config.compute.chunk_cells),
                         inputs.grid.shape)
-    graph = zonal_graph(inputs.grid, inputs.zones.geoms, chunks=chunks)
+    geoms, union = _zones_and_union(inputs)
+    graph = zonal_graph(inputs.grid, geoms, chunks=chunks)
     epochs = inputs.config.landcover
     # Transition matrices feed the carbon change tables, so they are computed only when carbon is asked for.
     pairs = list(zip(range(len(epochs) - 1), range(1, len(epochs)), strict=True)) if inputs.carbon else []
@@ -215,7 +219,26 @@ def build_graph(inputs: Inputs) -> RunGraph:
         transitions={(epochs[a].year, epochs[b].year): merged[len(epochs) + k] for k, (a, b) in enumerate(pairs)},
         biomass={year: node for year, (node, _) in biomass.items()},
         biomass_unit_m2={year: unit for year, (_, unit) in biomass.items()},
-        candidates=_candidate_graph(inputs, plan=graph.plan))
+        candidates=_candidate_graph(inputs, plan=graph.plan), union_zone=union)
+
+
+def _zones_and_union(inputs: Inputs) -> tuple[NDArray[np.object_], int | None]:
+    """The zones, plus their union as one more zone when an accuracy assessment needs the class areas inside
+    the union (overlapping zones counted once): one more zone in the same coverage pass, split off after."""
+    geoms = inputs.zones.geoms
+    if inputs.accuracy is None:
+        return geoms, None
+    return np.append(geoms, np.array([shapely.union_all(geoms)], dtype=object)), len(geoms)
+
+
+def split_zone(totals: ZoneValueTotals, zone: int) -> tuple[ZoneValueTotals, ZoneValueTotals]:
+    """The totals of every zone but `zone`, and those of `zone` alone."""
+    mine = totals.zone == zone
+
+    def pick(keep: NDArray[np.bool_]) -> ZoneValueTotals:
+        return ZoneValueTotals(zone=totals.zone[keep], value=totals.value[keep], units=totals.units[keep])
+
+    return pick(~mine), pick(mine)
 
 
 def _biomass_node(b: BiomassInput, chunk_cells: int) -> tuple[Delayed, float]:
@@ -307,5 +330,10 @@ def compute(graph: RunGraph, *, config: RunConfig, progress: ProgressHook | None
             with _ProgressCallback(progress) if progress else nullcontext():
                 totals, transitions, biomass, candidates = dask.compute(
                     nodes, scheduler="threads", num_workers=config.compute.workers)[0]
+    union: dict[int, ZoneValueTotals] = {}
+    if graph.union_zone is not None:
+        split = {year: split_zone(t, graph.union_zone) for year, t in totals.items()}
+        totals, union = {y: s[0] for y, s in split.items()}, {y: s[1] for y, s in split.items()}
+        transitions = {pair: split_zone(t, graph.union_zone)[0] for pair, t in transitions.items()}
     return Computed(unit_m2=graph.zonal.unit_m2, totals=totals, transitions=transitions, biomass=biomass,
-                    biomass_unit_m2=graph.biomass_unit_m2, candidates=candidates)
+                    biomass_unit_m2=graph.biomass_unit_m2, candidates=candidates, union_totals=union)

@@ -22,6 +22,12 @@ TRANSITIONS = "zone_transitions"
 CHANGE = "zone_change"
 PROGRESS = "zone_progress"
 CANDIDATES = "afforestation_candidates"
+ACCURACY_AREA = "accuracy_area"
+ACCURACY_SUMMARY = "accuracy_summary"
+ACCURACY_MATRIX = "accuracy_matrix"
+ACCURACY_EXCLUDED = "accuracy_excluded"
+ZONE_ACCURACY = "zone_accuracy_area"
 
 # the order of the layers in the GeoPackage and the QGIS project, whichever stage makes them
-LAYER_ORDER = (ZONES, CLASS_AREA, CARBON, TRANSITIONS, CHANGE, REGION, PROGRESS, CANDIDATES)
+LAYER_ORDER = (ZONES, CLASS_AREA, ACCURACY_AREA, ZONE_ACCURACY, ACCURACY_SUMMARY, ACCURACY_MATRIX, ACCURACY_EXCLUDED,
+               CARBON, TRANSITIONS, CHANGE, REGION, PROGRESS, CANDIDATES)

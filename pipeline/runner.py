@@ -31,11 +31,11 @@ from pipeline.io.output import (
     write_workbook,
 )
 from pipeline.io.rasters import read_preview
-from pipeline.names import CARBON, CLASS_AREA, LAYER_ORDER, REPORT_DIR, WORKBOOK_NAME, ZONES
+from pipeline.names import CARBON, CLASS_AREA, LAYER_ORDER, REPORT_DIR, WORKBOOK_NAME, ZONE_ACCURACY, ZONES
 from pipeline.present import report
 from pipeline.present.qgis_project import build_package, style_frame
 from pipeline.present.workbook import workbook_sheets
-from pipeline.stages import candidates, carbon, class_area, progress, region, transitions
+from pipeline.stages import accuracy, candidates, carbon, class_area, progress, region, transitions
 from pipeline.stages.base import StageResult
 from pipeline.stages.zone_layer import zone_layer
 
@@ -57,8 +57,9 @@ def run_stages(inputs: Inputs, computed: Computed) -> list[StageResult]:
     """Every stage in its one declared order; each gets the earlier tables it needs by name."""
     areas = class_area.tabulate(inputs, computed)
     long = areas.tables[CLASS_AREA]
-    stock = carbon.tabulate(inputs, computed, class_area=long)
-    return [areas, stock, transitions.tabulate(inputs, computed), region.tabulate(inputs, class_area=long),
+    assessed = accuracy.tabulate(inputs, computed, class_area=long)
+    stock = carbon.tabulate(inputs, computed, class_area=long, area_se=assessed.tables.get(ZONE_ACCURACY))
+    return [areas, assessed, stock, transitions.tabulate(inputs, computed), region.tabulate(inputs, class_area=long),
             progress.tabulate(inputs, class_area=long, carbon=stock.tables.get(CARBON)),
             candidates.tabulate(inputs, computed)]
 

@@ -24,6 +24,7 @@ PHASES: list[tuple[str, ...]] = [
     ("stages",),
     ("present",),
     ("runner",),
+    ("sampling",),
     ("guard",),
     ("cli", "__main__"),
 ]

@@ -33,7 +33,7 @@ from pipeline.classmaps import ROLES
 from pipeline.config import Overrides, load_class_map, load_config
 from pipeline.errors import ClassMapError, TableError, ValidationFailed, ZoneError
 from pipeline.grid import padded_bounds
-from pipeline.inputs.check import check_inputs
+from pipeline.inputs.check import check_inputs, roleless_notes
 from pipeline.inputs.plans import validate_plans
 from pipeline.io.fonts import cjk_font_path
 from pipeline.io.output import write_workbook
@@ -269,8 +269,16 @@ def test_class_map_long_and_short_forms(tmp_path: Path) -> None:
     assert classes.with_roles(["forest", "shrub"]) == ("forest", "灌木林")
 
 
+def test_a_class_without_a_role_is_told_not_silent(tmp_path: Path) -> None:
+    classes = load_class_map(_class_yaml(tmp_path, {"woodland": [2], "water": [5]}))
+    assert classes.role("woodland") == "other"
+    assert classes.with_roles(["forest"]) == ()
+    [note] = roleless_notes(classes)
+    assert "'woodland' have no role and count as other" in note
+    assert "woodland: {codes: [...], role: forest}" in note
+
+
 @pytest.mark.parametrize(("classes", "message"), [
-    ({"woodland": [1]}, "'woodland' need a role"),
     ({"林地": {"codes": [1], "role": "forst"}}, "did you mean 'forest'"),
     ({"Forest": {"codes": [1], "role": "forest"}, "forest": [2]}, "differ only in case"),
 ])

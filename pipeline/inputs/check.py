@@ -1,8 +1,8 @@
 """Everything a run reads and checks before any compute, with every problem reported at once.
 
-`check_inputs` reads raster headers, the class map, the zones, the carbon inputs and the plan sheet,
-with `deep` (as `validate` runs it) decodes every raster block once, and either returns the checked
-`Inputs` or raises ValidationFailed listing every problem; repairs and warnings come back as notes.
+`check_inputs` reads raster headers, the class map, the zones, the carbon inputs, the plan sheet and the
+accuracy sample points, with `deep` (as `validate` runs it) decodes every raster block once, and either
+returns the checked `Inputs` or raises ValidationFailed listing every problem; repairs and warnings come back as notes.
 """
 
 from __future__ import annotations
@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline.classmaps import NODATA_CLASS, ClassMap
+from pipeline.classmaps import NODATA_CLASS, ROLES, ClassMap
 from pipeline.config import RunConfig, load_class_map
 from pipeline.errors import SinkzoneError, ValidationFailed
 from pipeline.grid import Grid
+from pipeline.inputs.accuracy import AccuracyInputs, read_accuracy
 from pipeline.inputs.carbon import CARBON_ZONE_FIELDS, CarbonInputs, check_carbon
 from pipeline.inputs.carbon import input_paths as carbon_paths
 from pipeline.inputs.landcover import deep_checks, layout_notes, nodata_clashes, read_rasters, version_notes
@@ -39,6 +40,7 @@ class Inputs:
     notes: tuple[str, ...] = ()
     carbon: CarbonInputs | None = None
     plans: pd.DataFrame | None = None
+    accuracy: AccuracyInputs | None = None
 
     @property
     def grid(self) -> Grid:
@@ -72,13 +74,27 @@ def check_inputs(config: RunConfig, *, deep: bool = True) -> Inputs:
     if zones is not None and class_map is not None:
         plans = read_plans(config, zones, class_map, taken=zone_field_names(config, class_map), problems=problems,
                            notes=plan_notes)
+    accuracy = read_accuracy(config, zones, infos, class_map, problems) if zones and class_map else None
     if problems or class_map is None or zones is None:
         raise ValidationFailed(problems or ["inputs could not be read"])
-    notes = [*zones.repairs, *partial_notes(zones, infos[0].grid), *code_notes, *version_notes(config),
+    notes = [*roleless_notes(class_map), *zones.repairs, *partial_notes(zones, infos[0].grid), *code_notes,
+             *version_notes(config),
              *layout_notes(infos), *(carbon.notes if carbon else ()), *plan_notes,
-             *renamed_notes(zones, zone_field_names(config, class_map, plans))]
+             *renamed_notes(zones, zone_field_names(config, class_map, plans)),
+             *(accuracy.notes if accuracy else ())]
     return Inputs(config=config, class_map=class_map, rasters=tuple(infos), zones=zones, notes=tuple(notes),
-                  carbon=carbon, plans=plans)
+                  carbon=carbon, plans=plans, accuracy=accuracy)
+
+
+def roleless_notes(class_map: ClassMap) -> list[str]:
+    """Classes with names of their own but no role count as `other`: forest coverage, plans, candidates
+    and carbon pass them by, so the person is told how to give them a role."""
+    if not class_map.roleless:
+        return []
+    names = ", ".join(map(repr, class_map.roleless[:10]))
+    return [f"class map {class_map.name!r}: {names} have no role and count as other (not forest, grassland, "
+            f"wetland ...); if one is, write it as `{class_map.roleless[0]}: {{codes: [...], role: forest}}` "
+            f"(roles: {', '.join(ROLES)})"]
 
 
 def zone_field_names(config: RunConfig, class_map: ClassMap, plans: pd.DataFrame | None = None) -> list[str]:
@@ -113,6 +129,8 @@ def input_files(config: RunConfig) -> list[Path]:
         paths.append(Path(config.classes))
     if config.plans is not None:
         paths.append(config.plans.path)
+    if config.accuracy is not None:
+        paths.append(config.accuracy.samples)
     return paths + carbon_paths(config)
 
 

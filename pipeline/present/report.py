@@ -29,7 +29,17 @@ from numpy.typing import NDArray
 
 from pipeline.classmaps import NODATA_CLASS, ClassMap, label
 from pipeline.io.fonts import cjk_font_family
-from pipeline.names import CANDIDATES, CARBON, CHANGE, CLASS_AREA, PROGRESS, REGION
+from pipeline.names import (
+    ACCURACY_AREA,
+    ACCURACY_MATRIX,
+    ACCURACY_SUMMARY,
+    CANDIDATES,
+    CARBON,
+    CHANGE,
+    CLASS_AREA,
+    PROGRESS,
+    REGION,
+)
 from pipeline.present.palette import class_colours
 from pipeline.stages.progress import STATUS_LABELS
 
@@ -241,6 +251,41 @@ def zone_page(zone_id: str, zone: pd.Series, *, stem: str, tables: Mapping[str, 
     return page(f"Zone {title}", "".join(body))
 
 
+def accuracy_chart(area: pd.DataFrame, *, title: str) -> bytes:
+    """Map area beside the error-adjusted area of each class, with the adjusted area's 95 % interval."""
+    fig = Figure(figsize=(7.5, 3.6), layout="constrained")
+    ax = fig.add_subplot()
+    x = np.arange(len(area))
+    adjusted = area["adjusted_area_ha"].to_numpy()
+    errors = np.vstack([adjusted - area["ci95_low_ha"].to_numpy(), area["ci95_high_ha"].to_numpy() - adjusted])
+    ax.bar(x - 0.2, area["map_area_ha"].to_numpy(), width=0.4, label="map area", color="C7")
+    ax.bar(x + 0.2, adjusted, width=0.4, yerr=errors, capsize=3, label="adjusted area, 95 % interval", color="C0")
+    ax.set_xticks(x, [label(str(c))[1] for c in area["class"]], rotation=30, ha="right", fontsize=8)
+    ax.set_ylabel("area (ha)")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8)
+    return _png(fig)
+
+
+def accuracy_page(tables: Mapping[str, pd.DataFrame], files: dict[str, bytes]) -> str:
+    """accuracy.html's body: the summary, map vs adjusted areas (table and chart) and the error matrix."""
+    summary, area = tables[ACCURACY_SUMMARY].iloc[0], tables[ACCURACY_AREA]
+    files["accuracy_area.png"] = accuracy_chart(area, title=f"Map and error-adjusted area, {summary['year']}")
+    matrix = tables[ACCURACY_MATRIX].pivot(index="map_class", columns="reference_class", values="n")
+    matrix = matrix.loc[list(area["class"]), list(area["class"])].rename_axis(index=None, columns=None)
+    shown = area.drop(columns=["year"]).assign(**{"class": [bilingual(str(c)) for c in area["class"]]})
+    return "".join([
+        "<h1>精度评价 Accuracy assessment</h1>",
+        f'<p>{summary["year"]}：总体精度 overall accuracy {_fmt(summary["overall_accuracy"], 3)} '
+        f'± {_fmt(1.96 * summary["overall_se"], 3)} (95 %), n = {summary["n_samples"]}; '
+        f'{html.escape(str(summary["estimator"]))}.</p>',
+        '<div class="figure"><img src="accuracy_area.png" alt="map and adjusted area"></div>',
+        "<h2>面积 Areas (ha)</h2>", html_table(shown, text=("class",)),
+        "<h2>误差矩阵 Error matrix (sample counts; rows map, columns reference)</h2>",
+        html_table(matrix.reset_index(names="map → reference"), text=("map → reference",)),
+        '<p class="note"><a href="index.html">返回 back</a></p>'])
+
+
 def region_section(indicators: pd.DataFrame) -> str:
     latest = indicators[indicators["year"] == indicators["year"].max()]
     shown = latest.assign(indicator=latest["label_zh"] + " " + latest["label_en"])
@@ -321,5 +366,8 @@ def _report_files(tables: Mapping[str, pd.DataFrame], zones: gpd.GeoDataFrame, *
             "<h2>区域指标 Region indicators</h2>", region_section(tables[REGION]),
             '<div class="figure"><img src="region_classes.png" alt="class area, all zones"></div>',
             "<h2>片区 Zones</h2>", zone_summary(zones, stems, tables, titles)]
+    if ACCURACY_AREA in tables:
+        files["accuracy.html"] = page(f"{region} accuracy", accuracy_page(tables, files))
+        body.append('<p><a href="accuracy.html">精度评价与校正面积 Accuracy assessment and adjusted areas</a></p>')
     files["index.html"] = page(f"{region} report", "".join(body))
     return files

@@ -20,6 +20,7 @@ from pipeline.inputs.check import Inputs
 from pipeline.kernels.zonal import ZoneSums, ZoneValueTotals
 from pipeline.names import CARBON, CHANGE
 from pipeline.stages import carbon_terms as ct
+from pipeline.stages import carbon_uncertainty as cu
 from pipeline.stages.base import StageResult
 from pipeline.units import M2_PER_HA
 
@@ -108,7 +109,8 @@ def _all_terms(inputs: Inputs, carbon: CarbonInputs, computed: Computed, class_a
     return pd.concat(terms, ignore_index=True)
 
 
-def tabulate(inputs: Inputs, computed: Computed, *, class_area: pd.DataFrame) -> StageResult:
+def tabulate(inputs: Inputs, computed: Computed, *, class_area: pd.DataFrame,
+             area_se: pd.DataFrame | None = None) -> StageResult:
     """zone_carbon, zone_change (with two or more epochs), carbon fields for the zones, and the carbon notes."""
     carbon = inputs.carbon
     if carbon is None:
@@ -117,12 +119,30 @@ def tabulate(inputs: Inputs, computed: Computed, *, class_area: pd.DataFrame) ->
     ev = ct.evaluate(_all_terms(inputs, carbon, computed, class_area, notes), carbon.factors)
     ids = inputs.zones.ids
     pairs = epoch_pairs(list(computed.totals))
-    stock = ct.stock_table(ev, carbon.factors, zone_ids=ids)
-    change = ct.change_table(ev, carbon.factors, zone_ids=ids, pairs=pairs)
+    area = cu.term_area_se(ev, area_se, class_map=inputs.class_map, zone_ids=ids)
+    widths = cu.area_widths(carbon.factors, area) if len(area) else ct.factor_widths(carbon.factors)
+    stock = ct.stock_table(ev, widths, zone_ids=ids)
+    change = ct.change_table(ev, widths, zone_ids=ids, pairs=pairs)
+    settings = carbon.settings.uncertainty
+    if settings.method == "monte_carlo":
+        bounds = cu.monte_carlo_bounds(ev, carbon.factors, area, settings, pairs=pairs)
+        stock, change = cu.with_bounds(stock, change, bounds, zone_ids=ids)
+    notes.extend(_unknown_area_se(area_se))
     notes.extend(_method_mix_notes(ev.terms, pairs, ids))
     tables = {CARBON: stock, **({CHANGE: change} if pairs else {})}
     return StageResult(tables=tables, zone_fields=_zone_fields(ids, stock, change, latest=max(computed.totals)),
                        notes=tuple(notes))
+
+
+def _unknown_area_se(area_se: pd.DataFrame | None) -> list[str]:
+    """Zones whose adjusted areas have no standard error (region rates of a Stehman design)."""
+    if area_se is None:
+        return []
+    missing = area_se[area_se["se_ha"].isna() & (area_se["map_area_ha"] > 0)]["zone_id"].unique()
+    if not len(missing):
+        return []
+    return [f"carbon intervals of zone(s) {', '.join(map(str, missing[:20]))} leave out the area uncertainty: "
+            "their adjusted areas use the region's error rates of a Stehman design, which give no standard error"]
 
 
 def _method_mix_notes(terms: pd.DataFrame, pairs: Sequence[tuple[int, int]], ids: NDArray[np.object_]) -> list[str]:
