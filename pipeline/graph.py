@@ -29,7 +29,7 @@ from numpy.typing import NDArray
 from pipeline.config import RunConfig
 from pipeline.coverage import Coverage, zone_coverage
 from pipeline.errors import SinkzoneError
-from pipeline.grid import Grid, area_units, row_cell_areas_m2, to_pixel_space
+from pipeline.grid import Grid, area_units, row_cell_areas_m2, row_density, to_pixel_space
 from pipeline.inputs.carbon import BiomassInput
 from pipeline.inputs.check import Inputs
 from pipeline.inputs.landcover import epoch_nodata
@@ -100,7 +100,9 @@ def zonal_graph(grid: Grid, geoms: NDArray[np.object_], *, chunks: Chunks) -> Zo
     row_units, unit_m2 = area_units(row_cell_areas_m2(grid))
     plan = _plan_of(chunks)
     pixel_geoms = dask.delayed(to_pixel_space(geoms, grid), pure=True)
-    bands = tuple(dask.delayed(zone_coverage, pure=True)(pixel_geoms, grid.shape, rows=(r0, r0 + h))
+    # on lon/lat grids each cell's covered share is weighted by the ellipsoid's density across the cell
+    density = dask.delayed(row_density(grid), pure=True)
+    bands = tuple(dask.delayed(zone_coverage, pure=True)(pixel_geoms, grid.shape, rows=(r0, r0 + h), density=density)
                   for r0, h in zip(plan.row_offsets, plan.row_sizes, strict=True))
     return ZonalGraph(plan=plan, bands=bands, row_units=row_units, unit_m2=unit_m2)
 
@@ -223,10 +225,11 @@ def build_graph(inputs: Inputs) -> RunGraph:
 
 
 def _zones_and_union(inputs: Inputs) -> tuple[NDArray[np.object_], int | None]:
-    """The zones, plus their union as one more zone when an accuracy assessment needs the class areas inside
-    the union (overlapping zones counted once): one more zone in the same coverage pass, split off after."""
+    """The zones, plus their union as one more zone when the class areas inside the union are needed (an
+    accuracy assessment's strata, region figures of overlapping zones, where the overlap counts once): one
+    more zone in the same coverage pass, split off after."""
     geoms = inputs.zones.geoms
-    if inputs.accuracy is None:
+    if inputs.accuracy is None and inputs.overlaps.empty:
         return geoms, None
     return np.append(geoms, np.array([shapely.union_all(geoms)], dtype=object)), len(geoms)
 

@@ -59,7 +59,8 @@ def run_stages(inputs: Inputs, computed: Computed) -> list[StageResult]:
     long = areas.tables[CLASS_AREA]
     assessed = accuracy.tabulate(inputs, computed, class_area=long)
     stock = carbon.tabulate(inputs, computed, class_area=long, area_se=assessed.tables.get(ZONE_ACCURACY))
-    return [areas, assessed, stock, transitions.tabulate(inputs, computed), region.tabulate(inputs, class_area=long),
+    return [areas, assessed, stock, transitions.tabulate(inputs, computed),
+            region.tabulate(inputs, computed, class_area=long),
             progress.tabulate(inputs, class_area=long, carbon=stock.tables.get(CARBON)),
             candidates.tabulate(inputs, computed)]
 

@@ -8,7 +8,7 @@ returns the checked `Inputs` or raises ValidationFailed listing every problem; r
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
@@ -23,7 +23,14 @@ from pipeline.inputs.carbon import CARBON_ZONE_FIELDS, CarbonInputs, check_carbo
 from pipeline.inputs.carbon import input_paths as carbon_paths
 from pipeline.inputs.landcover import deep_checks, layout_notes, nodata_clashes, read_rasters, version_notes
 from pipeline.inputs.plans import PROGRESS_FIELDS, read_plans
-from pipeline.inputs.zones import PreparedZones, partial_notes, read_checked_zones, renamed_notes
+from pipeline.inputs.zones import (
+    PreparedZones,
+    overlap_notes,
+    partial_notes,
+    read_checked_zones,
+    renamed_notes,
+    zone_overlaps,
+)
 from pipeline.io.lock import check_writable
 from pipeline.io.output import output_folder_problem
 from pipeline.io.rasters import RasterInfo
@@ -41,6 +48,7 @@ class Inputs:
     carbon: CarbonInputs | None = None
     plans: pd.DataFrame | None = None
     accuracy: AccuracyInputs | None = None
+    overlaps: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["zone_a", "zone_b", "area_ha"]))
 
     @property
     def grid(self) -> Grid:
@@ -77,13 +85,14 @@ def check_inputs(config: RunConfig, *, deep: bool = True) -> Inputs:
     accuracy = read_accuracy(config, zones, infos, class_map, problems) if zones and class_map else None
     if problems or class_map is None or zones is None:
         raise ValidationFailed(problems or ["inputs could not be read"])
-    notes = [*roleless_notes(class_map), *zones.repairs, *partial_notes(zones, infos[0].grid), *code_notes,
-             *version_notes(config),
+    overlaps = zone_overlaps(zones, infos[0].grid)
+    notes = [*roleless_notes(class_map), *zones.repairs, *partial_notes(zones, infos[0].grid),
+             *overlap_notes(overlaps), *code_notes, *version_notes(config),
              *layout_notes(infos), *(carbon.notes if carbon else ()), *plan_notes,
              *renamed_notes(zones, zone_field_names(config, class_map, plans)),
              *(accuracy.notes if accuracy else ())]
     return Inputs(config=config, class_map=class_map, rasters=tuple(infos), zones=zones, notes=tuple(notes),
-                  carbon=carbon, plans=plans, accuracy=accuracy)
+                  carbon=carbon, plans=plans, accuracy=accuracy, overlaps=overlaps)
 
 
 def roleless_notes(class_map: ClassMap) -> list[str]:

@@ -18,8 +18,9 @@ from numpy.typing import NDArray
 
 from pipeline.config import RunConfig
 from pipeline.errors import SinkzoneError, ZoneError
-from pipeline.grid import Grid
+from pipeline.grid import Grid, wrap_lonlat_zones, zone_areas_m2
 from pipeline.io.vectors import read_zones
+from pipeline.units import M2_PER_HA
 
 
 @dataclass(frozen=True)
@@ -120,9 +121,10 @@ def prepare_zones(frame: gpd.GeoDataFrame, *, id_field: str, grid: Grid, source:
     if frame.empty:
         raise ZoneError(f"{source}: no zone with a usable geometry")
     frame = frame.set_geometry([as_multipolygon(g) for g in frame.geometry], crs=frame.crs)
-    in_grid = frame.to_crs(grid.crs)
-    return PreparedZones(ids=ids.loc[frame.index].to_numpy(dtype=object), geoms=in_grid.geometry.to_numpy(),
-                         source=frame, repairs=tuple(repairs))
+    zone_ids = ids.loc[frame.index].to_numpy(dtype=object)
+    # zones crossing the antimeridian are cut at it, so straight lon/lat edges do not run round the globe
+    geoms = wrap_lonlat_zones(frame.to_crs(grid.crs).geometry.to_numpy(), zone_ids, grid)
+    return PreparedZones(ids=zone_ids, geoms=geoms, source=frame, repairs=tuple(repairs))
 
 
 def renamed_fields(columns: Collection[str], taken: Collection[str]) -> dict[str, str]:
@@ -204,3 +206,27 @@ def partial_notes(zones: PreparedZones, grid: Grid) -> list[str]:
     listed = ", ".join(f"{z} ({share:.1%} outside)" for z, share in sticking_out[:10])
     return [f"{len(sticking_out)} zone(s) extend beyond the raster; the part outside counts as class nodata: "
             f"{listed}"]
+
+
+def zone_overlaps(zones: PreparedZones, grid: Grid) -> pd.DataFrame:
+    """Pairs of zones whose interiors overlap, with the overlap's area (ha) by the grid's own edge model.
+
+    Zones that only touch along an edge share no area and are not listed.
+    """
+    geoms = zones.geoms
+    first, second = shapely.STRtree(geoms).query(geoms, predicate="intersects")
+    pair = first < second
+    first, second = first[pair], second[pair]
+    shared = shapely.intersection(geoms[first], geoms[second]) if len(first) else np.zeros(0, dtype=object)
+    area_ha = zone_areas_m2(np.asarray(shared, dtype=object), grid) / M2_PER_HA if len(first) else np.zeros(0)
+    ids = zones.ids.astype(str)
+    found = area_ha > 0
+    return pd.DataFrame({"zone_a": ids[first[found]], "zone_b": ids[second[found]], "area_ha": area_ha[found]})
+
+
+def overlap_notes(overlaps: pd.DataFrame) -> list[str]:
+    if overlaps.empty:
+        return []
+    listed = "; ".join(f"{a} and {b} ({ha:,.2f} ha)" for a, b, ha in overlaps.head(10).itertuples(index=False))
+    return [f"{len(overlaps)} pair(s) of zones overlap: {listed}. Each zone's own figures count its whole area; "
+            "region indicators count the overlapping land once"]

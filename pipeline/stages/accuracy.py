@@ -21,15 +21,14 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from pipeline.accuracy import AccuracyResult, stehman_estimate, stratified_estimate
-from pipeline.classmaps import NODATA_CLASS, ClassMap
+from pipeline.classmaps import NODATA_CLASS
 from pipeline.errors import TableError
 from pipeline.graph import Computed
 from pipeline.inputs.accuracy import AccuracyInputs
 from pipeline.inputs.check import Inputs
-from pipeline.kernels.zonal import ZoneValueTotals
 from pipeline.names import ACCURACY_AREA, ACCURACY_EXCLUDED, ACCURACY_MATRIX, ACCURACY_SUMMARY, ZONE_ACCURACY
 from pipeline.stages.base import StageResult
-from pipeline.stages.class_area import class_area_table
+from pipeline.stages.class_area import union_areas_ha
 
 ZONE_SAMPLE, REGION_RATES = "zone_sample", "region_error_rates"
 OLOFSSON, STEHMAN = "stratified (Olofsson et al. 2013, 2014)", "strata differ from map classes (Stehman 2014)"
@@ -37,14 +36,6 @@ AREA_COLUMNS = ["year", "class", "map_area_ha", "adjusted_area_ha", "se_ha", "ci
                 "users_accuracy", "users_se", "producers_accuracy", "producers_se", "n_samples"]
 _RENAMED = {"map_area": "map_area_ha", "adjusted_area": "adjusted_area_ha", "se_area": "se_ha",
             "ci95_low": "ci95_low_ha", "ci95_high": "ci95_high_ha"}
-
-
-def union_areas_ha(totals: ZoneValueTotals, *, class_map: ClassMap, unit_m2: float, year: int) -> pd.Series:
-    """Map class areas (ha) inside the union of the zones, nodata left out, in class-map order."""
-    one = ZoneValueTotals(zone=np.zeros_like(totals.zone), value=totals.value, units=totals.units)
-    table = class_area_table(one, class_map=class_map, zone_ids=np.array(["union"], dtype=object),
-                             zone_area_m2=np.zeros(1), unit_m2=unit_m2, year=year)
-    return table[table["class"] != NODATA_CLASS].set_index("class")["area_ha"]
 
 
 def zone_areas_ha(class_area: pd.DataFrame, *, year: int) -> pd.DataFrame:

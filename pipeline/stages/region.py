@@ -5,7 +5,8 @@ role forest, plus those playing shrub where the region flag says its shrubland q
 国家特别规定灌木林 (林资发〔2004〕14号:
 e.g. counties under 400 mm mean annual precipitation, such as Baotou at about 312 mm). The land area
 is the observed area of the zones (nodata excluded), so a raster that misses part of a zone does not
-lower the rate. The zones are assumed not to overlap; overlapping zones would be counted twice.
+lower the rate. Where zones overlap, the region figures are those of the zones' union (overlapping land
+counted once) and the overlap's area is reported as its own row; each zone's own figures are unchanged.
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ import pandas as pd
 
 from pipeline.classmaps import NODATA_CLASS, ClassMap
 from pipeline.config import Region, RegionTarget
+from pipeline.graph import Computed
 from pipeline.inputs.check import Inputs
 from pipeline.names import REGION
 from pipeline.stages.base import StageResult
+from pipeline.stages.class_area import union_areas_ha
 from pipeline.units import MU_PER_HA, WAN
 
 INDICATORS: dict[str, tuple[str, str, str]] = {
@@ -31,6 +34,7 @@ INDICATORS: dict[str, tuple[str, str, str]] = {
     "wetland_area_ha": ("湿地面积", "Wetland area", "ha"),
     "wetland_area_wan_mu": ("湿地面积", "Wetland area", "万亩"),
     "land_area_ha": ("土地面积（有观测）", "Land area (observed)", "ha"),
+    "zone_overlap_ha": ("分区重叠面积", "Zone overlap area (sum over pairs)", "ha"),
 }
 COLUMNS = ["region", "year", "indicator", "label_zh", "label_en", "unit", "value", "target", "target_year",
            "pct_of_target", "meets_target", "target_source"]
@@ -78,5 +82,25 @@ def region_indicators(long: pd.DataFrame, region: Region, class_map: ClassMap) -
     return pd.DataFrame.from_records(rows, columns=COLUMNS)
 
 
-def tabulate(inputs: Inputs, *, class_area: pd.DataFrame) -> StageResult:
-    return StageResult(tables={REGION: region_indicators(class_area, inputs.config.region, inputs.class_map)})
+def _union_class_area(inputs: Inputs, computed: Computed) -> pd.DataFrame:
+    """Class areas (ha) of the union of the zones per epoch, in the columns of zone_class_area."""
+    frames = [union_areas_ha(totals, class_map=inputs.class_map, unit_m2=computed.unit_m2, year=year)
+              .rename_axis("class").reset_index().assign(year=year) for year, totals in computed.union_totals.items()]
+    return pd.concat(frames, ignore_index=True)
+
+
+def _overlap_rows(inputs: Inputs, years: list[int]) -> pd.DataFrame:
+    zh, en, unit = INDICATORS["zone_overlap_ha"]
+    overlap = float(inputs.overlaps["area_ha"].sum())
+    rows = [{"region": inputs.config.region.name, "year": year, "indicator": "zone_overlap_ha", "label_zh": zh,
+             "label_en": en, "unit": unit, "value": overlap, **_against(overlap, [])} for year in years]
+    return pd.DataFrame.from_records(rows, columns=COLUMNS)
+
+
+def tabulate(inputs: Inputs, computed: Computed, *, class_area: pd.DataFrame) -> StageResult:
+    """region_indicators over all zones; where zones overlap, over their union, with the overlap's area."""
+    if inputs.overlaps.empty:  # the zones' sum is their union
+        return StageResult(tables={REGION: region_indicators(class_area, inputs.config.region, inputs.class_map)})
+    table = region_indicators(_union_class_area(inputs, computed), inputs.config.region, inputs.class_map)
+    overlap = _overlap_rows(inputs, sorted(int(y) for y in table["year"].unique()))
+    return StageResult(tables={REGION: pd.concat([table, overlap], ignore_index=True)})
