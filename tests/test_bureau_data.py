@@ -40,6 +40,7 @@ from pipeline.io.output import write_workbook
 from pipeline.io.tables import read_csv_table, read_plan_sheet
 from pipeline.io.vectors import read_zones
 from pipeline.present import report
+from pipeline.present.styles import ZoneLegend, zone_style
 from pipeline.text import GB18030, UTF8
 from tests.conftest import ROOT, write_raster
 
@@ -398,3 +399,16 @@ def test_zone_flags_on_the_command_line() -> None:
     result = CliRunner().invoke(cli.app, ["run", "--help"], terminal_width=200)
     assert "--zones-layer" in result.output
     assert "--zones-encoding" in result.output
+
+
+def test_qgis_label_is_the_name_field_and_class_fields_alias_by_name(tmp_path: Path) -> None:
+    classes = load_class_map(_class_yaml(tmp_path, CLASS_MAP))
+    zones = gpd.GeoDataFrame({"zone_id": ["150202"], "小班号": ["150202"], "片区名称": ["东河片区"],
+                              "area_ha": [2.0], "林地_ha": [1.0], "草地_ha": [1.0]},
+                             geometry=_zone_boxes()[:1], crs=CRS)
+    style = zone_style(zones, ZoneLegend(class_map=classes, name_field="片区名称"))
+    assert style.root.find(".//text-style").get("fieldName") == '"片区名称"'
+    aliases = {a.get("field"): a.get("name") for a in style.root.iter("alias")}
+    assert aliases["林地_ha"] == "林地面积 (ha) / 林地 area (ha)"
+    # the dominant-class categories are the map's own classes, in the colour of their role
+    assert [c.get("value") for c in style.root.iter("category")] == ["林地", "草地"]
