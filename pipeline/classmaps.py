@@ -1,21 +1,25 @@
 """Class maps: which product codes make up each named land-cover class.
 
 The built-in maps follow the crosswalk in docs/sources.md §1 (a design choice, not an
-official crosswalk) and the product legends cited on each map. A user's own map is a YAML file
-`classes: {forest: [2], shrub: [3], ...}` read by pipeline.config; a code may belong to one class only.
-The reserved class `nodata` lists codes that mean "no observation" (fill values, clouds).
+official crosswalk) and the product legends cited on each map. A user's own map is a YAML file read by
+pipeline.config: `classes: {forest: [2], 灌木林: {codes: [3], role: shrub}}`; a code may belong to one
+class only. Class names are any text; each class plays one role (forest, shrub, grassland, ...; a short-form
+class named otherwise plays `other`, and the run says so), and
+everything that counts forest, grassland or wetland (region indicators, plans, candidates, carbon,
+colours) works from roles, so a map may name its classes as the bureau does. The reserved class
+`nodata` lists codes that mean "no observation" (fill values, clouds).
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
+import difflib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from pipeline.errors import ClassMapError
 
 NODATA_CLASS = "nodata"
-_IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
+ROLES = ("forest", "shrub", "grassland", "wetland", "water", "cropland", "built", "bare", "snow_ice", "other")
 
 LABELS: dict[str, tuple[str, str]] = {
     "forest": ("森林（乔木林）", "Forest (tree cover)"),
@@ -40,7 +44,10 @@ class ClassMap:
     classes: Mapping[str, tuple[int, ...]]
     nodata_codes: tuple[int, ...] = ()
     source: str = ""
-    colours: Mapping[int, str] = field(default_factory=dict)
+    roles: Mapping[str, str] = field(default_factory=dict)
+    product: str = ""  # the product whose codes these are (its official colours), when known
+    # classes given in the short form under a name that is no role: they play `other` until given one
+    roleless: tuple[str, ...] = ()
 
     def code_to_class(self) -> dict[int, str]:
         return {code: name for name, codes in self.classes.items() for code in codes}
@@ -49,15 +56,75 @@ class ClassMap:
     def class_names(self) -> list[str]:
         return list(self.classes)
 
+    def role(self, name: str) -> str:
+        """The role a class plays; nodata is its own."""
+        return self.roles.get(name, name)
+
+    def with_roles(self, roles: Iterable[str]) -> tuple[str, ...]:
+        """The classes playing any of these roles, in map order."""
+        wanted = set(roles)
+        return tuple(c for c in self.classes if self.role(c) in wanted)
+
+    def resolve(self, names: Iterable[str], *, key: str) -> tuple[str, ...]:
+        """Classes named directly or through a role (`forest` selects every class playing forest).
+
+        A name that is neither raises, naming the config `key` and the closest valid names.
+        """
+        found: list[str] = []
+        for name in names:
+            if name in self.classes:
+                found.append(name)
+            elif name in ROLES:
+                found.extend(self.with_roles([name]))
+            else:
+                raise ClassMapError(f"{key}: {name!r} is neither a class of class map {self.name!r} nor a role"
+                                    f"{closest(name, [*self.classes, *ROLES])}")
+        return tuple(dict.fromkeys(found))
+
+
+def closest(name: str, valid: Iterable[str]) -> str:
+    """'; did you mean ...?' with the nearest valid names, and the valid names listed."""
+    choices = list(dict.fromkeys(valid))
+    near = difflib.get_close_matches(name, choices, n=3, cutoff=0.5)
+    hint = f"; did you mean {' or '.join(map(repr, near))}?" if near else ""
+    return f"{hint} (valid: {', '.join(choices)})"
+
 
 def label(class_name: str) -> tuple[str, str]:
-    """(Chinese, English) label of a class; user-defined classes fall back to their own name."""
-    return LABELS.get(class_name, (class_name, class_name.replace("_", " ").capitalize()))
+    """(Chinese, English) label of a role (or a built-in class, named after its role); others read as themselves."""
+    return LABELS.get(class_name, (class_name, class_name))
 
 
-def build_class_map(name: str, classes: Mapping[str, list[int]], *, source: str = "") -> ClassMap:
-    """Check and freeze a class map given as {class: [codes]}; the class `nodata` marks fill codes."""
-    problems = [f"class name {c!r} is not a lower-case identifier" for c in classes if not _IDENTIFIER.match(c)]
+def _name_problems(classes: Mapping[str, object], roles: Mapping[str, str]) -> list[str]:
+    """Class names are non-empty text, distinct regardless of case (GeoPackage field names are); roles are roles."""
+    problems: list[str] = []
+    seen: dict[str, str] = {}
+    for name in classes:
+        if not isinstance(name, str) or not name.strip() or name != name.strip():
+            problems.append(f"class name {name!r} must be text without surrounding spaces")
+            continue
+        if name.lower() in seen:
+            problems.append(f"class names {seen[name.lower()]!r} and {name!r} differ only in case; their "
+                            "area fields would collide: rename one")
+        seen[name.lower()] = name
+        if name.lower() == "area":
+            problems.append(f"class name {name!r} is reserved (its field {name}_ha is the zone's area)")
+        role = roles.get(name)
+        if role is not None and role not in ROLES:
+            problems.append(f"class {name!r}: role {role!r} is not a role{closest(role, ROLES)}")
+        elif role is not None and name in ROLES and role != name:
+            problems.append(f"class {name!r} is named after the role {name} but given role {role!r}: rename it")
+    return problems
+
+
+def build_class_map(name: str, classes: Mapping[str, list[int]], *, source: str = "",
+                    roles: Mapping[str, str] | None = None, product: str = "") -> ClassMap:
+    """Check and freeze a class map given as {class: [codes]} and {class: role} for classes not named
+    after their role; the class `nodata` marks fill codes."""
+    roles = dict(roles or {})
+    problems = _name_problems(classes, roles)
+    if NODATA_CLASS in roles:
+        problems.append(f"class {NODATA_CLASS!r} lists fill codes and takes no role")
     seen: dict[int, str] = {}
     for cls, codes in classes.items():
         for code in codes:
@@ -68,7 +135,10 @@ def build_class_map(name: str, classes: Mapping[str, list[int]], *, source: str 
         raise ClassMapError(f"class map {name!r}: " + "; ".join(problems))
     named = {c: tuple(int(v) for v in codes) for c, codes in classes.items() if c != NODATA_CLASS}
     nodata = tuple(int(v) for v in classes.get(NODATA_CLASS, []))
-    return ClassMap(name=name, classes=named, nodata_codes=nodata, source=source)
+    roleless = tuple(c for c in named if c not in roles and c not in ROLES)
+    return ClassMap(name=name, classes=named, nodata_codes=nodata, source=source,
+                    roles={c: roles.get(c, "other" if c in roleless else c) for c in named}, product=product,
+                    roleless=roleless)
 
 
 _BUILTIN: dict[str, tuple[str, dict[str, list[int]]]] = {
@@ -124,4 +194,4 @@ def builtin_class_map(name: str) -> ClassMap:
     if name not in _BUILTIN:
         raise ClassMapError(f"unknown class map {name!r}: use one of {', '.join(BUILTIN_NAMES)} or a YAML file")
     source, classes = _BUILTIN[name]
-    return build_class_map(name, classes, source=source)
+    return build_class_map(name, classes, source=source, product=name)

@@ -26,7 +26,8 @@ from pipeline.names import GPKG_NAME, RUN_RECORD
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="sinkzone: exact land-cover area and carbon per carbon-sink zone, as a QGIS-ready GeoPackage.")
-console = Console(stderr=True)
+# soft_wrap: messages keep their lines whole (a log file or cron mail is not 80 columns wide)
+console = Console(stderr=True, soft_wrap=True)
 log = logging.getLogger("pipeline")
 
 
@@ -40,10 +41,20 @@ class _NoTraceback(logging.Formatter):
         return ""
 
 
+def _log_handler() -> logging.Handler:
+    """Rich lines on a terminal; one plain, unwrapped line per message under cron, in a pipe or a file."""
+    if console.is_terminal:
+        handler: logging.Handler = RichHandler(console=console, show_path=False, markup=False,
+                                               highlighter=NullHighlighter())
+        handler.setFormatter(_NoTraceback("%(message)s", datefmt="[%X]"))
+        return handler
+    handler = logging.StreamHandler(console.file)
+    handler.setFormatter(_NoTraceback("%(asctime)s %(levelname)s %(message)s", datefmt="%Y-%m-%d %H:%M:%S"))
+    return handler
+
+
 def _setup_logging(verbose: bool) -> None:
-    handler = RichHandler(console=console, show_path=False, markup=False, highlighter=NullHighlighter())
-    handler.setFormatter(_NoTraceback("%(message)s", datefmt="[%X]"))
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=[handler], force=True)
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=[_log_handler()], force=True)
     for noisy in ("distributed", "rasterio", "pyogrio", "fiona"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
@@ -96,6 +107,8 @@ def run(
     landcover: Annotated[list[str] | None, typer.Option(help="[YEAR=]PATH of a land-cover raster; repeat")] = None,
     zones: Annotated[Path | None, typer.Option(help="zone layer (GeoPackage, Shapefile, GeoJSON)")] = None,
     zone_id: Annotated[str | None, typer.Option(help="field holding the zone id")] = None,
+    zones_layer: Annotated[str | None, typer.Option(help="layer of the zone file (GeoPackage with several)")] = None,
+    zones_encoding: Annotated[str | None, typer.Option(help="text encoding of a Shapefile's .dbf, e.g. GBK")] = None,
     classes: Annotated[str | None, typer.Option(help="built-in class map name or YAML file")] = None,
     scheduler: Annotated[str | None, typer.Option(help="dask.distributed scheduler address")] = None,
     pools: Annotated[str | None, typer.Option(help="carbon pools table: built-in name (baotou) or CSV")] = None,
@@ -105,7 +118,8 @@ def run(
     """Compute class area per zone and write sinkzones.gpkg and run.json."""
     _setup_logging(verbose)
     flags = Overrides(out=out, scheduler=scheduler, landcover=tuple(landcover or ()), zones=zones, zone_id=zone_id,
-                      classes=classes, pools=pools, biomass=tuple(biomass or ()))
+                      zones_layer=zones_layer, zones_encoding=zones_encoding, classes=classes, pools=pools,
+                      biomass=tuple(biomass or ()))
     try:
         with _interruptible():
             cfg = load_config(config, flags)

@@ -6,6 +6,7 @@ the same from `make`, from cron and from any working directory.
 
 from __future__ import annotations
 
+import codecs
 import logging
 import os
 import re
@@ -42,6 +43,18 @@ class Zones(_Frozen):
     path: Path
     id_field: str
     layer: str | None = None
+    name_field: str | None = None  # the zone's name (片区名称), shown in the report and as the QGIS label
+    encoding: str | None = None  # a Shapefile's .dbf text encoding (GBK, UTF-8 ...), when .cpg and .dbf mislead
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                codecs.lookup(value)
+            except LookupError as exc:
+                raise ValueError(f"unknown text encoding {value!r} (e.g. GBK, GB18030, UTF-8, Big5)") from exc
+        return value
 
 
 class Compute(_Frozen):
@@ -122,7 +135,7 @@ class Carbon(_Frozen):
     carbon_fraction: FactorRange = _DEFAULT_CF
     volume: Volume | None = None
     species: str = "ar_cm_001_recalled"
-    forest_class: str = "forest"
+    forest_class: str = "forest"  # a class name or a role: the classes whose live biomass volume supplies
     uncertainty: Uncertainty = Uncertainty()
 
     @field_validator("root_shoot", "carbon_fraction", mode="before")
@@ -138,9 +151,10 @@ class Carbon(_Frozen):
 
 
 class Plans(_Frozen):
-    """The plan sheet (一片一方案): a CSV with one row per zone, joined to the zones by zone_id."""
+    """The plan sheet (一片一方案): a CSV or .xlsx with one row per zone, joined to the zones by zone_id."""
 
     path: Path
+    sheet: str | None = None  # the worksheet of an .xlsx; the first when not given
 
 
 class RegionTarget(_Frozen):
@@ -170,6 +184,7 @@ class Candidates(_Frozen):
     min_parcel_m2: float = Field(default=400.0, gt=0)
     # minimum mapping unit: a patch of fewer cells is classification noise more often than land
     min_cells: int = Field(default=2, ge=1)
+    # class names or roles (a role names every class playing it); checked against the class map
     never_classes: tuple[str, ...] = ("forest", "shrub")
     excluded_classes: tuple[str, ...] = ("wetland", "water", "built", "snow_ice")
 
@@ -373,6 +388,8 @@ class Overrides(_Frozen):
     landcover: tuple[str, ...] = ()
     zones: Path | None = None
     zone_id: str | None = None
+    zones_layer: str | None = None
+    zones_encoding: str | None = None
     classes: str | None = None
     pools: str | None = None
     biomass: tuple[str, ...] = ()
@@ -431,6 +448,10 @@ def _with_flags(raw: dict[str, Any], flags: Overrides) -> dict[str, Any]:
         out["output"] = {"dir": _absolute(str(flags.out))}
     if flags.scheduler:
         out["compute"] = {**(raw.get("compute") or {}), "scheduler": flags.scheduler}
+    zones = {key: value for key, value in (("layer", flags.zones_layer), ("encoding", flags.zones_encoding))
+             if value is not None}
+    if zones:
+        out["zones"] = {**(raw.get("zones") or {}), **zones}
     carbon = dict(raw.get("carbon") or {})
     if flags.pools:
         carbon["pools"] = _absolute(flags.pools) if flags.pools.endswith(".csv") else flags.pools
@@ -461,14 +482,41 @@ def load_config(path: Path | None, flags: Overrides | None = None) -> RunConfig:
 
 
 def load_class_map(spec: str) -> ClassMap:
-    """A built-in class map by name, or a user's YAML file `classes: {name: [codes]}`."""
+    """A built-in class map by name, or a user's YAML file.
+
+    `classes: {forest: [2], 灌木林: {codes: [3], role: shrub}}`: the short form names a role; the long
+    form gives any name and the role the class plays. `product: modis_igbp` (optional) says whose codes
+    these are, so the land cover keeps that product's official colours.
+    """
     if spec in BUILTIN_NAMES:
         return builtin_class_map(spec)
     path = Path(spec)
     raw = _read_yaml(path)
     classes = raw.get("classes") if isinstance(raw, dict) else None
-    if not isinstance(classes, dict) or not all(
-        isinstance(v, list) and all(isinstance(c, int) for c in v) for v in classes.values()
-    ):
-        raise ClassMapError(f"{path}: expected `classes: {{name: [integer codes], ...}}`")
-    return build_class_map(path.stem, classes, source=str(raw.get("source", path.name)))
+    if not isinstance(classes, dict):
+        raise ClassMapError(f"{path}: expected `classes: {{name: [integer codes] or {{codes: [...], role: ...}}}}`")
+    codes: dict[str, list[int]] = {}
+    roles: dict[str, str] = {}
+    for name, value in classes.items():
+        codes[name], role = _class_entry(path, name, value)
+        if role is not None:
+            roles[name] = role
+    product = raw.get("product")
+    if product is not None and product not in BUILTIN_NAMES:
+        raise ClassMapError(f"{path}: product {product!r} is not one of {', '.join(BUILTIN_NAMES)}")
+    return build_class_map(path.stem, codes, source=str(raw.get("source", path.name)), roles=roles,
+                           product=product or "")
+
+
+def _class_entry(path: Path, name: object, value: Any) -> tuple[list[int], str | None]:
+    """The codes and the role (None in the short form) of one class of a class-map YAML."""
+    entry = value if isinstance(value, dict) else {"codes": value}
+    role = entry.get("role")
+    if set(entry) - {"codes", "role"} or not _int_list(entry.get("codes")) or not isinstance(role, str | None):
+        raise ClassMapError(f"{path}: class {name!r}: expected [integer codes] or {{codes: [integer codes], "
+                            f"role: forest|shrub|...}}, got {value!r}")
+    return entry["codes"], role
+
+
+def _int_list(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(c, int) and not isinstance(c, bool) for c in value)

@@ -279,9 +279,12 @@ def _candidate_graph(inputs: Inputs, *, plan: ChunkPlan) -> Delayed | None:
     epochs = [(e, info) for e, info in zip(inputs.config.landcover, inputs.rasters, strict=True) if e.year in years]
     sources = [window_source(e.path) for e, _ in epochs]
     nodata = [epoch_nodata(e, info) for e, info in epochs]
-    rules = screening.make_screening(inputs.class_map.classes, never=settings.never_classes,
-                                     excluded=settings.excluded_classes, min_parcel_m2=settings.min_parcel_m2,
-                                     min_cells=settings.min_cells)
+    classes = inputs.class_map
+    rules = screening.make_screening(classes.classes,
+                                     never=classes.resolve(settings.never_classes, key="candidates.never_classes"),
+                                     excluded=classes.resolve(settings.excluded_classes,
+                                                              key="candidates.excluded_classes"),
+                                     min_parcel_m2=settings.min_parcel_m2, min_cells=settings.min_cells)
     grid = inputs.grid
     cell_m2 = row_cell_areas_m2(grid)
     unit_note = screening.mapping_unit_note(rules, cell_m2=float(np.median(cell_m2)))

@@ -211,6 +211,8 @@ def lonlat_polygon_areas_m2(geoms: NDArray[np.object_], *, semi_major: float,
     parts = shapely.orient_polygons(parts[polygonal], exterior_cw=False)
     rings, ring_part = shapely.get_rings(parts, return_index=True)
     coords, coord_ring = shapely.get_coordinates(rings, return_index=True)
+    if not len(coords):  # no polygon at all (say the shared edges of zones that only touch): no area
+        return np.zeros(len(geoms))
     lon, lat = coords[:, 0], coords[:, 1]
     ring_start = np.flatnonzero(np.r_[True, coord_ring[1:] != coord_ring[:-1]])
     reference = np.repeat(lat[ring_start], np.diff(np.r_[ring_start, len(lat)]))
@@ -328,3 +330,10 @@ def _wrap_polygonal(geom: shapely.Geometry, west: float) -> shapely.Geometry:
             part = shapely.affinity.translate(shapely.intersection(unwrapped, window), xoff=-360.0 * turn)
             pieces.extend(p for p in shapely.get_parts(part) if shapely.get_type_id(p) == 3)
     return shapely.union_all(pieces)
+
+
+def padded_bounds(bounds: tuple[float, float, float, float], *, margin: float) -> tuple[float, float, float, float]:
+    """Bounds grown on every side by `margin` times their width and height, so a map shows some surroundings."""
+    xmin, ymin, xmax, ymax = bounds
+    dx, dy = (xmax - xmin) * margin, (ymax - ymin) * margin
+    return xmin - dx, ymin - dy, xmax + dx, ymax + dy

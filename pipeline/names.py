@@ -4,6 +4,7 @@ from __future__ import annotations
 
 GPKG_NAME = "sinkzones.gpkg"
 PROJECT_NAME = "sinkzones.qgz"
+WORKBOOK_NAME = "tables.xlsx"
 RUN_RECORD = "run.json"
 RUN_LOG = "run.log.jsonl"
 REPORT_DIR = "report"

@@ -19,20 +19,39 @@ from pipeline import provenance
 from pipeline.config import RunConfig
 from pipeline.errors import OutputError
 from pipeline.graph import Computed, ProgressHook, build_graph, compute
+from pipeline.grid import padded_bounds
 from pipeline.inputs.check import Inputs, check_inputs, input_files
 from pipeline.inputs.landcover import epoch_nodata
 from pipeline.io.files import fingerprint, is_tile_pattern
-from pipeline.io.output import read_run_record, staged_output, write_files, write_outputs, write_qgis_package
+from pipeline.io.output import (
+    read_run_record,
+    staged_output,
+    write_files,
+    write_outputs,
+    write_qgis_package,
+    write_workbook,
+)
 from pipeline.io.rasters import raster_source, read_preview
-from pipeline.names import CARBON, CLASS_AREA, LANDCOVER_VRT, LAYER_ORDER, REPORT_DIR, ZONE_ACCURACY, ZONES
+from pipeline.names import (
+    CARBON,
+    CLASS_AREA,
+    LANDCOVER_VRT,
+    LAYER_ORDER,
+    REPORT_DIR,
+    WORKBOOK_NAME,
+    ZONE_ACCURACY,
+    ZONES,
+)
 from pipeline.present import report
 from pipeline.present.qgis_project import build_package, style_frame
+from pipeline.present.workbook import workbook_sheets
 from pipeline.stages import accuracy, candidates, carbon, class_area, progress, region, transitions
 from pipeline.stages.base import StageResult
 from pipeline.stages.zone_layer import zone_layer
 
 log = logging.getLogger(__name__)
 _MAP_SIDE = 600  # cells a side of a report map: a picture, never used for areas
+_MAP_MARGIN = 0.15  # a report map shows this share of the zone's width and height around it
 
 
 @dataclass(frozen=True)
@@ -154,13 +173,16 @@ def _write(inputs: Inputs, layers: Mapping[str, pd.DataFrame], record: Mapping[s
     config = inputs.config
     landcover, mosaic = _landcover_link(config)
     package = build_package(layers, title=config.name, class_map=inputs.class_map, out_dir=config.output.dir,
-                            landcover=landcover, landcover_crs=inputs.grid.crs)
+                            landcover=landcover, landcover_crs=inputs.grid.crs,
+                            name_field=config.zones.name_field)
     report_files = _report(inputs, layers)
+    sheets = workbook_sheets(layers, inputs.class_map)
 
     def beside_gpkg(folder: Path) -> None:
         write_files(folder, mosaic)
         write_qgis_package(folder, styles=style_frame(package.style_rows), project_xml=package.project_xml,
                            record=record)
+        write_workbook(folder / WORKBOOK_NAME, sheets)
         if report_files is not None:
             write_files(folder / REPORT_DIR, report_files)
         if extras is not None:
@@ -202,8 +224,9 @@ def _report_maps(inputs: Inputs, layout: report.Layout) -> dict[str, report.MapD
     else:
         extents = {z: tuple(g.bounds) for z, g in zip(inputs.zones.ids.astype(str), inputs.zones.geoms, strict=True)}
     maps = {}
-    for name, bounds in extents.items():
-        data, transform = read_preview(source, bounds=bounds, max_side=_MAP_SIDE)
+    for name, (xmin, ymin, xmax, ymax) in extents.items():
+        data, transform = read_preview(source, bounds=padded_bounds((xmin, ymin, xmax, ymax), margin=_MAP_MARGIN),
+                                       max_side=_MAP_SIDE)
         maps[name] = report.MapData(data=data, transform=transform, nodata=nodata, crs=inputs.grid.crs)
     return maps
 
@@ -218,8 +241,8 @@ def _report(inputs: Inputs, layers: Mapping[str, pd.DataFrame]) -> dict[str, byt
     assert isinstance(zones, gpd.GeoDataFrame)
     tables = {name: frame for name, frame in layers.items() if name != ZONES}
     return report.build_report(tables, zones, class_map=inputs.class_map, maps=_report_maps(inputs, layout),
-                               run_name=inputs.config.name, region=inputs.config.region.name, layout=layout,
-                               note=note)
+                               run_name=inputs.config.name, region=inputs.config.region.name,
+                               name_field=inputs.config.zones.name_field, layout=layout, note=note)
 
 
 def _log_inputs(inputs: Inputs) -> None:

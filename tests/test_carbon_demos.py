@@ -55,15 +55,17 @@ def test_baotou_uses_the_shipped_table(demo_run: DemoRun) -> None:
     assert stock["source_id"].dropna().map(sources).str.contains("IPCC 2006").any()
     wide = result.tables["zone_class_area"].pivot(index="zone_id", columns="class", values="area_ha")
     # zero areas have no row
-    wide = wide.reindex(columns=["forest", "shrub", "grassland", "wetland", "cropland"]).fillna(0.0)
+    wide = wide.reindex(columns=["乔木林", "灌木林", "草地", "湿地", "耕地"]).fillna(0.0)
     soil = stock[stock["pool"] == "soil"].set_index("zone_id")["carbon_t"]
     # Shipped c_soil (t C/ha): forest, shrub, grassland 50 (SOC_ref HAC, cold temperate dry); wetland 87;
     # cropland 50 x 0.80 = 40; the other classes 0.
-    expected = (wide["forest"] + wide["shrub"] + wide["grassland"]) * 50 + wide["wetland"] * 87 + wide["cropland"] * 40
+    # The Baotou config names its classes in Chinese with roles (configs/classes_modis_igbp_zh.yaml); the
+    # table's rows are per role: 乔木林 is forest, 灌木林 shrub, 草地 grassland, 湿地 wetland, 耕地 cropland.
+    expected = (wide["乔木林"] + wide["灌木林"] + wide["草地"]) * 50 + wide["湿地"] * 87 + wide["耕地"] * 40
     assert soil.sort_index().to_numpy() == pytest.approx(expected.sort_index().to_numpy(), rel=1e-9)
     live = stock[stock["pool"].isin(["above", "below"])].groupby("zone_id")["carbon_t"].sum()
     # Grassland live biomass 6.5 t d.m./ha x 0.47 = 3.055 t C/ha; forest 56.4 + 12.972; shrub 2.82 + 1.128.
-    expected_live = wide["grassland"] * 3.055 + wide["forest"] * 69.372 + wide["shrub"] * 3.948
+    expected_live = wide["草地"] * 3.055 + wide["乔木林"] * 69.372 + wide["灌木林"] * 3.948
     assert live.sort_index().to_numpy() == pytest.approx(expected_live.sort_index().to_numpy(), rel=1e-9)
     zones = result.zones.set_index("zone_id")
     assert zones["co2e_t"].to_numpy() == pytest.approx(zones["carbon_t"].to_numpy() * C2)

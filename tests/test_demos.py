@@ -12,7 +12,8 @@ import yaml
 from conftest import DemoRun
 
 from pipeline import runner
-from pipeline.config import RunConfig, load_config
+from pipeline.classmaps import ROLES
+from pipeline.config import RunConfig, load_class_map, load_config
 from pipeline.grid import quadrangle_area_m2
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,7 +50,8 @@ def ellipsoid_over_sphere(lat: float) -> float:
 def sao_miguel_by_code(tmp_path_factory: pytest.TempPathFactory) -> runner.RunResult:
     tmp = tmp_path_factory.mktemp("sao_miguel")
     identity = tmp / "corine_codes.yaml"
-    identity.write_text(yaml.safe_dump({"classes": {f"c{code}": [code] for code in range(1, 256)}}))
+    identity.write_text(yaml.safe_dump({"classes": {f"c{code}": {"codes": [code], "role": "other"}
+                                                     for code in range(1, 256)}}))
     return run_demo("demo", tmp / "out", classes=str(identity))
 
 
@@ -125,7 +127,18 @@ def test_baotou_total_is_the_geodesic_city_area(demo_run: DemoRun) -> None:
     assert result.zones["area_ha"].sum() / 100 == pytest.approx(27_614, abs=1)
 
 
-@pytest.mark.parametrize("path", sorted((ROOT / "configs").rglob("*.yaml")), ids=lambda p: p.name)
+CLASS_MAPS = ROOT / "configs" / "classes"
+
+
+@pytest.mark.parametrize("path", sorted(p for p in (ROOT / "configs").rglob("*.yaml") if CLASS_MAPS not in p.parents),
+                         ids=lambda p: p.name)
 def test_every_shipped_config_loads(path: Path) -> None:
     # configs/ and configs/batch/ alike: `make batch` runs the latter unattended
     assert isinstance(load_config(path), RunConfig)
+
+
+@pytest.mark.parametrize("path", sorted(CLASS_MAPS.glob("*.yaml")), ids=lambda p: p.name)
+def test_every_shipped_class_map_loads_with_roles(path: Path) -> None:
+    class_map = load_class_map(str(path))
+    assert set(class_map.roles.values()) <= set(ROLES)
+    assert class_map.with_roles(["forest"])

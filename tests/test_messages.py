@@ -45,7 +45,8 @@ def test_square_brackets_in_messages_are_printed_as_written(tmp_path: Path) -> N
     config = good_inputs(tmp_path)
     (tmp_path / "mine.yaml").write_text("classes: {forest: one}\n", encoding="utf-8")
     _edit(config, classes=str(tmp_path / "mine.yaml"))
-    assert_clean_failure(cli("validate", str(config)), "expected `classes: {name: [integer codes], ...}`")
+    assert_clean_failure(cli("validate", str(config)),
+                         "class 'forest': expected [integer codes] or {codes: [integer codes], role: forest|shrub|...}")
 
 
 def test_markup_closing_tags_in_a_path_do_not_crash_the_printer(tmp_path: Path) -> None:

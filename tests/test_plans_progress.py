@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from pipeline.classmaps import builtin_class_map
 from pipeline.config import Region, RegionTarget
 from pipeline.errors import TableError
 from pipeline.inputs.plans import validate_plans
@@ -15,18 +16,19 @@ from pipeline.io.tables import read_plan_sheet
 from pipeline.stages.progress import NO_CARBON, assess, progress_table, zone_fields
 from pipeline.stages.region import region_indicators
 
+CLCD = builtin_class_map("clcd")
 HEADER = "zone_id,name,sink_type,target_share_pct,target_area_ha,target_carbon_t,target_year,baseline_year,measures\n"
 
 
 def _sheet(tmp_path: Path, rows: str) -> pd.DataFrame:
     path = tmp_path / "plans.csv"
     path.write_text("# illustrative targets\n" + HEADER + rows, encoding="utf-8")
-    return read_plan_sheet(path)
+    return read_plan_sheet(path).frame
 
 
 def test_good_sheet_is_typed(tmp_path: Path) -> None:
     raw = _sheet(tmp_path, 'Z1,片区一,forest,40,,300,2030,,"造林, 补植"\nZ2,,wetland,,500,,2025,2015,\n')
-    plans = validate_plans(raw, zone_ids={"Z1", "Z2"}, first_year=2015, source="plans.csv")
+    plans = validate_plans(raw, zone_ids={"Z1", "Z2"}, first_year=2015, source="plans.csv", class_map=CLCD)
     assert plans["target_share_pct"].tolist()[0] == 40.0
     assert math.isnan(plans["target_share_pct"].tolist()[1])
     assert plans["measures"].tolist()[0] == "造林, 补植"   # quoted comma kept
@@ -45,14 +47,14 @@ def test_good_sheet_is_typed(tmp_path: Path) -> None:
 def test_bad_rows_are_named(tmp_path: Path, row: str, message: str) -> None:
     raw = _sheet(tmp_path, row)
     with pytest.raises(TableError, match="plans.csv") as err:
-        validate_plans(raw, zone_ids={"Z1"}, first_year=2015, source="plans.csv")
+        validate_plans(raw, zone_ids={"Z1"}, first_year=2015, source="plans.csv", class_map=CLCD)
     assert message in str(err.value)
 
 
 def test_every_bad_row_reported_at_once(tmp_path: Path) -> None:
     raw = _sheet(tmp_path, "Z9,,forest,40,,,2030,,\nZ1,,forest,101,,,2030,,\nZ1,,forest,40,,,2030,,\n")
     with pytest.raises(TableError) as err:
-        validate_plans(raw, zone_ids={"Z1"}, first_year=2015, source="p.csv")
+        validate_plans(raw, zone_ids={"Z1"}, first_year=2015, source="p.csv", class_map=CLCD)
     text = str(err.value)
     # lines 3, 4 and 5 of the file (line 1 a comment, line 2 the header)
     assert "line 3 (zone_id 'Z9')" in text
@@ -87,21 +89,21 @@ def _plan(**targets: float) -> pd.DataFrame:
 
 def test_share_on_track_and_behind() -> None:
     # forest+shrub share 25 % -> 30 % over 5 years: slope 1 %/yr; 2030 projection 30 + 10 x 1 = 40 %.
-    on = progress_table(_long(), _plan(target_share_pct=40.0)).iloc[0]
+    on = progress_table(_long(), _plan(target_share_pct=40.0), class_map=CLCD).iloc[0]
     assert on["latest_value"] == pytest.approx(30.0)
     assert on["pct_of_target"] == pytest.approx(75.0)      # 30 / 40
     assert on["slope_per_year"] == pytest.approx(1.0)
     assert on["projected_value"] == pytest.approx(40.0)
     assert on["status"] == "on track"
-    behind = progress_table(_long(), _plan(target_share_pct=45.0)).iloc[0]
+    behind = progress_table(_long(), _plan(target_share_pct=45.0), class_map=CLCD).iloc[0]
     assert behind["status"] == "behind"                    # 40 < 45
-    assert progress_table(_long(), _plan(target_share_pct=30.0)).iloc[0]["status"] == "reached"
+    assert progress_table(_long(), _plan(target_share_pct=30.0), class_map=CLCD).iloc[0]["status"] == "reached"
 
 
 def test_area_target_and_single_epoch() -> None:
     # area 30 ha in 2020, target 60 ha -> 50 %; one epoch only -> no trend yet
     one = _long()[lambda f: f["year"] == 2020]
-    row = progress_table(one, _plan(target_area_ha=60.0)).iloc[0]
+    row = progress_table(one, _plan(target_area_ha=60.0), class_map=CLCD).iloc[0]
     assert (row["metric"], row["unit"]) == ("area", "ha")
     assert row["pct_of_target"] == pytest.approx(50.0)
     assert row["status"] == "no trend yet"
@@ -116,26 +118,26 @@ def test_target_year_passed_is_behind() -> None:
 
 def test_carbon_target_with_and_without_carbon() -> None:
     plan = _plan(target_share_pct=40.0, target_carbon_t=300.0)
-    without = progress_table(_long(), plan)
+    without = progress_table(_long(), plan, class_map=CLCD)
     assert without.set_index("metric").loc["carbon_stock", "status"] == NO_CARBON
     # zone_carbon as the carbon stage writes it: 2015 agb 100 + bgb 20 = 120 t C; 2020 150 + 30 = 180 t C.
     # slope 12 t/yr, 2030 projection 180 + 120 = 300 -> on track; 180 / 300 = 60 %.
     carbon = pd.DataFrame({"zone_id": ["Z"] * 4, "year": [2015, 2015, 2020, 2020], "pool": ["agb", "bgb"] * 2,
                            "carbon_t": [100.0, 20.0, 150.0, 30.0], "co2e_t": [0.0] * 4})
-    row = progress_table(_long(), plan, carbon=carbon).set_index("metric").loc["carbon_stock"]
+    row = progress_table(_long(), plan, carbon=carbon, class_map=CLCD).set_index("metric").loc["carbon_stock"]
     assert row["latest_value"] == pytest.approx(180.0)
     assert row["pct_of_target"] == pytest.approx(60.0)
     assert row["status"] == "on track"
     # a `total` pool is used as is, not added to the others: 2020 total 200 -> 200 / 300
     total = pd.concat([carbon, pd.DataFrame({"zone_id": ["Z"], "year": [2020], "pool": ["total"],
                                              "carbon_t": [200.0], "co2e_t": [0.0]})])
-    row = progress_table(_long(), plan, carbon=total).set_index("metric").loc["carbon_stock"]
+    row = progress_table(_long(), plan, carbon=total, class_map=CLCD).set_index("metric").loc["carbon_stock"]
     assert row["latest_value"] == pytest.approx(200.0)
 
 
 def test_zone_fields_headline_is_share() -> None:
     plan = _plan(target_share_pct=40.0, target_area_ha=60.0, target_carbon_t=300.0)
-    fields = zone_fields(plan, progress_table(_long(), plan)).loc["Z"]
+    fields = zone_fields(plan, progress_table(_long(), plan, class_map=CLCD)).loc["Z"]
     assert fields["progress_metric"] == "share"
     assert fields["progress_pct"] == pytest.approx(75.0)
     assert fields["carbon_status"] == NO_CARBON
@@ -148,11 +150,11 @@ def test_region_indicators_hand_derived() -> None:
              ("B", "forest"): 20, ("B", "wetland"): 15, ("B", "water"): 5, ("B", "grassland"): 60}
     long = pd.DataFrame([{"zone_id": z, "year": 2020, "class": c, "area_ha": float(a)} for (z, c), a in areas.items()])
     target = RegionTarget(indicator="forest_coverage_pct", value=30.0, year=2025)
-    plain = region_indicators(long, Region(targets=(target,))).set_index("indicator")
+    plain = region_indicators(long, Region(targets=(target,)), CLCD).set_index("indicator")
     assert plain.loc["forest_coverage_pct", "value"] == pytest.approx(100 * 50 / 190)
     assert not plain.loc["forest_coverage_pct", "meets_target"]
     flagged = region_indicators(long, Region(shrub_counts_as_forest=True, wetland_includes_water=True,
-                                             targets=(target,))).set_index("indicator")
+                                             targets=(target,)), CLCD).set_index("indicator")
     assert flagged.loc["forest_coverage_pct", "value"] == pytest.approx(100 * 60 / 190)
     assert flagged.loc["forest_coverage_pct", "meets_target"]
     # wetland with water 20 ha = 300 亩 = 0.03 万亩; grassland 110 ha = 0.165 万亩

@@ -175,7 +175,7 @@ def _dominant_colours(folder: Path) -> dict[str, str]:
     zones = gpd.read_file(folder / "sinkzones.gpkg", layer="zones")
     if "sink_type" in zones.columns:
         return {str(z): CLASS_COLOURS[t] for z, t in zip(zones["zone_id"], zones["sink_type"], strict=True)}
-    classes = class_columns(list(zones.columns))
+    classes = class_columns(list(zones.columns), builtin_class_map("esa_worldcover"))  # it has every role
     areas = pd.DataFrame({c: zones[f"{c}_ha"] for c in classes}).fillna(0)
     return {str(z): CLASS_COLOURS[c] for z, c in zip(zones["zone_id"], areas.idxmax(axis=1), strict=True)}
 

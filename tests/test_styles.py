@@ -18,6 +18,7 @@ from pipeline.io.output import write_outputs, write_qgis_package
 from pipeline.present.qgis_project import build_package, relative_source, style_frame
 from pipeline.present.styles import (
     PALETTES,
+    ZoneLegend,
     equal_breaks,
     field_alias,
     graduated_zone_styles,
@@ -26,6 +27,7 @@ from pipeline.present.styles import (
 )
 
 ROOT = Path(__file__).resolve().parents[1]
+LEGEND = ZoneLegend(class_map=builtin_class_map("clcd"))
 ALBERS_CGCS2000 = "+proj=aea +lat_0=0 +lon_0=105 +lat_1=25 +lat_2=47 +x_0=0 +y_0=0 +ellps=GRS80 +units=m +no_defs"
 
 
@@ -68,18 +70,19 @@ def test_equal_breaks() -> None:
 
 
 def test_zone_style_follows_the_fields_present() -> None:
-    assert zone_style(_zones()).name == "zones-dominant-class"
-    typed = zone_style(_zones(sink_type=["forest_sink", "grassland_sink"]))
+    assert zone_style(_zones(), LEGEND).name == "zones-dominant-class"
+    typed = zone_style(_zones(sink_type=["forest_sink", "grassland_sink"]), LEGEND)
     assert typed.name == "zones-sink-type"
     values = [c.get("value") for c in typed.root.iter("category")]
     assert values == ["forest_sink", "grassland_sink"]
-    views = [s.name for s in graduated_zone_styles(_zones(co2e_t=[4000.0, 500.0], progress_pct=[20.0, 110.0]))]
+    views = [s.name for s in graduated_zone_styles(_zones(co2e_t=[4000.0, 500.0], progress_pct=[20.0, 110.0]),
+                                                   LEGEND)]
     assert views == ["zones-carbon-density", "zones-progress", "zones-forest-share"]
 
 
 def test_carbon_density_ranges_span_the_zone_values() -> None:
     # densities 4000 t / 400 ha = 10 and 500 t / 100 ha = 5 t CO2e/ha: equal steps of (10 - 5) / 5 = 1
-    carbon = graduated_zone_styles(_zones(co2e_t=[4000.0, 500.0]))[0]
+    carbon = graduated_zone_styles(_zones(co2e_t=[4000.0, 500.0]), LEGEND)[0]
     ranges = [(float(r.get("lower")), float(r.get("upper"))) for r in carbon.root.iter("range")]
     assert ranges == [(5.0, 6.0), (6.0, 7.0), (7.0, 8.0), (8.0, 9.0), (9.0, 10.0)]
 

@@ -27,6 +27,8 @@ BUILTIN_SPECIES = {"ar_cm_001_recalled": "species_ar_cm_001.csv"}
 # wood density below 1.5 t/m3; BEF and root-to-shoot ratio below 10; the carbon fraction is a fraction.
 POOL_LIMITS = dict.fromkeys(POOLS, 5000.0)
 SPECIES_LIMITS = {"wd": 1.5, "bef": 10.0, "r": 10.0, "cf": 1.0}
+# what the carbon stage adds to the zone layer
+CARBON_ZONE_FIELDS = ("carbon_t", "co2e_t", "co2e_per_year_t")
 
 
 @dataclass(frozen=True)
@@ -152,17 +154,19 @@ def _factor_rows(settings: Carbon) -> pd.DataFrame:
     return pd.DataFrame([row("r", settings.root_shoot), row("cf", settings.carbon_fraction)])
 
 
-def _volume_frame(settings: Carbon, zones: PreparedZones, id_field: str) -> tuple[pd.DataFrame, str]:
+def _volume_frame(settings: Carbon, zones: PreparedZones, notes: list[str]) -> tuple[pd.DataFrame, str]:
     """Volume records from the CSV table, or from the zone layer's fields (zones without a volume skipped)."""
     volume = settings.volume
     assert volume is not None
     if volume.table is not None:
-        return read_csv_table(str(volume.table), builtins={})
+        table = read_csv_table(str(volume.table), builtins={})
+        notes += table.notes()
+        return table.frame, table.name
     source = zones.source
     missing = [f for f in (volume.field, volume.species_field) if f is not None and f not in source.columns]
     if missing:
         raise SinkzoneError(f"zone layer: no field {', '.join(missing)} for the stock volume")
-    frame = pd.DataFrame({"zone_id": source[id_field].astype(str).to_numpy(),
+    frame = pd.DataFrame({"zone_id": zones.ids.astype(str),
                           "species": source[volume.species_field] if volume.species_field else volume.species,
                           f"volume_{volume.unit}": source[volume.field].to_numpy()})
     return frame[frame[f"volume_{volume.unit}"].notna()].reset_index(drop=True), f"zone layer field {volume.field}"
@@ -182,9 +186,11 @@ def _biomass_input(spec: BiomassRaster, zones: PreparedZones, id_field: str,
     return BiomassInput(spec=spec, info=info, zones=on_grid)
 
 
-def _read_table(spec: str, check: Callable[..., FactorTable], builtins: Mapping[str, str]) -> FactorTable:
-    frame, name = read_csv_table(spec, builtins=builtins)
-    return check(frame, name=name)
+def _read_table(spec: str, check: Callable[..., FactorTable], builtins: Mapping[str, str],
+                notes: list[str]) -> FactorTable:
+    table = read_csv_table(spec, builtins=builtins)
+    notes += table.notes()
+    return check(table.frame, name=table.name)
 
 
 def check_carbon(config: RunConfig, zones: PreparedZones, problems: list[str]) -> CarbonInputs | None:
@@ -194,12 +200,13 @@ def check_carbon(config: RunConfig, zones: PreparedZones, problems: list[str]) -
         return None
     years = [e.year for e in config.landcover]
     ids = [str(z) for z in zones.ids]
+    notes: list[str] = []
     try:
-        pools = _read_table(settings.pools, pools_table, BUILTIN_POOLS) if settings.pools else None
-        species = _read_table(settings.species, species_table, BUILTIN_SPECIES) if settings.volume else None
+        pools = _read_table(settings.pools, pools_table, BUILTIN_POOLS, notes) if settings.pools else None
+        species = _read_table(settings.species, species_table, BUILTIN_SPECIES, notes) if settings.volume else None
         volume = None
         if settings.volume is not None and species is not None:
-            frame, name = _volume_frame(settings, zones, config.zones.id_field)
+            frame, name = _volume_frame(settings, zones, notes)
             volume = volume_records(frame, zone_ids=ids, species=species, years=years, name=name)
         biomass = [_biomass_input(b, zones, config.zones.id_field, problems) for b in settings.biomass]
     except SinkzoneError as exc:
@@ -210,7 +217,7 @@ def check_carbon(config: RunConfig, zones: PreparedZones, problems: list[str]) -
                         ignore_index=True)
     return CarbonInputs(settings=settings, pools=pools, species=species, volume=volume,
                         biomass=tuple(b for b in biomass if b is not None), factors=factors,
-                        notes=tuple(_table_notes(pools, species, volume)))
+                        notes=(*notes, *_table_notes(pools, species, volume)))
 
 
 def _table_notes(pools: FactorTable | None, species: FactorTable | None,

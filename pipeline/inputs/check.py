@@ -9,20 +9,28 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
 
-from pipeline.classmaps import ClassMap
+from pipeline.classmaps import NODATA_CLASS, ROLES, ClassMap
 from pipeline.config import RunConfig, load_class_map
 from pipeline.errors import SinkzoneError, ValidationFailed
 from pipeline.grid import Grid
 from pipeline.inputs.accuracy import AccuracyInputs, read_accuracy
-from pipeline.inputs.carbon import CarbonInputs, check_carbon
+from pipeline.inputs.carbon import CARBON_ZONE_FIELDS, CarbonInputs, check_carbon
 from pipeline.inputs.carbon import input_paths as carbon_paths
 from pipeline.inputs.landcover import deep_checks, layout_notes, nodata_clashes, read_rasters, version_notes
-from pipeline.inputs.plans import read_plans
-from pipeline.inputs.zones import PreparedZones, overlap_notes, partial_notes, read_checked_zones, zone_overlaps
+from pipeline.inputs.plans import PROGRESS_FIELDS, read_plans
+from pipeline.inputs.zones import (
+    PreparedZones,
+    overlap_notes,
+    partial_notes,
+    read_checked_zones,
+    renamed_notes,
+    zone_overlaps,
+)
 from pipeline.io.lock import check_writable
 from pipeline.io.output import output_folder_problem
 from pipeline.io.rasters import RasterInfo
@@ -66,20 +74,63 @@ def check_inputs(config: RunConfig, *, deep: bool = True) -> Inputs:
     if refused is not None:
         problems.append(refused)
     code_notes = deep_checks(config, infos, class_map, problems) if deep else []
+    if class_map is not None:
+        problems += class_reference_problems(config, class_map)
     carbon = check_carbon(config, zones, problems) if zones is not None else None
-    plans = read_plans(config, zones, problems) if zones is not None else None
+    plans: pd.DataFrame | None = None
+    plan_notes: list[str] = []
+    if zones is not None and class_map is not None:
+        plans = read_plans(config, zones, class_map, taken=zone_field_names(config, class_map), problems=problems,
+                           notes=plan_notes)
     accuracy = read_accuracy(config, zones, infos, class_map, problems) if zones and class_map else None
     if zones is not None:
         problems.extend(_report_field_problems(config, zones.source.columns))
     if problems or class_map is None or zones is None:
         raise ValidationFailed(problems or ["inputs could not be read"])
     overlaps = zone_overlaps(zones, infos[0].grid)
-    notes = [*zones.repairs, *partial_notes(zones, infos[0].grid), *overlap_notes(overlaps), *code_notes,
-             *version_notes(config),
-             *layout_notes(infos), *(carbon.notes if carbon else ()),
+    notes = [*roleless_notes(class_map), *zones.repairs, *partial_notes(zones, infos[0].grid),
+             *overlap_notes(overlaps), *code_notes, *version_notes(config),
+             *layout_notes(infos), *(carbon.notes if carbon else ()), *plan_notes,
+             *renamed_notes(zones, zone_field_names(config, class_map, plans)),
              *(accuracy.notes if accuracy else ())]
     return Inputs(config=config, class_map=class_map, rasters=tuple(infos), zones=zones, notes=tuple(notes),
                   carbon=carbon, plans=plans, accuracy=accuracy, overlaps=overlaps)
+
+
+def roleless_notes(class_map: ClassMap) -> list[str]:
+    """Classes with names of their own but no role count as `other`: forest coverage, plans, candidates
+    and carbon pass them by, so the person is told how to give them a role."""
+    if not class_map.roleless:
+        return []
+    names = ", ".join(map(repr, class_map.roleless[:10]))
+    return [f"class map {class_map.name!r}: {names} have no role and count as other (not forest, grassland, "
+            f"wetland ...); if one is, write it as `{class_map.roleless[0]}: {{codes: [...], role: forest}}` "
+            f"(roles: {', '.join(ROLES)})"]
+
+
+def zone_field_names(config: RunConfig, class_map: ClassMap, plans: pd.DataFrame | None = None) -> list[str]:
+    """The fields the stages add to the zone layer, known before compute (source fields must make way)."""
+    names = ["zone_id", "area_ha", "area_mu", *(f"{c}_ha" for c in (*class_map.class_names, NODATA_CLASS))]
+    if config.carbon is not None:
+        names += CARBON_ZONE_FIELDS
+    if plans is not None:
+        names += [*(c for c in plans.columns if c not in ("zone_id", "baseline_year")), *PROGRESS_FIELDS]
+    return names
+
+
+def class_reference_problems(config: RunConfig, class_map: ClassMap) -> list[str]:
+    """Every class name or role the config names must be a class of the map or a role."""
+    refs: list[tuple[str, tuple[str, ...]]] = []
+    if config.candidates is not None:
+        refs += [("candidates.never_classes", config.candidates.never_classes),
+                 ("candidates.excluded_classes", config.candidates.excluded_classes)]
+    if config.carbon is not None:
+        refs.append(("carbon.forest_class", (config.carbon.forest_class,)))
+    problems: list[str] = []
+    for key, names in refs:
+        for name in names:
+            _try(partial(class_map.resolve, [name], key=key), problems)
+    return problems
 
 
 def input_files(config: RunConfig) -> list[Path]:

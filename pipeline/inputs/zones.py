@@ -6,7 +6,8 @@ is never resampled: the zones move to the raster's CRS instead.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Collection
+from dataclasses import dataclass, replace
 
 import geopandas as gpd
 import numpy as np
@@ -32,19 +33,50 @@ class PreparedZones:
     repairs: tuple[str, ...]
 
 
+_POLYGON, _MULTIPOLYGON = 3, 6
+
+
 def _polygonal(geom: shapely.Geometry) -> shapely.Geometry:
-    """The polygonal part of a geometry (make_valid may return collections with lines or points)."""
+    """The polygonal part of a geometry (make_valid and CAD exports give collections with lines or points)."""
     parts = shapely.get_parts(geom)
-    polygons = parts[np.isin(shapely.get_type_id(parts), [3, 6])]
+    polygons = parts[np.isin(shapely.get_type_id(parts), [_POLYGON, _MULTIPOLYGON])]
     return shapely.union_all(polygons) if len(polygons) else shapely.Polygon()
 
 
-def check_ids(frame: gpd.GeoDataFrame, *, id_field: str, source: str) -> None:
-    """The id field exists, has no missing values and no duplicates."""
+def as_multipolygon(geom: shapely.Geometry) -> shapely.Geometry:
+    """Every zone as a MultiPolygon, so the layer has one geometry type QGIS can draw."""
+    return shapely.MultiPolygon(list(shapely.get_parts(geom))) if shapely.get_type_id(geom) == _POLYGON else geom
+
+
+def _missing_field(frame: gpd.GeoDataFrame, field: str, *, source: str, key: str) -> ZoneError:
+    fields = ", ".join(str(c) for c in frame.columns if c != frame.geometry.name)
+    return ZoneError(f"{source}: no field {field!r}; the layer has: {fields}. Set {key} to one of them")
+
+
+def normalised_ids(values: pd.Series, *, id_field: str, source: str) -> tuple[pd.Series, list[str]]:
+    """Ids as text the way a plan sheet writes them: whole numbers stored as decimals (a Double field's
+    150202.0) become 150202, surrounding spaces go; each change is noted."""
+    notes = []
+    if pd.api.types.is_float_dtype(values):
+        finite = values.dropna()
+        if len(finite) and bool((finite == np.floor(finite)).all()):
+            values = values.astype("Int64")
+            notes.append(f"{source}: {id_field!r} holds whole numbers stored as decimals (e.g. "
+                         f"{finite.iloc[0]!r}); used as whole numbers (e.g. {int(finite.iloc[0])})")
+    text = values.astype("string")
+    stripped = text.str.strip()
+    changed = (stripped != text).fillna(False)
+    if changed.any():
+        notes.append(f"{source}: stripped spaces around {int(changed.sum())} {id_field!r} value(s): "
+                     f"{[str(v) for v in text[changed]][:10]}")
+    return stripped.where(stripped != "", pd.NA), notes
+
+
+def check_ids(frame: gpd.GeoDataFrame, *, id_field: str, source: str) -> tuple[pd.Series, list[str]]:
+    """The zone ids as text (see normalised_ids), with the notes; missing or duplicate ids are errors."""
     if id_field not in frame.columns:
-        fields = ", ".join(c for c in frame.columns if c != frame.geometry.name)
-        raise ZoneError(f"{source}: no field {id_field!r}; the layer has: {fields}")
-    ids = frame[id_field]
+        raise _missing_field(frame, id_field, source=source, key="zones.id_field")
+    ids, notes = normalised_ids(frame[id_field], id_field=id_field, source=source)
     if ids.isna().any():
         rows = [int(i) for i in np.flatnonzero(ids.isna().to_numpy())][:10]
         raise ZoneError(f"{source}: {int(ids.isna().sum())} zone(s) have no {id_field!r} (feature rows "
@@ -54,18 +86,29 @@ def check_ids(frame: gpd.GeoDataFrame, *, id_field: str, source: str) -> None:
         at = {str(v): [int(i) for i in np.flatnonzero((ids == v).to_numpy())] for v in dupes.unique()[:10]}
         listed = "; ".join(f"{v!r} at feature rows {r}" for v, r in at.items())
         raise ZoneError(f"{source}: duplicate {id_field!r} values: {listed}. Give every zone its own id")
+    return ids, notes
+
+
+def _keep_polygonal(frame: gpd.GeoDataFrame, *, id_field: str, repairs: list[str]) -> gpd.GeoDataFrame:
+    """Collections keep only their polygons (stray lines and points carry no area and break the layer type)."""
+    kinds = shapely.get_type_id(frame.geometry.to_numpy())
+    mixed = ~np.isin(kinds, [_POLYGON, _MULTIPOLYGON])
+    if mixed.any():
+        repairs.append(f"kept only the polygons of {int(mixed.sum())} zone(s) whose geometry also held lines or "
+                       f"points: {list(map(str, frame[id_field][mixed]))[:10]}")
+        frame.loc[mixed, frame.geometry.name] = [_polygonal(g) for g in frame.geometry[mixed]]
+    return frame
 
 
 def prepare_zones(frame: gpd.GeoDataFrame, *, id_field: str, grid: Grid, source: str) -> PreparedZones:
     """Check ids, repair or drop bad geometries, reproject to the grid's CRS; list every repair."""
-    check_ids(frame, id_field=id_field, source=source)
-    repairs: list[str] = []
+    ids, repairs = check_ids(frame, id_field=id_field, source=source)
     geoms = frame.geometry.to_numpy()
     unusable = shapely.is_missing(geoms) | shapely.is_empty(geoms)
     if unusable.any():
         repairs.append(f"dropped {int(unusable.sum())} zone(s) with empty or null geometry: "
-                       f"{list(map(str, frame[id_field][unusable]))[:10]}")
-    frame = frame.loc[~unusable].copy()
+                       f"{list(map(str, ids[unusable]))[:10]}")
+    frame = _keep_polygonal(frame.loc[~unusable].copy(), id_field=id_field, repairs=repairs)
     invalid = ~shapely.is_valid(frame.geometry.to_numpy())
     if invalid.any():
         repairs.append(f"repaired {int(invalid.sum())} invalid geometry(ies) with make_valid: "
@@ -77,10 +120,36 @@ def prepare_zones(frame: gpd.GeoDataFrame, *, id_field: str, grid: Grid, source:
         repairs.append(f"reprojected zones from {pyproj.CRS(frame.crs).name!r} to the raster's {grid.crs.name!r}")
     if frame.empty:
         raise ZoneError(f"{source}: no zone with a usable geometry")
-    ids = frame[id_field].to_numpy(dtype=object)
+    frame = frame.set_geometry([as_multipolygon(g) for g in frame.geometry], crs=frame.crs)
+    zone_ids = ids.loc[frame.index].to_numpy(dtype=object)
     # zones crossing the antimeridian are cut at it, so straight lon/lat edges do not run round the globe
-    geoms = wrap_lonlat_zones(frame.to_crs(grid.crs).geometry.to_numpy(), ids, grid)
-    return PreparedZones(ids=ids, geoms=geoms, source=frame, repairs=tuple(repairs))
+    geoms = wrap_lonlat_zones(frame.to_crs(grid.crs).geometry.to_numpy(), zone_ids, grid)
+    return PreparedZones(ids=zone_ids, geoms=geoms, source=frame, repairs=tuple(repairs))
+
+
+def renamed_fields(columns: Collection[str], taken: Collection[str]) -> dict[str, str]:
+    """Source fields named like a field sinkzone computes, regardless of case (GeoPackage field names
+    ignore case), each with a free `<name>_source` name: every source field is kept."""
+    used = {str(t).lower() for t in (*taken, *columns)}
+    renames = {}
+    for column in columns:
+        if str(column).lower() in {str(t).lower() for t in taken}:
+            new, n = f"{column}_source", 2
+            while new.lower() in used:
+                new, n = f"{column}_source{n}", n + 1
+            used.add(new.lower())
+            renames[column] = new
+    return renames
+
+
+def renamed_notes(zones: PreparedZones, taken: Collection[str]) -> list[str]:
+    """The note, before any compute, on the source fields the zone layer will keep under another name."""
+    source = zones.source
+    renames = renamed_fields([c for c in source.columns if c != source.geometry.name], taken)
+    if not renames:
+        return []
+    listed = ", ".join(f"{old} -> {new}" for old, new in renames.items())
+    return [f"zone layer fields named like fields sinkzone computes are kept renamed: {listed}"]
 
 
 def _drop_arealess(frame: gpd.GeoDataFrame, *, id_field: str, repairs: list[str]) -> gpd.GeoDataFrame:
@@ -114,11 +183,15 @@ def read_checked_zones(config: RunConfig, grid: Grid, problems: list[str]) -> Pr
     """The zone layer read, prepared for the grid and checked to overlap it; problems are collected."""
     source = str(config.zones.path)
     try:
-        frame = read_zones(config.zones.path, layer=config.zones.layer)
+        frame, notes = read_zones(config.zones.path, layer=config.zones.layer, encoding=config.zones.encoding)
+        name_field = config.zones.name_field
+        if name_field is not None and name_field not in frame.columns:
+            raise _missing_field(frame, name_field, source=source, key="zones.name_field")
         zones = prepare_zones(frame, id_field=config.zones.id_field, grid=grid, source=source)
     except SinkzoneError as exc:
         problems.append(str(exc))
         return None
+    zones = replace(zones, repairs=(*notes, *zones.repairs))
     missed = zones_off_grid(zones, grid)
     if missed:
         problems.append(f"{source}: {len(missed)} zone(s) lie entirely off the raster extent: {missed[:10]}; "

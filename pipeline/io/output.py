@@ -17,9 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
+import openpyxl
 import pandas as pd
 import pyogrio
 import pyogrio.errors
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from pipeline.errors import OutputError
 from pipeline.names import GPKG_NAME, OUTPUT_MARKER, PROJECT_NAME, REPORT_DIR, RUN_LOG, RUN_RECORD, STYLE_TABLE
@@ -233,3 +237,32 @@ def write_files(folder: Path, files: Mapping[str, bytes]) -> None:
         target = folder / name
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(content)
+
+
+_EXCEL_ROWS = 1_048_576  # rows of one worksheet, the header included
+
+
+def _cell(sheet: WriteOnlyWorksheet, value: object) -> object:
+    """A value as Excel should hold it: gaps empty, numbers as numbers, text always as text (never a formula)."""
+    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+        return None
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, bool | int | float):
+        return value
+    cell = WriteOnlyCell(sheet, value=str(value))
+    cell.data_type = "s"
+    return cell
+
+
+def write_workbook(path: Path, sheets: Mapping[str, pd.DataFrame]) -> None:
+    """One worksheet per table; a table longer than a worksheet goes on over `<name> (2)`, `<name> (3)` ..."""
+    book = openpyxl.Workbook(write_only=True)
+    per_sheet = _EXCEL_ROWS - 1
+    for name, frame in sheets.items():
+        for part, start in enumerate(range(0, max(len(frame), 1), per_sheet), start=1):
+            sheet = book.create_sheet(name if part == 1 else f"{name} ({part})")
+            sheet.append([_cell(sheet, c) for c in frame.columns])
+            for row in frame.iloc[start:start + per_sheet].itertuples(index=False):
+                sheet.append([_cell(sheet, v) for v in row])
+    book.save(path)

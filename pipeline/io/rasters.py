@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -174,7 +175,11 @@ def read_preview(source: str | Path, *, bounds: tuple[float, float, float, float
     areas. Returns (array, transform of the array).
     """
     with rasterio.open(source) as src:
-        window = rasterio.windows.from_bounds(*bounds, transform=src.transform).round_offsets().round_lengths()
+        raw = rasterio.windows.from_bounds(*bounds, transform=src.transform)
+        # whole cells covering the bounds: rounding each end to the nearest could leave a thin raster out
+        col0, row0 = math.floor(raw.col_off), math.floor(raw.row_off)
+        window = rasterio.windows.Window(col0, row0, math.ceil(raw.col_off + raw.width) - col0,
+                                         math.ceil(raw.row_off + raw.height) - row0)
         window = window.intersection(rasterio.windows.Window(0, 0, src.width, src.height))
         scale = max(1.0, max(window.height, window.width) / max_side)
         shape = (max(1, int(window.height / scale)), max(1, int(window.width / scale)))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipeline.classmaps import NODATA_CLASS
+from pipeline.classmaps import NODATA_CLASS, ClassMap
 
 # The ESA WorldCover colours of the matching WorldCover class, so maps read like the most widely used
 # global product (ESA WorldCover product user manual, legend table).
@@ -19,3 +19,16 @@ FALLBACK_COLOURS = ("#8dd3c7", "#bebada", "#fb8072", "#80b1d3", "#fdb462", "#b3d
 def class_colour(name: str, index: int) -> str:
     """The class's colour; an unknown class gets the fallback colour of its position."""
     return CLASS_COLOURS.get(name, FALLBACK_COLOURS[index % len(FALLBACK_COLOURS)])
+
+
+def class_colours(class_map: ClassMap) -> dict[str, str]:
+    """One colour per class of a map: the first class playing a role gets the role's colour, and any
+    further class with the same role a fallback colour, so two forest classes stay apart on a map."""
+    colours: dict[str, str] = {}
+    used: set[str] = set()
+    for index, name in enumerate(class_map.class_names):
+        role = class_map.role(name)
+        colours[name] = CLASS_COLOURS[role] if role not in used else FALLBACK_COLOURS[index % len(FALLBACK_COLOURS)]
+        used.add(role)
+    colours[NODATA_CLASS] = CLASS_COLOURS[NODATA_CLASS]
+    return colours

@@ -18,6 +18,7 @@ import pandas as pd
 import pyproj
 
 from pipeline.classmaps import ClassMap
+from pipeline.grid import padded_bounds
 from pipeline.names import CANDIDATES, GEOMETRY_COLUMN, GPKG_NAME, ZONES
 from pipeline.present import styles
 
@@ -72,12 +73,12 @@ def _is_spatial(frame: pd.DataFrame) -> bool:
     return isinstance(frame, gpd.GeoDataFrame) and frame.geometry.name in frame and len(frame.geometry) > 0
 
 
-def style_rows(layers: Mapping[str, pd.DataFrame]) -> list[StyleRow]:
+def style_rows(layers: Mapping[str, pd.DataFrame], legend: styles.ZoneLegend) -> list[StyleRow]:
     """One default style per layer; tables (no geometry) get theirs with an empty geometry column."""
     rows = []
     for name, frame in layers.items():
         spatial = _is_spatial(frame)
-        style = styles.default_style(name, frame, geometry=spatial)
+        style = styles.default_style(name, frame, geometry=spatial, legend=legend)
         rows.append(StyleRow(table=name, geometry_column=GEOMETRY_COLUMN if spatial else "", style=style))
     return rows
 
@@ -116,7 +117,7 @@ def _layer_group(name: str, spatial: bool) -> str:
 
 
 def project_layers(layers: Mapping[str, pd.DataFrame], rows: Sequence[StyleRow], *, landcover: Path | None,
-                   class_map: ClassMap, out_dir: Path, crs: pyproj.CRS | None) -> list[ProjectLayer]:
+                   legend: styles.ZoneLegend, out_dir: Path, crs: pyproj.CRS | None) -> list[ProjectLayer]:
     """Every output layer with its default style, the zones' graduated views, and the land cover."""
     result = []
     for row in rows:
@@ -127,11 +128,12 @@ def project_layers(layers: Mapping[str, pd.DataFrame], rows: Sequence[StyleRow],
                                     visible=spatial))
         if row.table == ZONES and spatial:
             result.extend(_vector_layer(ZONES, frame, view, title=view.title, group="zones", visible=False,
-                                        suffix=f"_{view.name}") for view in styles.graduated_zone_styles(frame))
+                                        suffix=f"_{view.name}") for view in styles.graduated_zone_styles(frame, legend))
     if landcover is not None:
-        result.append(ProjectLayer(layer_id=layer_id("landcover"), title=styles.raster_style(class_map).title,
+        raster = styles.raster_style(legend.class_map)
+        result.append(ProjectLayer(layer_id=layer_id("landcover"), title=raster.title,
                                    source=relative_source(landcover, out_dir), provider="gdal", kind="raster",
-                                   geometry=None, crs=crs, style=styles.raster_style(class_map),
+                                   geometry=None, crs=crs, style=raster,
                                    group="landcover", visible=False))
     return result
 
@@ -204,7 +206,7 @@ def _tree(layers: Sequence[ProjectLayer]) -> ET.Element:
 
 
 def project_xml(layers: Sequence[ProjectLayer], *, title: str, crs: pyproj.CRS | None,
-                bounds: Sequence[float] | None) -> str:
+                bounds: tuple[float, float, float, float] | None) -> str:
     """The .qgs document: layer tree in groups, the layers with their styles, relative paths."""
     root = ET.Element("qgis", projectname=title, version=styles.QGIS_VERSION)
     ET.SubElement(root, "homePath", path="")
@@ -222,24 +224,24 @@ def project_xml(layers: Sequence[ProjectLayer], *, title: str, crs: pyproj.CRS |
     canvas = ET.SubElement(root, "mapcanvas", name="theMapCanvas", annotationsVisible="1")
     if crs is not None and bounds is not None:
         ET.SubElement(canvas, "units").text = "degrees" if crs.is_geographic else "meters"
-        _extent(canvas, "extent", _padded(bounds))
+        _extent(canvas, "extent", padded_bounds(bounds, margin=0.05))
         ET.SubElement(canvas, "destinationsrs").append(spatialrefsys(crs))
     return "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n" + ET.tostring(root, encoding="unicode")
 
 
-def _padded(bounds: Sequence[float], *, margin: float = 0.05) -> list[float]:
-    xmin, ymin, xmax, ymax = bounds
-    dx, dy = (xmax - xmin) * margin, (ymax - ymin) * margin
-    return [xmin - dx, ymin - dy, xmax + dx, ymax + dy]
-
-
 def build_package(layers: Mapping[str, pd.DataFrame], *, title: str, class_map: ClassMap, out_dir: Path,
-                  landcover: Path | None = None, landcover_crs: pyproj.CRS | None = None) -> QgisPackage:
-    """Styles for the GeoPackage and the project text for the layers about to be written."""
-    rows = style_rows(layers)
+                  landcover: Path | None = None, landcover_crs: pyproj.CRS | None = None,
+                  name_field: str | None = None) -> QgisPackage:
+    """Styles for the GeoPackage and the project text for the layers about to be written; the zones are
+    labelled with `name_field` when given."""
+    legend = styles.ZoneLegend(class_map=class_map, name_field=name_field)
+    rows = style_rows(layers, legend)
     zones = layers.get(ZONES)
     crs = pyproj.CRS(zones.crs) if isinstance(zones, gpd.GeoDataFrame) and zones.crs is not None else landcover_crs
-    bounds = tuple(zones.total_bounds) if isinstance(zones, gpd.GeoDataFrame) and len(zones) else None
-    members = project_layers(layers, rows, landcover=landcover, class_map=class_map, out_dir=out_dir,
+    bounds = None
+    if isinstance(zones, gpd.GeoDataFrame) and len(zones):
+        xmin, ymin, xmax, ymax = (float(v) for v in zones.total_bounds)
+        bounds = (xmin, ymin, xmax, ymax)
+    members = project_layers(layers, rows, landcover=landcover, legend=legend, out_dir=out_dir,
                              crs=landcover_crs)
     return QgisPackage(style_rows=tuple(rows), project_xml=project_xml(members, title=title, crs=crs, bounds=bounds))

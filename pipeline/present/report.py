@@ -2,8 +2,8 @@
 
 Pure: builds HTML text and PNG bytes in memory and returns them as {relative path: bytes}; pipeline.io
 writes them. Pictures sit next to the HTML, so the folder opens offline and prints (print CSS).
-Chinese labels are in the HTML text; the PNG labels are English so they never depend on a CJK font
-being installed where the run happens.
+Chinese labels are in the HTML text; chart titles are Chinese and English, drawn with the CJK font
+sinkzone installs (pipeline/io/fonts.py), so Chinese zone ids and names are never empty boxes.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import html
 import io as _stdio
 import math
 from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +28,7 @@ from matplotlib.patches import Patch
 from numpy.typing import NDArray
 
 from pipeline.classmaps import NODATA_CLASS, ClassMap, label
+from pipeline.io.fonts import cjk_font_family
 from pipeline.names import (
     ACCURACY_AREA,
     ACCURACY_MATRIX,
@@ -38,7 +40,7 @@ from pipeline.names import (
     PROGRESS,
     REGION,
 )
-from pipeline.present.palette import class_colour
+from pipeline.present.palette import class_colours
 from pipeline.stages.progress import STATUS_LABELS
 
 SINK_LABELS = {"forest": "森林碳汇 forest", "grassland": "草原碳汇 grassland", "wetland": "湿地碳汇 wetland"}
@@ -87,7 +89,7 @@ def _png(fig: Figure) -> bytes:
 
 
 def _fmt(value: Any, digits: int = 2) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
         return "–"
     if isinstance(value, float | np.floating):
         return f"{value:,.{digits}f}"
@@ -134,6 +136,7 @@ def land_cover_map(picture: MapData, *, class_map: ClassMap, zone: gpd.GeoSeries
                    parcels: gpd.GeoSeries, title: str) -> bytes:
     """Latest land cover around the zone, the zone outline, and candidate parcels outlined in magenta."""
     names = class_map.class_names
+    colours = class_colours(class_map)
     lookup = class_map.code_to_class()
     index = np.vectorize(lambda v: names.index(lookup[v]) if v in lookup else -1, otypes=[np.int64])
     codes, inverse = np.unique(picture.data, return_inverse=True)
@@ -144,13 +147,13 @@ def land_cover_map(picture: MapData, *, class_map: ClassMap, zone: gpd.GeoSeries
     extent = (t.c, t.c + t.a * cols, t.f + t.e * rows, t.f)
     fig = Figure(figsize=(7.0, 6.0), layout="constrained")
     ax = fig.add_subplot()
-    ax.imshow(classes, cmap=ListedColormap([class_colour(n, i) for i, n in enumerate(names)]), vmin=-0.5,
+    ax.imshow(classes, cmap=ListedColormap([colours[n] for n in names]), vmin=-0.5,
               vmax=len(names) - 0.5, extent=extent, interpolation="nearest")
     zone.to_crs(picture.crs).boundary.plot(ax=ax, color="black", linewidth=1.0)
     if len(parcels):
         parcels.to_crs(picture.crs).plot(ax=ax, facecolor="none", edgecolor="#e7298a", linewidth=0.8)
     present = sorted({int(v) for v in np.unique(classes[~np.isnan(classes)])})
-    handles = [Patch(facecolor=class_colour(names[i], i), edgecolor="#999", label=label(names[i])[1]) for i in present]
+    handles = [Patch(facecolor=colours[names[i]], edgecolor="#999", label=label(names[i])[1]) for i in present]
     if len(parcels):
         handles.append(Patch(facecolor="none", edgecolor="#e7298a", label="afforestation candidate"))
     ax.legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
@@ -208,12 +211,13 @@ def plan_section(zone: pd.Series) -> str:
     return f"<table>{body}</table>"
 
 
-def carbon_section(zone_id: str, tables: Mapping[str, pd.DataFrame], files: dict[str, bytes], stem: str) -> str:
+def carbon_section(zone_id: str, tables: Mapping[str, pd.DataFrame], files: dict[str, bytes], stem: str,
+                   title: str) -> str:
     carbon = tables.get(CARBON)
     if carbon is None:
         return '<p class="note">无碳数据 No carbon data in this run.</p>'
     mine = carbon[carbon["zone_id"].astype(str) == zone_id]
-    files[f"{stem}_carbon.png"] = carbon_chart(mine, title=f"Carbon stock by pool, zone {zone_id}")
+    files[f"{stem}_carbon.png"] = carbon_chart(mine, title=f"碳储量 Carbon stock by pool — {title}")
     parts = [f'<div class="figure"><img src="{stem}_carbon.png" alt="carbon stock"></div>',
              html_table(mine.drop(columns=["zone_id"]), text=("pool",))]
     change = tables.get(CHANGE)
@@ -237,16 +241,17 @@ def candidates_section(parcels: pd.DataFrame) -> str:
 
 
 def zone_page(zone_id: str, zone: pd.Series, *, stem: str, tables: Mapping[str, pd.DataFrame],
-              files: dict[str, bytes], run_name: str) -> bytes:
+              files: dict[str, bytes], run_name: str, title: str) -> bytes:
+    """One zone's page; `title` is its id and, with zones.name_field, its name."""
     long = tables[CLASS_AREA]
     mine = long[long["zone_id"] == zone_id]
-    files[f"{stem}_classes.png"] = class_area_chart(mine, title=f"Class area by epoch, zone {zone_id}")
+    files[f"{stem}_classes.png"] = class_area_chart(mine, title=f"各期地类面积 Class area by epoch — {title}")
     progress = tables.get(PROGRESS)
     parcels = tables.get(CANDIDATES, pd.DataFrame(columns=["zone_id"]))
     latest = mine[mine["year"] == mine["year"].max()][["class", "area_ha", "area_mu", "share"]]
     latest = latest.assign(share=latest["share"] * 100, **{"class": latest["class"].map(bilingual)})
     body = ['<p class="noprint"><a href="index.html">← 总览 Region summary</a></p>',
-            f"<h1>片区 Zone {html.escape(zone_id)}</h1><p class='note'>run {html.escape(run_name)}</p>",
+            f"<h1>片区 Zone {html.escape(title)}</h1><p class='note'>run {html.escape(run_name)}</p>",
             "<h2>规划 Plan</h2>", plan_section(zone),
             "<h2>目标进度 Progress against target</h2>",
             progress_section(None if progress is None else progress[progress["zone_id"] == zone_id]),
@@ -257,8 +262,8 @@ def zone_page(zone_id: str, zone: pd.Series, *, stem: str, tables: Mapping[str, 
             f'<div class="figure"><img src="{stem}_classes.png" alt="class area chart"></div>',
             html_table(latest, headers={"class": "地类 class", "area_ha": "面积 ha", "area_mu": "面积 亩 mu",
                                         "share": "占比 %"}, text=("class",)),
-            "<h2>碳储量 Carbon</h2>", carbon_section(zone_id, tables, files, stem)]
-    return page(f"Zone {zone_id}", "".join(body))
+            "<h2>碳储量 Carbon</h2>", carbon_section(zone_id, tables, files, stem, title)]
+    return page(f"Zone {title}", "".join(body))
 
 
 def accuracy_chart(area: pd.DataFrame, *, title: str) -> bytes:
@@ -308,7 +313,8 @@ def region_section(indicators: pd.DataFrame) -> str:
                       text=("indicator", "unit", "target_source"))
 
 
-def zone_summary(zones: pd.DataFrame, stems: Mapping[str, str], tables: Mapping[str, pd.DataFrame]) -> str:
+def zone_summary(zones: pd.DataFrame, stems: Mapping[str, str], tables: Mapping[str, pd.DataFrame],
+                 titles: Mapping[str, str]) -> str:
     parcels = tables.get(CANDIDATES, pd.DataFrame(columns=["zone_id", "area_ha"]))
     cand_ha = parcels.groupby("zone_id")["area_ha"].sum()
     rows = []
@@ -316,7 +322,7 @@ def zone_summary(zones: pd.DataFrame, stems: Mapping[str, str], tables: Mapping[
         zone = zones[zones["zone_id"] == zone_id].iloc[0]
         status = zone.get("progress_status")
         sink = SINK_LABELS.get(str(zone.get("sink_type")), "–")
-        rows.append(f'<tr><td class="t"><a href="{stem}.html">{html.escape(zone_id)}</a></td>'
+        rows.append(f'<tr><td class="t"><a href="{stem}.html">{html.escape(titles[zone_id])}</a></td>'
                     f'<td>{_fmt(zone["area_ha"])}</td><td class="t">{sink}</td>'
                     f'<td>{_fmt(zone.get("progress_pct"), 1)}</td>'
                     f'<td class="t">{_status(status) if isinstance(status, str) else "–"}</td>'
@@ -386,8 +392,22 @@ def group_summary(zones: pd.DataFrame, stems: Mapping[str, str], *, field: str) 
     return f'<table class="sortable">{head}{"".join(rows)}</table>'
 
 
+def chart_style() -> AbstractContextManager[None]:
+    """matplotlib settings for every chart: the CJK font first, and text drawn literally ($ is no maths)."""
+    return matplotlib.rc_context({"font.family": [cjk_font_family(), "DejaVu Sans"], "text.parse_math": False})
+
+
+def zone_titles(zones: pd.DataFrame, *, name_field: str | None) -> dict[str, str]:
+    """Each zone's heading: its id, and its name from `name_field` when the layer has one."""
+    ids = zones["zone_id"].astype(str)
+    if name_field is None or name_field not in zones.columns:
+        return dict(zip(ids, ids, strict=True))
+    names = zones[name_field].astype("string").str.strip().fillna("")
+    return {z: f"{z} {n}" if n and n != z else z for z, n in zip(ids, names, strict=True)}
+
+
 def _zone_pages(tables: Mapping[str, pd.DataFrame], zones: gpd.GeoDataFrame, files: dict[str, bytes], *,
-                class_map: ClassMap, maps: Mapping[str, MapData], run_name: str) -> str:
+                class_map: ClassMap, maps: Mapping[str, MapData], run_name: str, titles: Mapping[str, str]) -> str:
     """A page per zone; returns the index's zone table."""
     stems = {str(z): f"zone_{i:03d}" for i, z in enumerate(zones["zone_id"])}
     parcels = tables.get(CANDIDATES)
@@ -396,10 +416,11 @@ def _zone_pages(tables: Mapping[str, pd.DataFrame], zones: gpd.GeoDataFrame, fil
         mine = (parcels[parcels["zone_id"] == zone_id].geometry if isinstance(parcels, gpd.GeoDataFrame)
                 else gpd.GeoSeries([], crs=zones.crs))
         files[f"{stem}_map.png"] = land_cover_map(maps[zone_id], class_map=class_map, zone=zone.geometry,
-                                                  parcels=mine, title=f"Land cover (latest epoch), zone {zone_id}")
+                                                  parcels=mine,
+                                                  title=f"最新土地覆盖 Land cover (latest epoch) — {titles[zone_id]}")
         files[f"{stem}.html"] = zone_page(zone_id, zone.iloc[0], stem=stem, tables=tables, files=files,
-                                          run_name=run_name)
-    return zone_summary(zones, stems, tables)
+                                          run_name=run_name, title=titles[zone_id])
+    return zone_summary(zones, stems, tables, titles)
 
 
 def _group_pages(tables: Mapping[str, pd.DataFrame], zones: gpd.GeoDataFrame, files: dict[str, bytes], *,
@@ -414,21 +435,21 @@ def _group_pages(tables: Mapping[str, pd.DataFrame], zones: gpd.GeoDataFrame, fi
 
 
 def build_report(tables: Mapping[str, pd.DataFrame], zones: gpd.GeoDataFrame, *, class_map: ClassMap,
-                 maps: Mapping[str, MapData], run_name: str, region: str,
+                 maps: Mapping[str, MapData], run_name: str, region: str, name_field: str | None = None,
                  layout: Layout = Layout("zones"), note: str = "") -> dict[str, bytes]:
     """Every report file as {name: bytes}: index.html, then zone or group pages and their PNGs.
 
     `maps` are keyed by zone id, or by group name for a group layout; a table layout needs none. Chart text
     is literal: a zone id such as `$x$` is drawn as written, never parsed as mathtext.
     """
-    with matplotlib.rc_context({"text.parse_math": False}):
+    with chart_style():
         return _report_files(tables, zones, class_map=class_map, maps=maps, run_name=run_name, region=region,
-                             layout=layout, note=note)
+                             titles=zone_titles(zones, name_field=name_field), layout=layout, note=note)
 
 
 def _report_files(tables: Mapping[str, pd.DataFrame], zones: gpd.GeoDataFrame, *, class_map: ClassMap,
-                  maps: Mapping[str, MapData], run_name: str, region: str, layout: Layout,
-                  note: str) -> dict[str, bytes]:
+                  maps: Mapping[str, MapData], run_name: str, region: str, titles: Mapping[str, str],
+                  layout: Layout, note: str) -> dict[str, bytes]:
     files: dict[str, bytes] = {}
     if layout.kind == "groups" and layout.group_field is not None:
         listing = _group_pages(tables, zones, files, field=layout.group_field, class_map=class_map, maps=maps,
@@ -436,8 +457,9 @@ def _report_files(tables: Mapping[str, pd.DataFrame], zones: gpd.GeoDataFrame, *
     elif layout.kind == "table":
         listing = f'<p class="note">{html.escape(note)}</p>' + zone_table(zones, tables) + SORT_SCRIPT
     else:
-        listing = _zone_pages(tables, zones, files, class_map=class_map, maps=maps, run_name=run_name)
-    files["region_classes.png"] = class_area_chart(tables[CLASS_AREA], title="Class area, all zones")
+        listing = _zone_pages(tables, zones, files, class_map=class_map, maps=maps, run_name=run_name, titles=titles)
+    files["region_classes.png"] = class_area_chart(tables[CLASS_AREA],
+                                                   title=f"{region} 各地类面积 Class area, all zones")
     body = [f"<h1>{html.escape(region)}：碳汇片区报告 Carbon-sink zone report</h1>",
             f'<p class="note">run {html.escape(run_name)}; areas are exact per zone; targets come from the '
             "plan sheet and the region config.</p>",

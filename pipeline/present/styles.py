@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -18,7 +18,7 @@ import pandas as pd
 
 from pipeline.classmaps import LABELS, NODATA_CLASS, ClassMap, label
 from pipeline.names import CANDIDATES, ZONES
-from pipeline.present.palette import CLASS_COLOURS, class_colour
+from pipeline.present.palette import class_colour, class_colours
 
 QGIS_VERSION = "3.22.16-Białowieża"
 STYLE_PROPERTY = "sinkzone/style"
@@ -97,26 +97,66 @@ FIELD_LABELS: dict[str, tuple[str, str]] = {
     "share": ("占分区面积比例", "Share of zone area"), "sink_type": ("碳汇类型", "Sink type"),
     "co2e_t": ("碳储量 (t CO2e)", "Carbon stock (t CO2e)"),
     "progress_pct": ("目标完成度 (%)", "Progress to target (%)"),
+    # the tables' columns (tables.xlsx headers, attribute-table aliases)
+    "pool": ("碳库", "Carbon pool"), "carbon_t": ("碳储量 (t C)", "Carbon stock (t C)"),
+    "co2e_low_t": ("碳储量下限 (t CO2e)", "Carbon stock, low (t CO2e)"),
+    "co2e_high_t": ("碳储量上限 (t CO2e)", "Carbon stock, high (t CO2e)"),
+    "co2e_per_year_t": ("年均碳汇量 (t CO2e/年)", "Sequestration per year (t CO2e/yr)"),
+    "co2e_change_t": ("碳储量变化 (t CO2e)", "Carbon stock change (t CO2e)"),
+    "method": ("估算方法", "Method"), "source": ("数据来源", "Source"),
+    "class_from": ("原地类", "Class from"), "class_to": ("现地类", "Class to"),
+    "year_from": ("起始年份", "Year from"), "year_to": ("终止年份", "Year to"),
+    "region": ("区域", "Region"), "indicator": ("指标", "Indicator"), "unit": ("单位", "Unit"),
+    "value": ("数值", "Value"), "target": ("目标值", "Target"), "target_year": ("目标年", "Target year"),
+    "pct_of_target": ("完成率 (%)", "% of target"), "meets_target": ("是否达标", "Meets target"),
+    "target_source": ("目标来源", "Target source"), "label_zh": ("中文名称", "Label (Chinese)"),
+    "label_en": ("英文名称", "Label (English)"), "plan_name": ("片区名称", "Plan name"),
+    "measures": ("主要措施", "Measures"), "metric": ("指标", "Metric"), "classes": ("地类", "Classes"),
+    "latest_year": ("最新年份", "Latest year"), "latest_value": ("最新值", "Latest value"),
+    "target_value": ("目标值", "Target value"), "slope_per_year": ("年变化", "Change per year"),
+    "projected_value": ("目标年预测值", "Projected value"), "status": ("状态", "Status"),
+    "land_class": ("地类", "Land class"), "epochs_checked": ("核查年份", "Epochs checked"),
+    "history_checked": ("历史已核查", "History checked"), "note": ("说明", "Note"),
+    "target_share_pct": ("目标占比 (%)", "Target share (%)"), "target_area_ha": ("目标面积 (ha)", "Target area (ha)"),
+    "target_carbon_t": ("目标碳储量 (t C)", "Target carbon stock (t C)"),
 }
 _AREA_UNITS = {"ha": ("ha", "ha"), "mu": ("亩", "mu")}
 
 
-def field_alias(field: str) -> str | None:
-    """'森林（乔木林）面积 (ha) / Forest (tree cover) area (ha)' style alias, or None for an unknown field."""
+def field_alias(field: str, classes: Collection[str] = LABELS) -> str | None:
+    """'森林（乔木林）面积 (ha) / Forest (tree cover) area (ha)' style alias, or None for an unknown field.
+
+    `classes` are the class names whose `<class>_ha` fields exist (by default the role names).
+    """
     if field in FIELD_LABELS:
         zh, en = FIELD_LABELS[field]
         return f"{zh} / {en}"
     stem, _, unit = field.rpartition("_")
-    if stem in LABELS and unit in _AREA_UNITS:
+    if (stem in classes or stem == NODATA_CLASS) and unit in _AREA_UNITS:
         zh, en = label(stem)
         zh_unit, en_unit = _AREA_UNITS[unit]
         return f"{zh}面积 ({zh_unit}) / {en} area ({en_unit})"
     return None
 
 
-def class_columns(fields: Sequence[str]) -> list[str]:
-    """Internal class names that have an `<class>_ha` column, in field order (nodata left out)."""
-    return [f[:-3] for f in fields if f.endswith("_ha") and f[:-3] in LABELS and f[:-3] != NODATA_CLASS]
+def class_columns(fields: Sequence[str], class_map: ClassMap) -> list[str]:
+    """The map's classes that have an `<class>_ha` column, in field order (nodata left out)."""
+    return [f[:-3] for f in fields if f.endswith("_ha") and f[:-3] in class_map.classes]
+
+
+def class_text(name: str) -> str:
+    """'森林（乔木林） / Forest (tree cover)' for a class named after its role; a bureau's own name once."""
+    return " / ".join(dict.fromkeys(label(name)))
+
+
+def field_ref(name: str) -> str:
+    """A field in a QGIS expression, whatever characters its name holds."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def text_literal(text: str) -> str:
+    """Text as a QGIS expression string literal."""
+    return "'" + text.replace("'", "''") + "'"
 
 
 def rgba(colour: str, *, alpha: int = 255) -> str:
@@ -200,10 +240,10 @@ def label_settings(expression: str) -> ET.Element:
     return labeling
 
 
-def aliases_element(fields: Sequence[str]) -> ET.Element:
+def aliases_element(fields: Sequence[str], classes: Collection[str] = LABELS) -> ET.Element:
     aliases = ET.Element("aliases")
     for index, field in enumerate(fields):
-        ET.SubElement(aliases, "alias", field=field, index=str(index), name=field_alias(field) or "")
+        ET.SubElement(aliases, "alias", field=field, index=str(index), name=field_alias(field, classes) or "")
     return aliases
 
 
@@ -243,18 +283,18 @@ class LayerStyle:
         return to_qml(self.root)
 
 
-def name_expression(fields: Sequence[str]) -> str | None:
-    """Label expression: the first of the name fields the layer has."""
-    for field in ("name_zh", "name", "name_en", "zone_id"):
-        if field in fields:
-            return f'"{field}"'
+def name_expression(fields: Sequence[str], *, name_field: str | None = None) -> str | None:
+    """Label expression: the zones' name field (`zones.name_field`), else the first name-like field the layer has."""
+    for field in (name_field, "name_zh", "name", "name_en", "zone_id"):
+        if field is not None and field in fields:
+            return field_ref(field)
     return None
 
 
 def dominant_class_expression(classes: Sequence[str]) -> str:
     """QGIS expression naming the class with the largest area in a feature (ties: first listed)."""
-    names = ",".join(f"'{c}'" for c in classes)
-    values = ",".join(f'coalesce("{c}_ha", 0)' for c in classes)
+    names = ",".join(text_literal(c) for c in classes)
+    values = ",".join(f"coalesce({field_ref(c + '_ha')}, 0)" for c in classes)
     return f"array_get(array({names}), array_find(array({values}), array_max(array({values}))))"
 
 
@@ -268,31 +308,41 @@ def equal_breaks(values: pd.Series, *, classes: int = 5) -> list[float]:
     return [low + i * step for i in range(classes)] + [high]
 
 
-def _categorized_zone_style(frame: pd.DataFrame, fields: Sequence[str]) -> tuple[ET.Element, dict[str, str], str]:
+@dataclass(frozen=True)
+class ZoneLegend:
+    """What the zone styles need beyond the layer's fields: the class map and the zones' name field."""
+
+    class_map: ClassMap
+    name_field: str | None = None
+
+
+def _categorized_zone_style(frame: pd.DataFrame, fields: Sequence[str],
+                            class_map: ClassMap) -> tuple[ET.Element, dict[str, str], str]:
     if "sink_type" in fields:
         values = sorted(str(v) for v in frame["sink_type"].dropna().unique())
         # a forest sink zone in the forest colour, a wetland one in the wetland colour, and so on
         colours = {v: class_colour(v, i) for i, v in enumerate(values)}
         cats = [(v, f"{label(v)[0]}碳汇片区 / {label(v)[1]} sink zone", colours[v]) for v in values]
         return categorized_renderer('"sink_type"', cats), colours, "zones-sink-type"
-    classes = class_columns(fields)
-    colours = {c: class_colour(c, i) for i, c in enumerate(classes)}
-    cats = [(c, " / ".join(label(c)), colours[c]) for c in classes]
+    classes = class_columns(fields, class_map)
+    palette = class_colours(class_map)
+    colours = {c: palette[c] for c in classes}
+    cats = [(c, class_text(c), colours[c]) for c in classes]
     return categorized_renderer(dominant_class_expression(classes), cats), colours, "zones-dominant-class"
 
 
-def zone_style(frame: pd.DataFrame) -> LayerStyle:
+def zone_style(frame: pd.DataFrame, legend: ZoneLegend) -> LayerStyle:
     """Default zone style: categorized by sink type, else by the dominant land class; name labels."""
     fields = _fields(frame)
-    renderer, colours, name = _categorized_zone_style(frame, fields)
-    body = [renderer, *_labels(fields), aliases_element(fields)]
+    renderer, colours, name = _categorized_zone_style(frame, fields, legend.class_map)
+    body = [renderer, *_labels(fields, legend), aliases_element(fields, legend.class_map.class_names)]
     title = ("分区：碳汇类型 / Zones: sink type" if name == "zones-sink-type"
              else "分区：主要地类 / Zones: main land class")
     return LayerStyle(name=name, title=title, root=qml_document(name, body, labels=True), colours=colours)
 
 
-def _labels(fields: Sequence[str]) -> list[ET.Element]:
-    expression = name_expression(fields)
+def _labels(fields: Sequence[str], legend: ZoneLegend) -> list[ET.Element]:
+    expression = name_expression(fields, name_field=legend.name_field)
     return [] if expression is None else [label_settings(expression)]
 
 
@@ -301,42 +351,41 @@ def _fields(frame: pd.DataFrame) -> list[str]:
     return [str(c) for c in frame.columns if c != geometry]
 
 
-_GRADUATED: tuple[tuple[str, str, str, str, tuple[str, ...]], ...] = (
-    # (needed field, style name, title, expression, ramp)
-    ("co2e_t", "zones-carbon-density", "碳密度 (t CO2e/ha) / Carbon density (t CO2e/ha)",
-     '"co2e_t" / nullif("area_ha", 0)', GREENS),
-    ("progress_pct", "zones-progress", "目标完成度 (%) / Progress to target (%)", '"progress_pct"', PROGRESS),
-    ("forest_ha", "zones-forest-share", "森林占比 (%) / Forest share (%)",
-     '100 * "forest_ha" / nullif("area_ha", 0)', GREENS),
-)
+def _graduated_views(frame: pd.DataFrame, fields: Sequence[str],
+                     class_map: ClassMap) -> list[tuple[str, str, str, tuple[str, ...], pd.Series]]:
+    """(style name, title, QGIS expression, ramp, the values that expression gives) for each quantity present."""
+    area = pd.to_numeric(frame["area_ha"], errors="coerce").where(lambda a: a != 0) if "area_ha" in fields else None
+    views: list[tuple[str, str, str, tuple[str, ...], pd.Series]] = []
+    if "co2e_t" in fields and area is not None:
+        density = pd.to_numeric(frame["co2e_t"], errors="coerce") / area
+        views.append(("zones-carbon-density", "碳密度 (t CO2e/ha) / Carbon density (t CO2e/ha)",
+                      '"co2e_t" / nullif("area_ha", 0)', GREENS, density))
+    if "progress_pct" in fields:
+        views.append(("zones-progress", "目标完成度 (%) / Progress to target (%)", '"progress_pct"', PROGRESS,
+                      pd.to_numeric(frame["progress_pct"], errors="coerce").fillna(0)))
+    forest = [f"{c}_ha" for c in class_map.with_roles(["forest"]) if f"{c}_ha" in fields]
+    if forest and area is not None:
+        total = " + ".join(f"coalesce({field_ref(f)}, 0)" for f in forest)
+        values = frame[forest].apply(pd.to_numeric, errors="coerce").fillna(0).sum(axis=1)
+        views.append(("zones-forest-share", "森林占比 (%) / Forest share (%)",
+                      f'100 * ({total}) / nullif("area_ha", 0)', GREENS, 100.0 * values / area))
+    return views
 
 
-def graduated_zone_styles(frame: pd.DataFrame) -> list[LayerStyle]:
+def graduated_zone_styles(frame: pd.DataFrame, legend: ZoneLegend) -> list[LayerStyle]:
     """Graduated views of the zones, one per quantity the layer carries (carbon, progress, forest)."""
     fields = _fields(frame)
     styles = []
-    for needed, name, title, expression, ramp in _GRADUATED:
-        if needed not in fields or ("area_ha" not in fields and "area_ha" in expression):
-            continue
-        values = _evaluate(frame, needed)
-        breaks = [0.0, 25.0, 50.0, 75.0, 100.0, max(100.0, float(values.max()) + 1)] if needed == "progress_pct" \
+    for name, title, expression, ramp, values in _graduated_views(frame, fields, legend.class_map):
+        breaks = [0.0, 25.0, 50.0, 75.0, 100.0, max(100.0, float(values.max()) + 1)] if name == "zones-progress" \
             else equal_breaks(values)
         unit = title.rsplit("(", 1)[-1].rstrip(")")
         ramp_used = ramp if len(breaks) - 1 <= len(ramp) else ramp[-1:] * (len(breaks) - 1)
         renderer = graduated_renderer(expression, breaks, ramp_used, unit=unit)
-        body = [renderer, *_labels(fields), aliases_element(fields)]
+        body = [renderer, *_labels(fields, legend), aliases_element(fields, legend.class_map.class_names)]
         styles.append(LayerStyle(name=name, title=title, root=qml_document(name, body, labels=True),
                                  colours={str(i): c for i, c in enumerate(ramp_used)}))
     return styles
-
-
-def _evaluate(frame: pd.DataFrame, needed: str) -> pd.Series:
-    """The graduated quantity computed the way its QGIS expression computes it."""
-    value = pd.to_numeric(frame[needed], errors="coerce")
-    if needed == "progress_pct":
-        return value.fillna(0)
-    area = pd.to_numeric(frame["area_ha"], errors="coerce").where(lambda a: a != 0)
-    return value / area * (100.0 if needed == "forest_ha" else 1.0)
 
 
 def candidate_style(frame: pd.DataFrame) -> LayerStyle:
@@ -363,10 +412,10 @@ def generic_style(frame: pd.DataFrame, *, layer: str, geometry: bool) -> LayerSt
     return LayerStyle(name=name, title=layer, root=qml_document(name, body), colours={"fill": "#cccccc"})
 
 
-def default_style(layer: str, frame: pd.DataFrame, *, geometry: bool) -> LayerStyle:
+def default_style(layer: str, frame: pd.DataFrame, *, geometry: bool, legend: ZoneLegend) -> LayerStyle:
     """The one default style stored in the GeoPackage for a layer."""
     if layer == ZONES and geometry:
-        return zone_style(frame)
+        return zone_style(frame, legend)
     if layer == CANDIDATES and geometry:
         return candidate_style(frame)
     return generic_style(frame, layer=layer, geometry=geometry)
@@ -377,12 +426,13 @@ def default_style(layer: str, frame: pd.DataFrame, *, geometry: bool) -> LayerSt
 
 def palette_entries(class_map: ClassMap) -> list[tuple[int, str, str]]:
     """(code, colour, label) for every mapped code: the product's palette, else the class colour."""
-    official = PALETTES.get(class_map.name, {})
+    official = PALETTES.get(class_map.product, {})
+    colours = class_colours(class_map)
     entries = []
     for code, cls in sorted(class_map.code_to_class().items()):
-        colour, text = official.get(code, (CLASS_COLOURS.get(cls, "#cccccc"), ""))
-        zh, en = label(cls)
-        entries.append((code, colour, f"{code} {text} ({zh} / {en})" if text else f"{code} {zh} / {en}"))
+        colour, text = official.get(code, (colours[cls], ""))
+        name = class_text(cls)
+        entries.append((code, colour, f"{code} {text} ({name})" if text else f"{code} {name}"))
     return entries
 
 

@@ -15,7 +15,7 @@ from numpy.typing import NDArray
 
 from pipeline.graph import Computed
 from pipeline.grid import zone_areas_m2
-from pipeline.inputs.carbon import BiomassInput, CarbonInputs
+from pipeline.inputs.carbon import CARBON_ZONE_FIELDS, BiomassInput, CarbonInputs
 from pipeline.inputs.check import Inputs
 from pipeline.kernels.zonal import ZoneSums, ZoneValueTotals
 from pipeline.names import CARBON, CHANGE, SOURCES
@@ -32,17 +32,23 @@ def epoch_pairs(years: Sequence[int]) -> list[tuple[int, int]]:
     return list(zip(ordered[:-1], ordered[1:], strict=True))
 
 
+def _forest_classes(inputs: Inputs, carbon: CarbonInputs) -> tuple[str, ...]:
+    return inputs.class_map.resolve([carbon.settings.forest_class], key="carbon.forest_class")
+
+
 def _forest_ha(forest_rows: pd.DataFrame, *, year: int, zone_ids: NDArray[np.object_]) -> NDArray[np.float64]:
-    rows = forest_rows[forest_rows["year"] == year]
-    return rows.set_index("zone_id")["area_ha"].reindex(zone_ids.astype(str), fill_value=0.0).to_numpy(dtype=float)
+    """Each zone's area (ha) of the forest classes in one epoch, from their class-area rows."""
+    sums = forest_rows[forest_rows["year"] == year].groupby("zone_id")["area_ha"].sum()
+    return sums.reindex(zone_ids.astype(str), fill_value=0.0).to_numpy(dtype=float)
 
 
 def _live_keys(inputs: Inputs, carbon: CarbonInputs) -> set[str]:
-    """The pools-table keys whose live biomass a volume record replaces: the forest class or its codes."""
-    forest = carbon.settings.forest_class
-    if carbon.pools is not None and carbon.pools.key == "lucode":
-        return {str(c) for c in inputs.class_map.classes.get(forest, ())}
-    return {forest}
+    """The pools-table keys whose live biomass a volume record replaces: the forest classes' keys or codes."""
+    forest, pools = _forest_classes(inputs, carbon), carbon.pools
+    assert pools is not None  # only asked when the pools table supplies the live biomass volume replaces
+    if pools.key == "lucode":
+        return {str(c) for name in forest for c in inputs.class_map.classes[name]}
+    return {ct.class_key(pools, inputs.class_map, name) for name in forest}
 
 
 def _biomass_cover(inputs: Inputs, b: BiomassInput, sums: ZoneSums, unit_m2: float,
@@ -91,7 +97,7 @@ def _year_terms(inputs: Inputs, carbon: CarbonInputs, computed: Computed, class_
                 notes: list[str]) -> Iterator[tuple[int, pd.DataFrame]]:
     """Each epoch's terms in turn: one epoch at a time keeps 40,000 zones x 20 epochs in memory."""
     by_year = {b.spec.year: b for b in carbon.biomass}
-    forest_rows = class_area[class_area["class"] == carbon.settings.forest_class]
+    forest_rows = class_area[class_area["class"].isin(_forest_classes(inputs, carbon))]
     for year in sorted(computed.totals):
         biomass = None
         if year in computed.biomass:
@@ -178,8 +184,7 @@ def _zone_fields(ids: NDArray[np.object_], stock: pd.DataFrame, change: pd.DataF
     total = stock[(stock["pool"] == "total") & (stock["year"] == latest)].set_index("zone_id")
     zone_ids = pd.Series(ids.astype(str), index=ids.astype(str))
     rate = change[change["year_to"] == latest].set_index("zone_id")["co2e_per_year_t"] if len(change) else None
-    return pd.DataFrame({
-        "carbon_t": zone_ids.map(total["carbon_t"]).fillna(0.0).to_numpy(),
-        "co2e_t": zone_ids.map(total["co2e_t"]).fillna(0.0).to_numpy(),
-        "co2e_per_year_t": zone_ids.map(rate).to_numpy(dtype=float) if rate is not None else np.nan,
-    }, index=zone_ids.index)
+    values = (zone_ids.map(total["carbon_t"]).fillna(0.0).to_numpy(),
+              zone_ids.map(total["co2e_t"]).fillna(0.0).to_numpy(),
+              zone_ids.map(rate).to_numpy(dtype=float) if rate is not None else np.nan)
+    return pd.DataFrame(dict(zip(CARBON_ZONE_FIELDS, values, strict=True)), index=zone_ids.index)

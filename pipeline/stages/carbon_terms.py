@@ -48,14 +48,21 @@ METHOD_ORDER = (METHOD_VOLUME, METHOD_RASTER, METHOD_TABLE)
 # ---- areas ---------------------------------------------------------------------------------------
 
 
+def class_key(table: FactorTable, class_map: ClassMap, name: str) -> str:
+    """A class's row in a pools table keyed by class: its own name if listed, else its role (so the
+    built-in tables, written per role, serve a map whose classes carry the bureau's own names)."""
+    return name if name in table.frame.index else class_map.role(name)
+
+
 def key_of_codes(table: FactorTable, class_map: ClassMap, codes: NDArray[np.int64]) -> NDArray[np.object_]:
-    """The pools-table key of each raster code: its class name, or the code itself for a lucode table.
+    """The pools-table key of each raster code: its class (or role) row, or the code itself for a lucode table.
 
     Nodata codes get None: their carbon is unknown, and the class-area table reports them as nodata.
     """
     nodata = {*class_map.nodata_codes, NODATA_CODE}
-    lookup: dict[int, object] = ({int(c): str(int(c)) for c in np.unique(codes)} if table.key == "lucode"
-                                 else dict(class_map.code_to_class()))
+    lookup: dict[int, object] = ({int(c): str(int(c)) for c in np.unique(codes)} if table.key == "lucode" else
+                                 {code: class_key(table, class_map, name)
+                                  for code, name in class_map.code_to_class().items()})
     return lookup_codes(codes, {c: k for c, k in lookup.items() if c not in nodata})
 
 

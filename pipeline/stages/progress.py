@@ -17,8 +17,9 @@ import math
 import numpy as np
 import pandas as pd
 
+from pipeline.classmaps import ClassMap
 from pipeline.inputs.check import Inputs
-from pipeline.inputs.plans import sink_classes
+from pipeline.inputs.plans import PROGRESS_FIELDS, sink_classes
 from pipeline.names import PROGRESS
 from pipeline.stages.base import StageResult
 
@@ -32,14 +33,18 @@ STATUS_LABELS = {"reached": ("已达标", "reached"), "on track": ("按进度", 
                  NO_CARBON: ("无碳数据", "no carbon data")}
 
 
-def sink_series(long: pd.DataFrame, plans: pd.DataFrame, *, wetland_includes_water: bool) -> pd.DataFrame:
+def _members(sink_type: str, class_map: ClassMap, wetland_includes_water: bool) -> tuple[str, ...]:
+    return tuple(sink_classes(sink_type, class_map=class_map, wetland_includes_water=wetland_includes_water))
+
+
+def sink_series(long: pd.DataFrame, plans: pd.DataFrame, *, class_map: ClassMap,
+                wetland_includes_water: bool) -> pd.DataFrame:
     """Per plan zone and epoch: area (ha) and share (%) of the zone covered by its sink type's classes.
 
     A class missing from the long table in an epoch counts 0 (the table has no rows for zero areas).
     """
     kinds = plans["sink_type"].astype(str).unique()
-    members = pd.DataFrame([(k, c) for k in kinds
-                            for c in sink_classes(k, wetland_includes_water=wetland_includes_water)],
+    members = pd.DataFrame([(k, c) for k in kinds for c in _members(k, class_map, wetland_includes_water)],
                            columns=["sink_type", "class"])
     zone_kind = pd.DataFrame({"zone_id": plans["zone_id"].astype(str), "sink_type": plans["sink_type"].astype(str)})
     rows = long.merge(zone_kind, on="zone_id").merge(members, on=["sink_type", "class"])
@@ -120,14 +125,14 @@ def _carbon_rows(plans: pd.DataFrame, carbon: pd.DataFrame | None) -> pd.DataFra
         if len(assessed) or len(none) else assessed
 
 
-def progress_table(long: pd.DataFrame, plans: pd.DataFrame, *, carbon: pd.DataFrame | None = None,
-                   wetland_includes_water: bool = False) -> pd.DataFrame:
+def progress_table(long: pd.DataFrame, plans: pd.DataFrame, *, class_map: ClassMap,
+                   carbon: pd.DataFrame | None = None, wetland_includes_water: bool = False) -> pd.DataFrame:
     """Long table `zone_progress`: one row per zone and target metric (share, area, carbon_stock), in plan order."""
     plans = plans.assign(zone_id=plans["zone_id"].astype(str))
-    series = sink_series(long, plans, wetland_includes_water=wetland_includes_water)
+    series = sink_series(long, plans, class_map=class_map, wetland_includes_water=wetland_includes_water)
     land, area = trends(series, value="share_pct"), trends(series, value="area_ha")
-    classes = pd.Series(["+".join(sink_classes(str(k), wetland_includes_water=wetland_includes_water))
-                         for k in plans["sink_type"]], index=plans["zone_id"])
+    classes = pd.Series(["+".join(_members(str(k), class_map, wetland_includes_water)) for k in plans["sink_type"]],
+                        index=plans["zone_id"])
     parts = [_metric_rows(plans, land, metric="share", unit="%", target="target_share_pct", classes=classes),
              _metric_rows(plans, area, metric="area", unit="ha", target="target_area_ha", classes=classes),
              _carbon_rows(plans, carbon)]
@@ -148,12 +153,10 @@ def zone_fields(plans: pd.DataFrame, progress: pd.DataFrame) -> pd.DataFrame:
     head = land.drop_duplicates("zone_id").set_index("zone_id")
     carbon = progress[progress["metric"] == "carbon_stock"].set_index("zone_id")
     fields = plans.set_index("zone_id").drop(columns=["baseline_year"])
-    fields["progress_metric"] = head["metric"]
-    fields["progress_latest"] = head["latest_value"]
-    fields["progress_pct"] = head["pct_of_target"]
-    fields["progress_status"] = head["status"]
-    fields["carbon_progress_pct"] = carbon["pct_of_target"]
-    fields["carbon_status"] = carbon["status"]
+    values = (head["metric"], head["latest_value"], head["pct_of_target"], head["status"], carbon["pct_of_target"],
+              carbon["status"])
+    for name, value in zip(PROGRESS_FIELDS, values, strict=True):
+        fields[name] = value
     return fields
 
 
@@ -161,6 +164,6 @@ def tabulate(inputs: Inputs, *, class_area: pd.DataFrame, carbon: pd.DataFrame |
     """zone_progress and the plan and progress fields of the zones, when the run has a plan sheet."""
     if inputs.plans is None:
         return StageResult()
-    progress = progress_table(class_area, inputs.plans, carbon=carbon,
+    progress = progress_table(class_area, inputs.plans, class_map=inputs.class_map, carbon=carbon,
                               wetland_includes_water=inputs.config.region.wetland_includes_water)
     return StageResult(tables={PROGRESS: progress}, zone_fields=zone_fields(inputs.plans, progress))

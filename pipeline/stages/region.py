@@ -1,7 +1,8 @@
 """Region indicators over all zones: forest coverage rate, grassland and wetland area, against targets.
 
-森林覆盖率 = forest area / land area x 100 (docs/sources.md §2). Forest here is the `forest` class, plus
-`shrub` where the region flag says its shrubland qualifies as 国家特别规定灌木林 (林资发〔2004〕14号:
+森林覆盖率 = forest area / land area x 100 (docs/sources.md §2). Forest here is the classes playing the
+role forest, plus those playing shrub where the region flag says its shrubland qualifies as
+国家特别规定灌木林 (林资发〔2004〕14号:
 e.g. counties under 400 mm mean annual precipitation, such as Baotou at about 312 mm). The land area
 is the observed area of the zones (nodata excluded), so a raster that misses part of a zone does not
 lower the rate. Where zones overlap, the region figures are those of the zones' union (overlapping land
@@ -15,7 +16,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from pipeline.classmaps import NODATA_CLASS
+from pipeline.classmaps import NODATA_CLASS, ClassMap
 from pipeline.config import Region, RegionTarget
 from pipeline.graph import Computed
 from pipeline.inputs.check import Inputs
@@ -39,19 +40,20 @@ COLUMNS = ["region", "year", "indicator", "label_zh", "label_en", "unit", "value
            "pct_of_target", "meets_target", "target_source"]
 
 
-def indicator_classes(region: Region) -> dict[str, tuple[str, ...]]:
-    """Which classes make up forest, grassland and wetland under the region's flags."""
-    return {"forest": ("forest", "shrub") if region.shrub_counts_as_forest else ("forest",),
-            "grassland": ("grassland",),
-            "wetland": ("wetland", "water") if region.wetland_includes_water else ("wetland",)}
+def indicator_classes(region: Region, class_map: ClassMap) -> dict[str, tuple[str, ...]]:
+    """Which classes make up forest, grassland and wetland under the region's flags, by their roles."""
+    roles = {"forest": ("forest", "shrub") if region.shrub_counts_as_forest else ("forest",),
+             "grassland": ("grassland",),
+             "wetland": ("wetland", "water") if region.wetland_includes_water else ("wetland",)}
+    return {name: class_map.with_roles(wanted) for name, wanted in roles.items()}
 
 
-def year_indicators(one_year: pd.DataFrame, region: Region) -> dict[str, float]:
+def year_indicators(one_year: pd.DataFrame, region: Region, class_map: ClassMap) -> dict[str, float]:
     """The indicator values of one epoch from its class-area rows (all zones)."""
     by_class = one_year.groupby("class")["area_ha"].sum()
     land = float(by_class.drop(NODATA_CLASS, errors="ignore").sum())
     values = {"land_area_ha": land}
-    for name, classes in indicator_classes(region).items():
+    for name, classes in indicator_classes(region, class_map).items():
         area = float(by_class.reindex(list(classes)).fillna(0.0).sum())
         values[f"{name}_area_ha"] = area
         values[f"{name}_area_wan_mu"] = area * MU_PER_HA / WAN
@@ -68,11 +70,11 @@ def _against(value: float, targets: Sequence[RegionTarget]) -> dict[str, object]
             "meets_target": bool(value >= target.value), "target_source": target.source}
 
 
-def region_indicators(long: pd.DataFrame, region: Region) -> pd.DataFrame:
+def region_indicators(long: pd.DataFrame, region: Region, class_map: ClassMap) -> pd.DataFrame:
     """Table `region_indicators`: one row per epoch and indicator, with the region's target if any."""
     rows = []
     for year in sorted(long["year"].unique()):
-        for name, value in year_indicators(long[long["year"] == year], region).items():
+        for name, value in year_indicators(long[long["year"] == year], region, class_map).items():
             zh, en, unit = INDICATORS[name]
             targets = [t for t in region.targets if t.indicator == name]
             rows.append({"region": region.name, "year": int(year), "indicator": name, "label_zh": zh,
@@ -98,7 +100,7 @@ def _overlap_rows(inputs: Inputs, years: list[int]) -> pd.DataFrame:
 def tabulate(inputs: Inputs, computed: Computed, *, class_area: pd.DataFrame) -> StageResult:
     """region_indicators over all zones; where zones overlap, over their union, with the overlap's area."""
     if inputs.overlaps.empty:  # the zones' sum is their union
-        return StageResult(tables={REGION: region_indicators(class_area, inputs.config.region)})
-    table = region_indicators(_union_class_area(inputs, computed), inputs.config.region)
+        return StageResult(tables={REGION: region_indicators(class_area, inputs.config.region, inputs.class_map)})
+    table = region_indicators(_union_class_area(inputs, computed), inputs.config.region, inputs.class_map)
     overlap = _overlap_rows(inputs, sorted(int(y) for y in table["year"].unique()))
     return StageResult(tables={REGION: pd.concat([table, overlap], ignore_index=True)})

@@ -14,9 +14,10 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from legacy import carbon_terms as ct
+from legacy import carbon_uncertainty as cu
 from pipeline.graph import Computed
 from pipeline.grid import zone_areas_m2
-from pipeline.inputs.carbon import BiomassInput, CarbonInputs
+from pipeline.inputs.carbon import CARBON_ZONE_FIELDS, BiomassInput, CarbonInputs
 from pipeline.inputs.check import Inputs
 from pipeline.kernels.zonal import ZoneSums, ZoneValueTotals
 from pipeline.names import CARBON, CHANGE
@@ -31,18 +32,24 @@ def epoch_pairs(years: Sequence[int]) -> list[tuple[int, int]]:
     return list(zip(ordered[:-1], ordered[1:], strict=True))
 
 
-def _forest_ha(class_area: pd.DataFrame, *, year: int, forest: str,
+def _forest_classes(inputs: Inputs, carbon: CarbonInputs) -> tuple[str, ...]:
+    return inputs.class_map.resolve([carbon.settings.forest_class], key="carbon.forest_class")
+
+
+def _forest_ha(class_area: pd.DataFrame, *, year: int, forest: tuple[str, ...],
                zone_ids: NDArray[np.object_]) -> NDArray[np.float64]:
-    rows = class_area[(class_area["year"] == year) & (class_area["class"] == forest)]
-    return rows.set_index("zone_id")["area_ha"].reindex(zone_ids.astype(str), fill_value=0.0).to_numpy(dtype=float)
+    rows = class_area[(class_area["year"] == year) & class_area["class"].isin(forest)]
+    sums = rows.groupby("zone_id")["area_ha"].sum()
+    return sums.reindex(zone_ids.astype(str), fill_value=0.0).to_numpy(dtype=float)
 
 
 def _live_keys(inputs: Inputs, carbon: CarbonInputs) -> set[str]:
-    """The pools-table keys whose live biomass a volume record replaces: the forest class or its codes."""
-    forest = carbon.settings.forest_class
-    if carbon.pools is not None and carbon.pools.key == "lucode":
-        return {str(c) for c in inputs.class_map.classes.get(forest, ())}
-    return {forest}
+    """The pools-table keys whose live biomass a volume record replaces: the forest classes' keys or codes."""
+    forest, pools = _forest_classes(inputs, carbon), carbon.pools
+    assert pools is not None  # only asked when the pools table supplies the live biomass volume replaces
+    if pools.key == "lucode":
+        return {str(c) for name in forest for c in inputs.class_map.classes[name]}
+    return {ct.class_key(pools, inputs.class_map, name) for name in forest}
 
 
 def _biomass_cover(inputs: Inputs, b: BiomassInput, sums: ZoneSums, unit_m2: float,
@@ -66,7 +73,7 @@ def _epoch_terms(inputs: Inputs, carbon: CarbonInputs, class_area: pd.DataFrame,
                  year: int, biomass: pd.DataFrame | None, *, source: str, unit_m2: float) -> pd.DataFrame:
     """All terms of one epoch, with the precedence volume > biomass raster > pools table for live biomass."""
     n = len(inputs.zones.ids)
-    forest_ha = _forest_ha(class_area, year=year, forest=carbon.settings.forest_class, zone_ids=inputs.zones.ids)
+    forest_ha = _forest_ha(class_area, year=year, forest=_forest_classes(inputs, carbon), zone_ids=inputs.zones.ids)
     records = carbon.volume[carbon.volume["year"] == year] if carbon.volume is not None else None
     volume_zones = np.zeros(n, dtype=bool)
     parts = []
@@ -102,7 +109,8 @@ def _all_terms(inputs: Inputs, carbon: CarbonInputs, computed: Computed, class_a
     return pd.concat(terms, ignore_index=True)
 
 
-def tabulate(inputs: Inputs, computed: Computed, *, class_area: pd.DataFrame) -> StageResult:
+def tabulate(inputs: Inputs, computed: Computed, *, class_area: pd.DataFrame,
+             area_se: pd.DataFrame | None = None) -> StageResult:
     """zone_carbon, zone_change (with two or more epochs), carbon fields for the zones, and the carbon notes."""
     carbon = inputs.carbon
     if carbon is None:
@@ -111,12 +119,30 @@ def tabulate(inputs: Inputs, computed: Computed, *, class_area: pd.DataFrame) ->
     ev = ct.evaluate(_all_terms(inputs, carbon, computed, class_area, notes), carbon.factors)
     ids = inputs.zones.ids
     pairs = epoch_pairs(list(computed.totals))
-    stock = ct.stock_table(ev, carbon.factors, zone_ids=ids)
-    change = ct.change_table(ev, carbon.factors, zone_ids=ids, pairs=pairs)
+    area = cu.term_area_se(ev, area_se, class_map=inputs.class_map, zone_ids=ids)
+    widths = cu.area_widths(carbon.factors, area) if len(area) else ct.factor_widths(carbon.factors)
+    stock = ct.stock_table(ev, widths, zone_ids=ids)
+    change = ct.change_table(ev, widths, zone_ids=ids, pairs=pairs)
+    settings = carbon.settings.uncertainty
+    if settings.method == "monte_carlo":
+        bounds = cu.monte_carlo_bounds(ev, carbon.factors, area, settings, pairs=pairs)
+        stock, change = cu.with_bounds(stock, change, bounds, zone_ids=ids)
+    notes.extend(_unknown_area_se(area_se))
     notes.extend(_method_mix_notes(ev.terms, pairs, ids))
     tables = {CARBON: stock, **({CHANGE: change} if pairs else {})}
     return StageResult(tables=tables, zone_fields=_zone_fields(ids, stock, change, latest=max(computed.totals)),
                        notes=tuple(notes))
+
+
+def _unknown_area_se(area_se: pd.DataFrame | None) -> list[str]:
+    """Zones whose adjusted areas have no standard error (region rates of a Stehman design)."""
+    if area_se is None:
+        return []
+    missing = area_se[area_se["se_ha"].isna() & (area_se["map_area_ha"] > 0)]["zone_id"].unique()
+    if not len(missing):
+        return []
+    return [f"carbon intervals of zone(s) {', '.join(map(str, missing[:20]))} leave out the area uncertainty: "
+            "their adjusted areas use the region's error rates of a Stehman design, which give no standard error"]
 
 
 def _method_mix_notes(terms: pd.DataFrame, pairs: Sequence[tuple[int, int]], ids: NDArray[np.object_]) -> list[str]:
@@ -134,8 +160,7 @@ def _zone_fields(ids: NDArray[np.object_], stock: pd.DataFrame, change: pd.DataF
     total = stock[(stock["pool"] == "total") & (stock["year"] == latest)].set_index("zone_id")
     zone_ids = pd.Series(ids.astype(str), index=ids.astype(str))
     rate = change[change["year_to"] == latest].set_index("zone_id")["co2e_per_year_t"] if len(change) else None
-    return pd.DataFrame({
-        "carbon_t": zone_ids.map(total["carbon_t"]).fillna(0.0).to_numpy(),
-        "co2e_t": zone_ids.map(total["co2e_t"]).fillna(0.0).to_numpy(),
-        "co2e_per_year_t": zone_ids.map(rate).to_numpy(dtype=float) if rate is not None else np.nan,
-    }, index=zone_ids.index)
+    values = (zone_ids.map(total["carbon_t"]).fillna(0.0).to_numpy(),
+              zone_ids.map(total["co2e_t"]).fillna(0.0).to_numpy(),
+              zone_ids.map(rate).to_numpy(dtype=float) if rate is not None else np.nan)
+    return pd.DataFrame(dict(zip(CARBON_ZONE_FIELDS, values, strict=True)), index=zone_ids.index)

@@ -23,7 +23,7 @@ of what changed. Asymmetric ranges are propagated side by side.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,12 +46,19 @@ _TERM_COLUMNS = ["zone", "year", "pool", "method", "source", "quantity", "factor
 # ---- areas ---------------------------------------------------------------------------------------
 
 
+def class_key(table: FactorTable, class_map: ClassMap, name: str) -> str:
+    """A class's row in a pools table keyed by class: its own name if listed, else its role (so the
+    built-in tables, written per role, serve a map whose classes carry the bureau's own names)."""
+    return name if name in table.frame.index else class_map.role(name)
+
+
 def key_of_codes(table: FactorTable, class_map: ClassMap, codes: NDArray[np.int64]) -> NDArray[np.object_]:
-    """The pools-table key of each raster code: its class name, or the code itself for a lucode table.
+    """The pools-table key of each raster code: its class (or role) row, or the code itself for a lucode table.
 
     Nodata codes get None: their carbon is unknown, and the class-area table reports them as nodata.
     """
-    lookup: Mapping[int, str] = class_map.code_to_class()
+    lookup: Mapping[int, str] = {code: class_key(table, class_map, name)
+                                 for code, name in class_map.code_to_class().items()}
     nodata = {*class_map.nodata_codes, NODATA_CODE}
     if table.key == "lucode":
         return np.array([None if int(c) in nodata else str(int(c)) for c in codes], dtype=object)
@@ -196,6 +203,19 @@ def half_widths(sens: pd.DataFrame, factors: pd.DataFrame, *, by: list[str]) -> 
     return out.assign(up=np.sqrt(out.pop("up2")), down=np.sqrt(out.pop("down2")))
 
 
+Widths = Callable[[pd.DataFrame, list[str], tuple[int, ...] | None], pd.DataFrame]
+"""(summed sensitivities, group keys, the years of a change or None) -> up, down, var_share_area, var_share_factors
+per group; `factor_widths` when there is no area term."""
+
+
+def factor_widths(factors: pd.DataFrame) -> Widths:
+    """Half-widths from the factors alone: all of the variance is the factors'."""
+    def widths(sens: pd.DataFrame, by: list[str], years: tuple[int, ...] | None) -> pd.DataFrame:
+        out = half_widths(sens, factors, by=by)
+        return out.assign(var_share_area=0.0, var_share_factors=np.where((out["up"] + out["down"]) > 0, 1.0, 0.0))
+    return widths
+
+
 def _joined(values: pd.Series) -> str:
     return "; ".join(dict.fromkeys(str(v) for v in values if str(v)))
 
@@ -206,20 +226,20 @@ def _sources(terms: pd.DataFrame, keys: list[str]) -> pd.Series:
     return held.groupby(keys)["source"].agg(_joined)
 
 
-def stock_table(ev: Evaluated, factors: pd.DataFrame, *, zone_ids: NDArray[np.object_]) -> pd.DataFrame:
+def stock_table(ev: Evaluated, widths: Widths, *, zone_ids: NDArray[np.object_]) -> pd.DataFrame:
     """zone_carbon rows: per zone, year, pool and method, then a `total` row per zone and year."""
     terms = ev.terms
     sens = ev.sensitivity.merge(terms[["zone", "year", "pool", "method"]], left_on="term", right_index=True)
     keys = ["zone", "year", "pool", "method"]
     per_pool = terms.groupby(keys, as_index=False).agg(carbon_t=("carbon_t", "sum"))
     per_pool = per_pool.merge(_sources(terms, keys).reset_index(), on=keys, how="left")
-    per_pool = per_pool.merge(half_widths(sens, factors, by=keys), on=keys, how="left")
+    per_pool = per_pool.merge(widths(sens, keys, None), on=keys, how="left")
     total = terms.groupby(["zone", "year"], as_index=False).agg(carbon_t=("carbon_t", "sum"),
                                                                 method=("method", _joined))
     total = total.merge(_sources(terms, ["zone", "year"]).reset_index(), on=["zone", "year"], how="left")
-    total = total.merge(half_widths(sens, factors, by=["zone", "year"]), on=["zone", "year"], how="left")
+    total = total.merge(widths(sens, ["zone", "year"], None), on=["zone", "year"], how="left")
     both = pd.concat([per_pool, total.assign(pool="total")], ignore_index=True).fillna(
-        {"up": 0.0, "down": 0.0, "source": ""})
+        {"up": 0.0, "down": 0.0, "source": "", "var_share_area": 0.0, "var_share_factors": 0.0})
     order = {p: i for i, p in enumerate([*POOL_NAMES.values(), "total"])}
     both = both.sort_values(["zone", "year", "pool"], key=lambda c: c.map(order) if c.name == "pool" else c)
     co2e = both["carbon_t"] * CO2_PER_C
@@ -230,10 +250,11 @@ def stock_table(ev: Evaluated, factors: pd.DataFrame, *, zone_ids: NDArray[np.ob
         "co2e_low_t": np.maximum((co2e - both["down"] * CO2_PER_C).to_numpy(), 0.0),
         "co2e_high_t": (co2e + both["up"] * CO2_PER_C).to_numpy(),
         "method": both["method"].to_numpy(), "source": both["source"].to_numpy(),
+        "var_share_area": both["var_share_area"].to_numpy(), "var_share_factors": both["var_share_factors"].to_numpy(),
     })
 
 
-def change_table(ev: Evaluated, factors: pd.DataFrame, *, zone_ids: NDArray[np.object_],
+def change_table(ev: Evaluated, widths: Widths, *, zone_ids: NDArray[np.object_],
                  pairs: Sequence[tuple[int, int]]) -> pd.DataFrame:
     """zone_change rows: stock difference and yearly rate (t CO2e) per zone and epoch pair, with interval."""
     carbon = ev.terms.groupby(["zone", "year"])["carbon_t"].sum()
@@ -242,18 +263,20 @@ def change_table(ev: Evaluated, factors: pd.DataFrame, *, zone_ids: NDArray[np.o
     frames = []
     for y1, y2 in pairs:
         diff = _at_year(sens, y2).sub(_at_year(sens, y1), fill_value=0.0).rename("sens").reset_index()
-        widths = half_widths(diff, factors, by=["zone"]).set_index("zone")
+        width = widths(diff, ["zone"], (y1, y2)).set_index("zone")
         stock = _at_year(carbon, y2).sub(_at_year(carbon, y1), fill_value=0.0).reindex(range(len(zone_ids)),
                                                                                      fill_value=0.0)
-        widths = widths.reindex(stock.index, fill_value=0.0)
+        width = width.reindex(stock.index, fill_value=0.0)
         change = stock.to_numpy() * CO2_PER_C
-        down, up = widths["down"].to_numpy() * CO2_PER_C, widths["up"].to_numpy() * CO2_PER_C
+        down, up = width["down"].to_numpy() * CO2_PER_C, width["up"].to_numpy() * CO2_PER_C
         years = y2 - y1
         frames.append(pd.DataFrame({
             "zone_id": zone_ids.astype(str), "year_from": y1, "year_to": y2,
             "co2e_change_t": change, "co2e_change_low_t": change - down, "co2e_change_high_t": change + up,
             "co2e_per_year_t": change / years, "co2e_per_year_low_t": (change - down) / years,
             "co2e_per_year_high_t": (change + up) / years,
+            "var_share_area": width["var_share_area"].to_numpy(),
+            "var_share_factors": width["var_share_factors"].to_numpy(),
         }))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 

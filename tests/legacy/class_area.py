@@ -89,6 +89,14 @@ def wide_class_area(long: pd.DataFrame, *, year: int) -> pd.DataFrame:
     return wide
 
 
+def union_areas_ha(totals: ZoneValueTotals, *, class_map: ClassMap, unit_m2: float, year: int) -> pd.Series:
+    """Map class areas (ha) inside the union of the zones, nodata left out, in class-map order."""
+    one = ZoneValueTotals(zone=np.zeros_like(totals.zone), value=totals.value, units=totals.units)
+    table = class_area_table(one, class_map=class_map, zone_ids=np.array(["union"], dtype=object),
+                             zone_area_m2=np.zeros(1), unit_m2=unit_m2, year=year)
+    return table[table["class"] != NODATA_CLASS].set_index("class")["area_ha"]
+
+
 def tabulate(inputs: Inputs, computed: Computed) -> StageResult:
     """Table zone_class_area, and each zone's area and latest class areas as zone-layer fields.
 

@@ -17,8 +17,9 @@ import math
 import numpy as np
 import pandas as pd
 
+from pipeline.classmaps import ClassMap
 from pipeline.inputs.check import Inputs
-from pipeline.inputs.plans import sink_classes
+from pipeline.inputs.plans import PROGRESS_FIELDS, sink_classes
 from pipeline.names import PROGRESS
 from pipeline.stages.base import StageResult
 
@@ -75,9 +76,9 @@ def _no_carbon(zone_id: str, target: float, target_year: int) -> dict[str, objec
 
 
 def _plan_rows(plan: pd.Series, long: pd.DataFrame, carbon: pd.DataFrame | None,
-               *, wetland_includes_water: bool) -> list[dict[str, object]]:
+               *, class_map: ClassMap, wetland_includes_water: bool) -> list[dict[str, object]]:
     zone, year = str(plan["zone_id"]), int(plan["target_year"])
-    classes = sink_classes(str(plan["sink_type"]), wetland_includes_water=wetland_includes_water)
+    classes = sink_classes(str(plan["sink_type"]), class_map=class_map, wetland_includes_water=wetland_includes_water)
     land = class_series(long, zone_id=zone, classes=classes)
     rows = []
     for metric, column, unit, target in (("share", "share_pct", "%", plan["target_share_pct"]),
@@ -98,11 +99,12 @@ def _plan_rows(plan: pd.Series, long: pd.DataFrame, carbon: pd.DataFrame | None,
     return rows
 
 
-def progress_table(long: pd.DataFrame, plans: pd.DataFrame, *, carbon: pd.DataFrame | None = None,
-                   wetland_includes_water: bool = False) -> pd.DataFrame:
+def progress_table(long: pd.DataFrame, plans: pd.DataFrame, *, class_map: ClassMap,
+                   carbon: pd.DataFrame | None = None, wetland_includes_water: bool = False) -> pd.DataFrame:
     """Long table `zone_progress`: one row per zone and target metric (share, area, carbon_stock)."""
     rows = [row for _, plan in plans.iterrows()
-            for row in _plan_rows(plan, long, carbon, wetland_includes_water=wetland_includes_water)]
+            for row in _plan_rows(plan, long, carbon, class_map=class_map,
+                                  wetland_includes_water=wetland_includes_water)]
     return pd.DataFrame.from_records(rows, columns=COLUMNS)
 
 
@@ -115,12 +117,10 @@ def zone_fields(plans: pd.DataFrame, progress: pd.DataFrame) -> pd.DataFrame:
     head = land.drop_duplicates("zone_id").set_index("zone_id")
     carbon = progress[progress["metric"] == "carbon_stock"].set_index("zone_id")
     fields = plans.set_index("zone_id").drop(columns=["baseline_year"])
-    fields["progress_metric"] = head["metric"]
-    fields["progress_latest"] = head["latest_value"]
-    fields["progress_pct"] = head["pct_of_target"]
-    fields["progress_status"] = head["status"]
-    fields["carbon_progress_pct"] = carbon["pct_of_target"]
-    fields["carbon_status"] = carbon["status"]
+    values = (head["metric"], head["latest_value"], head["pct_of_target"], head["status"], carbon["pct_of_target"],
+              carbon["status"])
+    for name, value in zip(PROGRESS_FIELDS, values, strict=True):
+        fields[name] = value
     return fields
 
 
@@ -128,6 +128,6 @@ def tabulate(inputs: Inputs, *, class_area: pd.DataFrame, carbon: pd.DataFrame |
     """zone_progress and the plan and progress fields of the zones, when the run has a plan sheet."""
     if inputs.plans is None:
         return StageResult()
-    progress = progress_table(class_area, inputs.plans, carbon=carbon,
+    progress = progress_table(class_area, inputs.plans, class_map=inputs.class_map, carbon=carbon,
                               wetland_includes_water=inputs.config.region.wetland_includes_water)
     return StageResult(tables={PROGRESS: progress}, zone_fields=zone_fields(inputs.plans, progress))
