@@ -177,10 +177,11 @@ def timed(config: Path) -> dict[str, Any]:
             "compute_s": record["timings_s"]["compute_s"], "rows": record["rows"]}
 
 
-def run_cases(work: Path) -> None:
+def run_cases(work: Path, names: list[str]) -> None:
     lines = ["| case | wall s | compute s | peak MB | GeoPackage MB | zone_carbon rows | candidates |",
              "|---|---|---|---|---|---|---|"]
-    for label, extra in CASES.items():
+    for label in names:
+        extra = CASES[label]
         result = timed(write_config(work, label, extra))
         rows = result["rows"]
         lines.append(f"| {label} | {result['wall_s']:.1f} | {result['compute_s']:.1f} | {result['peak_mb']:.0f} | "
@@ -195,11 +196,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("action", choices=("make", "run"))
     parser.add_argument("--work", type=Path, default=Path("bench/work/parcels"))
+    parser.add_argument("--cases", nargs="*", choices=list(CASES), default=list(CASES), help="which runs to time")
     args = parser.parse_args()
     if args.action == "make":
         make_case(args.work)
     else:
-        run_cases(args.work.resolve())
+        run_cases(args.work.resolve(), args.cases)
 
 
 if __name__ == "__main__":
