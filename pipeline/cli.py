@@ -6,23 +6,20 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from rich.highlighter import NullHighlighter
-from rich.logging import RichHandler
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-from rich.table import Table
 from rich.text import Text
 
-from pipeline import guard, sampling
-from pipeline.config import Overrides, load_config
 from pipeline.errors import SinkzoneError
-from pipeline.graph import ProgressHook
-from pipeline.inputs.check import check_inputs
-from pipeline.io.files import list_configs
 from pipeline.names import GPKG_NAME, RUN_RECORD
+
+if TYPE_CHECKING:
+    from pipeline.graph import ProgressHook
+
+# The commands import the pipeline (dask, geopandas, matplotlib...) only when they run, so `sinkzone
+# --help` and a mistyped command answer at once.
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="sinkzone: exact land-cover area and carbon per carbon-sink zone, as a QGIS-ready GeoPackage.")
@@ -44,6 +41,9 @@ class _NoTraceback(logging.Formatter):
 def _log_handler() -> logging.Handler:
     """Rich lines on a terminal; one plain, unwrapped line per message under cron, in a pipe or a file."""
     if console.is_terminal:
+        from rich.highlighter import NullHighlighter
+        from rich.logging import RichHandler
+
         handler: logging.Handler = RichHandler(console=console, show_path=False, markup=False,
                                                highlighter=NullHighlighter())
         handler.setFormatter(_NoTraceback("%(message)s", datefmt="[%X]"))
@@ -86,6 +86,9 @@ def _interruptible() -> Iterator[None]:
 def validate(config: Annotated[Path, typer.Argument(help="run config YAML")],
              verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
     """Check a config and all its inputs; report every problem at once."""
+    from pipeline.config import load_config
+    from pipeline.inputs.check import check_inputs
+
     _setup_logging(verbose)
     try:
         with _interruptible():
@@ -116,6 +119,9 @@ def run(
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Compute class area per zone and write sinkzones.gpkg and run.json."""
+    from pipeline import guard
+    from pipeline.config import Overrides, load_config
+
     _setup_logging(verbose)
     flags = Overrides(out=out, scheduler=scheduler, landcover=tuple(landcover or ()), zones=zones, zone_id=zone_id,
                       zones_layer=zones_layer, zones_encoding=zones_encoding, classes=classes, pools=pools,
@@ -140,6 +146,11 @@ def batch(folder: Annotated[Path, typer.Argument(help="folder of run configs (*.
           overwrite: Annotated[bool, typer.Option(help="recompute every run even if nothing changed")] = False,
           verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
     """Run every config in FOLDER, go on past failures, print a summary; exit 1 if any run failed."""
+    from rich.table import Table
+
+    from pipeline import guard
+    from pipeline.io.files import list_configs
+
     _setup_logging(verbose)
     try:
         configs = list_configs(folder)
@@ -179,11 +190,17 @@ def sample(
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Draw a stratified random sample of cells inside the zones for an interpreter to label."""
+    from rich.table import Table
+
+    from pipeline import sampling
+    from pipeline.config import load_config
+
     _setup_logging(verbose)
     design = sampling.Design(year=year, strata_year=strata_year, n=n, target_se=target_se,
                              expected_accuracy=expected_accuracy, min_per_stratum=min_per_stratum, seed=seed)
     try:
-        drawn = sampling.draw(load_config(config), design, out=out)
+        with _interruptible():
+            drawn = sampling.draw(load_config(config), design, out=out)
     except SinkzoneError as exc:
         _fail(exc)
         return
@@ -191,12 +208,11 @@ def sample(
     for column in ("stratum", "cells", "area (ha)", "weight", "points"):
         table.add_column(column, justify="left" if column == "stratum" else "right")
     for row in drawn.allocation.itertuples(index=False):
-        table.add_row(str(row.stratum), f"{row.cells:,}", f"{row.area_ha:,.2f}", f"{row.weight:.4f}", str(row.n))
+        table.add_row(Text(str(row.stratum)), f"{row.cells:,}", f"{row.area_ha:,.2f}", f"{row.weight:.4f}", str(row.n))
     console.print(table)
     for note in drawn.notes:
-        console.print(f"[yellow]note:[/] {note}", highlight=False)
-    console.print(f"[green]done:[/] {', '.join(str(f) for f in drawn.files)}; fill in the column `reference`",
-                  highlight=False)
+        _say("note:", "yellow", note)
+    _say("done:", "green", f"{', '.join(str(f) for f in drawn.files)}; fill in the column `reference`")
 
 
 class _progress_bar:  # noqa: N801 - used as a context manager like a function
@@ -205,6 +221,8 @@ class _progress_bar:  # noqa: N801 - used as a context manager like a function
     def __enter__(self) -> ProgressHook | None:
         if not console.is_terminal:
             return None
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
         self._progress = Progress(TextColumn("computing chunks"), BarColumn(),
                                   TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
                                   TimeRemainingColumn(), console=console, transient=True)

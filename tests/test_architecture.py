@@ -7,6 +7,8 @@ cycle held together by a late import is still a cycle a reader has to untangle.
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -116,3 +118,14 @@ def test_the_cycle_finder_finds_a_late_import_cycle(tmp_path: Path) -> None:
 @pytest.mark.parametrize("module", sorted(set(_graph()) - {"pipeline.__main__"}))  # __main__ runs the CLI
 def test_every_module_imports(module: str) -> None:
     __import__(module)
+
+
+def test_the_command_line_loads_the_pipeline_only_when_a_command_runs() -> None:
+    # `sinkzone --help` and a mistyped flag must answer at once, also on a slow bureau laptop: loading
+    # the command line must not load the compute stack.
+
+    code = ("import sys, pipeline.cli; "
+            "heavy = {'dask', 'geopandas', 'matplotlib', 'rasterio', 'pandas', 'distributed'}; "
+            "print(sorted(heavy & {m.split('.')[0] for m in sys.modules}))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert loaded == "[]"

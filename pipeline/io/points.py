@@ -12,9 +12,10 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from pipeline.errors import InputError, MissingCRSError
+from pipeline.errors import InputError
 from pipeline.io.files import require_file
 from pipeline.io.rasters import WindowSource, read_window
+from pipeline.io.vectors import read_layer
 
 WGS84 = "EPSG:4326"
 SAMPLE_LAYER = "samples"
@@ -22,15 +23,11 @@ SAMPLE_LAYER = "samples"
 
 def read_points(path: Path, *, layer: str | None) -> gpd.GeoDataFrame:
     """Sample points as read: a CSV needs `lon` and `lat` columns (WGS84 degrees), other files a CRS."""
-    require_file(path)
     if path.suffix.lower() == ".csv":
+        require_file(path)
         return _points_from_csv(path)
-    try:
-        frame = gpd.read_file(path, layer=layer)
-    except Exception as exc:  # pyogrio raises several unrelated types for unreadable files
-        raise InputError(f"{path}: not a readable vector file of sample points ({exc})") from exc
-    if frame.crs is None:
-        raise MissingCRSError(f"{path}: the sample layer has no CRS; define it (e.g. ogr2ogr -a_srs EPSG:4326)")
+    frame, _ = read_layer(path, layer=layer, encoding=None, what="sample layer", error=InputError,
+                          encoding_flag="the file's .cpg (a text file naming its encoding, e.g. GBK)")
     return frame
 
 

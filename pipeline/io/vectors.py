@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import codecs
 import struct
+from collections.abc import Callable
 from pathlib import Path
 
 import geopandas as gpd
 import pyogrio
 
-from pipeline.errors import MissingCRSError, ZoneError
+from pipeline.errors import InputError, MissingCRSError, ZoneError
 from pipeline.io.files import require_file
 
 # .dbf language-driver ids that name one code page; 0x00 and 0x57 ("ANSI": whatever the exporting
@@ -101,19 +102,30 @@ def zone_layer_name(path: Path, layer: str | None) -> str | None:
 def read_zones(path: Path, *, layer: str | None, encoding: str | None = None) -> tuple[gpd.GeoDataFrame, list[str]]:
     """A zone layer as read, with notes on how its text was decoded; a missing file, an unreadable file,
     a missing CRS or an unnamed layer among several polygon layers is an error."""
+    return read_layer(path, layer=layer, encoding=encoding, what="zone layer", error=ZoneError,
+                      pick=zone_layer_name, encoding_flag="zones.encoding (or --zones-encoding)")
+
+
+def read_layer(path: Path, *, layer: str | None, encoding: str | None, what: str, error: type[InputError],
+               encoding_flag: str, pick: Callable[[Path, str | None], str | None] = lambda _, name: name,
+               ) -> tuple[gpd.GeoDataFrame, list[str]]:
+    """A vector layer as read (Shapefile text decoded as `shapefile_encoding` settles it), with notes.
+
+    `pick` chooses the layer to read from the one asked for; `error` is the error type raised for `what`.
+    """
     require_file(path)
     notes: list[str] = []
     try:
         if path.suffix.lower() == ".shp" and encoding is None:
             encoding, notes = shapefile_encoding(path)
-        frame = gpd.read_file(path, layer=zone_layer_name(path, layer), encoding=encoding)
+        frame = gpd.read_file(path, layer=pick(path, layer), encoding=encoding)
     except UnicodeDecodeError as exc:
-        raise ZoneError(f"{path}: its text is not {encoding} ({exc}); set zones.encoding (or --zones-encoding) "
-                        "to the encoding it was written in, e.g. GBK or UTF-8") from exc
-    except ZoneError:
+        raise error(f"{path}: its text is not {encoding} ({exc}); set {encoding_flag} to the encoding it was "
+                    "written in, e.g. GBK or UTF-8") from exc
+    except InputError:
         raise
     except Exception as exc:  # pyogrio raises several unrelated types for unreadable files
-        raise ZoneError(f"{path}: not a readable vector file ({exc})") from exc
+        raise error(f"{path}: not a readable vector file ({exc})") from exc
     if frame.crs is None:
-        raise MissingCRSError(f"{path}: the zone layer has no CRS; define it (e.g. ogr2ogr -a_srs EPSG:4326)")
+        raise MissingCRSError(f"{path}: the {what} has no CRS; define it (e.g. ogr2ogr -a_srs EPSG:4326)")
     return frame, notes
