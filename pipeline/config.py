@@ -67,6 +67,9 @@ class Compute(_Frozen):
 
 class Output(_Frozen):
     dir: Path
+    # tables.xlsx holds the tables up to this many rows; longer ones (a 小班 layer's carbon table runs to
+    # millions of rows, minutes for Excel to write and to open) stay in the GeoPackage only
+    workbook_max_rows: int = Field(default=200_000, ge=0)
 
 
 class FactorRange(_Frozen):

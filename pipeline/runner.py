@@ -160,15 +160,18 @@ def run(config: RunConfig, *, overwrite: bool = False, progress: ProgressHook | 
     for note in stage_notes:
         log.warning(note)
     layers = _layers(inputs, results)
-    record = run_record(inputs, layers, rid=rid, prints=prints, notes=[*inputs.notes, *stage_notes],
+    sheets, book_notes = workbook_sheets(layers, inputs.class_map, max_rows=config.output.workbook_max_rows)
+    for note in book_notes:
+        log.warning(note)
+    record = run_record(inputs, layers, rid=rid, prints=prints, notes=[*inputs.notes, *stage_notes, *book_notes],
                         timings={"check_s": checked - started, "compute_s": done - checked})
-    _write(inputs, layers, record, extras=extras)
+    _write(inputs, layers, sheets, record, extras=extras)
     tables = {name: frame for name, frame in layers.items() if name != ZONES}
     return RunResult(out_dir=config.output.dir, tables=tables, zones=layers[ZONES], record=record)
 
 
-def _write(inputs: Inputs, layers: Mapping[str, pd.DataFrame], record: Mapping[str, Any], *,
-           extras: Callable[[Path], None] | None) -> None:
+def _write(inputs: Inputs, layers: Mapping[str, pd.DataFrame], sheets: Mapping[str, pd.DataFrame],
+           record: Mapping[str, Any], *, extras: Callable[[Path], None] | None) -> None:
     """The GeoPackage, its styles and QGIS project, the report, the caller's run log, and run.json last."""
     config = inputs.config
     landcover, mosaic = _landcover_link(config)
@@ -176,7 +179,6 @@ def _write(inputs: Inputs, layers: Mapping[str, pd.DataFrame], record: Mapping[s
                             landcover=landcover, landcover_crs=inputs.grid.crs,
                             name_field=config.zones.name_field)
     report_files = _report(inputs, layers)
-    sheets = workbook_sheets(layers, inputs.class_map)
 
     def beside_gpkg(folder: Path) -> None:
         write_files(folder, mosaic)

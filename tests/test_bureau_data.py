@@ -41,6 +41,7 @@ from pipeline.io.tables import read_csv_table, read_plan_sheet
 from pipeline.io.vectors import read_zones
 from pipeline.present import report
 from pipeline.present.styles import ZoneLegend, zone_style
+from pipeline.present.workbook import workbook_sheets
 from pipeline.text import GB18030, UTF8
 from tests.conftest import ROOT, write_raster
 
@@ -413,3 +414,13 @@ def test_qgis_label_is_the_name_field_and_class_fields_alias_by_name(tmp_path: P
     assert aliases["林地_ha"] == "林地面积 (ha) / 林地 area (ha)"
     # the dominant-class categories are the map's own classes, in the colour of their role
     assert [c.get("value") for c in style.root.iter("category")] == ["林地", "草地"]
+
+
+def test_workbook_leaves_out_tables_longer_than_its_limit() -> None:
+    classes = load_class_map("clcd")
+    layers = {"zones": pd.DataFrame({"zone_id": ["a", "b"]}), "zone_carbon": pd.DataFrame({"zone_id": list("abc")})}
+    sheets, notes = workbook_sheets(layers, classes, max_rows=2)
+    assert list(sheets) == ["zones"]
+    assert notes == ["tables.xlsx leaves out zone_carbon (3 rows), longer than output.workbook_max_rows (2); "
+                     "open them from sinkzones.gpkg"]
+    assert workbook_sheets(layers, classes, max_rows=3)[1] == []
