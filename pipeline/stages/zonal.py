@@ -6,6 +6,7 @@ chunks; the runner maps it over chunks with dask and merges the partial sums in 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -78,16 +79,6 @@ def split_pair_codes(pairs: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArr
     return (pairs - second) >> 32, second
 
 
-def cell_value_totals(cell_values: NDArray[np.int64], weights: CellWeights) -> ZoneValueTotals:
-    """Sum the weights of covered cells by (zone, value); values already gathered in weights order."""
-    uniques, value_of_cell = _dense_rank(cell_values)
-    key = weights.zone_of_cell.astype(np.int64) * len(uniques) + value_of_cell
-    sums = np.bincount(key, weights=weights.units, minlength=len(weights.zones) * len(uniques))
-    zone_i, value_i = np.divmod(np.flatnonzero(sums), max(len(uniques), 1))
-    return ZoneValueTotals(zone=weights.zones[zone_i], value=uniques[value_i],
-                           units=sums[sums != 0].astype(np.int64))
-
-
 def _dense_rank(values: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
     """Distinct values and each value's rank; a counting pass when the range is small, else a sort."""
     if len(values) == 0:
@@ -149,27 +140,189 @@ def merge_sums(*parts: ZoneSums) -> ZoneSums:
     return ZoneSums(zone=zone[at], total=np.add.reduceat(total, at), units=np.add.reduceat(units, at))
 
 
-def chunk_totals(cov: Coverage, row_units: NDArray[np.float64], blocks: tuple[NDArray, ...],
+@dataclass(frozen=True)
+class Codes:
+    """One block's cells (flat) as codes 0 .. n-1, and the value each code stands for (nodata as NODATA_CODE).
+
+    Small unsigned products (uint8, uint16 below DIRECT_CODES) are their own codes: the block is used
+    as read, with no widening copy and no ranking pass.
+    """
+
+    cells: NDArray[np.integer]
+    values: NDArray[np.int64]
+
+
+DIRECT_CODES = 256  # unsigned values below this are counted as they are; anything else is ranked first
+MIN_STRIDE = 16  # bins per (row, zone) pair at least, so every epoch of a 16-class product shares one stride
+IMAGE_SHARE = 0.5  # a chunk whose cells are mostly covered once is counted in place, not gathered
+
+
+def block_codes(block: NDArray, *, nodata: float | None) -> Codes:
+    """A chunk's cell values as small codes; nodata cells get a code whose value is NODATA_CODE."""
+    flat = block.ravel()
+    if flat.dtype.kind == "u" and flat.dtype.itemsize <= 2 and len(flat) and int(flat.max()) < DIRECT_CODES:
+        return Codes(cells=flat, values=_mark_nodata(np.arange(int(flat.max()) + 1, dtype=np.int64), nodata))
+    values, cells = _dense_rank(flat.astype(np.int64))
+    return Codes(cells=cells, values=_mark_nodata(values, nodata))
+
+
+def _mark_nodata(values: NDArray[np.int64], nodata: float | None) -> NDArray[np.int64]:
+    return values if nodata is None else np.where(values == nodata, NODATA_CODE, values)
+
+
+def transition_codes(first: Codes, second: Codes) -> Codes:
+    """One code per cell for its (from, to) pair of values, valued as pair_codes; ranked if the pairs are many."""
+    n_second = len(second.values)
+    cells = first.cells.astype(np.intp) * n_second + second.cells
+    pair = np.arange(len(first.values) * n_second)
+    values = pair_codes(first.values[pair // n_second], second.values[pair % n_second])
+    if len(values) <= DIRECT_CODES:
+        return Codes(cells=cells, values=values)
+    present, ranked = _dense_rank(cells)
+    return Codes(cells=ranked, values=values[present])
+
+
+def _ramp(lengths: NDArray[np.int64]) -> NDArray[np.int64]:
+    """0, 1, ..., lengths[i]-1 for each i, concatenated."""
+    return np.arange(int(lengths.sum()), dtype=np.int64) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+
+
+@dataclass(frozen=True)
+class ChunkCounter:
+    """How one chunk's covered cells are summed by (zone, code), worked out once and used for every epoch.
+
+    Whole cells inside a zone weigh their row's units, so they are counted per (row, zone) pair without
+    weights and multiplied by the row's units once per pair. Where one interior run covers a cell
+    (most cells, as zones mostly tile the land), `image` gives each chunk cell its pair's first bin and
+    an epoch is counted in place: one add and one bincount over the block, no gather. Cells covered
+    by several runs (overlapping zones), or every covered cell of a sparsely covered chunk, are
+    gathered; boundary cells, few, carry their own fractional weights. All sums are exact integers,
+    so totals are the same as a per-cell weighted sum, whatever the chunking.
+    """
+
+    zones: NDArray[np.int64]
+    stride: int
+    pair_units: NDArray[np.int64]
+    zone_first_pair: NDArray[np.intp]
+    zone_with_pairs: NDArray[np.intp]
+    image: NDArray[np.intp] | None
+    scratch: NDArray[np.intp]
+    gathered: NDArray[np.intp]
+    gathered_bin: NDArray[np.intp]
+    b_index: NDArray[np.intp]
+    b_bin: NDArray[np.intp]
+    b_units: NDArray[np.float64]
+
+    @property
+    def n_pairs(self) -> int:
+        return len(self.pair_units)
+
+    def totals(self, codes: Codes) -> ZoneValueTotals:
+        """Area units by (zone, value) of one block's codes."""
+        n_codes = len(codes.values)
+        stride = self.stride if n_codes <= self.stride else n_codes
+        cells = codes.cells
+        n_bins = (self.n_pairs + 1) * stride  # the last pair's bins are the sink of uncounted image cells
+        counts = np.zeros(n_bins, dtype=np.int64)
+        if self.image is not None:
+            counts += np.bincount(np.add(self._rebin(self.image, stride), cells, out=self.scratch), minlength=n_bins)
+        if len(self.gathered):
+            counts += np.bincount(self._rebin(self.gathered_bin, stride) + cells[self.gathered], minlength=n_bins)
+        per_pair = counts[:self.n_pairs * stride].reshape(self.n_pairs, stride) * self.pair_units[:, None]
+        units = np.zeros((len(self.zones), stride), dtype=np.int64)
+        if self.n_pairs:
+            units[self.zone_with_pairs] = np.add.reduceat(per_pair, self.zone_first_pair, axis=0)
+        if len(self.b_index):
+            boundary = np.bincount(self._rebin(self.b_bin, stride) + cells[self.b_index], weights=self.b_units,
+                                   minlength=len(self.zones) * stride)
+            units += boundary.astype(np.int64).reshape(len(self.zones), stride)
+        zone_i, code_i = np.nonzero(units)
+        values = codes.values[code_i]
+        order = np.lexsort((values, zone_i))
+        return ZoneValueTotals(zone=self.zones[zone_i[order]], value=values[order], units=units[zone_i, code_i][order])
+
+    def _rebin(self, first_bins: NDArray[np.intp], stride: int) -> NDArray[np.intp]:
+        """First bins laid out for `stride` codes per pair; a wider code range than planned re-spaces them."""
+        return first_bins if stride == self.stride else first_bins // self.stride * stride
+
+
+def chunk_counter(cov: Coverage, row_units: NDArray[np.float64], *, stride: int) -> ChunkCounter:
+    """Lay out one chunk's coverage for counting: (row, zone) pairs, the in-place image, gathered cells."""
+    height, width = cov.shape
+    zones, local = np.unique(np.concatenate([cov.r_zone, cov.b_zone]), return_inverse=True)
+    run_zone, b_zone = local[:len(cov.r_zone)].astype(np.intp), local[len(cov.r_zone):].astype(np.intp)
+    # pairs grouped by zone, so one reduceat adds each zone's rows
+    pair_key, run_pair = np.unique(run_zone * height + cov.r_row, return_inverse=True)
+    pair_zone, pair_row = np.divmod(pair_key, max(height, 1))
+    zone_with_pairs, zone_first_pair = np.unique(pair_zone, return_index=True)
+    first = cov.r_row.astype(np.intp) * width + cov.r_start
+    stop = cov.r_row.astype(np.intp) * width + cov.r_stop
+    image, pieces = _single_cover(first, stop, run_pair.astype(np.intp), n_cells=height * width,
+                                  sink=len(pair_key), stride=stride)
+    piece_start, piece_stop, piece_pair = pieces
+    lengths = piece_stop - piece_start
+    return ChunkCounter(
+        zones=zones.astype(np.int64), stride=stride, pair_units=np.rint(row_units[pair_row]).astype(np.int64),
+        zone_first_pair=zone_first_pair.astype(np.intp), zone_with_pairs=zone_with_pairs.astype(np.intp),
+        image=image, scratch=np.empty(0 if image is None else height * width, dtype=np.intp),
+        gathered=(_ramp(lengths) + np.repeat(piece_start, lengths)).astype(np.intp),
+        gathered_bin=np.repeat(piece_pair * stride, lengths).astype(np.intp),
+        b_index=(cov.b_row.astype(np.intp) * width + cov.b_col), b_bin=b_zone * stride,
+        b_units=np.rint(cov.b_frac * row_units[cov.b_row]))
+
+
+def _single_cover(first: NDArray[np.intp], stop: NDArray[np.intp], run_pair: NDArray[np.intp], *, n_cells: int,
+                  sink: int, stride: int) -> tuple[NDArray[np.intp] | None, tuple[NDArray[np.intp], ...]]:
+    """The in-place image (or None for a sparsely covered chunk) and the runs' pieces left to gather.
+
+    Runs are intervals of flat cell numbers. Sweeping their ends in order gives segments of constant
+    coverage; a segment covered by exactly one run holds that run's pair (the running sum of pair
+    numbers is then that pair's), any other segment the sink. Pieces of runs inside segments covered
+    two or more times are gathered.
+    """
+    ends = np.concatenate([first, stop])
+    order = np.argsort(ends, kind="stable")
+    ends = ends[order]
+    depth = np.cumsum(np.concatenate([np.ones_like(first), -np.ones_like(stop)])[order])
+    pair_sum = np.cumsum(np.concatenate([run_pair, -run_pair])[order])
+    last = np.ones(len(ends), dtype=bool)
+    last[:-1] = ends[1:] != ends[:-1]  # the state after every event at one cell number
+    bounds = np.concatenate([[0], ends[last], [n_cells]])
+    depth = np.concatenate([[0], depth[last]])
+    seg_pair = np.where(depth == 1, np.concatenate([[0], pair_sum[last]]), sink)
+    lengths = np.diff(bounds)
+    if lengths[depth == 1].sum() < IMAGE_SHARE * n_cells:
+        return None, (first, stop, run_pair)
+    image = np.repeat((seg_pair * stride).astype(np.intp), lengths)
+    multi = depth >= 2
+    m_start, m_stop = bounds[:-1][multi], bounds[1:][multi]
+    lo, hi = np.searchsorted(m_stop, first, side="right"), np.searchsorted(m_start, stop, side="left")
+    run = np.repeat(np.arange(len(first)), hi - lo)
+    seg = _ramp(hi - lo) + np.repeat(lo, hi - lo)
+    return image, (np.maximum(first[run], m_start[seg]), np.minimum(stop[run], m_stop[seg]), run_pair[run])
+
+
+def chunk_totals(cov: Coverage, row_units: NDArray[np.float64], blocks: Iterable[NDArray],
                  nodata: tuple[float | None, ...], *,
                  pairs: tuple[tuple[int, int], ...] = ()) -> tuple[ZoneValueTotals, ...]:
     """Totals of several epochs' blocks of one chunk, then of each (from, to) pair of those blocks.
 
-    `cov` is already windowed to the chunk; the cell weights are expanded once and live only inside
-    this call, so memory holds a few chunks' worth whatever the number of chunks or epochs.
+    `cov` is already windowed to the chunk. Blocks are taken one at a time (a generator reads each
+    when it is due), and an epoch's codes are kept only while a later pair still needs them, so a
+    task holds a few blocks whatever the number of epochs.
     """
-    weights = cell_weights(cov, row_units)
-    # gathering the covered cells before widening to int64 keeps one byte per cell for uint8 products
-    codes = [land_codes(block.ravel()[weights.index], nodata=nd) for block, nd in zip(blocks, nodata, strict=True)]
-    epochs = [cell_value_totals(c, weights) for c in codes]
-    return (*epochs, *(_pair_totals(codes[a], codes[b], weights) for a, b in pairs))
-
-
-def _pair_totals(first: NDArray[np.int64], second: NDArray[np.int64], weights: CellWeights) -> ZoneValueTotals:
-    """Totals by (zone, from-code, to-code); ranks keep the key range small so no sort is needed."""
-    first_codes, first_rank = _dense_rank(first)
-    second_codes, second_rank = _dense_rank(second)
-    n_second = max(len(second_codes), 1)
-    ranked = cell_value_totals(first_rank * n_second + second_rank, weights)
-    pairs = pair_codes(first_codes[ranked.value // n_second], second_codes[ranked.value % n_second])
-    order = np.lexsort((pairs, ranked.zone))  # pair codes sort nodata (-1) last, ranks sort it first
-    return ZoneValueTotals(zone=ranked.zone[order], value=pairs[order], units=ranked.units[order])
+    counter = None
+    epochs: list[ZoneValueTotals] = []
+    kept: dict[int, Codes] = {}
+    done: dict[int, ZoneValueTotals] = {}
+    for k, (block, nd) in enumerate(zip(blocks, nodata, strict=True)):
+        codes = block_codes(block, nodata=nd)
+        if counter is None:
+            counter = chunk_counter(cov, row_units, stride=max(MIN_STRIDE, len(codes.values)))
+        epochs.append(counter.totals(codes))
+        kept[k] = codes
+        for p, (a, b) in enumerate(pairs):
+            if max(a, b) == k:
+                done[p] = counter.totals(transition_codes(kept[a], kept[b]))
+        kept = {e: c for e, c in kept.items() if any(e in pair and max(pair) > k for pair in pairs)}
+    return (*epochs, *(done[p] for p in range(len(pairs))))
