@@ -171,14 +171,20 @@ def _mark_nodata(values: NDArray[np.int64], nodata: float | None) -> NDArray[np.
 
 
 def transition_codes(first: Codes, second: Codes) -> Codes:
-    """One code per cell for its (from, to) pair of values, valued as pair_codes; ranked if the pairs are many."""
+    """One code per cell for its (from, to) pair, first code x n_second + second code, valued as pair_codes.
+
+    The codes are uint8 when the pairs are few (one byte per cell, like the blocks), ranked when more
+    than DIRECT_CODES.
+    """
     n_second = len(second.values)
-    cells = first.cells.astype(np.intp) * n_second + second.cells
     pair = np.arange(len(first.values) * n_second)
     values = pair_codes(first.values[pair // n_second], second.values[pair % n_second])
+    cells: NDArray[np.integer] = first.cells.astype(np.uint8 if len(values) <= np.iinfo(np.uint8).max else np.int64)
+    np.multiply(cells, n_second, out=cells, casting="unsafe")  # fits: every pair code is below len(values)
+    np.add(cells, second.cells, out=cells, casting="unsafe")
     if len(values) <= DIRECT_CODES:
         return Codes(cells=cells, values=values)
-    present, ranked = _dense_rank(cells)
+    present, ranked = _dense_rank(cells.astype(np.int64, copy=False))
     return Codes(cells=ranked, values=values[present])
 
 
@@ -219,27 +225,46 @@ class ChunkCounter:
 
     def totals(self, codes: Codes) -> ZoneValueTotals:
         """Area units by (zone, value) of one block's codes."""
-        n_codes = len(codes.values)
-        stride = self.stride if n_codes <= self.stride else n_codes
-        cells = codes.cells
+        return self._as_totals(self._units(codes.cells, len(codes.values)), codes.values)
+
+    def joint_totals(self, first: Codes, second: Codes) -> tuple[ZoneValueTotals, ...] | None:
+        """Totals of two blocks and of their (from, to) pairs, from one count of their pair codes.
+
+        Counting pair codes costs about what one block costs (the pass over the cells dominates), and
+        each block's totals are sums of the pair totals. None when the pairs do not fit the stride.
+        """
+        if len(first.values) * len(second.values) > self.stride:
+            return None
+        pairs = transition_codes(first, second)
+        units = self._units(pairs.cells, len(pairs.values))
+        by_first = units.reshape(len(self.zones), len(first.values), len(second.values))
+        return (self._as_totals(by_first.sum(axis=2), first.values),
+                self._as_totals(by_first.sum(axis=1), second.values), self._as_totals(units, pairs.values))
+
+    def _units(self, cells: NDArray[np.integer], n_codes: int) -> NDArray[np.int64]:
+        """Area units of every (local zone, code) for cells coded 0 .. n_codes-1."""
+        stride = max(self.stride, n_codes)
         n_bins = (self.n_pairs + 1) * stride  # the last pair's bins are the sink of uncounted image cells
         counts = np.zeros(n_bins, dtype=np.int64)
         if self.image is not None:
             counts += np.bincount(np.add(self._rebin(self.image, stride), cells, out=self.scratch), minlength=n_bins)
         if len(self.gathered):
             counts += np.bincount(self._rebin(self.gathered_bin, stride) + cells[self.gathered], minlength=n_bins)
-        per_pair = counts[:self.n_pairs * stride].reshape(self.n_pairs, stride) * self.pair_units[:, None]
-        units = np.zeros((len(self.zones), stride), dtype=np.int64)
+        per_pair = counts[:self.n_pairs * stride].reshape(self.n_pairs, stride)[:, :n_codes] * self.pair_units[:, None]
+        units = np.zeros((len(self.zones), n_codes), dtype=np.int64)
         if self.n_pairs:
             units[self.zone_with_pairs] = np.add.reduceat(per_pair, self.zone_first_pair, axis=0)
         if len(self.b_index):
             boundary = np.bincount(self._rebin(self.b_bin, stride) + cells[self.b_index], weights=self.b_units,
                                    minlength=len(self.zones) * stride)
-            units += boundary.astype(np.int64).reshape(len(self.zones), stride)
+            units += boundary.astype(np.int64).reshape(len(self.zones), stride)[:, :n_codes]
+        return units
+
+    def _as_totals(self, units: NDArray[np.int64], values: NDArray[np.int64]) -> ZoneValueTotals:
         zone_i, code_i = np.nonzero(units)
-        values = codes.values[code_i]
-        order = np.lexsort((values, zone_i))
-        return ZoneValueTotals(zone=self.zones[zone_i[order]], value=values[order], units=units[zone_i, code_i][order])
+        order = np.lexsort((values[code_i], zone_i))
+        zone_i, code_i = zone_i[order], code_i[order]
+        return ZoneValueTotals(zone=self.zones[zone_i], value=values[code_i], units=units[zone_i, code_i])
 
     def _rebin(self, first_bins: NDArray[np.intp], stride: int) -> NDArray[np.intp]:
         """First bins laid out for `stride` codes per pair; a wider code range than planned re-spaces them."""
@@ -308,21 +333,38 @@ def chunk_totals(cov: Coverage, row_units: NDArray[np.float64], blocks: Iterable
     """Totals of several epochs' blocks of one chunk, then of each (from, to) pair of those blocks.
 
     `cov` is already windowed to the chunk. Blocks are taken one at a time (a generator reads each
-    when it is due), and an epoch's codes are kept only while a later pair still needs them, so a
-    task holds a few blocks whatever the number of epochs.
+    when it is due), and an epoch's codes are kept only until they are counted and no later pair
+    needs them, so a task holds a few blocks whatever the number of epochs. Epochs are counted two
+    at a time where their pair codes fit the stride: one pass over the cells for both, and the
+    transition between them comes with it.
     """
+    n_epochs = len(nodata)
     counter = None
-    epochs: list[ZoneValueTotals] = []
+    totals: dict[int, ZoneValueTotals] = {}
+    transitions: dict[tuple[int, int], ZoneValueTotals] = {}
     kept: dict[int, Codes] = {}
-    done: dict[int, ZoneValueTotals] = {}
     for k, (block, nd) in enumerate(zip(blocks, nodata, strict=True)):
-        codes = block_codes(block, nodata=nd)
+        kept[k] = block_codes(block, nodata=nd)
         if counter is None:
-            counter = chunk_counter(cov, row_units, stride=max(MIN_STRIDE, len(codes.values)))
-        epochs.append(counter.totals(codes))
-        kept[k] = codes
-        for p, (a, b) in enumerate(pairs):
-            if max(a, b) == k:
-                done[p] = counter.totals(transition_codes(kept[a], kept[b]))
-        kept = {e: c for e, c in kept.items() if any(e in pair and max(pair) > k for pair in pairs)}
-    return (*epochs, *(done[p] for p in range(len(pairs))))
+            counter = chunk_counter(cov, row_units, stride=_stride(len(kept[k].values), joint=n_epochs > 1))
+        if k % 2:
+            joint = counter.joint_totals(kept[k - 1], kept[k])
+            if joint is None:
+                joint = (counter.totals(kept[k - 1]), counter.totals(kept[k]))
+            totals[k - 1], totals[k], *transition = joint
+            if transition:
+                transitions[(k - 1, k)] = transition[0]
+        elif k == n_epochs - 1:
+            totals[k] = counter.totals(kept[k])
+        for a, b in pairs:
+            if max(a, b) == k and (a, b) not in transitions:
+                transitions[(a, b)] = counter.totals(transition_codes(kept[a], kept[b]))
+        kept = {e: c for e, c in kept.items()
+                if e not in totals or any(e in pair and max(pair) > k for pair in pairs)}
+    return (*(totals[k] for k in range(n_epochs)), *(transitions[pair] for pair in pairs))
+
+
+def _stride(n_codes: int, *, joint: bool) -> int:
+    """Bins per (row, zone) pair: room for two epochs' pair codes where they are few, else for one epoch's."""
+    single = max(MIN_STRIDE, n_codes)
+    return n_codes * n_codes if joint and single < n_codes * n_codes <= DIRECT_CODES else single
