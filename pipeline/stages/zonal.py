@@ -245,12 +245,14 @@ class ChunkCounter:
         """Area units of every (local zone, code) for cells coded 0 .. n_codes-1."""
         stride = max(self.stride, n_codes)
         n_bins = (self.n_pairs + 1) * stride  # the last pair's bins are the sink of uncounted image cells
-        counts = np.zeros(n_bins, dtype=np.int64)
         if self.image is not None:
-            counts += np.bincount(np.add(self._rebin(self.image, stride), cells, out=self.scratch), minlength=n_bins)
+            counts = np.bincount(np.add(self._rebin(self.image, stride), cells, out=self.scratch), minlength=n_bins)
+        else:
+            counts = np.zeros(n_bins, dtype=np.int64)
         if len(self.gathered):
             counts += np.bincount(self._rebin(self.gathered_bin, stride) + cells[self.gathered], minlength=n_bins)
-        per_pair = counts[:self.n_pairs * stride].reshape(self.n_pairs, stride)[:, :n_codes] * self.pair_units[:, None]
+        per_pair = counts[:self.n_pairs * stride].reshape(self.n_pairs, stride)[:, :n_codes]
+        per_pair *= self.pair_units[:, None]  # in place: with pair codes the bins are the largest arrays here
         units = np.zeros((len(self.zones), n_codes), dtype=np.int64)
         if self.n_pairs:
             units[self.zone_with_pairs] = np.add.reduceat(per_pair, self.zone_first_pair, axis=0)
