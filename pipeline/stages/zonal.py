@@ -1,4 +1,4 @@
-"""The zonal kernel: per chunk, sum cell areas by (zone, value) using precomputed coverage weights.
+"""The zonal kernel: per chunk, sum cell areas by (zone, value) from the chunk's exact coverage.
 
 Everything here works on one chunk's numpy arrays and returns small results that add up across
 chunks; the runner maps it over chunks with dask and merges the partial sums in a tree.
@@ -153,7 +153,7 @@ class Codes:
 
 
 DIRECT_CODES = 256  # unsigned values below this are counted as they are; anything else is ranked first
-MIN_STRIDE = 16  # bins per (row, zone) pair at least, so every epoch of a 16-class product shares one stride
+MIN_STRIDE = 16  # bins per strip at least, so every epoch of a product with up to 16 codes shares one stride
 IMAGE_SHARE = 0.5  # a chunk whose cells are mostly covered once is counted in place, not gathered
 
 
@@ -197,20 +197,21 @@ def _ramp(lengths: NDArray[np.int64]) -> NDArray[np.int64]:
 class ChunkCounter:
     """How one chunk's covered cells are summed by (zone, code), worked out once and used for every epoch.
 
-    Whole cells inside a zone weigh their row's units, so they are counted per (row, zone) pair without
-    weights and multiplied by the row's units once per pair. Where one interior run covers a cell
-    (most cells, as zones mostly tile the land), `image` gives each chunk cell its pair's first bin and
-    an epoch is counted in place: one add and one bincount over the block, no gather. Cells covered
-    by several runs (overlapping zones), or every covered cell of a sparsely covered chunk, are
-    gathered; boundary cells, few, carry their own fractional weights. All sums are exact integers,
-    so totals are the same as a per-cell weighted sum, whatever the chunking.
+    Whole cells inside a zone weigh their row's units, so they are counted per strip (a zone's cells
+    in one row) without weights, and multiplied by the row's units once per strip and code. Where one
+    interior run covers a cell (most cells, as zones mostly tile the land), `image` gives each chunk
+    cell its strip's first bin, and an epoch is counted in place: one add into `scratch` and one
+    bincount over the block, no gather. Cells covered by several runs (overlapping zones), or every
+    covered cell of a sparsely covered chunk, are gathered; boundary cells, few, carry their own
+    fractional weights. All sums are exact integers, so totals equal a per-cell weighted sum
+    whatever the chunking.
     """
 
     zones: NDArray[np.int64]
     stride: int
-    pair_units: NDArray[np.int64]
-    zone_first_pair: NDArray[np.intp]
-    zone_with_pairs: NDArray[np.intp]
+    strip_units: NDArray[np.int64]
+    zone_first_strip: NDArray[np.intp]
+    zone_with_strips: NDArray[np.intp]
     image: NDArray[np.intp] | None
     scratch: NDArray[np.intp]
     gathered: NDArray[np.intp]
@@ -220,8 +221,8 @@ class ChunkCounter:
     b_units: NDArray[np.float64]
 
     @property
-    def n_pairs(self) -> int:
-        return len(self.pair_units)
+    def n_strips(self) -> int:
+        return len(self.strip_units)
 
     def totals(self, codes: Codes) -> ZoneValueTotals:
         """Area units by (zone, value) of one block's codes."""
@@ -235,27 +236,27 @@ class ChunkCounter:
         """
         if len(first.values) * len(second.values) > self.stride:
             return None
-        pairs = transition_codes(first, second)
-        units = self._units(pairs.cells, len(pairs.values))
+        joint = transition_codes(first, second)
+        units = self._units(joint.cells, len(joint.values))
         by_first = units.reshape(len(self.zones), len(first.values), len(second.values))
         return (self._as_totals(by_first.sum(axis=2), first.values),
-                self._as_totals(by_first.sum(axis=1), second.values), self._as_totals(units, pairs.values))
+                self._as_totals(by_first.sum(axis=1), second.values), self._as_totals(units, joint.values))
 
     def _units(self, cells: NDArray[np.integer], n_codes: int) -> NDArray[np.int64]:
         """Area units of every (local zone, code) for cells coded 0 .. n_codes-1."""
         stride = max(self.stride, n_codes)
-        n_bins = (self.n_pairs + 1) * stride  # the last pair's bins are the sink of uncounted image cells
+        n_bins = (self.n_strips + 1) * stride  # the last strip's bins are the sink of uncounted image cells
         if self.image is not None:
             counts = np.bincount(np.add(self._rebin(self.image, stride), cells, out=self.scratch), minlength=n_bins)
         else:
             counts = np.zeros(n_bins, dtype=np.int64)
         if len(self.gathered):
             counts += np.bincount(self._rebin(self.gathered_bin, stride) + cells[self.gathered], minlength=n_bins)
-        per_pair = counts[:self.n_pairs * stride].reshape(self.n_pairs, stride)[:, :n_codes]
-        per_pair *= self.pair_units[:, None]  # in place: with pair codes the bins are the largest arrays here
+        per_strip = counts[:self.n_strips * stride].reshape(self.n_strips, stride)[:, :n_codes]
+        per_strip *= self.strip_units[:, None]  # in place: with joint codes the bins are the largest arrays here
         units = np.zeros((len(self.zones), n_codes), dtype=np.int64)
-        if self.n_pairs:
-            units[self.zone_with_pairs] = np.add.reduceat(per_pair, self.zone_first_pair, axis=0)
+        if self.n_strips:
+            units[self.zone_with_strips] = np.add.reduceat(per_strip, self.zone_first_strip, axis=0)
         if len(self.b_index):
             boundary = np.bincount(self._rebin(self.b_bin, stride) + cells[self.b_index], weights=self.b_units,
                                    minlength=len(self.zones) * stride)
@@ -269,64 +270,64 @@ class ChunkCounter:
         return ZoneValueTotals(zone=self.zones[zone_i], value=values[code_i], units=units[zone_i, code_i])
 
     def _rebin(self, first_bins: NDArray[np.intp], stride: int) -> NDArray[np.intp]:
-        """First bins laid out for `stride` codes per pair; a wider code range than planned re-spaces them."""
+        """First bins laid out for `stride` codes per strip; a wider code range than planned re-spaces them."""
         return first_bins if stride == self.stride else first_bins // self.stride * stride
 
 
 def chunk_counter(cov: Coverage, row_units: NDArray[np.float64], *, stride: int) -> ChunkCounter:
-    """Lay out one chunk's coverage for counting: (row, zone) pairs, the in-place image, gathered cells."""
+    """Lay out one chunk's coverage for counting: strips, the in-place image, gathered and boundary cells."""
     height, width = cov.shape
     zones, local = np.unique(np.concatenate([cov.r_zone, cov.b_zone]), return_inverse=True)
     run_zone, b_zone = local[:len(cov.r_zone)].astype(np.intp), local[len(cov.r_zone):].astype(np.intp)
-    # pairs grouped by zone, so one reduceat adds each zone's rows
-    pair_key, run_pair = np.unique(run_zone * height + cov.r_row, return_inverse=True)
-    pair_zone, pair_row = np.divmod(pair_key, max(height, 1))
-    zone_with_pairs, zone_first_pair = np.unique(pair_zone, return_index=True)
+    # strips numbered zone by zone, so one reduceat adds each zone's rows
+    strip_key, run_strip = np.unique(run_zone * height + cov.r_row, return_inverse=True)
+    strip_zone, strip_row = np.divmod(strip_key, max(height, 1))
+    zone_with_strips, zone_first_strip = np.unique(strip_zone, return_index=True)
     first = cov.r_row.astype(np.intp) * width + cov.r_start
     stop = cov.r_row.astype(np.intp) * width + cov.r_stop
-    image, pieces = _single_cover(first, stop, run_pair.astype(np.intp), n_cells=height * width,
-                                  sink=len(pair_key), stride=stride)
-    piece_start, piece_stop, piece_pair = pieces
+    image, pieces = _single_cover(first, stop, run_strip.astype(np.intp), n_cells=height * width,
+                                  sink=len(strip_key), stride=stride)
+    piece_start, piece_stop, piece_strip = pieces
     lengths = piece_stop - piece_start
     return ChunkCounter(
-        zones=zones.astype(np.int64), stride=stride, pair_units=np.rint(row_units[pair_row]).astype(np.int64),
-        zone_first_pair=zone_first_pair.astype(np.intp), zone_with_pairs=zone_with_pairs.astype(np.intp),
+        zones=zones.astype(np.int64), stride=stride, strip_units=np.rint(row_units[strip_row]).astype(np.int64),
+        zone_first_strip=zone_first_strip.astype(np.intp), zone_with_strips=zone_with_strips.astype(np.intp),
         image=image, scratch=np.empty(0 if image is None else height * width, dtype=np.intp),
         gathered=(_ramp(lengths) + np.repeat(piece_start, lengths)).astype(np.intp),
-        gathered_bin=np.repeat(piece_pair * stride, lengths).astype(np.intp),
+        gathered_bin=np.repeat(piece_strip * stride, lengths).astype(np.intp),
         b_index=(cov.b_row.astype(np.intp) * width + cov.b_col), b_bin=b_zone * stride,
         b_units=np.rint(cov.b_frac * row_units[cov.b_row]))
 
 
-def _single_cover(first: NDArray[np.intp], stop: NDArray[np.intp], run_pair: NDArray[np.intp], *, n_cells: int,
+def _single_cover(first: NDArray[np.intp], stop: NDArray[np.intp], run_strip: NDArray[np.intp], *, n_cells: int,
                   sink: int, stride: int) -> tuple[NDArray[np.intp] | None, tuple[NDArray[np.intp], ...]]:
     """The in-place image (or None for a sparsely covered chunk) and the runs' pieces left to gather.
 
     Runs are intervals of flat cell numbers. Sweeping their ends in order gives segments of constant
-    coverage; a segment covered by exactly one run holds that run's pair (the running sum of pair
-    numbers is then that pair's), any other segment the sink. Pieces of runs inside segments covered
+    coverage; a segment covered by exactly one run holds that run's strip (the running sum of strip
+    numbers is then that strip's), any other segment the sink. Pieces of runs inside segments covered
     two or more times are gathered.
     """
     ends = np.concatenate([first, stop])
     order = np.argsort(ends, kind="stable")
     ends = ends[order]
     depth = np.cumsum(np.concatenate([np.ones_like(first), -np.ones_like(stop)])[order])
-    pair_sum = np.cumsum(np.concatenate([run_pair, -run_pair])[order])
+    strip_sum = np.cumsum(np.concatenate([run_strip, -run_strip])[order])
     last = np.ones(len(ends), dtype=bool)
     last[:-1] = ends[1:] != ends[:-1]  # the state after every event at one cell number
     bounds = np.concatenate([[0], ends[last], [n_cells]])
     depth = np.concatenate([[0], depth[last]])
-    seg_pair = np.where(depth == 1, np.concatenate([[0], pair_sum[last]]), sink)
+    seg_strip = np.where(depth == 1, np.concatenate([[0], strip_sum[last]]), sink)
     lengths = np.diff(bounds)
     if lengths[depth == 1].sum() < IMAGE_SHARE * n_cells:
-        return None, (first, stop, run_pair)
-    image = np.repeat((seg_pair * stride).astype(np.intp), lengths)
+        return None, (first, stop, run_strip)
+    image = np.repeat((seg_strip * stride).astype(np.intp), lengths)
     multi = depth >= 2
     m_start, m_stop = bounds[:-1][multi], bounds[1:][multi]
     lo, hi = np.searchsorted(m_stop, first, side="right"), np.searchsorted(m_start, stop, side="left")
     run = np.repeat(np.arange(len(first)), hi - lo)
     seg = _ramp(hi - lo) + np.repeat(lo, hi - lo)
-    return image, (np.maximum(first[run], m_start[seg]), np.minimum(stop[run], m_stop[seg]), run_pair[run])
+    return image, (np.maximum(first[run], m_start[seg]), np.minimum(stop[run], m_stop[seg]), run_strip[run])
 
 
 def chunk_totals(cov: Coverage, row_units: NDArray[np.float64], blocks: Iterable[NDArray],
@@ -337,7 +338,7 @@ def chunk_totals(cov: Coverage, row_units: NDArray[np.float64], blocks: Iterable
     `cov` is already windowed to the chunk. Blocks are taken one at a time (a generator reads each
     when it is due), and an epoch's codes are kept only until they are counted and no later pair
     needs them, so a task holds a few blocks whatever the number of epochs. Epochs are counted two
-    at a time where their pair codes fit the stride: one pass over the cells for both, and the
+    at a time where their joint codes fit the stride: one pass over the cells for both, and the
     transition between them comes with it.
     """
     n_epochs = len(nodata)
@@ -367,6 +368,6 @@ def chunk_totals(cov: Coverage, row_units: NDArray[np.float64], blocks: Iterable
 
 
 def _stride(n_codes: int, *, joint: bool) -> int:
-    """Bins per (row, zone) pair: room for two epochs' pair codes where they are few, else for one epoch's."""
+    """Bins per strip: room for two epochs' joint codes where they are few, else for one epoch's codes."""
     single = max(MIN_STRIDE, n_codes)
     return n_codes * n_codes if joint and single < n_codes * n_codes <= DIRECT_CODES else single
