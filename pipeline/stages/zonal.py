@@ -202,9 +202,9 @@ class ChunkCounter:
     interior run covers a cell (most cells, as zones mostly tile the land), `image` gives each chunk
     cell its strip's first bin, and an epoch is counted in place: one add into `scratch` and one
     bincount over the block, no gather. Cells covered by several runs (overlapping zones), or every
-    covered cell of a sparsely covered chunk, are gathered; boundary cells, few, carry their own
-    fractional weights. All sums are exact integers, so totals equal a per-cell weighted sum
-    whatever the chunking.
+    covered cell of a sparsely covered chunk, are gathered (their keys follow in `scratch`, so the
+    same bincount counts them); boundary cells, few, carry their own fractional weights. All sums
+    are exact integers, so totals equal a per-cell weighted sum whatever the chunking.
     """
 
     zones: NDArray[np.int64]
@@ -246,12 +246,12 @@ class ChunkCounter:
         """Area units of every (local zone, code) for cells coded 0 .. n_codes-1."""
         stride = max(self.stride, n_codes)
         n_bins = (self.n_strips + 1) * stride  # the last strip's bins are the sink of uncounted image cells
+        # image keys, then gathered keys, in one buffer: one bincount, one bins array
+        in_place = 0 if self.image is None else len(self.image)
         if self.image is not None:
-            counts = np.bincount(np.add(self._rebin(self.image, stride), cells, out=self.scratch), minlength=n_bins)
-        else:
-            counts = np.zeros(n_bins, dtype=np.int64)
-        if len(self.gathered):
-            counts += np.bincount(self._rebin(self.gathered_bin, stride) + cells[self.gathered], minlength=n_bins)
+            np.add(self._rebin(self.image, stride), cells, out=self.scratch[:in_place])
+        np.add(self._rebin(self.gathered_bin, stride), cells[self.gathered], out=self.scratch[in_place:])
+        counts = np.bincount(self.scratch, minlength=n_bins)
         per_strip = counts[:self.n_strips * stride].reshape(self.n_strips, stride)[:, :n_codes]
         per_strip *= self.strip_units[:, None]  # in place: with joint codes the bins are the largest arrays here
         units = np.zeros((len(self.zones), n_codes), dtype=np.int64)
@@ -292,7 +292,7 @@ def chunk_counter(cov: Coverage, row_units: NDArray[np.float64], *, stride: int)
     return ChunkCounter(
         zones=zones.astype(np.int64), stride=stride, strip_units=np.rint(row_units[strip_row]).astype(np.int64),
         zone_first_strip=zone_first_strip.astype(np.intp), zone_with_strips=zone_with_strips.astype(np.intp),
-        image=image, scratch=np.empty(0 if image is None else height * width, dtype=np.intp),
+        image=image, scratch=np.empty((0 if image is None else height * width) + int(lengths.sum()), dtype=np.intp),
         gathered=(_ramp(lengths) + np.repeat(piece_start, lengths)).astype(np.intp),
         gathered_bin=np.repeat(piece_strip * stride, lengths).astype(np.intp),
         b_index=(cov.b_row.astype(np.intp) * width + cov.b_col), b_bin=b_zone * stride,
