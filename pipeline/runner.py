@@ -121,7 +121,7 @@ def zonal_graph(grid: Grid, geoms: NDArray[np.object_], *,
 def _chunk_task(coverage: Coverage, row_off: int, col_off: int, height: int, width: int,
                 row_units: NDArray[np.float64], sources: tuple[io.WindowSource, ...], nodata: tuple[float | None, ...],
                 pairs: tuple[tuple[int, int], ...]) -> tuple[ZoneValueTotals, ...]:
-    # a generator: the kernel reads each epoch when it is due, so a task holds one block, not one per epoch
+    # a generator: the kernel reads each epoch when it is due, so a task holds two blocks, not one per epoch
     blocks = (io.read_window(src, row_off, col_off, height, width) for src in sources)
     return chunk_totals(coverage.window(row_off, col_off, height, width), row_units, blocks, nodata, pairs=pairs)
 
