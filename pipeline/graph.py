@@ -183,6 +183,15 @@ class RunGraph:
     biomass_unit_m2: dict[int, float]
     candidates: Delayed | None
     union_zone: int | None = None
+    cached: Cached | None = None
+
+
+@dataclass(frozen=True)
+class Cached:
+    """Totals of the previous run still valid for this one, by epoch year and by transition pair."""
+
+    totals: Mapping[int, ZoneValueTotals]
+    transitions: Mapping[tuple[int, int], ZoneValueTotals]
 
 
 @dataclass(frozen=True)
@@ -196,6 +205,8 @@ class Computed:
     biomass_unit_m2: Mapping[int, float]
     candidates: tuple[NDArray[np.object_], pd.DataFrame] | None
     union_totals: Mapping[int, ZoneValueTotals] = field(default_factory=dict)
+    # every epoch's and pair's totals as the chunks summed them (union zone included), for the cache
+    raw: Cached | None = None
 
 
 def _chunks_of(info_chunks: tuple[int, int], shape: tuple[int, int]) -> Chunks:
@@ -213,26 +224,41 @@ def transition_pairs(years: Sequence[int], settings: Transitions) -> list[tuple[
     return sorted(set(wanted))
 
 
-def build_graph(inputs: Inputs) -> RunGraph:
-    """One fused task per chunk computes every epoch and every transition pair the config asks for."""
+def build_graph(inputs: Inputs, *, cached: Cached | None = None) -> RunGraph:
+    """One fused task per chunk computes every epoch and every transition pair the config asks for.
+
+    With `cached` totals of a previous run, only the epochs and pairs missing from it are computed: an
+    epoch is read when its own totals or a pair it belongs to are missing.
+    """
     chunks = _chunks_of(block_aligned_chunks(inputs.rasters[0], target_cells=inputs.config.compute.chunk_cells),
                         inputs.grid.shape)
     geoms, union = _zones_and_union(inputs)
     graph = zonal_graph(inputs.grid, geoms, chunks=chunks)
+    known = cached or Cached(totals={}, transitions={})
     epochs = inputs.config.landcover
-    pairs = transition_pairs([e.year for e in epochs], inputs.config.transitions)
-    merged = chunked_totals(graph, [window_source(e.path) for e in epochs],
-                            [epoch_nodata(e, info) for e, info in zip(epochs, inputs.rasters, strict=True)],
-                            pairs=pairs)
+    all_pairs = transition_pairs([e.year for e in epochs], inputs.config.transitions)
+    pairs = [(a, b) for a, b in all_pairs if (epochs[a].year, epochs[b].year) not in known.transitions]
+    read = [k for k, e in enumerate(epochs) if e.year not in known.totals or any(k in p for p in pairs)]
+    position = {k: i for i, k in enumerate(read)}
+    merged = chunked_totals(graph, [window_source(epochs[k].path) for k in read],
+                            [epoch_nodata(epochs[k], inputs.rasters[k]) for k in read],
+                            pairs=[(position[a], position[b]) for a, b in pairs])
     biomass = {b.spec.year: _biomass_node(b, inputs.config.compute.chunk_cells)
                for b in (inputs.carbon.biomass if inputs.carbon else ())}
     return RunGraph(
         zonal=graph,
-        totals={e.year: total for e, total in zip(epochs, merged[:len(epochs)], strict=True)},
-        transitions={(epochs[a].year, epochs[b].year): merged[len(epochs) + k] for k, (a, b) in enumerate(pairs)},
+        totals={epochs[k].year: total for k, total in zip(read, merged[:len(read)], strict=True)},
+        transitions={(epochs[a].year, epochs[b].year): merged[len(read) + i] for i, (a, b) in enumerate(pairs)},
         biomass={year: node for year, (node, _) in biomass.items()},
         biomass_unit_m2={year: unit for year, (_, unit) in biomass.items()},
-        candidates=_candidate_graph(inputs, plan=graph.plan), union_zone=union)
+        candidates=_candidate_graph(inputs, plan=graph.plan), union_zone=union,
+        cached=Cached(totals={y: t for y, t in known.totals.items() if y in {e.year for e in epochs}},
+                      transitions={p: t for p, t in known.transitions.items()
+                                   if p in {(epochs[a].year, epochs[b].year) for a, b in all_pairs}}))
+
+
+def needs_union(inputs: Inputs) -> bool:
+    return inputs.accuracy is not None or not inputs.overlaps.empty
 
 
 def _zones_and_union(inputs: Inputs) -> tuple[NDArray[np.object_], int | None]:
@@ -240,7 +266,7 @@ def _zones_and_union(inputs: Inputs) -> tuple[NDArray[np.object_], int | None]:
     accuracy assessment's strata, region figures of overlapping zones, where the overlap counts once): one
     more zone in the same coverage pass, split off after."""
     geoms = inputs.zones.geoms
-    if inputs.accuracy is None and inputs.overlaps.empty:
+    if not needs_union(inputs):
         return geoms, None
     return np.append(geoms, np.array([shapely.union_all(geoms)], dtype=object)), len(geoms)
 
@@ -346,10 +372,14 @@ def compute(graph: RunGraph, *, config: RunConfig, progress: ProgressHook | None
             with _ProgressCallback(progress) if progress else nullcontext():
                 totals, transitions, biomass, candidates = dask.compute(
                     nodes, scheduler=dask.threaded.get, num_workers=config.compute.workers)[0]
+    if graph.cached is not None:  # an epoch read again for a pair has fresh totals too: equal, either serves
+        totals = dict(sorted({**graph.cached.totals, **totals}.items()))
+        transitions = dict(sorted({**graph.cached.transitions, **transitions}.items()))
+    raw = Cached(totals=totals, transitions=transitions)
     union: dict[int, ZoneValueTotals] = {}
     if graph.union_zone is not None:
         split = {year: split_zone(t, graph.union_zone) for year, t in totals.items()}
         totals, union = {y: s[0] for y, s in split.items()}, {y: s[1] for y, s in split.items()}
         transitions = {pair: split_zone(t, graph.union_zone)[0] for pair, t in transitions.items()}
     return Computed(unit_m2=graph.zonal.unit_m2, totals=totals, transitions=transitions, biomass=biomass,
-                    biomass_unit_m2=graph.biomass_unit_m2, candidates=candidates, union_totals=union)
+                    biomass_unit_m2=graph.biomass_unit_m2, candidates=candidates, union_totals=union, raw=raw)

@@ -8,6 +8,8 @@ WORKBOOK_NAME = "tables.xlsx"
 RUN_RECORD = "run.json"
 RUN_LOG = "run.log.jsonl"
 REPORT_DIR = "report"
+# per-epoch partial results of the last run, so a run whose config gained an epoch computes only that one
+CACHE_DIR = "cache"
 # the mosaic of a tile pattern, linked by the QGIS project (GDAL cannot open a glob)
 LANDCOVER_VRT = "landcover_{year}.vrt"
 # written with every output: a folder holding it is sinkzone's to replace; any other non-empty folder is not

@@ -16,12 +16,14 @@ import pandas as pd
 import shapely
 
 from pipeline import provenance
+from pipeline.cache import CacheKeys, cache_keys, load_cached, to_store
 from pipeline.config import RunConfig
 from pipeline.errors import OutputError
-from pipeline.graph import Computed, ProgressHook, build_graph, compute
+from pipeline.graph import Cached, Computed, ProgressHook, build_graph, compute
 from pipeline.grid import padded_bounds
 from pipeline.inputs.check import Inputs, check_inputs, input_files
 from pipeline.inputs.landcover import epoch_nodata
+from pipeline.io.cache import write_totals
 from pipeline.io.files import fingerprint, is_tile_pattern
 from pipeline.io.output import (
     read_run_record,
@@ -32,7 +34,9 @@ from pipeline.io.output import (
     write_workbook,
 )
 from pipeline.io.rasters import raster_source, read_preview
+from pipeline.kernels.zonal import ZoneValueTotals
 from pipeline.names import (
+    CACHE_DIR,
     CARBON,
     CLASS_AREA,
     LANDCOVER_VRT,
@@ -152,7 +156,8 @@ def run(config: RunConfig, *, overwrite: bool = False, progress: ProgressHook | 
                          skipped=True)
     _log_inputs(inputs)
     checked = time.perf_counter()
-    computed = compute(build_graph(inputs), config=config, progress=progress)
+    keys = cache_keys(inputs, prints)
+    computed = _compute(inputs, keys, overwrite=overwrite, progress=progress)
     done = time.perf_counter()
     results = run_stages(inputs, computed)
     chosen = _report_layout(inputs)
@@ -165,13 +170,23 @@ def run(config: RunConfig, *, overwrite: bool = False, progress: ProgressHook | 
         log.warning(note)
     record = run_record(inputs, layers, rid=rid, prints=prints, notes=[*inputs.notes, *stage_notes, *book_notes],
                         timings={"check_s": checked - started, "compute_s": done - checked})
-    _write(inputs, layers, sheets, record, extras=extras)
+    _write(inputs, layers, sheets, record, cache=to_store(keys, computed), extras=extras)
     tables = {name: frame for name, frame in layers.items() if name != ZONES}
     return RunResult(out_dir=config.output.dir, tables=tables, zones=layers[ZONES], record=record)
 
 
+def _compute(inputs: Inputs, keys: CacheKeys, *, overwrite: bool, progress: ProgressHook | None) -> Computed:
+    """The one compute, of what the previous output's cache does not already hold (everything with overwrite)."""
+    cached = Cached(totals={}, transitions={}) if overwrite else load_cached(inputs.config.output.dir, keys)
+    if cached.totals or cached.transitions:
+        log.info("reusing the totals of epochs %s and of %d transition pair(s) from the previous run",
+                 ", ".join(map(str, sorted(cached.totals))) or "none", len(cached.transitions))
+    return compute(build_graph(inputs, cached=cached), config=inputs.config, progress=progress)
+
+
 def _write(inputs: Inputs, layers: Mapping[str, pd.DataFrame], sheets: Mapping[str, pd.DataFrame],
-           record: Mapping[str, Any], *, extras: Callable[[Path], None] | None) -> None:
+           record: Mapping[str, Any], *, cache: Mapping[str, ZoneValueTotals],
+           extras: Callable[[Path], None] | None) -> None:
     """The GeoPackage, its styles and QGIS project, the report, the caller's run log, and run.json last."""
     config = inputs.config
     landcover, mosaic = _landcover_link(config)
@@ -185,6 +200,7 @@ def _write(inputs: Inputs, layers: Mapping[str, pd.DataFrame], sheets: Mapping[s
         write_qgis_package(folder, styles=style_frame(package.style_rows), project_xml=package.project_xml,
                            record=record)
         write_workbook(folder / WORKBOOK_NAME, sheets)
+        write_totals(folder / CACHE_DIR, cache)
         if report_files is not None:
             write_files(folder / REPORT_DIR, report_files)
         if extras is not None:

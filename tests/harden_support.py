@@ -93,4 +93,5 @@ def leftovers(folder: Path) -> list[str]:
 
 
 def snapshot(out_dir: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(out_dir.iterdir())}
+    """Every file of an output folder, sub-folders (cache/, report/) included, by its path in the folder."""
+    return {p.relative_to(out_dir).as_posix(): p.read_bytes() for p in sorted(out_dir.rglob("*")) if p.is_file()}

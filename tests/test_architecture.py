@@ -22,7 +22,7 @@ PHASES: list[tuple[str, ...]] = [
     ("kernels",),
     ("io",),
     ("inputs",),
-    ("graph",),
+    ("graph", "cache"),
     ("stages",),
     ("present",),
     ("runner",),

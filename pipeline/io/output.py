@@ -26,7 +26,17 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from pipeline.errors import OutputError
-from pipeline.names import GPKG_NAME, OUTPUT_MARKER, PROJECT_NAME, REPORT_DIR, RUN_LOG, RUN_RECORD, STYLE_TABLE
+from pipeline.names import (
+    CACHE_DIR,
+    GPKG_NAME,
+    OUTPUT_MARKER,
+    PROJECT_NAME,
+    REPORT_DIR,
+    RUN_LOG,
+    RUN_RECORD,
+    STYLE_TABLE,
+    WORKBOOK_NAME,
+)
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +54,8 @@ def read_run_record(out_dir: Path) -> dict[str, Any] | None:
 
 # what a run writes into its output folder; everything else there is a user's file, carried over on rerun
 _WRITTEN = frozenset({GPKG_NAME, f"{GPKG_NAME}-wal", f"{GPKG_NAME}-shm", PROJECT_NAME, RUN_RECORD, RUN_LOG,
-                      REPORT_DIR, OUTPUT_MARKER, f"{RUN_RECORD}.tmp", f"{PROJECT_NAME}.tmp"})
+                      REPORT_DIR, OUTPUT_MARKER, f"{RUN_RECORD}.tmp", f"{PROJECT_NAME}.tmp", WORKBOOK_NAME,
+                      CACHE_DIR})
 
 
 def output_folder_problem(out_dir: Path, *, inputs: Sequence[Path]) -> str | None:

@@ -1,0 +1,50 @@
+"""Per-epoch partial results kept in the output folder: the integer (zone, code) totals of each epoch and
+of each transition pair, each file named by a key of everything it depends on.
+
+A key covers the grid, the zone layer (every byte of it), the epoch's file, its nodata and the code that
+computes coverage and sums, so a cached total is used only where a fresh one would be bit-identical
+(totals are exact integers, whatever the chunking). A changed zone layer changes every key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.kernels.zonal import ZoneValueTotals
+
+# the modules whose code decides a total; editing any of them retires every cached total
+_CODE = ("pipeline.grid", "pipeline.coverage", "pipeline.kernels.zonal", "pipeline.io.cache")
+
+
+def code_fingerprint() -> str:
+    digest = hashlib.sha256()
+    for name in _CODE:
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.origin is not None:
+            digest.update(Path(spec.origin).read_bytes())
+    return digest.hexdigest()
+
+
+def read_totals(folder: Path, keys: Mapping[str, str]) -> dict[str, ZoneValueTotals]:
+    """The cached totals found in `folder`, by the caller's names for them ({name: key}); others are absent."""
+    found = {}
+    for name, key in keys.items():
+        path = folder / f"{key}.npz"
+        try:
+            with np.load(path) as arrays:
+                found[name] = ZoneValueTotals(zone=arrays["zone"], value=arrays["value"], units=arrays["units"])
+        except (OSError, KeyError, ValueError):  # absent, or cut short by a kill: compute it again
+            continue
+    return found
+
+
+def write_totals(folder: Path, totals: Mapping[str, ZoneValueTotals]) -> None:
+    """Every total under its key ({key: totals}) into a fresh `folder` of the staged output."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for key, t in totals.items():
+        np.savez(folder / f"{key}.npz", zone=t.zone, value=t.value, units=t.units)
