@@ -34,7 +34,7 @@ from rasterio.transform import from_origin
 from pipeline import runner
 from pipeline.classmaps import builtin_class_map
 from pipeline.config import RunConfig
-from pipeline.grid import Grid
+from pipeline.grid import Grid, to_pixel_space
 from pipeline.kernels import screening as cand
 
 X0, Y0, CELL, N = 500_000.0, 1_001_280.0, 10.0, 128
@@ -90,11 +90,14 @@ def numpy_candidates(years: list[int], *, row_cuts: list[int], col_cuts: list[in
     rules = _screening(min_m2)
     grid = Grid(transform=TRANSFORM, width=N, height=N, crs=pyproj.CRS(CRS))
     rows, cols = [0, *row_cuts, N], [0, *col_cuts, N]
-    parts = [cand.chunk_pieces([data[y][r0:r1, c0:c1] for y in years], [0] * len(years), rules, row_off=r0,
-                               col_off=c0, grid_shape=(N, N), max_cell_m2=100.0)
-             for r0, r1 in zip(rows[:-1], rows[1:], strict=True) for c0, c1 in zip(cols[:-1], cols[1:], strict=True)]
+    windows = [(r0, c0, r1 - r0, c1 - c0) for r0, r1 in zip(rows[:-1], rows[1:], strict=True)
+               for c0, c1 in zip(cols[:-1], cols[1:], strict=True)]
     z = zones()
-    return cand.candidate_table(cand.merge_pieces(*parts), rules, grid=grid, zone_geoms=z.geometry.to_numpy(),
+    by_chunk = cand.zones_by_chunk(to_pixel_space(z.geometry.to_numpy(), grid), windows)
+    parts = [cand.chunk_pieces([data[y][r0:r0 + h, c0:c0 + w] for y in years], [0] * len(years), rules, chunk_zones,
+                               row_off=r0, col_off=c0, grid_shape=(N, N), max_cell_m2=100.0)
+             for (r0, c0, h, w), chunk_zones in zip(windows, by_chunk, strict=True)]
+    return cand.candidate_table(cand.merge_pieces(*parts), rules, grid=grid,
                                 zone_ids=z["zid"].to_numpy(dtype=object), years=years, checked=len(years) > 1,
                                 lookback_years=3)
 
@@ -181,13 +184,15 @@ def _coarse(min_cells: int, *, cuts: list[int]) -> tuple[np.ndarray, object]:
                                 min_cells=min_cells)
     grid = Grid(transform=TRANSFORM30, width=12, height=12, crs=pyproj.CRS(CRS))
     edges = [0, *cuts, 12]
-    parts = [cand.chunk_pieces([late[r0:r1, c0:c1]], [0], rules, row_off=r0, col_off=c0, grid_shape=(12, 12),
-                               max_cell_m2=900.0)
-             for r0, r1 in zip(edges[:-1], edges[1:], strict=True)
-             for c0, c1 in zip(edges[:-1], edges[1:], strict=True)]
+    windows = [(r0, c0, r1 - r0, c1 - c0) for r0, r1 in zip(edges[:-1], edges[1:], strict=True)
+               for c0, c1 in zip(edges[:-1], edges[1:], strict=True)]
     zone = shapely.box(X0, Y0 - 12 * CELL30, X0 + 12 * CELL30, Y0)
+    by_chunk = cand.zones_by_chunk(to_pixel_space(np.array([zone]), grid), windows)
+    parts = [cand.chunk_pieces([late[r0:r0 + h, c0:c0 + w]], [0], rules, chunk_zones, row_off=r0, col_off=c0,
+                               grid_shape=(12, 12), max_cell_m2=900.0)
+             for (r0, c0, h, w), chunk_zones in zip(windows, by_chunk, strict=True)]
     note = cand.mapping_unit_note(rules, cell_m2=900.0)
-    return cand.candidate_table(cand.merge_pieces(*parts), rules, grid=grid, zone_geoms=np.array([zone]),
+    return cand.candidate_table(cand.merge_pieces(*parts), rules, grid=grid,
                                 zone_ids=np.array(["Z"], dtype=object), years=[2021], checked=False,
                                 lookback_years=3, unit_note=note)
 
