@@ -53,8 +53,9 @@ qgis-check: $(STAMP) qgis-deps ## open the demo outputs in a headless QGIS, chec
 
 BENCH_WORK ?= bench/work
 .PHONY: bench
-bench: $(STAMP) ## benchmark vs exactextract and rasterstats on a generated 16384² case (table in bench/work/results.md)
-	PYTHONPATH=. $(PY) bench/make_case.py --out $(BENCH_WORK) --size 16384 --epochs 5
+BENCH_SIZE ?= 12288
+bench: $(STAMP) ## benchmark vs exactextract on a generated 12288² case, 1/5/20 epochs (table in bench/work/results.md)
+	PYTHONPATH=. $(PY) bench/make_case.py --out $(BENCH_WORK) --size $(BENCH_SIZE) --epochs 20
 	PYTHONPATH=. $(PY) bench/run_bench.py --work $(BENCH_WORK)
 
 PARCELS_WORK ?= bench/work/parcels

@@ -18,6 +18,7 @@ from typing import Any
 
 import dask
 import dask.array as da
+import dask.threaded
 import numpy as np
 import pandas as pd
 import shapely
@@ -110,7 +111,8 @@ def zonal_graph(grid: Grid, geoms: NDArray[np.object_], *, chunks: Chunks) -> Zo
 def _chunk_task(coverage: Coverage, row_off: int, col_off: int, height: int, width: int,
                 row_units: NDArray[np.float64], sources: tuple[WindowSource, ...], nodata: tuple[float | None, ...],
                 pairs: tuple[tuple[int, int], ...]) -> tuple[ZoneValueTotals, ...]:
-    blocks = tuple(read_window(src, row_off, col_off, height, width) for src in sources)
+    # a generator: the kernel reads each epoch when it is due, so a task holds two blocks, not one per epoch
+    blocks = (read_window(src, row_off, col_off, height, width) for src in sources)
     return chunk_totals(coverage.window(row_off, col_off, height, width), row_units, blocks, nodata, pairs=pairs)
 
 
@@ -164,7 +166,7 @@ def zone_code_totals(landcover: NDArray[np.integer] | da.Array, grid: Grid, geom
     parts = [dask.delayed(_array_chunk_task, pure=True)(graph.bands[i], r0, c0, graph.row_units[r0:r0 + h],
                                                         blocks[i, j], nodata)
              for i, j, r0, c0, h, _ in graph.plan.windows()]
-    return dask.compute(tree_merge(parts), scheduler="threads")[0], graph.unit_m2
+    return dask.compute(tree_merge(parts), scheduler=dask.threaded.get)[0], graph.unit_m2
 
 
 # ---- the run's graph -------------------------------------------------------------------------------
@@ -344,9 +346,10 @@ def compute(graph: RunGraph, *, config: RunConfig, progress: ProgressHook | None
         if client is not None:
             totals, transitions, biomass, candidates = client.compute(nodes, sync=True)
         else:
+            # the threaded scheduler named as a function, not "threads": spares importing dask.distributed
             with _ProgressCallback(progress) if progress else nullcontext():
                 totals, transitions, biomass, candidates = dask.compute(
-                    nodes, scheduler="threads", num_workers=config.compute.workers)[0]
+                    nodes, scheduler=dask.threaded.get, num_workers=config.compute.workers)[0]
     union: dict[int, ZoneValueTotals] = {}
     if graph.union_zone is not None:
         split = {year: split_zone(t, graph.union_zone) for year, t in totals.items()}
