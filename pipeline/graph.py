@@ -289,16 +289,17 @@ def _biomass_node(b: BiomassInput, chunk_cells: int) -> tuple[Delayed, float]:
     return chunked_sums(graph, window_source(b.spec.path), nodata=nodata), graph.unit_m2
 
 
-def _candidate_chunk(sources: list[WindowSource], nodata: list[float | None], rules: screening.Screening, *,
-                     row_off: int, col_off: int, height: int, width: int, grid_shape: tuple[int, int],
-                     max_cell_m2: float) -> screening.Pieces:
+def _candidate_chunk(sources: list[WindowSource], nodata: list[float | None], rules: screening.Screening,
+                     zones: screening.ChunkZones, *, row_off: int, col_off: int, height: int, width: int,
+                     grid_shape: tuple[int, int], max_cell_m2: float) -> screening.Pieces:
     blocks = [read_window(source, row_off, col_off, height, width) for source in sources]
-    return screening.chunk_pieces(blocks, nodata, rules, row_off=row_off, col_off=col_off, grid_shape=grid_shape,
-                                  max_cell_m2=max_cell_m2)
+    return screening.chunk_pieces(blocks, nodata, rules, zones, row_off=row_off, col_off=col_off,
+                                  grid_shape=grid_shape, max_cell_m2=max_cell_m2)
 
 
 def _candidate_graph(inputs: Inputs, *, plan: ChunkPlan) -> Delayed | None:
-    """Lazy candidate parcels: one screening task per chunk over the look-back epochs, then one merge."""
+    """Lazy candidate parcels: one screening task per chunk over the look-back epochs, with the zones that
+    reach into the chunk, then one merge."""
     settings = inputs.config.candidates
     if settings is None or not settings.enabled:
         return None
@@ -316,13 +317,16 @@ def _candidate_graph(inputs: Inputs, *, plan: ChunkPlan) -> Delayed | None:
     grid = inputs.grid
     cell_m2 = row_cell_areas_m2(grid)
     unit_note = screening.mapping_unit_note(rules, cell_m2=float(np.median(cell_m2)))
+    windows = [(r0, c0, h, w) for _, _, r0, c0, h, w in plan.windows()]
+    zones = screening.zones_by_chunk(to_pixel_space(inputs.zones.geoms, grid), windows)
     parts = [dask.delayed(_candidate_chunk, pure=True)(
-        sources, nodata, rules, row_off=r0, col_off=c0, height=h, width=w, grid_shape=grid.shape,
-        max_cell_m2=float(cell_m2[r0:r0 + h].max())) for _, _, r0, c0, h, w in plan.windows()]
+        sources, nodata, rules, chunk_zones, row_off=r0, col_off=c0, height=h, width=w, grid_shape=grid.shape,
+        max_cell_m2=float(cell_m2[r0:r0 + h].max()))
+        for (r0, c0, h, w), chunk_zones in zip(windows, zones, strict=True)]
     merged = dask.delayed(screening.merge_pieces, pure=True)(*parts)
     return dask.delayed(screening.candidate_table, pure=True)(
-        merged, rules, grid=grid, zone_geoms=inputs.zones.geoms, zone_ids=inputs.zones.ids, years=years,
-        checked=checked, lookback_years=settings.lookback_years, unit_note=unit_note)
+        merged, rules, grid=grid, zone_ids=inputs.zones.ids, years=years, checked=checked,
+        lookback_years=settings.lookback_years, unit_note=unit_note)
 
 
 # ---- the one compute --------------------------------------------------------------------------------

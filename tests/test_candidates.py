@@ -29,12 +29,13 @@ import pyproj
 import pytest
 import shapely
 from conftest import write_raster
+from rasterio import features
 from rasterio.transform import from_origin
 
 from pipeline import runner
 from pipeline.classmaps import builtin_class_map
 from pipeline.config import RunConfig
-from pipeline.grid import Grid
+from pipeline.grid import Grid, to_pixel_space
 from pipeline.kernels import screening as cand
 
 X0, Y0, CELL, N = 500_000.0, 1_001_280.0, 10.0, 128
@@ -84,17 +85,21 @@ def _screening(min_m2: float = 400.0) -> cand.Screening:
                                excluded=("wetland", "water", "built", "snow_ice"), min_parcel_m2=min_m2)
 
 
-def numpy_candidates(years: list[int], *, row_cuts: list[int], col_cuts: list[int], min_m2: float = 400.0):
-    """The stage functions on hand-cut chunks, without dask."""
-    data = rasters()
+def numpy_candidates(years: list[int], *, row_cuts: list[int], col_cuts: list[int], min_m2: float = 400.0,
+                     data: dict[int, np.ndarray] | None = None, z: gpd.GeoDataFrame | None = None):
+    """The stage functions on hand-cut chunks, without dask (the layout above unless data and zones given)."""
+    data = rasters() if data is None else data
+    z = zones() if z is None else z
     rules = _screening(min_m2)
     grid = Grid(transform=TRANSFORM, width=N, height=N, crs=pyproj.CRS(CRS))
     rows, cols = [0, *row_cuts, N], [0, *col_cuts, N]
-    parts = [cand.chunk_pieces([data[y][r0:r1, c0:c1] for y in years], [0] * len(years), rules, row_off=r0,
-                               col_off=c0, grid_shape=(N, N), max_cell_m2=100.0)
-             for r0, r1 in zip(rows[:-1], rows[1:], strict=True) for c0, c1 in zip(cols[:-1], cols[1:], strict=True)]
-    z = zones()
-    return cand.candidate_table(cand.merge_pieces(*parts), rules, grid=grid, zone_geoms=z.geometry.to_numpy(),
+    windows = [(r0, c0, r1 - r0, c1 - c0) for r0, r1 in zip(rows[:-1], rows[1:], strict=True)
+               for c0, c1 in zip(cols[:-1], cols[1:], strict=True)]
+    by_chunk = cand.zones_by_chunk(to_pixel_space(z.geometry.to_numpy(), grid), windows)
+    parts = [cand.chunk_pieces([data[y][r0:r0 + h, c0:c0 + w] for y in years], [0] * len(years), rules, chunk_zones,
+                               row_off=r0, col_off=c0, grid_shape=(N, N), max_cell_m2=100.0)
+             for (r0, c0, h, w), chunk_zones in zip(windows, by_chunk, strict=True)]
+    return cand.candidate_table(cand.merge_pieces(*parts), rules, grid=grid,
                                 zone_ids=z["zid"].to_numpy(dtype=object), years=years, checked=len(years) > 1,
                                 lookback_years=3)
 
@@ -104,6 +109,49 @@ def test_parcels_do_not_depend_on_chunking(row_cuts: list[int], col_cuts: list[i
     # cuts at 11 split P1, at 31 nothing, at 40 (the zone border) P4/P5, at 63 P3; all must merge back
     _, frame = numpy_candidates([2017, 2021], row_cuts=row_cuts, col_cuts=col_cuts)
     assert summary(frame) == EXPECTED_TWO
+
+
+def random_case(seed: int) -> tuple[dict[int, np.ndarray], gpd.GeoDataFrame]:
+    """Blobs of grass, crop, bare and water in forest, some forest in the early epoch; ragged zones with
+    slanted edges and gaps between them, none aligned with the cells."""
+    rng = np.random.default_rng(seed)
+    coarse = rng.choice(np.array([10, 30, 30, 40, 60, 80], dtype=np.uint8), size=(N // 4, N // 4))
+    late = np.kron(coarse, np.ones((4, 4), dtype=np.uint8))
+    late[rng.random((N, N)) < 0.15] = 10      # speckle: ragged patches, holes, diagonal-only contacts
+    early = late.copy()
+    early[rng.random((N, N)) < 0.05] = 10
+    seeds = shapely.multipoints(rng.uniform([X0, Y0 - N * CELL], [X0 + N * CELL, Y0], (12, 2)))
+    cells = shapely.get_parts(shapely.voronoi_polygons(seeds, extend_to=shapely.box(X0, Y0 - N * CELL,
+                                                                                      X0 + N * CELL, Y0)))
+    ragged = shapely.buffer(shapely.segmentize(cells, 50.0), -7.0, join_style="mitre")
+    return {2017: early, 2021: late}, gpd.GeoDataFrame({"zid": [f"Z{i}" for i in range(len(ragged))]},
+                                                       geometry=ragged, crs=CRS)
+
+
+def brute_force(data: dict[int, np.ndarray], z: gpd.GeoDataFrame, *, min_m2: float) -> list[tuple[str, str, float]]:
+    """The definition, on the whole raster at once: 4-connected patches of one eligible class, cut by each
+    zone, kept at min_m2 or more."""
+    names = {30: "grassland", 40: "cropland", 60: "bare"}
+    late = data[2021]
+    eligible = np.isin(late, list(names)) & (data[2017] != 10) & (data[2017] != 0)
+    found = list(features.shapes(np.where(eligible, late, 0), mask=eligible, connectivity=4, transform=TRANSFORM))
+    patches = np.array([shapely.geometry.shape(g) for g, _ in found], dtype=object)
+    return sorted((zid, names[int(code)], part.area)
+                  for zid, zone in zip(z["zid"], z.geometry, strict=True)
+                  for patch, (_, code) in zip(patches, found, strict=True)
+                  for part in shapely.get_parts(shapely.intersection(patch, zone))
+                  if shapely.get_type_id(part) == 3 and part.area >= min_m2 * (1 - 1e-9))
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_random_case_matches_brute_force(seed: int) -> None:
+    data, z = random_case(seed)
+    expected = brute_force(data, z, min_m2=400.0)
+    _, frame = numpy_candidates([2017, 2021], row_cuts=[23, 64, 97], col_cuts=[17, 64, 90], data=data, z=z)
+    got = sorted(zip(frame["zone_id"], frame["land_class"], frame["area_ha"] * 10_000, strict=True))
+    assert len(expected) > 50
+    assert [(zid, c) for zid, c, _ in got] == [(zid, c) for zid, c, _ in expected]
+    assert np.allclose([a for *_, a in got], [a for *_, a in expected], rtol=1e-9, atol=1e-6)
 
 
 def test_threshold_both_sides() -> None:
@@ -181,13 +229,15 @@ def _coarse(min_cells: int, *, cuts: list[int]) -> tuple[np.ndarray, object]:
                                 min_cells=min_cells)
     grid = Grid(transform=TRANSFORM30, width=12, height=12, crs=pyproj.CRS(CRS))
     edges = [0, *cuts, 12]
-    parts = [cand.chunk_pieces([late[r0:r1, c0:c1]], [0], rules, row_off=r0, col_off=c0, grid_shape=(12, 12),
-                               max_cell_m2=900.0)
-             for r0, r1 in zip(edges[:-1], edges[1:], strict=True)
-             for c0, c1 in zip(edges[:-1], edges[1:], strict=True)]
+    windows = [(r0, c0, r1 - r0, c1 - c0) for r0, r1 in zip(edges[:-1], edges[1:], strict=True)
+               for c0, c1 in zip(edges[:-1], edges[1:], strict=True)]
     zone = shapely.box(X0, Y0 - 12 * CELL30, X0 + 12 * CELL30, Y0)
+    by_chunk = cand.zones_by_chunk(to_pixel_space(np.array([zone]), grid), windows)
+    parts = [cand.chunk_pieces([late[r0:r0 + h, c0:c0 + w]], [0], rules, chunk_zones, row_off=r0, col_off=c0,
+                               grid_shape=(12, 12), max_cell_m2=900.0)
+             for (r0, c0, h, w), chunk_zones in zip(windows, by_chunk, strict=True)]
     note = cand.mapping_unit_note(rules, cell_m2=900.0)
-    return cand.candidate_table(cand.merge_pieces(*parts), rules, grid=grid, zone_geoms=np.array([zone]),
+    return cand.candidate_table(cand.merge_pieces(*parts), rules, grid=grid,
                                 zone_ids=np.array(["Z"], dtype=object), years=[2021], checked=False,
                                 lookback_years=3, unit_note=note)
 

@@ -10,9 +10,10 @@ when at least `min_parcel_m2` (400 m² by default, condition c). Land tenure and
 (conditions b, e, f) are not visible on a land-cover map and must be checked on the ground.
 
 Per chunk: classify, build the eligibility mask, polygonize it in pixel space (integer vertices, so
-parcels touching across chunk borders union exactly), and drop patches that are too small even at the
-chunk's largest cell area unless they touch an inner chunk border. Then merge border patches, cut by
-zones and compute exact areas (geodesic on geographic grids).
+parcels touching across chunk borders union exactly), cut the patches by the zones that reach into the
+chunk, and drop pieces that are too small even at the chunk's largest cell area unless they touch an
+inner chunk border. Then merge border pieces of one zone and class and compute exact areas (geodesic on
+geographic grids).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -56,11 +58,20 @@ class Screening:
 
 @dataclass(frozen=True)
 class Pieces:
-    """Candidate patches of one or more chunks, in pixel space (column, row)."""
+    """Candidate patches of one or more chunks cut by the zones, in pixel space (column, row)."""
 
     geoms: NDArray[np.object_]
     klass: NDArray[np.int64]
+    zone: NDArray[np.int64]
     on_edge: NDArray[np.bool_]
+
+
+@dataclass(frozen=True)
+class ChunkZones:
+    """The zones that reach into one chunk: pixel-space geometries and their zone numbers."""
+
+    geoms: NDArray[np.object_]
+    index: NDArray[np.int64]
 
 
 def make_screening(class_codes: Mapping[str, Sequence[int]], *, never: Sequence[str], excluded: Sequence[str],
@@ -152,41 +163,110 @@ def drop_small_patches(values: NDArray[np.int32], *, min_cells: int, inner: tupl
     return out
 
 
-def chunk_pieces(blocks: Sequence[NDArray], nodata: Sequence[float | None], rules: Screening, *,
+def zones_by_chunk(pixel_zones: NDArray[np.object_], windows: Sequence[tuple[int, int, int, int]]
+                   ) -> list[ChunkZones]:
+    """For each chunk window (row_off, col_off, height, width), the pixel-space zones that intersect it."""
+    boxes = shapely.box(*np.array([(c0, r0, c0 + w, r0 + h) for r0, c0, h, w in windows], dtype=np.float64).T)
+    chunk_i, zone_i = shapely.STRtree(pixel_zones).query(boxes, predicate="intersects")
+    return [ChunkZones(geoms=pixel_zones[zone_i[chunk_i == k]], index=zone_i[chunk_i == k].astype(np.int64))
+            for k in range(len(windows))]
+
+
+def _big_enough(geoms: NDArray[np.object_], on_edge: NDArray[np.bool_], rules: Screening, *,
+                max_cell_m2: float) -> NDArray[np.bool_]:
+    """Pieces that may still make a parcel: on an inner chunk border (they may go on in the next chunk), or
+    at least min_cells cells and min_parcel_m2 even at the chunk's largest cell."""
+    cells = shapely.area(geoms)
+    return on_edge | ((cells * max_cell_m2 >= rules.min_parcel_m2 * (1 - _AREA_TOLERANCE))
+                      & (cells >= rules.min_cells * (1 - _AREA_TOLERANCE)))
+
+
+def _on_inner_border(geoms: NDArray[np.object_], *, row_off: int, col_off: int, shape: tuple[int, int],
+                     grid_shape: tuple[int, int]) -> NDArray[np.bool_]:
+    """Pieces touching an inner chunk border. Pieces cut by a zone get vertices where the zone's edges cross
+    the border, computed in floating point: a small tolerance keeps them on it."""
+    height, width = shape
+    x0, y0, x1, y1 = shapely.bounds(geoms).T
+    near = 1e-6
+    return (((x0 <= col_off + near) & (col_off > 0))
+            | ((x1 >= col_off + width - near) & (col_off + width < grid_shape[1]))
+            | ((y0 <= row_off + near) & (row_off > 0))
+            | ((y1 >= row_off + height - near) & (row_off + height < grid_shape[0])))
+
+
+def cut_by_zones(geoms: NDArray[np.object_], klass: NDArray[np.int64], zones: ChunkZones
+                 ) -> tuple[NDArray[np.object_], NDArray[np.int64], NDArray[np.int64]]:
+    """Cut patches by zones: (polygon parts, class, zone number); a patch across a zone border is split."""
+    if not len(geoms) or not len(zones.geoms):
+        return np.zeros(0, dtype=object), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    # no predicate: a huge patch costs as much to test as to cut, and empty cuts drop out below
+    zone_i, patch_i = shapely.STRtree(geoms).query(zones.geoms)
+    cut = shapely.intersection(geoms[patch_i], zones.geoms[zone_i])
+    parts, at = shapely.get_parts(cut, return_index=True)
+    polygonal = shapely.get_type_id(parts) == 3
+    return parts[polygonal], klass[patch_i[at[polygonal]]], zones.index[zone_i[at[polygonal]]]
+
+
+def near_zones(zones: ChunkZones, *, row_off: int, col_off: int, shape: tuple[int, int]) -> NDArray[np.bool_]:
+    """Cells a zone reaches into: only these can hold a parcel, and leaving the rest out before tracing
+    breaks the huge patches of a common class into small ones near the zones."""
+    if not len(zones.geoms):
+        return np.zeros(shape, dtype=bool)
+    touched = features.rasterize(zones.geoms, out_shape=shape, transform=Affine.translation(col_off, row_off),
+                                 all_touched=True, dtype=np.uint8) > 0
+    # GDAL's all_touched may miss a cell that an edge only grazes; one more ring of cells costs little
+    return ndimage.binary_dilation(touched, structure=np.ones((3, 3), dtype=bool))
+
+
+def chunk_pieces(blocks: Sequence[NDArray], nodata: Sequence[float | None], rules: Screening, zones: ChunkZones, *,
                  row_off: int, col_off: int, grid_shape: tuple[int, int], max_cell_m2: float) -> Pieces:
-    """Candidate patches of one chunk in grid pixel space; too-small inner patches are dropped here."""
+    """Candidate patches of one chunk in grid pixel space, cut by the zones that reach into the chunk.
+
+    Cutting here, per chunk, keeps every intersection small: merged first, the patches of a common class
+    became a few huge ragged polygons across the raster, each met by thousands of zones. Too-small
+    patches and pieces away from inner borders are dropped here.
+    """
     eligible = eligible_classes(blocks, nodata, rules)
-    height, width = eligible.shape
-    inner = (row_off > 0, row_off + height < grid_shape[0], col_off > 0, col_off + width < grid_shape[1])
+    shape = eligible.shape
+    inner = (row_off > 0, row_off + shape[0] < grid_shape[0], col_off > 0, col_off + shape[1] < grid_shape[1])
     # too small by cell count, or too small in m² even at the chunk's largest cell
     fewest = max(rules.min_cells, int(np.ceil(rules.min_parcel_m2 * (1 - _AREA_TOLERANCE) / max_cell_m2)))
     values = drop_small_patches(eligible, min_cells=fewest, inner=inner)
-    found = list(features.shapes(values, mask=values > 0, connectivity=4,
-                                 transform=Affine.translation(col_off, row_off)))
-    geoms = np.array([shapely.geometry.shape(g) for g, _ in found], dtype=object)
-    klass = np.array([int(v) - 1 for _, v in found], dtype=np.int64)
-    if not len(geoms):
-        return Pieces(geoms=geoms, klass=klass, on_edge=np.zeros(0, dtype=bool))
-    x0, y0, x1, y1 = shapely.bounds(geoms).T
-    on_edge = (((x0 == col_off) & (col_off > 0)) | ((x1 == col_off + width) & (col_off + width < grid_shape[1]))
-               | ((y0 == row_off) & (row_off > 0)) | ((y1 == row_off + height) & (row_off + height < grid_shape[0])))
-    keep = on_edge | ((shapely.area(geoms) * max_cell_m2 >= rules.min_parcel_m2 * (1 - _AREA_TOLERANCE))
-                      & (shapely.area(geoms) >= rules.min_cells))
-    return Pieces(geoms=geoms[keep], klass=klass[keep], on_edge=on_edge[keep])
+    # a patch cut to the cells near the zones keeps all of its land inside them: parcels do not change
+    found = list(features.shapes(values, mask=(values > 0) & near_zones(zones, row_off=row_off, col_off=col_off,
+                                                                          shape=shape),
+                                 connectivity=4, transform=Affine.translation(col_off, row_off)))
+    patches = np.array([shapely.geometry.shape(g) for g, _ in found], dtype=object)
+    patch_class = np.array([int(v) - 1 for _, v in found], dtype=np.int64)
+    border = partial(_on_inner_border, row_off=row_off, col_off=col_off, shape=shape, grid_shape=grid_shape)
+    keep = _big_enough(patches, border(patches), rules, max_cell_m2=max_cell_m2)
+    geoms, klass, zone = cut_by_zones(patches[keep], patch_class[keep], zones)
+    on_edge = border(geoms)
+    keep = _big_enough(geoms, on_edge, rules, max_cell_m2=max_cell_m2)
+    return Pieces(geoms=geoms[keep], klass=klass[keep], zone=zone[keep], on_edge=on_edge[keep])
 
 
 def merge_pieces(*parts: Pieces) -> Pieces:
-    """Union patches of one class that touch across chunk borders into whole parcels."""
+    """Union pieces of one zone and class that touch across chunk borders into whole parcels."""
     geoms = np.concatenate([p.geoms for p in parts]) if parts else np.zeros(0, dtype=object)
     klass = np.concatenate([p.klass for p in parts]) if parts else np.zeros(0, dtype=np.int64)
+    zone = np.concatenate([p.zone for p in parts]) if parts else np.zeros(0, dtype=np.int64)
     edge = np.concatenate([p.on_edge for p in parts]) if parts else np.zeros(0, dtype=bool)
-    out_geoms, out_class = [geoms[~edge]], [klass[~edge]]
-    for k in np.unique(klass[edge]):
-        merged = shapely.get_parts(shapely.union_all(geoms[edge & (klass == k)]))
+    _, group, count = np.unique(np.column_stack([zone, klass]), axis=0, return_inverse=True, return_counts=True)
+    group = group.ravel()
+    # a piece alone in its (zone, class) at the borders has nothing to merge with
+    alone = ~edge | (np.bincount(group[edge], minlength=len(count))[group] == 1)
+    out_geoms, out_class, out_zone = [geoms[alone]], [klass[alone]], [zone[alone]]
+    joined = np.flatnonzero(~alone)
+    joined = joined[np.argsort(group[joined], kind="stable")]
+    for members in np.split(joined, np.flatnonzero(np.diff(group[joined])) + 1) if len(joined) else ():
+        merged = shapely.get_parts(shapely.union_all(geoms[members]))
         out_geoms.append(merged)
-        out_class.append(np.full(len(merged), k, dtype=np.int64))
-    geoms_all = np.concatenate(out_geoms) if out_geoms else geoms
-    return Pieces(geoms=geoms_all, klass=np.concatenate(out_class), on_edge=np.zeros(len(geoms_all), dtype=bool))
+        out_class.append(np.full(len(merged), klass[members[0]], dtype=np.int64))
+        out_zone.append(np.full(len(merged), zone[members[0]], dtype=np.int64))
+    geoms_all = np.concatenate(out_geoms)
+    return Pieces(geoms=geoms_all, klass=np.concatenate(out_class), zone=np.concatenate(out_zone),
+                  on_edge=np.zeros(len(geoms_all), dtype=bool))
 
 
 def from_pixel_space(geoms: NDArray[np.object_], grid: Grid) -> NDArray[np.object_]:
@@ -199,25 +279,11 @@ def from_pixel_space(geoms: NDArray[np.object_], grid: Grid) -> NDArray[np.objec
     return np.asarray(shapely.transform(geoms, apply), dtype=object)
 
 
-def clip_to_zones(geoms: NDArray[np.object_], klass: NDArray[np.int64], zone_geoms: NDArray[np.object_]
-                  ) -> tuple[NDArray[np.object_], NDArray[np.int64], NDArray[np.int64]]:
-    """Cut parcels by zones: (polygon parts, class, zone number); a parcel across a border is split."""
-    if not len(geoms):
-        return geoms, klass, np.zeros(0, dtype=np.int64)
-    parcel_i, zone_i = shapely.STRtree(geoms).query(zone_geoms, predicate="intersects")[::-1]
-    cut = shapely.intersection(geoms[parcel_i], zone_geoms[zone_i])
-    parts, at = shapely.get_parts(cut, return_index=True)
-    polygonal = shapely.get_type_id(parts) == 3
-    return parts[polygonal], klass[parcel_i[at[polygonal]]], zone_i[at[polygonal]]
-
-
-def candidate_table(pieces: Pieces, rules: Screening, *, grid: Grid, zone_geoms: NDArray[np.object_],
-                    zone_ids: NDArray[np.object_], years: Sequence[int], checked: bool,
-                    lookback_years: int, unit_note: str = "") -> tuple[NDArray[np.object_], pd.DataFrame]:
+def candidate_table(pieces: Pieces, rules: Screening, *, grid: Grid, zone_ids: NDArray[np.object_],
+                    years: Sequence[int], checked: bool, lookback_years: int, unit_note: str = ""
+                    ) -> tuple[NDArray[np.object_], pd.DataFrame]:
     """Parcels of at least min_parcel_m2 per zone: geometries (grid CRS) and their attributes."""
-    whole = shapely.area(pieces.geoms) >= rules.min_cells  # pixel space: area in cells
-    world = from_pixel_space(pieces.geoms[whole], grid)
-    geoms, klass, zone = clip_to_zones(world, pieces.klass[whole], zone_geoms)
+    geoms, klass, zone = from_pixel_space(pieces.geoms, grid), pieces.klass, pieces.zone
     area_m2 = zone_areas_m2(geoms, grid) if len(geoms) else np.zeros(0)
     cells = shapely.area(geoms) / abs(grid.transform.a * grid.transform.e - grid.transform.b * grid.transform.d)
     keep = (area_m2 >= rules.min_parcel_m2 * (1 - _AREA_TOLERANCE)) & (cells >= rules.min_cells * (1 - _AREA_TOLERANCE))
