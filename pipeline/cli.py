@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -238,5 +239,12 @@ class _progress_bar:  # noqa: N801 - used as a context manager like a function
             self._progress.stop()
 
 
+def _stop_on_sigterm(signum: int, frame: object) -> None:
+    """A termination request (systemd, a cron timeout, `kill`) stops a run as Ctrl-C does: the staged output
+    is dropped, the previous output kept, and a batch prints its summary with the rest marked not run."""
+    raise KeyboardInterrupt
+
+
 def main() -> None:
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
     app()

@@ -223,3 +223,18 @@ def test_a_bad_plan_row_after_a_multi_line_cell_names_its_own_line(tmp_path: Pat
     assert_clean_failure(result, "plans.csv: line 5 (zone_id 'z1'): target_year must be a year like 2030")
     assert result.exit_code == 2
     assert os.path.exists(plans)
+
+
+def test_a_termination_request_stops_like_ctrl_c() -> None:
+    # cron timeouts and systemd send SIGTERM: the batch then prints its summary as after a Ctrl-C
+    import signal
+
+    from pipeline import cli
+
+    previous = signal.getsignal(signal.SIGTERM)
+    try:
+        signal.signal(signal.SIGTERM, cli._stop_on_sigterm)
+        with pytest.raises(KeyboardInterrupt):
+            signal.raise_signal(signal.SIGTERM)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
