@@ -103,6 +103,8 @@ def _config(paths: list[str], zones: Path, *, scheduler: str | None, workers: in
             "landcover": [{"year": FIRST_YEAR + k, "path": p} for k, p in enumerate(paths)],
             "zones": {"path": str(zones), "id_field": "zone_id"},
             "compute": {"scheduler": scheduler, "workers": workers},
+            # class areas per epoch, what exactextract computes; transition matrices would add a count per pair
+            "transitions": {"consecutive": False, "first_last": False},
         }
     )
 

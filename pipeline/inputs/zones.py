@@ -217,6 +217,9 @@ def zone_overlaps(zones: PreparedZones, grid: Grid) -> pd.DataFrame:
     first, second = shapely.STRtree(geoms).query(geoms, predicate="intersects")
     pair = first < second
     first, second = first[pair], second[pair]
+    # neighbours of a partition (a 小班 layer) only touch: a cheap relate drops them before any overlay
+    shared_area = shapely.relate_pattern(geoms[first], geoms[second], "2********")
+    first, second = first[shared_area], second[shared_area]
     shared = shapely.intersection(geoms[first], geoms[second]) if len(first) else np.zeros(0, dtype=object)
     area_ha = zone_areas_m2(np.asarray(shared, dtype=object), grid) / M2_PER_HA if len(first) else np.zeros(0)
     ids = zones.ids.astype(str)
