@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import conftest
 import geopandas as gpd
 import numpy as np
+import pytest
 import shapely
 import yaml
 from affine import Affine
@@ -95,3 +99,17 @@ def leftovers(folder: Path) -> list[str]:
 def snapshot(out_dir: Path) -> dict[str, bytes]:
     """Every file of an output folder, sub-folders (cache/, report/) included, by its path in the folder."""
     return {p.relative_to(out_dir).as_posix(): p.read_bytes() for p in sorted(out_dir.rglob("*")) if p.is_file()}
+
+
+@contextmanager
+def mounted_tmpfs(mount: Path, *, size: str) -> Iterator[Path]:
+    """A fresh tmpfs of `size` at `mount` (a real mount point, or a small disk that fills up); skips the
+    test where mounting needs a root this machine does not give."""
+    mount.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount)],
+                      capture_output=True, check=False).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)

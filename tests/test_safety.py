@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import subprocess
 from pathlib import Path
 
 import geopandas as gpd
@@ -19,6 +18,7 @@ from harden_support import (
     cli,
     good_inputs,
     land_cover,
+    mounted_tmpfs,
     two_zones,
     write_config,
     write_raster,
@@ -84,19 +84,12 @@ def test_a_symlink_to_a_shared_folder_of_other_files_is_refused(tmp_path: Path) 
 
 
 def test_a_mount_point_is_refused_before_any_compute(tmp_path: Path) -> None:
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)],
-                      capture_output=True, check=False).returncode != 0:
-        pytest.skip("cannot mount a tmpfs here (needs root)")
-    try:
+    with mounted_tmpfs(tmp_path / "disk", size="4m") as mount:
         config = _set(good_inputs(tmp_path), output={"dir": str(mount)})
         result = cli("run", str(config))
         assert_clean_failure(result, "is a mount point", "choose a sub-folder")
         assert result.exit_code == 2
         assert list(mount.iterdir()) == []
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 def test_the_marker_is_written_and_a_users_files_survive_reruns(tmp_path: Path) -> None:
