@@ -69,6 +69,11 @@ def run_log(path: Path) -> Iterator[Callable[[Path], None]]:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         raise InternalError(f"unexpected {type(exc).__name__}: {first_line}. This is a bug in sinkzone; "
                             f"the traceback is in {kept}") from exc
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: kept at once as interrupted, not left for the next run to find
+        log.warning("interrupted; the previous output is untouched")
+        _close(logger, handler, level)
+        _keep(path, kept_log_path(path, "interrupted"))
+        raise
     _close(logger, handler, level)
     # still beside the output only when the run found nothing to do: no new output, nothing to keep
     remove_file(path)

@@ -88,6 +88,8 @@ def test_ctrl_c_prints_one_line_exits_130_and_keeps_the_previous_output(tmp_path
     assert "Aborted" not in result.output
     assert snapshot(tmp_path / "out") == before
     assert not list(tmp_path.glob(".out.staging-*"))
+    assert len(list(tmp_path.glob("out.interrupted-*.log.jsonl"))) == 1  # its log kept, visibly, at once
+    assert not list(tmp_path.glob(".out.run-*.log.jsonl"))
 
 
 # ---- GBK files -----------------------------------------------------------------------------------------
