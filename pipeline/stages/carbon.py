@@ -128,7 +128,7 @@ def tabulate(inputs: Inputs, computed: Computed, *, class_area: pd.DataFrame,
         epochs[year] = ct.zone_carbon(ev, n_zones=len(ids), area=area)
         if monte_carlo:  # approach 2 draws every term of every year together
             kept.append((ev.terms, area))
-    stock = pd.concat(stocks, ignore_index=True)
+    stock = ct.joined(stocks)
     pairs = epoch_pairs(list(computed.totals))
     change = ct.change_table(epochs, carbon.factors, zone_ids=ids, pairs=pairs)
     if monte_carlo:

@@ -114,7 +114,8 @@ def pool_terms(areas: pd.DataFrame, table: FactorTable, *, year: int, live_zones
     factor_ids = np.array([[f"pools:{key}:{pool}" for pool in POOLS] for key in keys], dtype=object)
     sources = table.frame["source"].reindex(keys).astype(str).to_numpy(dtype=object)
     return _terms({"zone": zones[z], "year": year, "pool": np.array(list(POOL_NAMES.values()), dtype=object)[p],
-                   "method": METHOD_TABLE, "source": sources[k], "quantity": area[z, k]}, [factor_ids[k, p]])
+                   "method": METHOD_TABLE, "source": pd.Categorical(sources[k]), "quantity": area[z, k]},
+                  [factor_ids[k, p]])
 
 
 def biomass_sums(sums: ZoneSums, *, n_zones: int, unit_m2: float) -> pd.DataFrame:
@@ -257,7 +258,7 @@ def _members(packed: NDArray[np.uint8], n_members: int) -> list[int]:
 
 def _source_order(held: pd.DataFrame) -> tuple[NDArray[np.int64], pd.Index]:
     """Each term's source as a number, numbered in the order sources are cited (see source_ids)."""
-    source, texts = pd.factorize(held["source"].astype(str))
+    source, texts = pd.factorize(held["source"])
     factor, ids = pd.factorize(held["factor_0"])
     pairs, first = np.unique(factor.astype(np.int64) * max(len(texts), 1) + source, return_index=True)
     rank = held["method"].iloc[first].map({m: i for i, m in enumerate(METHOD_ORDER)}).to_numpy()
@@ -273,21 +274,28 @@ def source_texts(terms: pd.DataFrame, groupings: Mapping[str, list[str]]) -> dic
     citing), joined by '; ' in one fixed order: by method (volume, raster, table), then by the first
     factor's id (the class or species).
     """
-    held = terms[(terms["carbon_t"] != 0) & (terms["source"].astype(str) != "")]
+    held = terms[(terms["carbon_t"] != 0) & terms["source"].notna() & (terms["source"] != "")]
     member, names = _source_order(held)
     found: dict[str, pd.DataFrame] = {}
     for name, keys in groupings.items():
         group, index = _groups(held, keys)
         masks, number = _set_numbers(group, member, n_groups=len(index), n_members=len(names))
         texts = np.array(["; ".join(names[_members(m, len(names))]) for m in masks], dtype=object)
-        found[name] = index.assign(source=texts[number])
+        # categorical: a citation can run to 800 characters, and a string column would copy it into every row
+        found[name] = index.assign(source=pd.Categorical(texts[number]))
     return found
 
 
+def joined(stocks: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """The epochs' zone_carbon rows as one table, `source` kept categorical over every epoch's citations."""
+    texts = pd.unique(np.concatenate([s["source"].cat.categories.to_numpy(dtype=object) for s in stocks]))
+    return pd.concat([s.assign(source=s["source"].cat.set_categories(texts)) for s in stocks], ignore_index=True)
+
+
 def cite(stock: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """zone_carbon with `source_id` in place of its citation text, and carbon_sources (source_id, source):
-    each distinct text stored once, numbered from 1 in the order first cited."""
-    number, texts = pd.factorize(stock["source"].replace("", None))
+    """zone_carbon with `source_id` in place of its (categorical) citation, and carbon_sources (source_id,
+    source): each distinct text stored once, numbered from 1 in the order first cited."""
+    number, texts = pd.factorize(stock["source"])
     ids = pd.Series(number + 1, index=stock.index).where(number >= 0).astype("Int64")
     table = stock.drop(columns="source").assign(source_id=ids)
     return table, pd.DataFrame({"source_id": np.arange(1, len(texts) + 1), "source": np.asarray(texts, dtype=object)})
@@ -350,7 +358,7 @@ def stock_table(ev: Evaluated, factors: pd.DataFrame, *, zone_ids: NDArray[np.ob
         "pool": both["pool"].to_numpy(), "carbon_t": both["carbon_t"].to_numpy(), "co2e_t": co2e.to_numpy(),
         "co2e_low_t": np.maximum((co2e - both["down"] * CO2_PER_C).to_numpy(), 0.0),
         "co2e_high_t": (co2e + both["up"] * CO2_PER_C).to_numpy(),
-        "method": both["method"].to_numpy(), "source": both["source"].fillna("").to_numpy(),
+        "method": both["method"].to_numpy(), "source": pd.Categorical(both["source"]),
         "var_share_area": both["var_share_area"].to_numpy(), "var_share_factors": both["var_share_factors"].to_numpy(),
     })
 
