@@ -196,6 +196,21 @@ def zone_areas_m2(geoms: NDArray[np.object_], grid: Grid) -> NDArray[np.float64]
     return lonlat_polygon_areas_m2(geoms, semi_major=semi_major, flattening=flattening)
 
 
+def off_raster_m2(geoms: NDArray[np.object_], grid: Grid) -> NDArray[np.float64]:
+    """The part of each zone (m², edges as in zone_areas_m2) lying outside the raster's extent.
+
+    Zones within the extent get exactly 0. Taking the zone's area less its covered cells instead would turn
+    the rounding of coverage (about 1e-5 m² a zone) into a nodata area in every zone.
+    """
+    box = shapely.box(*grid.bounds)
+    off = np.zeros(len(geoms))
+    outside = ~shapely.covered_by(geoms, box)
+    if outside.any():
+        beyond = geoms[outside]
+        off[outside] = zone_areas_m2(beyond, grid) - zone_areas_m2(shapely.intersection(beyond, box), grid)
+    return np.maximum(off, 0.0)
+
+
 def lonlat_polygon_areas_m2(geoms: NDArray[np.object_], *, semi_major: float,
                             flattening: float) -> NDArray[np.float64]:
     """Ellipsoidal area of polygons whose edges are straight lines in (lon, lat) degrees; holes subtract.

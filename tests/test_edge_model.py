@@ -1,8 +1,8 @@
 """One edge model on geographic grids: zone areas and coverage both take edges straight in lon/lat.
 
-A zone's classes are the coverage-weighted areas of its cells; its `nodata` is its area minus those. With
-one edge model and exact ellipsoidal integration inside cells, the classes of a zone on the grid add up to
-its area, so nodata is only what is really off the raster or nodata.
+A zone's classes are the coverage-weighted areas of its cells; its `nodata` is its nodata cells and its part
+off the raster. With one edge model and exact ellipsoidal integration inside cells, the classes of a zone on
+the grid add up to its area, so nodata is only what is really off the raster or nodata.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from pipeline.grid import (
     Grid,
     area_units,
     ellipsoid_of,
+    off_raster_m2,
     quadrangle_area_m2,
     row_cell_areas_m2,
     row_density,
@@ -153,10 +154,10 @@ def test_three_vertex_triangle_has_no_spurious_nodata() -> None:
     row_units, unit_m2 = area_units(row_cell_areas_m2(grid))
     totals = chunk_totals(cov, row_units, (np.ones(grid.shape, dtype=np.int64),), (None,))[0]
     table = class_area_table(totals, class_map=ClassMap(name="one", classes={"land": (1,)}),
-                             zone_ids=np.array(["t"], dtype=object), zone_area_m2=area, unit_m2=unit_m2, year=2020)
-    land, nodata = table.set_index("class")["area_ha"][["land", "nodata"]]
-    assert nodata <= 1e-6 * area[0] / 1e4
-    assert land == pytest.approx(area[0] / 1e4, rel=1e-6)
+                             zone_ids=np.array(["t"], dtype=object),
+                             off_raster_m2=off_raster_m2(np.array([triangle]), grid), unit_m2=unit_m2, year=2020)
+    assert table["class"].tolist() == ["land"]  # no nodata row, not even the rounding of coverage
+    assert table["area_ha"].iloc[0] == pytest.approx(area[0] / 1e4, rel=1e-6)
     geodesic = abs(pyproj.Geod(a=A, f=F).geometry_area_perimeter(triangle)[0])
     assert geodesic / area[0] - 1 == pytest.approx(0.0165, abs=1e-4)
 
@@ -321,3 +322,25 @@ def test_zone_preparation_then_wrapping_counts_a_pacific_zone_once() -> None:
     assert area == pytest.approx(quadrangle(-17.0, -16.0, 2.0), rel=1e-9)
     covered, unit_m2, cells = class_areas_m2(coverage_of(list(zones), GLOBAL), GLOBAL)
     assert covered[0] == pytest.approx(area, abs=cells * unit_m2 / 2)
+
+
+def test_nodata_is_the_part_off_the_raster_and_nothing_inside() -> None:
+    # 10 m cells, 10 x 10 raster from (0, 0) to (100, 100) in a metre CRS. Zone "half" spans x 50..150,
+    # y 20..40: 100 m x 20 m = 2,000 m², of which x 100..150 (50 m x 20 m = 1,000 m²) lies off the raster.
+    # Zone "in" is a triangle inside it with vertices off the cell lines: no nodata row at all.
+    grid = Grid(transform=Affine(10.0, 0, 0, 0, -10.0, 100.0), width=10, height=10, crs=pyproj.CRS("EPSG:32649"))
+    half = shapely.box(50, 20, 150, 40)
+    inside = shapely.Polygon([(3.3, 3.7), (91.1, 12.9), (47.7, 88.8)])
+    zones = np.array([half, inside], dtype=object)
+    np.testing.assert_allclose(off_raster_m2(zones, grid), [1_000.0, 0.0])
+    cov = coverage_of(list(zones), grid)
+    row_units, unit_m2 = area_units(row_cell_areas_m2(grid))
+    totals = chunk_totals(cov, row_units, (np.ones(grid.shape, dtype=np.int64),), (None,))[0]
+    table = class_area_table(totals, class_map=ClassMap(name="one", classes={"land": (1,)}),
+                             zone_ids=np.array(["half", "in"], dtype=object),
+                             off_raster_m2=off_raster_m2(zones, grid), unit_m2=unit_m2, year=2020)
+    areas = table.set_index(["zone_id", "class"])["area_ha"]
+    assert areas["half", "land"] == pytest.approx(0.1, rel=1e-7)  # 1,000 m² on the raster
+    assert areas["half", "nodata"] == pytest.approx(0.1, rel=1e-12)
+    assert ("in", "nodata") not in areas.index
+    assert areas["in", "land"] == pytest.approx(shapely.area(inside) / 1e4, rel=1e-7)

@@ -19,6 +19,7 @@ from pipeline.present.qgis_project import build_package, relative_source, style_
 from pipeline.present.styles import (
     PALETTES,
     ZoneLegend,
+    candidate_style,
     equal_breaks,
     field_alias,
     graduated_zone_styles,
@@ -61,6 +62,25 @@ def test_field_aliases_in_chinese_and_english() -> None:
     assert field_alias("shrub_mu") == "灌木林面积 (亩) / Shrubland area (mu)"
     assert field_alias("co2e_t") == "碳储量 (t CO2e) / Carbon stock (t CO2e)"
     assert field_alias("some_field") is None
+
+
+def test_area_alias_names_the_zone_only_on_the_zone_layer() -> None:
+    # zone_class_area.area_ha is one class's area in a zone, zone_transitions.area_ha a transition's
+    assert field_alias("area_ha", layer="zones") == "分区面积 (ha) / Zone area (ha)"
+    assert field_alias("area_ha", layer="zone_class_area") == "面积 (ha) / Area (ha)"
+    assert field_alias("area_mu", layer="zone_transitions") == "面积 (亩) / Area (mu)"
+
+
+def test_candidate_parcels_are_coloured_by_their_land_class() -> None:
+    parcels = gpd.GeoDataFrame({"zone_id": ["a", "a", "b"], "land_class": ["grassland", "bare", "grassland"],
+                                "area_ha": [1.0, 2.0, 3.0]},
+                               geometry=[shapely.box(0, 0, 1, 1)] * 3, crs=ALBERS_CGCS2000)
+    root = candidate_style(parcels).root
+    renderer = root.find(".//renderer-v2")
+    assert renderer is not None
+    assert renderer.get("type") == "categorizedSymbol"
+    assert renderer.get("attr") == '"land_class"'
+    assert sorted(c.get("value") for c in renderer.iter("category")) == ["bare", "grassland"]
 
 
 def test_equal_breaks() -> None:

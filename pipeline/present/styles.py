@@ -92,8 +92,8 @@ PALETTES: dict[str, dict[int, tuple[str, str]]] = {
 FIELD_LABELS: dict[str, tuple[str, str]] = {
     "zone_id": ("分区编号", "Zone ID"), "name": ("名称", "Name"), "name_zh": ("中文名称", "Name (Chinese)"),
     "name_en": ("英文名称", "Name (English)"), "adcode": ("行政区划代码", "Administrative code"),
-    "area_ha": ("分区面积 (ha)", "Zone area (ha)"), "area_mu": ("分区面积 (亩)", "Zone area (mu)"),
-    "area_km2": ("分区面积 (km²)", "Zone area (km²)"), "year": ("年份", "Year"), "class": ("地类", "Land class"),
+    "area_ha": ("面积 (ha)", "Area (ha)"), "area_mu": ("面积 (亩)", "Area (mu)"),
+    "area_km2": ("面积 (km²)", "Area (km²)"), "year": ("年份", "Year"), "class": ("地类", "Land class"),
     "share": ("占分区面积比例", "Share of zone area"), "sink_type": ("碳汇类型", "Sink type"),
     "co2e_t": ("碳储量 (t CO2e)", "Carbon stock (t CO2e)"),
     "progress_pct": ("目标完成度 (%)", "Progress to target (%)"),
@@ -120,16 +120,23 @@ FIELD_LABELS: dict[str, tuple[str, str]] = {
     "target_share_pct": ("目标占比 (%)", "Target share (%)"), "target_area_ha": ("目标面积 (ha)", "Target area (ha)"),
     "target_carbon_t": ("目标碳储量 (t C)", "Target carbon stock (t C)"),
 }
+# the zone layer's area is the zone's own; elsewhere `area_ha` is a class's, a transition's or a parcel's
+LAYER_FIELD_LABELS: dict[str, dict[str, tuple[str, str]]] = {
+    ZONES: {"area_ha": ("分区面积 (ha)", "Zone area (ha)"), "area_mu": ("分区面积 (亩)", "Zone area (mu)"),
+            "area_km2": ("分区面积 (km²)", "Zone area (km²)")},
+}
 _AREA_UNITS = {"ha": ("ha", "ha"), "mu": ("亩", "mu")}
 
 
-def field_alias(field: str, classes: Collection[str] = LABELS) -> str | None:
+def field_alias(field: str, classes: Collection[str] = LABELS, *, layer: str | None = None) -> str | None:
     """'森林（乔木林）面积 (ha) / Forest (tree cover) area (ha)' style alias, or None for an unknown field.
 
-    `classes` are the class names whose `<class>_ha` fields exist (by default the role names).
+    `classes` are the class names whose `<class>_ha` fields exist (by default the role names); `layer`
+    picks that layer's own labels where a field means something else there.
     """
-    if field in FIELD_LABELS:
-        zh, en = FIELD_LABELS[field]
+    labels = {**FIELD_LABELS, **LAYER_FIELD_LABELS.get(layer or "", {})}
+    if field in labels:
+        zh, en = labels[field]
         return f"{zh} / {en}"
     stem, _, unit = field.rpartition("_")
     if (stem in classes or stem == NODATA_CLASS) and unit in _AREA_UNITS:
@@ -240,10 +247,12 @@ def label_settings(expression: str) -> ET.Element:
     return labeling
 
 
-def aliases_element(fields: Sequence[str], classes: Collection[str] = LABELS) -> ET.Element:
+def aliases_element(fields: Sequence[str], classes: Collection[str] = LABELS, *,
+                    layer: str | None = None) -> ET.Element:
     aliases = ET.Element("aliases")
     for index, field in enumerate(fields):
-        ET.SubElement(aliases, "alias", field=field, index=str(index), name=field_alias(field, classes) or "")
+        ET.SubElement(aliases, "alias", field=field, index=str(index),
+                      name=field_alias(field, classes, layer=layer) or "")
     return aliases
 
 
@@ -335,7 +344,7 @@ def zone_style(frame: pd.DataFrame, legend: ZoneLegend) -> LayerStyle:
     """Default zone style: categorized by sink type, else by the dominant land class; name labels."""
     fields = _fields(frame)
     renderer, colours, name = _categorized_zone_style(frame, fields, legend.class_map)
-    body = [renderer, *_labels(fields, legend), aliases_element(fields, legend.class_map.class_names)]
+    body = [renderer, *_labels(fields, legend), aliases_element(fields, legend.class_map.class_names, layer=ZONES)]
     title = ("分区：碳汇类型 / Zones: sink type" if name == "zones-sink-type"
              else "分区：主要地类 / Zones: main land class")
     return LayerStyle(name=name, title=title, root=qml_document(name, body, labels=True), colours=colours)
@@ -382,7 +391,8 @@ def graduated_zone_styles(frame: pd.DataFrame, legend: ZoneLegend) -> list[Layer
         unit = title.rsplit("(", 1)[-1].rstrip(")")
         ramp_used = ramp if len(breaks) - 1 <= len(ramp) else ramp[-1:] * (len(breaks) - 1)
         renderer = graduated_renderer(expression, breaks, ramp_used, unit=unit)
-        body = [renderer, *_labels(fields, legend), aliases_element(fields, legend.class_map.class_names)]
+        body = [renderer, *_labels(fields, legend),
+                aliases_element(fields, legend.class_map.class_names, layer=ZONES)]
         styles.append(LayerStyle(name=name, title=title, root=qml_document(name, body, labels=True),
                                  colours={str(i): c for i, c in enumerate(ramp_used)}))
     return styles
@@ -391,10 +401,10 @@ def graduated_zone_styles(frame: pd.DataFrame, legend: ZoneLegend) -> list[Layer
 def candidate_style(frame: pd.DataFrame) -> LayerStyle:
     """Afforestation candidate land: by land class when the layer has one, else one hatched green."""
     fields = _fields(frame)
-    if "class" in fields:
-        values = [str(v) for v in frame["class"].dropna().unique()]
+    if "land_class" in fields:
+        values = [str(v) for v in frame["land_class"].dropna().unique()]
         colours = {v: class_colour(v, i) for i, v in enumerate(values)}
-        renderer = categorized_renderer('"class"', [(v, " / ".join(label(v)), colours[v]) for v in values])
+        renderer = categorized_renderer('"land_class"', [(v, " / ".join(label(v)), colours[v]) for v in values])
     else:
         colours = {"candidate": "#b2df8a"}
         renderer = single_renderer("#b2df8a", outline="#33a02c")
@@ -407,7 +417,7 @@ def generic_style(frame: pd.DataFrame, *, layer: str, geometry: bool) -> LayerSt
     """Any other layer: aliases, and a neutral outline for geometry layers."""
     fields = _fields(frame)
     body = [single_renderer("#cccccc", alpha=90, outline="#555555")] if geometry else []
-    body.append(aliases_element(fields))
+    body.append(aliases_element(fields, layer=layer))
     name = f"{layer}-default"
     return LayerStyle(name=name, title=layer, root=qml_document(name, body), colours={"fill": "#cccccc"})
 

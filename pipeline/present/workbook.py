@@ -14,9 +14,9 @@ from pipeline.classmaps import ClassMap
 from pipeline.present.styles import field_alias
 
 
-def header(field: str, class_map: ClassMap) -> str:
-    """'分区编号 / Zone ID' where the field has labels; the field's own name otherwise."""
-    return field_alias(field, class_map.class_names) or field
+def header(field: str, class_map: ClassMap, *, layer: str | None = None) -> str:
+    """'分区编号 / Zone ID' where the field has labels (in `layer`); the field's own name otherwise."""
+    return field_alias(field, class_map.class_names, layer=layer) or field
 
 
 def workbook_sheets(layers: Mapping[str, pd.DataFrame], class_map: ClassMap, *,
@@ -30,7 +30,7 @@ def workbook_sheets(layers: Mapping[str, pd.DataFrame], class_map: ClassMap, *,
             continue
         plain = pd.DataFrame(frame.drop(columns=frame.geometry.name)) if isinstance(frame, gpd.GeoDataFrame) \
             else frame
-        sheets[name] = plain.set_axis([header(str(c), class_map) for c in plain.columns], axis=1)
+        sheets[name] = plain.set_axis([header(str(c), class_map, layer=name) for c in plain.columns], axis=1)
     listed = ", ".join(f"{name} ({rows:,} rows)" for name, rows in too_long.items())
     notes = [f"tables.xlsx leaves out {listed}, longer than output.workbook_max_rows ({max_rows:,}); "
              "open them from sinkzones.gpkg"] if too_long else []

@@ -135,6 +135,8 @@ def tabulate(inputs: Inputs, computed: Computed, *, class_area: pd.DataFrame,
         every, area = _all_years(kept)
         bounds = cu.monte_carlo_bounds(every, carbon.factors, area, carbon.settings.uncertainty, pairs=pairs)
         stock, change = cu.with_bounds(stock, change, bounds, zone_ids=ids)
+    if area_se is None:  # without an accuracy assessment every interval is the factors' alone: no shares to tell
+        stock, change = (frame.drop(columns=list(ct.VAR_SHARES), errors="ignore") for frame in (stock, change))
     stock, sources = ct.cite(stock)
     notes.extend(_unknown_area_se(area_se))
     notes.extend(_method_mix_notes(stock, pairs, ids))

@@ -43,6 +43,8 @@ POOL_NAMES = {"c_above": "above", "c_below": "below", "c_soil": "soil", "c_dead"
 METHOD_TABLE, METHOD_RASTER, METHOD_VOLUME = "pools_table", "biomass_raster", "stock_volume"
 # the order a zone's terms are made in for each epoch (see pipeline.stages.carbon), which sources follow
 METHOD_ORDER = (METHOD_VOLUME, METHOD_RASTER, METHOD_TABLE)
+# which part of an interval's variance comes from the mapped areas and which from the factors
+VAR_SHARES = ("var_share_area", "var_share_factors")
 
 
 # ---- areas ---------------------------------------------------------------------------------------

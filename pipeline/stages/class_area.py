@@ -1,7 +1,8 @@
 """Class area per zone and epoch, from (zone, code) area totals and a class map.
 
-Every zone gets a row for every class, the class `nodata` included: the part of the zone covered by
-nodata cells or lying off the raster. So the classes of a zone add up to the zone's own area.
+Every zone gets a row for every class it holds, the class `nodata` included: the part of the zone covered
+by nodata cells or lying off the raster. So the classes of a zone add up to the zone's own area (to the
+rounding of coverage, about 1e-5 m² a zone).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from numpy.typing import NDArray
 from pipeline.classmaps import NODATA_CLASS, ClassMap
 from pipeline.errors import ClassMapError
 from pipeline.graph import Computed
-from pipeline.grid import zone_areas_m2
+from pipeline.grid import off_raster_m2, zone_areas_m2
 from pipeline.inputs.check import Inputs
 from pipeline.inputs.landcover import epoch_nodata, nodata_hint
 from pipeline.kernels.zonal import NODATA_CODE, ZoneValueTotals, lookup_codes
@@ -55,18 +56,17 @@ def check_codes_mapped(totals: ZoneValueTotals, class_map: ClassMap, *, unit_m2:
 
 
 def class_area_table(totals: ZoneValueTotals, *, class_map: ClassMap, zone_ids: NDArray[np.object_],
-                     zone_area_m2: NDArray[np.float64], unit_m2: float, year: int) -> pd.DataFrame:
+                     off_raster_m2: NDArray[np.float64], unit_m2: float, year: int) -> pd.DataFrame:
     """Long table: one row per zone and class present (nodata last) with area in ha and mu and share of zone.
 
     Classes a zone does not hold get no row (at 40,000 parcels and 20 epochs, zero rows would be most of
-    the table); their area is 0.
+    the table); their area is 0. `off_raster_m2` is each zone's part outside the raster, counted as nodata.
     """
     names = [*class_map.class_names, NODATA_CLASS]
     col = pd.Index(names).get_indexer(pd.Index(_class_of_codes(totals.value, class_map)))
     grid = np.zeros((len(zone_ids), len(names)))
     np.add.at(grid, (totals.zone, col), totals.units * unit_m2)
-    valid = grid[:, :-1].sum(axis=1)
-    grid[:, -1] = np.maximum(zone_area_m2 - valid, 0.0)
+    grid[:, -1] += off_raster_m2
     zone_total = grid.sum(axis=1, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):
         share = np.where(zone_total > 0, grid / zone_total, 0.0)
@@ -89,7 +89,7 @@ def union_areas_ha(totals: ZoneValueTotals, *, class_map: ClassMap, unit_m2: flo
     """Map class areas (ha) inside the union of the zones, nodata left out, in class-map order."""
     one = ZoneValueTotals(zone=np.zeros_like(totals.zone), value=totals.value, units=totals.units)
     table = class_area_table(one, class_map=class_map, zone_ids=np.array(["union"], dtype=object),
-                             zone_area_m2=np.zeros(1), unit_m2=unit_m2, year=year)
+                             off_raster_m2=np.zeros(1), unit_m2=unit_m2, year=year)
     return table[table["class"] != NODATA_CLASS].set_index("class")["area_ha"]
 
 
@@ -104,7 +104,8 @@ def tabulate(inputs: Inputs, computed: Computed) -> StageResult:
         check_codes_mapped(totals[epoch.year], inputs.class_map, unit_m2=unit_m2, source=str(epoch.path), hint=hint)
     ids = inputs.zones.ids.astype(str)
     areas = zone_areas_m2(inputs.zones.geoms, inputs.grid)
-    long = pd.concat([class_area_table(totals[year], class_map=inputs.class_map, zone_ids=ids, zone_area_m2=areas,
+    off = off_raster_m2(inputs.zones.geoms, inputs.grid)
+    long = pd.concat([class_area_table(totals[year], class_map=inputs.class_map, zone_ids=ids, off_raster_m2=off,
                                        unit_m2=unit_m2, year=year) for year in sorted(totals)], ignore_index=True)
     wide = wide_class_area(long, year=max(totals), classes=[*inputs.class_map.class_names, NODATA_CLASS])
     fields = pd.DataFrame({"area_ha": areas / M2_PER_HA, "area_mu": areas / M2_PER_HA * MU_PER_HA}, index=ids)
