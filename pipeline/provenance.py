@@ -24,8 +24,8 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-def run_id(config: dict[str, Any], fingerprints: list[dict[str, Any]]) -> str:
-    """Same config, same input bytes and same sinkzone version give the same id.
+def run_id(config: dict[str, Any], fingerprints: list[dict[str, Any]], *, code: str) -> str:
+    """Same config, same input bytes and the same sinkzone code (`code`, a digest of its source) give the same id.
 
     The fingerprints keep the config's order (epochs by year), so swapping two epochs' files changes the id.
     """
@@ -33,5 +33,6 @@ def run_id(config: dict[str, Any], fingerprints: list[dict[str, Any]]) -> str:
         "config": {k: v for k, v in config.items() if k != "output"},
         "inputs": [f["sha256"] for f in fingerprints],
         "sinkzone": pipeline.__version__,
+        "code": code,
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]

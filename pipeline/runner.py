@@ -23,7 +23,7 @@ from pipeline.graph import Cached, Computed, ProgressHook, build_graph, compute
 from pipeline.grid import padded_bounds
 from pipeline.inputs.check import Inputs, check_inputs, input_files
 from pipeline.inputs.landcover import epoch_nodata
-from pipeline.io.cache import write_totals
+from pipeline.io.cache import package_fingerprint, write_totals
 from pipeline.io.files import fingerprint, is_tile_pattern
 from pipeline.io.output import (
     read_run_record,
@@ -148,7 +148,7 @@ def run(config: RunConfig, *, overwrite: bool = False, progress: ProgressHook | 
     for note in inputs.notes:
         log.warning(note)
     prints = fingerprints(inputs)
-    rid = provenance.run_id(config.model_dump(mode="json"), prints)
+    rid = provenance.run_id(config.model_dump(mode="json"), prints, code=package_fingerprint())
     previous = _previous_run(config, rid, overwrite=overwrite)
     if previous is not None:
         log.info("inputs and config unchanged since the last run (run id %s); nothing to do", rid)

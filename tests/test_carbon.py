@@ -211,6 +211,17 @@ def test_bad_tables_and_config(tmp_path: Path) -> None:
                    carbon={"biomass": [{"year": 2001, "path": str(s["lc2000"])}]})
 
 
+def test_other_code_reruns_even_under_the_same_version(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # an upgrade that keeps the version number (a git pull of main) must not serve the old code's figures
+    s = _two_zone_setup(tmp_path)
+    cfg = run_config(tmp_path, epochs={2000: s["lc2000"]}, zones=s["zones"], classes=s["classes"],
+                     carbon={"pools": str(s["pools"])})
+    runner.run(cfg)
+    assert runner.run(cfg).skipped
+    monkeypatch.setattr(runner, "package_fingerprint", lambda: "other code")
+    assert not runner.run(cfg).skipped
+
+
 def test_editing_the_pools_table_reruns(tmp_path: Path) -> None:
     s = _two_zone_setup(tmp_path)
     cfg = run_config(tmp_path, epochs={2000: s["lc2000"]}, zones=s["zones"], classes=s["classes"],

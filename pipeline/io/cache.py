@@ -8,6 +8,7 @@ computes coverage and sums, so a cached total is used only where a fresh one wou
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 from collections.abc import Mapping
@@ -19,6 +20,18 @@ from pipeline.kernels.zonal import ZoneValueTotals
 
 # the modules whose code decides a total; editing any of them retires every cached total
 _CODE = ("pipeline.grid", "pipeline.coverage", "pipeline.kernels.zonal", "pipeline.io.cache")
+
+
+@functools.cache
+def package_fingerprint() -> str:
+    """Every source file of sinkzone: an output made by other code is never taken for this code's, even where an
+    upgrade kept the version number."""
+    root = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        digest.update(path.relative_to(root).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
 
 
 def code_fingerprint() -> str:
