@@ -154,7 +154,7 @@ def allocation(area_m2: NDArray[np.float64], cells: NDArray[np.int64], classes: 
     return frame.assign(n_planned=counts)
 
 
-def _epochs(inputs: Inputs, years: tuple[int, int], change: Change | None) -> _Epochs:
+def _epochs(inputs: Inputs, years: tuple[int, int], *, change: Change | None) -> _Epochs:
     by_year = {e.year: (e, info) for e, info in zip(inputs.config.landcover, inputs.rasters, strict=True)}
     class_map = inputs.class_map
     codes = [c for codes in class_map.classes.values() for c in codes]
@@ -201,7 +201,7 @@ def draw(config: RunConfig, design: Design, *, out: Path) -> Sample:
     """Plan, draw and write the sample (GeoPackage in the zones' CRS, CSV in WGS84, KML) named after `out`."""
     inputs = check_inputs(config.model_copy(update={"accuracy": None}), deep=False)
     year, strata_year = _years(config, design)
-    epochs = _epochs(inputs, (year, strata_year), config.accuracy.change if config.accuracy else None)
+    epochs = _epochs(inputs, (year, strata_year), change=config.accuracy.change if config.accuracy else None)
     union = shapely.union_all(inputs.zones.geoms)
     grid = inputs.grid
     windows = list(_windows(grid, block_aligned_chunks(inputs.rasters[0], target_cells=config.compute.chunk_cells)))

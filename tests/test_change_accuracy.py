@@ -16,8 +16,10 @@ from carbon_helpers import UTM10N, X0, Y0, write_class_map
 from conftest import write_raster
 from rasterio.transform import from_origin
 from test_accuracy_run import CELL_H, CELL_W, COLS, ROWS, TABLE8, config, points_in_cells, table8_raster
+from typer.testing import CliRunner
 
 from pipeline import runner, sampling
+from pipeline.cli import app
 from pipeline.config import Transitions, load_config
 from pipeline.errors import ClassMapError, ConfigError, ValidationFailed
 from pipeline.inputs.check import check_inputs
@@ -190,3 +192,12 @@ def test_change_settings_are_checked(tmp_path: Path) -> None:
     change = load_config(write_config(tmp_path, "{from_year: 2001, to_year: 2020, classes: [forest]}"))
     with pytest.raises(ConfigError, match="leave out --year and --strata-year"):
         sampling.draw(change, sampling.Design(year=2020), out=tmp_path / "s.gpkg")
+
+
+def test_the_command_line_samples_the_config_change(tmp_path: Path) -> None:
+    path = write_config(tmp_path, "{from_year: 2001, to_year: 2020, classes: [forest]}")
+    result = CliRunner().invoke(app, ["sample", str(path), "--out", str(tmp_path / "s.gpkg"), "--n", "8",
+                                      "--min-per-stratum", "2"])
+    assert result.exit_code == 0, result.output
+    assert "stable_non_forest" in result.output
+    assert sorted(set(gpd.read_file(tmp_path / "s.gpkg")["stratum"])) == CATEGORIES
