@@ -7,6 +7,7 @@ the statistics only: no IO, no printing, numpy and pandas.
 - `sample_size` and `allocate` plan a stratified random sample (Olofsson et al. 2014, eq. 13 and section 5.1.2).
 - `stratified_estimate` analyses it when the strata are the map classes (Olofsson et al. 2013; 2014, eqs. 1-12).
 - `stehman_estimate` analyses it when the strata are not the assessed map's classes (Stehman 2014).
+- `change_category` makes the change strata of Olofsson et al. (2014) section 5.
 - `propagate_linear` and `monte_carlo` carry standard errors into carbon totals (IPCC 2006, Vol. 1, Ch. 3,
   approaches 1 and 2).
 
@@ -132,6 +133,15 @@ def _largest_remainder(quota: Floats, total: int) -> npt.NDArray[np.int64]:
     order = np.argsort(-(quota - counts), kind="stable")
     counts[order[: max(total - int(counts.sum()), 0)]] += 1
     return counts
+
+
+# --- change strata: Olofsson et al. 2014, section 5 ---------------------------------------------------------------
+
+
+def change_category(was: npt.NDArray[np.bool_], now: npt.NDArray[np.bool_]) -> npt.NDArray[np.int64]:
+    """Category number of each cell from whether it is in the group at the first and the second epoch:
+    0 gain (out, then in), 1 loss (in, then out), 2 stable in the group, 3 stable out of it."""
+    return np.where(was, np.where(now, 2, 1), np.where(now, 0, 3)).astype(np.int64)
 
 
 # --- strata = map classes: Olofsson et al. 2013, 2014 -------------------------------------------------------------

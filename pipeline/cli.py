@@ -190,7 +190,9 @@ def sample(
     seed: Annotated[int, typer.Option(help="random seed; the same seed draws the same points")] = 0,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
-    """Draw a stratified random sample of cells inside the zones for an interpreter to label."""
+    """Draw a stratified random sample of cells inside the zones for an interpreter to label.
+
+    With `accuracy: {change: ...}` in the config the strata are its change categories (forest_gain, ...)."""
     from rich.table import Table
 
     from pipeline import sampling

@@ -216,6 +216,35 @@ class Transitions(_Frozen):
         return pairs
 
 
+class Change(_Frozen):
+    """Change strata (Olofsson et al. 2014, section 5): a class group's gain, loss and stability between two epochs.
+
+    The categories are named after the first class or role given: forest_gain, forest_loss, stable_forest,
+    stable_non_forest for `classes: [forest]`.
+    """
+
+    from_year: int
+    to_year: int
+    classes: tuple[str, ...] = Field(min_length=1)  # class names or roles, checked against the class map
+
+    @model_validator(mode="after")
+    def _forward(self) -> Change:
+        if self.from_year >= self.to_year:
+            raise ValueError(f"accuracy.change runs from an earlier year to a later one, got from_year "
+                             f"{self.from_year} and to_year {self.to_year}")
+        return self
+
+    @property
+    def categories(self) -> tuple[str, str, str, str]:
+        """Gain, loss, stable and stable-non categories, in the order `pipeline.accuracy.change_category` numbers."""
+        name = self.classes[0]
+        return f"{name}_gain", f"{name}_loss", f"stable_{name}", f"stable_non_{name}"
+
+    def group(self, class_map: ClassMap) -> tuple[str, ...]:
+        """The classes of the group: named directly or through a role."""
+        return class_map.resolve(self.classes, key="accuracy.change.classes")
+
+
 class Accuracy(_Frozen):
     """A map accuracy assessment: sample points labelled by an interpreter, and the epoch they assess."""
 
@@ -225,6 +254,14 @@ class Accuracy(_Frozen):
     year: int | None = None  # default: the latest epoch
     strata_year: int | None = None  # default: the assessed epoch (the sample was stratified on that map)
     min_zone_samples: int = Field(default=10, ge=2)
+    change: Change | None = None  # assess change categories between two epochs instead of one epoch's classes
+
+    @model_validator(mode="after")
+    def _change_or_years(self) -> Accuracy:
+        if self.change is not None and (self.year, self.strata_year) != (None, None):
+            raise ValueError("accuracy.change takes its epochs from from_year and to_year; leave out accuracy.year "
+                             f"and accuracy.strata_year (got {self.year} and {self.strata_year})")
+        return self
 
 
 class RunConfig(_Frozen):
@@ -275,11 +312,23 @@ class RunConfig(_Frozen):
             raise ValueError(f"accuracy.year and accuracy.strata_year must be land-cover epochs {years}, got {asked}")
         return self
 
+    @model_validator(mode="after")
+    def _change_years(self) -> RunConfig:
+        change = self.accuracy.change if self.accuracy else None
+        years = sorted(e.year for e in self.landcover)
+        if change is not None and not {change.from_year, change.to_year} <= set(years):
+            raise ValueError(f"accuracy.change.from_year and to_year must be land-cover epochs {years}, got "
+                             f"{change.from_year} and {change.to_year}")
+        return self
+
     @property
     def accuracy_years(self) -> tuple[int, int] | None:
-        """(assessed year, strata year) of the accuracy assessment, defaults filled in; None without one."""
+        """(assessed year, strata year) of the accuracy assessment, defaults filled in; None without one.
+        A change assessment reads its map categories from (to_year, from_year)."""
         if self.accuracy is None:
             return None
+        if self.accuracy.change is not None:
+            return self.accuracy.change.to_year, self.accuracy.change.from_year
         year = self.accuracy.year if self.accuracy.year is not None else self.landcover[-1].year
         return year, self.accuracy.strata_year if self.accuracy.strata_year is not None else year
 

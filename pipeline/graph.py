@@ -205,6 +205,7 @@ class Computed:
     biomass_unit_m2: Mapping[int, float]
     candidates: tuple[NDArray[np.object_], pd.DataFrame] | None
     union_totals: Mapping[int, ZoneValueTotals] = field(default_factory=dict)
+    union_transitions: Mapping[tuple[int, int], ZoneValueTotals] = field(default_factory=dict)
     # every epoch's and pair's totals as the chunks summed them (union zone included), for the cache
     raw: Cached | None = None
 
@@ -214,14 +215,21 @@ def _chunks_of(info_chunks: tuple[int, int], shape: tuple[int, int]) -> Chunks:
     return rows, cols
 
 
-def transition_pairs(years: Sequence[int], settings: Transitions) -> list[tuple[int, int]]:
+def transition_pairs(years: Sequence[int], settings: Transitions, *,
+                     also: Sequence[tuple[int, int]] = ()) -> list[tuple[int, int]]:
     """Epoch pairs (as positions in `years`, oldest first) for zone_transitions: consecutive ones, first to
-    last, and the config's own, each once and in order."""
+    last, the config's own and `also` (years), each once and in order."""
     where = {year: k for k, year in enumerate(years)}
     wanted = [*(zip(range(len(years) - 1), range(1, len(years)), strict=True) if settings.consecutive else ()),
               *([(0, len(years) - 1)] if settings.first_last and len(years) > 1 else []),
-              *((where[a], where[b]) for a, b in settings.pairs)]
+              *((where[a], where[b]) for a, b in (*settings.pairs, *also))]
     return sorted(set(wanted))
+
+
+def change_pair(config: RunConfig) -> tuple[tuple[int, int], ...]:
+    """The (from_year, to_year) of an accuracy.change assessment, whose category areas are that pair's totals."""
+    change = config.accuracy.change if config.accuracy else None
+    return ((change.from_year, change.to_year),) if change is not None else ()
 
 
 def build_graph(inputs: Inputs, *, cached: Cached | None = None) -> RunGraph:
@@ -236,7 +244,8 @@ def build_graph(inputs: Inputs, *, cached: Cached | None = None) -> RunGraph:
     graph = zonal_graph(inputs.grid, geoms, chunks=chunks)
     known = cached or Cached(totals={}, transitions={})
     epochs = inputs.config.landcover
-    all_pairs = transition_pairs([e.year for e in epochs], inputs.config.transitions)
+    all_pairs = transition_pairs([e.year for e in epochs], inputs.config.transitions,
+                                 also=change_pair(inputs.config))
     pairs = [(a, b) for a, b in all_pairs if (epochs[a].year, epochs[b].year) not in known.transitions]
     read = [k for k, e in enumerate(epochs) if e.year not in known.totals or any(k in p for p in pairs)]
     position = {k: i for i, k in enumerate(read)}
@@ -381,9 +390,13 @@ def compute(graph: RunGraph, *, config: RunConfig, progress: ProgressHook | None
         transitions = dict(sorted({**graph.cached.transitions, **transitions}.items()))
     raw = Cached(totals=totals, transitions=transitions)
     union: dict[int, ZoneValueTotals] = {}
+    union_pairs: dict[tuple[int, int], ZoneValueTotals] = {}
     if graph.union_zone is not None:
         split = {year: split_zone(t, graph.union_zone) for year, t in totals.items()}
         totals, union = {y: s[0] for y, s in split.items()}, {y: s[1] for y, s in split.items()}
-        transitions = {pair: split_zone(t, graph.union_zone)[0] for pair, t in transitions.items()}
+        split_pairs = {pair: split_zone(t, graph.union_zone) for pair, t in transitions.items()}
+        transitions = {p: s[0] for p, s in split_pairs.items()}
+        union_pairs = {p: s[1] for p, s in split_pairs.items()}
     return Computed(unit_m2=graph.zonal.unit_m2, totals=totals, transitions=transitions, biomass=biomass,
-                    biomass_unit_m2=graph.biomass_unit_m2, candidates=candidates, union_totals=union, raw=raw)
+                    biomass_unit_m2=graph.biomass_unit_m2, candidates=candidates, union_totals=union,
+                    union_transitions=union_pairs, raw=raw)

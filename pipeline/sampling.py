@@ -7,6 +7,10 @@ The total sample size comes from the target standard error of overall accuracy a
 (Olofsson 2014 eq. 13), allocated in proportion to stratum area with a minimum per stratum (their section 5.1.2).
 Each stratum's cells are then drawn with equal probability without replacement, seeded, in two passes over the
 chunks: one counts the cells of each stratum, the other picks the drawn ranks. Points are the cells' centres.
+
+A config with `accuracy.change` makes the strata its change categories (Olofsson 2014, section 5): each cell's
+stratum and map class is its category from the classes of from_year and to_year, and the population is the cells
+with a class in both.
 """
 
 from __future__ import annotations
@@ -23,9 +27,9 @@ from numpy.typing import NDArray
 from rasterio.features import geometry_mask
 from rasterio.transform import xy
 
-from pipeline.accuracy import allocate, sample_size
+from pipeline.accuracy import allocate, change_category, sample_size
 from pipeline.classmaps import ClassMap
-from pipeline.config import RunConfig
+from pipeline.config import Change, RunConfig
 from pipeline.errors import ConfigError
 from pipeline.grid import Grid, row_cell_areas_m2
 from pipeline.inputs.accuracy import zone_members
@@ -66,7 +70,8 @@ class _Epochs:
     sources: tuple[WindowSource, WindowSource]  # strata epoch, assessed epoch
     nodata: tuple[float | None, float | None]
     lookup: NDArray[np.int64]  # code -> class number (-1: nodata or unmapped); codes of both epochs
-    classes: list[str]
+    classes: list[str]  # the strata: class names, or change categories with `in_group`
+    in_group: NDArray[np.bool_] | None = None  # class number -> in the change group (a change design)
 
 
 def _lookup(class_map: ClassMap, max_code: int) -> NDArray[np.int64]:
@@ -96,6 +101,9 @@ def _classes_in(epochs: _Epochs, union: shapely.Geometry, grid: Grid, window: Wi
         number = np.where(known, epochs.lookup[np.clip(codes, 0, len(epochs.lookup) - 1)], -1)
         out.append(np.where(outside, -1, number))
     valid = (out[0] >= 0) & (out[1] >= 0)
+    if epochs.in_group is not None:  # both are the change category, from the strata (first) to the assessed epoch
+        category = np.where(valid, change_category(epochs.in_group[out[0]], epochs.in_group[out[1]]), -1)
+        return category, category
     return np.where(valid, out[0], -1), np.where(valid, out[1], -1)
 
 
@@ -146,16 +154,25 @@ def allocation(area_m2: NDArray[np.float64], cells: NDArray[np.int64], classes: 
     return frame.assign(n_planned=counts)
 
 
-def _epochs(inputs: Inputs, years: tuple[int, int]) -> _Epochs:
+def _epochs(inputs: Inputs, years: tuple[int, int], *, change: Change | None) -> _Epochs:
     by_year = {e.year: (e, info) for e, info in zip(inputs.config.landcover, inputs.rasters, strict=True)}
-    codes = [c for codes in inputs.class_map.classes.values() for c in codes]
+    class_map = inputs.class_map
+    codes = [c for codes in class_map.classes.values() for c in codes]
+    in_group = None if change is None else np.isin(class_map.class_names, change.group(class_map))
     return _Epochs(sources=(window_source(by_year[years[1]][0].path), window_source(by_year[years[0]][0].path)),
                    nodata=(epoch_nodata(*by_year[years[1]]), epoch_nodata(*by_year[years[0]])),
-                   lookup=_lookup(inputs.class_map, max(codes, default=0)), classes=inputs.class_map.class_names)
+                   lookup=_lookup(class_map, max(codes, default=0)),
+                   classes=class_map.class_names if change is None else list(change.categories), in_group=in_group)
 
 
 def _years(config: RunConfig, design: Design) -> tuple[int, int]:
-    """(assessed year, strata year), checked against the epochs."""
+    """(assessed year, strata year), checked against the epochs; a change design's are (to_year, from_year)."""
+    change = config.accuracy.change if config.accuracy else None
+    if change is not None:
+        if (design.year, design.strata_year) != (None, None):
+            raise ConfigError(f"the config's accuracy.change stratifies on the change {change.from_year}-"
+                              f"{change.to_year}; leave out --year and --strata-year")
+        return change.to_year, change.from_year
     years = [e.year for e in config.landcover]
     year = design.year if design.year is not None else years[-1]
     strata_year = design.strata_year if design.strata_year is not None else year
@@ -184,7 +201,7 @@ def draw(config: RunConfig, design: Design, *, out: Path) -> Sample:
     """Plan, draw and write the sample (GeoPackage in the zones' CRS, CSV in WGS84, KML) named after `out`."""
     inputs = check_inputs(config.model_copy(update={"accuracy": None}), deep=False)
     year, strata_year = _years(config, design)
-    epochs = _epochs(inputs, (year, strata_year))
+    epochs = _epochs(inputs, (year, strata_year), change=config.accuracy.change if config.accuracy else None)
     union = shapely.union_all(inputs.zones.geoms)
     grid = inputs.grid
     windows = list(_windows(grid, block_aligned_chunks(inputs.rasters[0], target_cells=config.compute.chunk_cells)))

@@ -3,6 +3,9 @@ their reference labels matched to the class map, and every point that cannot be 
 
 A point is left out, never guessed, when it lies outside every zone, on nodata (or off the raster) in the assessed
 or the strata epoch, or when its reference label is empty or names no class. The rest are the sample.
+
+With `accuracy.change` a point's map class and stratum are both its change category, from its classes in the two
+epochs, and the reference label names a category.
 """
 
 from __future__ import annotations
@@ -16,8 +19,9 @@ import pandas as pd
 import shapely
 from numpy.typing import NDArray
 
+from pipeline.accuracy import change_category
 from pipeline.classmaps import NODATA_CLASS, ClassMap
-from pipeline.config import RunConfig
+from pipeline.config import Change, RunConfig
 from pipeline.errors import SinkzoneError
 from pipeline.grid import Grid
 from pipeline.inputs.landcover import epoch_nodata
@@ -60,12 +64,21 @@ def class_of_cells(info: RasterInfo, nodata: float | None, class_map: ClassMap, 
     return classes
 
 
-def reference_classes(labels: pd.Series, class_map: ClassMap) -> NDArray[np.object_]:
-    """Each interpreter's label as a class name (case ignored; spaces and hyphens read as "_"); None for empty
-    or unknown labels."""
-    names = {name.lower(): name for name in class_map.class_names}
+def reference_classes(labels: pd.Series, valid: Sequence[str]) -> NDArray[np.object_]:
+    """Each interpreter's label as one of the `valid` names (case ignored; spaces and hyphens read as "_"); None
+    for empty or unknown labels."""
+    names = {name.lower(): name for name in valid}
     text = labels.fillna("").astype(str).str.strip().str.lower().str.replace(r"[ -]", "_", regex=True)
     return np.array([names.get(t) for t in text], dtype=object)
+
+
+def change_categories_of(was: NDArray[np.object_], now: NDArray[np.object_], *, group: Sequence[str],
+                         categories: Sequence[str]) -> NDArray[np.object_]:
+    """The change category of each point from its classes at the first and second epoch; NODATA_CLASS where
+    either is (such a point is outside the population, and `_reasons` says so)."""
+    number = change_category(np.isin(was, group), np.isin(now, group))
+    known = (was != NODATA_CLASS) & (now != NODATA_CLASS)
+    return np.where(known, np.array(categories, dtype=object)[number], NODATA_CLASS)
 
 
 def zone_members(points: NDArray[np.object_], zones: PreparedZones) -> NDArray[np.int64]:
@@ -93,20 +106,33 @@ def _reasons(in_zone: NDArray[np.bool_], map_class: NDArray[np.object_], stratum
     return reasons
 
 
-def _excluded_note(excluded: pd.DataFrame, *, source: str, field: str, class_map: ClassMap) -> list[str]:
+def _excluded_note(excluded: pd.DataFrame, *, source: str, field: str, valid: Sequence[str], what: str) -> list[str]:
     if excluded.empty:
         return []
     counts = "; ".join(f"{n} {reason}" for reason, n in excluded["reason"].value_counts().items())
     shown = ", ".join(str(i) for i in excluded["sample_id"].head(_SHOWN))
     return [f"{source}: {len(excluded)} sample point(s) left out of the accuracy assessment ({counts}): "
             f"sample_id {shown}{' ...' if len(excluded) > _SHOWN else ''}. Reference labels in {field!r} must "
-            f"be class names of {class_map.name!r}: {', '.join(class_map.class_names)}"]
+            f"be {what}: {', '.join(valid)}"]
 
 
 def _sample_ids(frame: gpd.GeoDataFrame) -> pd.Series:
     if "sample_id" in frame.columns:
         return frame["sample_id"].astype(str).reset_index(drop=True)
     return pd.Series(np.arange(1, len(frame) + 1).astype(str))
+
+
+def _reference_names(change: Change | None, class_map: ClassMap, problems: list[str]
+                     ) -> tuple[list[str] | None, str]:
+    """The names a reference label may take and what they are; None (problem collected) for an unknown group."""
+    if change is None:
+        return class_map.class_names, f"class names of {class_map.name!r}"
+    try:
+        change.group(class_map)
+    except SinkzoneError as exc:
+        problems.append(str(exc))
+        return None, ""
+    return list(change.categories), f"change categories of accuracy.change ({change.from_year}-{change.to_year})"
 
 
 def read_accuracy(config: RunConfig, zones: PreparedZones, infos: Sequence[RasterInfo], class_map: ClassMap,
@@ -132,7 +158,10 @@ def read_accuracy(config: RunConfig, zones: PreparedZones, infos: Sequence[Raste
     by_year = {e.year: (e, info) for e, info in zip(config.landcover, infos, strict=True)}
     map_class, stratum = (class_of_cells(by_year[y][1], epoch_nodata(*by_year[y]), class_map, rows, cols, inside)
                           for y in years)
-    reference = reference_classes(frame[settings.reference_field].reset_index(drop=True), class_map)
+    valid, what = _reference_names(settings.change, class_map, problems)
+    if valid is None:
+        return None
+    reference = reference_classes(frame[settings.reference_field].reset_index(drop=True), valid)
     members = zone_members(points.to_numpy(), zones)
     in_zone = np.zeros(len(points), dtype=bool)
     in_zone[members[:, 0]] = True
@@ -141,6 +170,9 @@ def read_accuracy(config: RunConfig, zones: PreparedZones, infos: Sequence[Raste
                           .reset_index(drop=True).astype(str),
                           "reason": _reasons(in_zone, map_class, stratum, reference, year=years[0],
                                              strata_year=years[1])})
+    if settings.change is not None:  # the sample's strata and map labels are the categories of the two classes
+        table["stratum"] = table["map_class"] = change_categories_of(
+            stratum, map_class, group=settings.change.group(class_map), categories=settings.change.categories)
     usable = (table["reason"] == "").to_numpy()
     if not usable.any():
         problems.append(f"{source}: none of the {len(table)} sample point(s) can be used (reasons: "
@@ -156,4 +188,4 @@ def read_accuracy(config: RunConfig, zones: PreparedZones, infos: Sequence[Raste
                           samples=table.loc[usable, ["sample_id", "stratum", "map_class", "reference_class"]]
                           .reset_index(drop=True), members=members, excluded=excluded.reset_index(drop=True),
                           notes=tuple(_excluded_note(excluded, source=source, field=settings.reference_field,
-                                                     class_map=class_map)))
+                                                     valid=valid, what=what)))

@@ -10,6 +10,10 @@ its own estimate from its own points and map areas (`zone_sample`). Any other zo
 applied to its own map areas (`region_error_rates`): Â_k = Σ_i A_i n_ik / n_i, whose standard error counts the
 sampling error of the rates but assumes the zone's map errors are like the region's. With a Stehman design the
 rates are p̂_ik / p̂_i. and that assumption's standard error is not available: it is left empty.
+
+With `accuracy.change` the strata are change categories between two epochs (Olofsson et al. 2014, section 5): their
+weights are the category areas inside the union of the zones, from the transition totals of the pair; the estimate
+is the region's only, table accuracy_change_area.
 """
 
 from __future__ import annotations
@@ -20,20 +24,31 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from pipeline.accuracy import AccuracyResult, stehman_estimate, stratified_estimate
-from pipeline.classmaps import NODATA_CLASS
+from pipeline.accuracy import AccuracyResult, change_category, stehman_estimate, stratified_estimate
+from pipeline.classmaps import NODATA_CLASS, ClassMap
+from pipeline.config import Change
 from pipeline.errors import TableError
 from pipeline.graph import Computed
 from pipeline.inputs.accuracy import AccuracyInputs
 from pipeline.inputs.check import Inputs
-from pipeline.names import ACCURACY_AREA, ACCURACY_EXCLUDED, ACCURACY_MATRIX, ACCURACY_SUMMARY, ZONE_ACCURACY
+from pipeline.kernels.zonal import ZoneValueTotals, split_pair_codes
+from pipeline.names import (
+    ACCURACY_AREA,
+    ACCURACY_CHANGE_AREA,
+    ACCURACY_EXCLUDED,
+    ACCURACY_MATRIX,
+    ACCURACY_SUMMARY,
+    ZONE_ACCURACY,
+)
 from pipeline.stages.base import StageResult
 from pipeline.stages.class_area import union_areas_ha
+from pipeline.units import M2_PER_HA
 
 ZONE_SAMPLE, REGION_RATES = "zone_sample", "region_error_rates"
 OLOFSSON, STEHMAN = "stratified (Olofsson et al. 2013, 2014)", "strata differ from map classes (Stehman 2014)"
 AREA_COLUMNS = ["year", "class", "map_area_ha", "adjusted_area_ha", "se_ha", "ci95_low_ha", "ci95_high_ha",
                 "users_accuracy", "users_se", "producers_accuracy", "producers_se", "n_samples"]
+CHANGE_COLUMNS = ["year_from", "year_to", "category", *AREA_COLUMNS[2:]]
 _RENAMED = {"map_area": "map_area_ha", "adjusted_area": "adjusted_area_ha", "se_area": "se_ha",
             "ci95_low": "ci95_low_ha", "ci95_high": "ci95_high_ha"}
 
@@ -61,16 +76,21 @@ def error_counts(samples: pd.DataFrame, classes: list[Hashable]) -> pd.DataFrame
     return counts.reindex(index=classes, columns=classes, fill_value=0)
 
 
-def region_estimate(acc: AccuracyInputs, *, map_area: pd.Series, strata_area: pd.Series,
-                    source: str) -> tuple[AccuracyResult, str]:
-    """The region's estimate and the estimator's name; a stratum with area but under 2 points stops the run."""
-    strata = acc.samples["stratum"].value_counts()
+def _check_strata(samples: pd.DataFrame, strata_area: pd.Series, *, source: str, what: str) -> None:
+    """A stratum with area but under 2 points stops the run: its variance is undefined."""
+    strata = samples["stratum"].value_counts()
     thin = _too_few(strata, strata_area, minimum=2)
     if thin:
         listed = ", ".join(f"{c} ({strata_area[c]:,.2f} ha, {strata.get(c, 0)} point(s))" for c in thin)
-        raise TableError(f"{source}: map class(es) of {acc.strata_year} inside the zones with fewer than 2 usable "
-                         f"sample points: {listed}. Every stratum with area needs at least 2 (sinkzone sample "
-                         "allocates at least --min-per-stratum); add points in those classes")
+        raise TableError(f"{source}: {what} inside the zones with fewer than 2 usable sample points: {listed}. "
+                         "Every stratum with area needs at least 2 (sinkzone sample allocates at least "
+                         "--min-per-stratum); add points in those strata")
+
+
+def region_estimate(acc: AccuracyInputs, *, map_area: pd.Series, strata_area: pd.Series,
+                    source: str) -> tuple[AccuracyResult, str]:
+    """The region's estimate and the estimator's name; a stratum with area but under 2 points stops the run."""
+    _check_strata(acc.samples, strata_area, source=source, what=f"map class(es) of {acc.strata_year}")
     classes = assessed_classes(map_area.add(strata_area, fill_value=0.0), acc.samples)
     if acc.year == acc.strata_year:
         return stratified_estimate(error_counts(acc.samples, classes), map_area=map_area.reindex(classes)), OLOFSSON
@@ -149,11 +169,49 @@ def zone_table(acc: AccuracyInputs, region: AccuracyResult, *, zone_ids: NDArray
     return pd.concat(frames, ignore_index=True)[["zone_id", *AREA_COLUMNS, "method"]]
 
 
+def change_areas_ha(totals: ZoneValueTotals, *, class_map: ClassMap, group: tuple[str, ...], change: Change,
+                    unit_m2: float) -> pd.Series:
+    """Map area (ha) of each change category from a pair's transition totals; cells on nodata or on a code the
+    class map lacks in either epoch are outside the population, as in `sinkzone sample`."""
+    lookup = class_map.code_to_class()
+    was, now = (np.array([lookup.get(int(c), NODATA_CLASS) for c in codes], dtype=object)
+                for codes in split_pair_codes(totals.value))
+    known = (was != NODATA_CLASS) & (now != NODATA_CLASS)
+    number = change_category(np.isin(was, group), np.isin(now, group))[known]
+    area = np.bincount(number, weights=totals.units[known] * unit_m2 / M2_PER_HA, minlength=4)
+    return pd.Series(area, index=list(change.categories))
+
+
+def change_area_table(result: AccuracyResult, change: Change) -> pd.DataFrame:
+    frame = result.classes.rename(columns={**_RENAMED, "class": "category"})
+    return frame.assign(year_from=change.from_year, year_to=change.to_year)[CHANGE_COLUMNS]
+
+
+def change_tables(acc: AccuracyInputs, inputs: Inputs, computed: Computed, *, change: Change,
+                  source: str) -> dict[str, pd.DataFrame]:
+    """accuracy_change_area, with the summary, matrix and left-out points of the change sample (region only)."""
+    areas = change_areas_ha(computed.union_transitions[(change.from_year, change.to_year)],
+                            class_map=inputs.class_map, group=change.group(inputs.class_map), change=change,
+                            unit_m2=computed.unit_m2)
+    _check_strata(acc.samples, areas, source=source,
+                  what=f"change categories {change.from_year}-{change.to_year}")
+    categories = assessed_classes(areas, acc.samples)
+    result = stratified_estimate(error_counts(acc.samples, categories), map_area=areas.reindex(categories))
+    return {ACCURACY_CHANGE_AREA: change_area_table(result, change),
+            ACCURACY_SUMMARY: summary_table(result, acc, estimator=OLOFSSON),
+            ACCURACY_MATRIX: matrix_table(result, acc.samples, year=acc.year),
+            ACCURACY_EXCLUDED: acc.excluded.assign(year=acc.year)}
+
+
 def tabulate(inputs: Inputs, computed: Computed, *, class_area: pd.DataFrame) -> StageResult:
-    """accuracy_area, accuracy_summary, accuracy_matrix, accuracy_excluded and zone_accuracy_area."""
+    """accuracy_area, accuracy_summary, accuracy_matrix, accuracy_excluded and zone_accuracy_area; or, with
+    accuracy.change, accuracy_change_area instead of the two class-area tables."""
     acc, settings = inputs.accuracy, inputs.config.accuracy
     if acc is None or settings is None:
         return StageResult()
+    if settings.change is not None:
+        return StageResult(tables=change_tables(acc, inputs, computed, change=settings.change,
+                                                source=str(settings.samples)))
     areas = {y: union_areas_ha(computed.union_totals[y], class_map=inputs.class_map, unit_m2=computed.unit_m2, year=y)
              for y in {acc.year, acc.strata_year}}
     region, estimator = region_estimate(acc, map_area=areas[acc.year], strata_area=areas[acc.strata_year],
