@@ -305,6 +305,7 @@ class RunConfig(_Frozen):
             raise ValueError(f"transitions.pairs {stray} name years that are no land-cover epoch {sorted(years)}")
         return self
 
+    @model_validator(mode="after")
     def _accuracy_years(self) -> RunConfig:
         years = sorted(e.year for e in self.landcover)
         asked = [y for y in (self.accuracy.year, self.accuracy.strata_year) if y is not None] if self.accuracy else []

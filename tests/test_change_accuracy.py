@@ -194,6 +194,16 @@ def test_change_settings_are_checked(tmp_path: Path) -> None:
         sampling.draw(change, sampling.Design(year=2020), out=tmp_path / "s.gpkg")
 
 
+def test_assessed_and_strata_years_must_be_epochs(tmp_path: Path) -> None:
+    # the year checks of a one-epoch assessment, beside those of a change assessment above
+    path = write_config(tmp_path, "null", extra="  year: 1999\n")
+    with pytest.raises(ConfigError, match=r"must be land-cover epochs \[2001, 2020\], got \[1999\]"):
+        load_config(path)
+    path = write_config(tmp_path, "null", extra="  strata_year: 2010\n")
+    with pytest.raises(ConfigError, match=r"must be land-cover epochs \[2001, 2020\], got \[2010\]"):
+        load_config(path)
+
+
 def test_the_command_line_samples_the_config_change(tmp_path: Path) -> None:
     path = write_config(tmp_path, "{from_year: 2001, to_year: 2020, classes: [forest]}")
     result = CliRunner().invoke(app, ["sample", str(path), "--out", str(tmp_path / "s.gpkg"), "--n", "8",
