@@ -250,9 +250,14 @@ def test_bad_sample_files_are_named_before_compute(tmp_path: Path) -> None:
     zones = two_halves(tmp_path / "zones.gpkg", width=COLS * CELL_W, height=ROWS * CELL_H)
     (tmp_path / "nolonlat.csv").write_text("x,y,reference\n1,2,forest\n", encoding="utf-8")
     table8_points(raster).to_file(tmp_path / "s.gpkg", driver="GPKG")
-    cases = {"nolonlat.csv": {}, "missing.gpkg": {}, "s.gpkg": {"reference_field": "label"}}
+    # the labelled copy saved as a second layer beside the drawn one: which is meant cannot be guessed
+    for layer in ("drawn", "labelled"):
+        table8_points(raster).to_file(tmp_path / "two.gpkg", layer=layer, driver="GPKG")
+    cases = {"nolonlat.csv": {}, "missing.gpkg": {}, "s.gpkg": {"reference_field": "label"}, "two.gpkg": {}}
     messages = {"nolonlat.csv": "needs columns lon and lat", "missing.gpkg": "file not found",
-                "s.gpkg": "no field 'label' with the reference labels"}
+                "s.gpkg": "no field 'label' with the reference labels",
+                "two.gpkg": "holds 2 point layers: drawn, labelled; say which holds the labelled sample points "
+                            "with accuracy.layer"}
     for name, extra in cases.items():
         cfg = config(tmp_path, epochs={2012: lc}, classes=classes, zones=zones,
                      accuracy={"samples": str(tmp_path / name), **extra})

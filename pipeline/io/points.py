@@ -15,7 +15,7 @@ from numpy.typing import NDArray
 from pipeline.errors import InputError
 from pipeline.io.files import require_file
 from pipeline.io.rasters import WindowSource, read_window
-from pipeline.io.vectors import read_layer
+from pipeline.io.vectors import point_layer_name, read_layer
 
 WGS84 = "EPSG:4326"
 SAMPLE_LAYER = "samples"
@@ -27,7 +27,8 @@ def read_points(path: Path, *, layer: str | None) -> gpd.GeoDataFrame:
         require_file(path)
         return _points_from_csv(path)
     frame, _ = read_layer(path, layer=layer, encoding=None, what="sample layer", error=InputError,
-                          encoding_flag="the file's .cpg (a text file naming its encoding, e.g. GBK)")
+                          encoding_flag="the file's .cpg (a text file naming its encoding, e.g. GBK)",
+                          pick=point_layer_name)
     return frame
 
 

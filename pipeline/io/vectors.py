@@ -87,16 +87,29 @@ def shapefile_encoding(shp: Path) -> tuple[str | None, list[str]]:
                     "zones.encoding (or --zones-encoding), e.g. Big5 or CP1252")
 
 
-def zone_layer_name(path: Path, layer: str | None) -> str | None:
-    """The layer to read: the named one, else the only polygon layer; several polygon layers are refused."""
+def _only_layer(path: Path, layer: str | None, *, keep: Callable[[str], bool], kind: str, error: type[InputError],
+                what: str) -> str | None:
+    """The layer to read: the named one, else the only layer of its kind; several of that kind are refused, since
+    a file's first layer is as often an old draft or an unlabelled copy as the one meant."""
     if layer is not None:
         return layer
-    layers = [(str(name), str(kind)) for name, kind in pyogrio.list_layers(path)]
-    polygonal = [name for name, kind in layers if kind != "None" and not any(t in kind for t in _LINE_TYPES)]
-    if len(polygonal) > 1:
-        raise ZoneError(f"{path}: holds {len(polygonal)} polygon layers: {', '.join(polygonal)}; say which holds the "
-                        "zones with zones.layer in the config (or --zones-layer)")
-    return polygonal[0] if polygonal else None
+    found = [str(name) for name, geometry in pyogrio.list_layers(path) if keep(str(geometry))]
+    if len(found) > 1:
+        raise error(f"{path}: holds {len(found)} {kind} layers: {', '.join(found)}; say which holds {what}")
+    return found[0] if found else None
+
+
+def zone_layer_name(path: Path, layer: str | None) -> str | None:
+    """The layer to read: the named one, else the only polygon layer; several polygon layers are refused."""
+    return _only_layer(path, layer, keep=lambda g: g != "None" and not any(t in g for t in _LINE_TYPES),
+                       kind="polygon", error=ZoneError,
+                       what="the zones with zones.layer in the config (or --zones-layer)")
+
+
+def point_layer_name(path: Path, layer: str | None) -> str | None:
+    """The layer to read: the named one, else the only point layer; several point layers are refused."""
+    return _only_layer(path, layer, keep=lambda g: "Point" in g, kind="point", error=InputError,
+                       what="the labelled sample points with accuracy.layer in the config")
 
 
 def read_zones(path: Path, *, layer: str | None, encoding: str | None = None) -> tuple[gpd.GeoDataFrame, list[str]]:
