@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 from pipeline import runner, sampling
 from pipeline.cli import app
-from pipeline.config import Transitions, load_config
+from pipeline.config import Report, Transitions, load_config
 from pipeline.errors import ClassMapError, ConfigError, ValidationFailed
 from pipeline.inputs.check import check_inputs
 
@@ -119,6 +119,22 @@ def test_a_perfect_map_has_adjusted_areas_equal_to_mapped_areas(tmp_path: Path) 
     assert "zone_accuracy_area" not in tables
     pairs = set(zip(tables["zone_transitions"]["year_from"], tables["zone_transitions"]["year_to"], strict=True))
     assert (2001, 2020) in pairs
+
+
+def test_the_report_shows_the_change_assessment(tmp_path: Path) -> None:
+    parts = small_run(tmp_path)
+    cfg = config(tmp_path, **parts).model_copy(update={"report": Report(enabled=True)})
+    drawn = sampling.draw(cfg, sampling.Design(n=19, min_per_stratum=2), out=tmp_path / "drawn.gpkg")
+    drawn.points.assign(reference=drawn.points["stratum"]).to_file(tmp_path / "samples.gpkg")
+    runner.run(cfg)
+    report = cfg.output.dir / "report"
+    assert 'href="accuracy.html"' in (report / "index.html").read_text(encoding="utf-8")
+    page = (report / "accuracy.html").read_text(encoding="utf-8")
+    assert "change 2001 → 2020" in page
+    # the categories in both languages, around the forest class's own labels
+    assert "森林（乔木林）增加 Forest (tree cover) gain" in page
+    assert "稳定非森林（乔木林） Stable non-forest (tree cover)" in page
+    assert (report / "accuracy_area.png").read_bytes().startswith(b"\x89PNG")
 
 
 def test_olofsson_table8_from_two_epochs(tmp_path: Path) -> None:

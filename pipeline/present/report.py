@@ -25,12 +25,14 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
+from matplotlib.ticker import FuncFormatter, NullFormatter
 from numpy.typing import NDArray
 
 from pipeline.classmaps import NODATA_CLASS, ClassMap, label
 from pipeline.io.fonts import cjk_font_family
 from pipeline.names import (
     ACCURACY_AREA,
+    ACCURACY_CHANGE_AREA,
     ACCURACY_MATRIX,
     ACCURACY_SUMMARY,
     CANDIDATES,
@@ -266,8 +268,37 @@ def zone_page(zone_id: str, zone: pd.Series, *, stem: str, tables: Mapping[str, 
     return page(f"Zone {title}", "".join(body))
 
 
-def accuracy_chart(area: pd.DataFrame, *, title: str) -> bytes:
-    """Map area beside the error-adjusted area of each class, with the adjusted area's 95 % interval."""
+# change categories (pipeline.config.Change): prefix, suffix, and how each reads around the group's own label
+# ({0}: the group's English label, {1}: the same with a lower-case first letter)
+_CHANGE_PARTS = (("stable_non_", "", "稳定非{}", "Stable non-{1}"), ("stable_", "", "稳定{}", "Stable {1}"),
+                 ("", "_gain", "{}增加", "{0} gain"), ("", "_loss", "{}减少", "{0} loss"))
+_LOG_SPREAD = 50  # largest over smallest bar beyond which the accuracy chart's area axis is logarithmic
+
+
+def change_label(category: str) -> tuple[str, str]:
+    """('森林（乔木林）增加', 'Forest (tree cover) gain') for `forest_gain`, ('稳定非森林（乔木林）', 'Stable
+    non-forest (tree cover)') for `stable_non_forest`; a name of no known form as it is."""
+    for prefix, suffix, zh, en in _CHANGE_PARTS:
+        group = category.removeprefix(prefix).removesuffix(suffix)
+        if group and len(group) + len(prefix) + len(suffix) == len(category):
+            group_zh, group_en = label(group)
+            return zh.format(group_zh), en.format(group_en, group_en[:1].lower() + group_en[1:])
+    return category, category
+
+
+def _assessed(tables: Mapping[str, pd.DataFrame]) -> tuple[pd.DataFrame, list[tuple[str, str]], str]:
+    """The assessed areas (a `class` per row: map classes, or change categories), their labels and what they are."""
+    summary = tables[ACCURACY_SUMMARY].iloc[0]
+    if ACCURACY_CHANGE_AREA in tables:
+        area = tables[ACCURACY_CHANGE_AREA].drop(columns=["year_from", "year_to"]).rename(columns={"category": "class"})
+        what = f"change {summary['strata_year']} → {summary['year']}"
+        return area, [change_label(str(c)) for c in area["class"]], what
+    area = tables[ACCURACY_AREA].drop(columns=["year"])
+    return area, [label(str(c)) for c in area["class"]], str(summary["year"])
+
+
+def accuracy_chart(area: pd.DataFrame, *, names: list[str], title: str) -> bytes:
+    """Map area beside the error-adjusted area of each class (`names` below), with the adjusted area's 95 % interval."""
     fig = Figure(figsize=(7.5, 3.6), layout="constrained")
     ax = fig.add_subplot()
     x = np.arange(len(area))
@@ -275,8 +306,15 @@ def accuracy_chart(area: pd.DataFrame, *, title: str) -> bytes:
     errors = np.vstack([adjusted - area["ci95_low_ha"].to_numpy(), area["ci95_high_ha"].to_numpy() - adjusted])
     ax.bar(x - 0.2, area["map_area_ha"].to_numpy(), width=0.4, label="map area", color="C7")
     ax.bar(x + 0.2, adjusted, width=0.4, yerr=errors, capsize=3, label="adjusted area, 95 % interval", color="C0")
-    ax.set_xticks(x, [label(str(c))[1] for c in area["class"]], rotation=30, ha="right", fontsize=8)
-    ax.set_ylabel("area (ha)")
+    ax.set_xticks(x, names, rotation=30, ha="right", fontsize=8)
+    shown = np.concatenate([area["map_area_ha"].to_numpy(), adjusted])
+    # a stable class is often a hundred times the change beside it, which would leave the change an invisible sliver
+    wide = shown[shown > 0].size > 0 and shown.max() > _LOG_SPREAD * shown[shown > 0].min()
+    if wide:  # plain numbers on the ticks: chart text is literal, never mathtext
+        ax.set_yscale("log", nonpositive="clip")
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,.0f}"))
+        ax.yaxis.set_minor_formatter(NullFormatter())
+    ax.set_ylabel("area (ha, log scale)" if wide else "area (ha)")
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8)
     return _png(fig)
@@ -284,14 +322,16 @@ def accuracy_chart(area: pd.DataFrame, *, title: str) -> bytes:
 
 def accuracy_page(tables: Mapping[str, pd.DataFrame], files: dict[str, bytes]) -> str:
     """accuracy.html's body: the summary, map vs adjusted areas (table and chart) and the error matrix."""
-    summary, area = tables[ACCURACY_SUMMARY].iloc[0], tables[ACCURACY_AREA]
-    files["accuracy_area.png"] = accuracy_chart(area, title=f"Map and error-adjusted area, {summary['year']}")
+    summary = tables[ACCURACY_SUMMARY].iloc[0]
+    area, labels, what = _assessed(tables)
+    files["accuracy_area.png"] = accuracy_chart(area, names=[en for _, en in labels],
+                                                title=f"Map and error-adjusted area, {what}")
     matrix = tables[ACCURACY_MATRIX].pivot(index="map_class", columns="reference_class", values="n")
     matrix = matrix.loc[list(area["class"]), list(area["class"])].rename_axis(index=None, columns=None)
-    shown = area.drop(columns=["year"]).assign(**{"class": [bilingual(str(c)) for c in area["class"]]})
+    shown = area.assign(**{"class": [f"{zh} {en}" for zh, en in labels]})
     return "".join([
         "<h1>精度评价 Accuracy assessment</h1>",
-        f'<p>{summary["year"]}：总体精度 overall accuracy {_fmt(summary["overall_accuracy"], 3)} '
+        f'<p>{html.escape(what)}：总体精度 overall accuracy {_fmt(summary["overall_accuracy"], 3)} '
         f'± {_fmt(1.96 * summary["overall_se"], 3)} (95 %), n = {summary["n_samples"]}; '
         f'{html.escape(str(summary["estimator"]))}.</p>',
         '<div class="figure"><img src="accuracy_area.png" alt="map and adjusted area"></div>',
@@ -466,7 +506,7 @@ def _report_files(tables: Mapping[str, pd.DataFrame], zones: gpd.GeoDataFrame, *
             "<h2>区域指标 Region indicators</h2>", region_section(tables[REGION]),
             '<div class="figure"><img src="region_classes.png" alt="class area, all zones"></div>',
             "<h2>片区 Zones</h2>", listing]
-    if ACCURACY_AREA in tables:
+    if ACCURACY_AREA in tables or ACCURACY_CHANGE_AREA in tables:
         files["accuracy.html"] = page(f"{region} accuracy", accuracy_page(tables, files))
         body.append('<p><a href="accuracy.html">精度评价与校正面积 Accuracy assessment and adjusted areas</a></p>')
     files["index.html"] = page(f"{region} report", "".join(body))
