@@ -52,14 +52,22 @@ def points_in_cells(cells: np.ndarray, n: int, rng: np.random.Generator, *, cell
             for (r, c), (du, dv) in zip(picks, u, strict=True)]
 
 
-def table8_points(raster: np.ndarray) -> gpd.GeoDataFrame:
-    rng = np.random.default_rng(14)
-    geoms, labels = [], []
+def table8_labelled(raster: np.ndarray, names: list[str],
+                    rng: np.random.Generator) -> tuple[list[shapely.Point], list[str]]:
+    """Table 8's sample: n_ij points in cells of map class i (code i + 1), labelled with reference class j's name."""
+    geoms: list[shapely.Point] = []
+    labels: list[str] = []
     for i in range(4):
         cells = np.argwhere(raster == i + 1)
         for j in range(4):
             geoms += points_in_cells(cells, int(TABLE8[i, j]), rng, cell_w=CELL_W, cell_h=CELL_H)
-            labels += [LABELS[j]] * int(TABLE8[i, j])
+            labels += [names[j]] * int(TABLE8[i, j])
+    return geoms, labels
+
+
+def table8_points(raster: np.ndarray) -> gpd.GeoDataFrame:
+    rng = np.random.default_rng(14)
+    geoms, labels = table8_labelled(raster, LABELS, rng)
     # three points the assessment must leave out: off every zone, unlabelled, and labelled with no class
     geoms += [shapely.Point(X0 - 5_000, Y0 + 5_000), *points_in_cells(np.argwhere(raster == 3)[:2], 2, rng,
                                                                       cell_w=CELL_W, cell_h=CELL_H)]

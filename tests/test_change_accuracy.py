@@ -15,7 +15,7 @@ import shapely
 from carbon_helpers import UTM10N, X0, Y0, write_class_map
 from conftest import write_raster
 from rasterio.transform import from_origin
-from test_accuracy_run import CELL_H, CELL_W, COLS, ROWS, TABLE8, config, points_in_cells, table8_raster
+from test_accuracy_run import CELL_H, CELL_W, COLS, ROWS, config, table8_labelled, table8_raster
 from typer.testing import CliRunner
 
 from pipeline import runner, sampling
@@ -151,13 +151,7 @@ def test_olofsson_table8_from_two_epochs(tmp_path: Path) -> None:
     whole = shapely.box(X0, Y0 - ROWS * CELL_H, X0 + COLS * CELL_W, Y0)
     gpd.GeoDataFrame({"zid": ["all"]}, geometry=[whole], crs=UTM10N).to_file(tmp_path / "z.gpkg")
     table8_order = ["forest_loss", "forest_gain", "stable_forest", "stable_non_forest"]
-    rng = np.random.default_rng(14)
-    geoms, labels = [], []
-    for i in range(4):
-        cells = np.argwhere(strata == i + 1)
-        for j in range(4):
-            geoms += points_in_cells(cells, int(TABLE8[i, j]), rng, cell_w=CELL_W, cell_h=CELL_H)
-            labels += [table8_order[j]] * int(TABLE8[i, j])
+    geoms, labels = table8_labelled(strata, table8_order, np.random.default_rng(14))
     gpd.GeoDataFrame({"reference": labels}, geometry=geoms, crs=UTM10N).to_file(tmp_path / "s.gpkg")
     cfg = config(tmp_path, epochs={2001: y2001, 2020: y2020}, classes=classes, zones=tmp_path / "z.gpkg",
                  accuracy={"samples": str(tmp_path / "s.gpkg"), "change": CHANGE})
