@@ -159,12 +159,16 @@ def run(config: RunConfig, *, overwrite: bool = False, progress: ProgressHook | 
     keys = cache_keys(inputs, prints)
     computed = _compute(inputs, keys, overwrite=overwrite, progress=progress)
     done = time.perf_counter()
+    log.info("summed %d epoch(s) and %d transition pair(s) in %.1f s; making the tables", len(computed.totals),
+             len(computed.transitions), done - checked)
     results = run_stages(inputs, computed)
     chosen = _report_layout(inputs)
     stage_notes = [note for r in results for note in r.notes] + ([chosen[1]] if chosen and chosen[1] else [])
     for note in stage_notes:
         log.warning(note)
     layers = _layers(inputs, results)
+    log.info("made %d layers and tables (%s rows) in %.1f s; writing the outputs", len(layers),
+             f"{sum(len(frame) for frame in layers.values()):,}", time.perf_counter() - done)
     sheets, book_notes = workbook_sheets(layers, inputs.class_map, max_rows=config.output.workbook_max_rows)
     for note in book_notes:
         log.warning(note)
