@@ -115,8 +115,12 @@ def page(title: str, body: str) -> bytes:
             f"<style>{CSS}</style></head><body>{body}</body></html>").encode()
 
 
-def class_area_chart(long: pd.DataFrame, *, title: str) -> bytes:
-    """Grouped bars: area (ha) of each class (nodata left out) in each epoch."""
+def class_area_chart(long: pd.DataFrame, *, title: str, colours: Mapping[str, str] | None = None) -> bytes:
+    """Grouped bars: area (ha) of each class (nodata left out) in each epoch, labelled in Chinese and English.
+
+    With `colours` (the map's class colours) each class keeps its map colour and the epochs run from pale to
+    full; without, each epoch has a colour of its own.
+    """
     rows = long[long["class"] != NODATA_CLASS]
     table = rows.pivot_table(index="class", columns="year", values="area_ha", aggfunc="sum", sort=False)
     table = table[(table > 0).any(axis=1)]
@@ -124,13 +128,22 @@ def class_area_chart(long: pd.DataFrame, *, title: str) -> bytes:
     ax = fig.add_subplot()
     width = 0.8 / max(1, len(table.columns))
     x = np.arange(len(table.index))
+    n = len(table.columns)
     for k, year in enumerate(table.columns):
-        ax.bar(x + k * width, table[year].to_numpy(), width=width, label=str(year), color=f"C{k}")
-    ax.set_xticks(x + width * (len(table.columns) - 1) / 2, [label(c)[1] for c in table.index], rotation=30,
+        shade = 0.35 + 0.65 * (k + 1) / n
+        bar_colours = [colours.get(str(c), "#999999") for c in table.index] if colours else f"C{k}"
+        ax.bar(x + k * width, table[year].to_numpy(), width=width, label=str(year), color=bar_colours,
+               alpha=shade if colours else 1.0, edgecolor="#444444" if colours else None, linewidth=0.3)
+    ax.set_xticks(x + width * (n - 1) / 2, ["\n".join(label(c)) for c in table.index], rotation=30,
                   ha="right", fontsize=8)
     ax.set_ylabel("area (ha)")
     ax.set_title(title, fontsize=10)
-    ax.legend(title="epoch", fontsize=8)
+    if colours is None or n > 1:  # one epoch in class colours needs no legend
+        legend = ax.legend(title="epoch", fontsize=8)
+        if colours:  # the epochs differ in shade only: show the shades in grey
+            for patch, k in zip(legend.get_patches(), range(n), strict=True):
+                patch.set_facecolor("#555555")
+                patch.set_alpha(0.35 + 0.65 * (k + 1) / n)
     return _png(fig)
 
 
@@ -243,11 +256,12 @@ def candidates_section(parcels: pd.DataFrame) -> str:
 
 
 def zone_page(zone_id: str, zone: pd.Series, *, stem: str, tables: Mapping[str, pd.DataFrame],
-              files: dict[str, bytes], run_name: str, title: str) -> bytes:
+              files: dict[str, bytes], run_name: str, title: str, colours: Mapping[str, str] | None = None) -> bytes:
     """One zone's page; `title` is its id and, with zones.name_field, its name."""
     long = tables[CLASS_AREA]
     mine = long[long["zone_id"] == zone_id]
-    files[f"{stem}_classes.png"] = class_area_chart(mine, title=f"各期地类面积 Class area by epoch — {title}")
+    files[f"{stem}_classes.png"] = class_area_chart(mine, title=f"各期地类面积 Class area by epoch — {title}",
+                                                    colours=colours)
     progress = tables.get(PROGRESS)
     parcels = tables.get(CANDIDATES, pd.DataFrame(columns=["zone_id"]))
     latest = mine[mine["year"] == mine["year"].max()][["class", "area_ha", "area_mu", "share"]]
@@ -459,7 +473,7 @@ def _zone_pages(tables: Mapping[str, pd.DataFrame], zones: gpd.GeoDataFrame, fil
                                                   parcels=mine,
                                                   title=f"最新土地覆盖 Land cover (latest epoch) — {titles[zone_id]}")
         files[f"{stem}.html"] = zone_page(zone_id, zone.iloc[0], stem=stem, tables=tables, files=files,
-                                          run_name=run_name, title=titles[zone_id])
+                                          run_name=run_name, title=titles[zone_id], colours=class_colours(class_map))
     return zone_summary(zones, stems, tables, titles)
 
 
@@ -499,7 +513,8 @@ def _report_files(tables: Mapping[str, pd.DataFrame], zones: gpd.GeoDataFrame, *
     else:
         listing = _zone_pages(tables, zones, files, class_map=class_map, maps=maps, run_name=run_name, titles=titles)
     files["region_classes.png"] = class_area_chart(tables[CLASS_AREA],
-                                                   title=f"{region} 各地类面积 Class area, all zones")
+                                                   title=f"{region} 各地类面积 Class area, all zones",
+                                                   colours=class_colours(class_map))
     body = [f"<h1>{html.escape(region)}：碳汇片区报告 Carbon-sink zone report</h1>",
             f'<p class="note">run {html.escape(run_name)}; areas are exact per zone; targets come from the '
             "plan sheet and the region config.</p>",
