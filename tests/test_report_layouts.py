@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from carbon_helpers import write_class_map, write_raster, write_zones
+from PIL import Image
 
 from pipeline import runner
 from pipeline.config import RunConfig
 from pipeline.errors import ValidationFailed
-from pipeline.present.report import report_layout
+from pipeline.present.report import chart_style, class_area_chart, report_layout
 
 
 def _config(tmp_path: Path, report: dict[str, object]) -> RunConfig:
@@ -58,3 +61,15 @@ def test_a_few_zones_keep_a_page_each() -> None:
 def test_unknown_group_field_is_named_before_compute(tmp_path: Path) -> None:
     with pytest.raises(ValidationFailed, match="report.group_field: no field '片区名称'; the layer has: zid, farm"):
         runner.run(_config(tmp_path, {"group_field": "片区名称"}))
+
+
+def test_class_area_bars_take_the_map_colours() -> None:
+    # one epoch, two classes: every bar pixel is one of the two class colours given (alpha 1 for the only epoch)
+    long = pd.DataFrame({"zone_id": "a", "year": 2021, "class": ["forest", "grassland"], "area_ha": [3.0, 1.0]})
+    colours = {"forest": "#006400", "grassland": "#ffbb22"}
+    with chart_style():
+        png = class_area_chart(long, title="t", colours=colours)
+    pixels = {tuple(p) for p in (np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).reshape(-1, 3))}
+    assert (0x00, 0x64, 0x00) in pixels
+    assert (0xFF, 0xBB, 0x22) in pixels
+    assert (0x1F, 0x77, 0xB4) not in pixels  # matplotlib's first default colour, the old bars'
