@@ -156,6 +156,13 @@ def test_zones_load_with_stored_style_and_bilingual_aliases(qgis_run: dict[str, 
     assert table["aliases"]["share"] == "占分区面积比例 / Share of zone area"
 
 
+def test_candidate_parcels_open_coloured_by_land_class(qgis_run: dict[str, Any]) -> None:
+    parcels = qgis_run["report"]["baotou_modis"]["standalone"]["afforestation_candidates"]
+    assert parcels["features"] > 0
+    assert parcels["renderer"] == "categorizedSymbol"
+    assert parcels["aliases"]["area_ha"] == "面积 (ha) / Area (ha)"  # a parcel's area, not the zone's
+
+
 def test_landcover_layer_uses_the_product_palette(qgis_run: dict[str, Any]) -> None:
     layers = qgis_run["report"]["sao_miguel_corine"]["project_layers"]
     assert layers["sinkzone_landcover"]["renderer"] == "paletted"
