@@ -12,6 +12,7 @@ from carbon_helpers import pool_row, run_config, write_class_map, write_csv, wri
 from pipeline import runner
 from pipeline.errors import TableError, ValidationFailed
 from pipeline.inputs.check import check_inputs
+from pipeline.stages import carbon_terms as ct
 
 C2 = 44.0 / 12.0
 
@@ -233,3 +234,15 @@ def test_editing_the_pools_table_reruns(tmp_path: Path) -> None:
     # B: 0.08 ha x (1 + 2 + 40 + 0) = 3.44 t C with the edited grass soil.
     assert not again.skipped
     assert _total(again, "B", 2000)["carbon_t"] == pytest.approx(3.44)
+
+
+def test_citations_are_numbered_in_the_order_first_cited_across_epochs() -> None:
+    # epoch 2000 cites B then A, epoch 2001 cites C and A, and one row cites nothing: ids B=1, A=2, C=3
+    first = pd.DataFrame({"zone_id": ["z", "z", "z"], "year": 2000,
+                          "source": pd.Categorical(["B", "A", None], categories=["A", "B"])})
+    second = pd.DataFrame({"zone_id": ["z", "z"], "year": 2001, "source": pd.Categorical(["C", "A"])})
+    stock = ct.joined([first, second])
+    assert isinstance(stock["source"].dtype, pd.CategoricalDtype)  # the texts are never copied into every row
+    table, sources = ct.cite(stock)
+    assert table["source_id"].tolist() == [1, 2, pd.NA, 3, 2]
+    assert dict(zip(sources["source_id"], sources["source"], strict=True)) == {1: "B", 2: "A", 3: "C"}
