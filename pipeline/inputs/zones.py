@@ -46,9 +46,15 @@ def _polygonal(geom: shapely.Geometry) -> shapely.Geometry:
     return shapely.union_all(polygons) if len(polygons) else shapely.Polygon()
 
 
-def as_multipolygon(geom: shapely.Geometry) -> shapely.Geometry:
-    """Every zone as a MultiPolygon, so the layer has one geometry type QGIS can draw."""
-    return shapely.MultiPolygon(list(shapely.get_parts(geom))) if shapely.get_type_id(geom) == _POLYGON else geom
+def as_multipolygons(geoms: NDArray[np.object_]) -> NDArray[np.object_]:
+    """Every zone as a MultiPolygon, so the layer has one geometry type QGIS can draw.
+
+    One vectorized call (a Python loop over 40,000 parcels costs a noticeable share of a run's serial time).
+    """
+    out = np.array(geoms, dtype=object)
+    single = shapely.get_type_id(out) == _POLYGON
+    out[single] = shapely.multipolygons(out[single], indices=np.arange(int(single.sum())))
+    return out
 
 
 def _missing_field(frame: gpd.GeoDataFrame, field: str, *, source: str, key: str) -> ZoneError:
@@ -123,7 +129,7 @@ def prepare_zones(frame: gpd.GeoDataFrame, *, id_field: str, grid: Grid, source:
         repairs.append(f"reprojected zones from {pyproj.CRS(frame.crs).name!r} to the raster's {grid.crs.name!r}")
     if frame.empty:
         raise ZoneError(f"{source}: no zone with a usable geometry")
-    frame = frame.set_geometry([as_multipolygon(g) for g in frame.geometry], crs=frame.crs)
+    frame = frame.set_geometry(as_multipolygons(frame.geometry.to_numpy()), crs=frame.crs)
     zone_ids = ids.loc[frame.index].to_numpy(dtype=object)
     # zones crossing the antimeridian are cut at it, so straight lon/lat edges do not run round the globe
     geoms = wrap_lonlat_zones(frame.to_crs(grid.crs).geometry.to_numpy(), zone_ids, grid)
