@@ -247,11 +247,13 @@ def _pairwise(op: Callable[[NDArray[np.object_], NDArray[np.object_]], NDArray[A
     parts = min(os.cpu_count() or 1, max(len(a) // 64, 1))
     if parts == 1:
         return op(a, b)
-    cuts = np.linspace(0, len(a), parts + 1).astype(int)
-    spans = list(zip(cuts[:-1], cuts[1:], strict=True))
+    # every parts-th pair to a thread: pairs come grouped by zone, and one large zone's pairs cost the most
     with ThreadPoolExecutor(parts) as pool:
-        done = list(pool.map(op, [a[i:j] for i, j in spans], [b[i:j] for i, j in spans]))
-    return np.concatenate(done)
+        done = list(pool.map(op, [a[k::parts] for k in range(parts)], [b[k::parts] for k in range(parts)]))
+    out = np.empty(len(a), dtype=done[0].dtype)
+    for k, part in enumerate(done):
+        out[k::parts] = part
+    return out
 
 
 def overlap_notes(overlaps: pd.DataFrame) -> list[str]:
