@@ -7,6 +7,9 @@ floor is one thread reading every block of one epoch with rasterio. Results go t
 bench/work/results.md and .csv and are printed, with each goal met or not.
 
     PYTHONPATH=. python bench/run_bench.py --work bench/work
+    PYTHONPATH=. python bench/run_bench.py --work bench/work --row "sinkzone 1 epoch" --only LocalCluster
+
+The second times only the named row and the rows whose label contains the text, and prints no table.
 """
 
 from __future__ import annotations
