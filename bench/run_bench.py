@@ -7,6 +7,9 @@ floor is one thread reading every block of one epoch with rasterio. Results go t
 bench/work/results.md and .csv and are printed, with each goal met or not.
 
     PYTHONPATH=. python bench/run_bench.py --work bench/work
+    PYTHONPATH=. python bench/run_bench.py --work bench/work --row "sinkzone 1 epoch" --only LocalCluster
+
+The second times only the named row and the rows whose label contains the text, and prints no table.
 """
 
 from __future__ import annotations
@@ -287,6 +290,12 @@ def child(spec_json: str) -> None:
     print("RESULT " + json.dumps(result))
 
 
+def _steps(result: dict[str, Any]) -> str:
+    """The timed steps of a sinkzone row, when it has them: where a row's wall time goes."""
+    steps = [k for k in ("prepare_s", "compute_s", "tabulate_s") if k in result]
+    return "; " + ", ".join(f"{k[:-2]} {result[k]:.2f} s" for k in steps) if steps else ""
+
+
 def measure(spec: dict[str, Any]) -> dict[str, Any]:
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
     proc = subprocess.run(
@@ -297,7 +306,7 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
         raise RuntimeError(f"{spec['label']} failed:\n{proc.stderr[-3000:]}")
     result = json.loads(lines[-1][7:])
     print(f"  {spec['label']}: {result['wall_s']:.2f} s ({result.get('cpu_s', np.nan):.2f} CPU-s), "
-          f"peak {result['peak_mb']:.0f} MB", flush=True)
+          f"peak {result['peak_mb']:.0f} MB{_steps(result)}", flush=True)
     return result
 
 
@@ -474,6 +483,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--work", type=Path, default=Path("bench/work"))
     parser.add_argument("--only", help="run only the rows whose label contains this text (no table)")
+    parser.add_argument("--row", action="append", default=[],
+                        help="run only the row with exactly this label (no table); may be repeated")
     parser.add_argument("--child")
     args = parser.parse_args()
     if args.child:
@@ -484,9 +495,9 @@ def main() -> None:
     specs = cases(work)
     for k, spec in enumerate(specs):
         spec["answer"] = str(work / "answers" / f"row{k}.csv")
-    if args.only:
+    if args.only or args.row:
         for spec in specs:
-            if args.only in spec["label"]:
+            if (args.only and args.only in spec["label"]) or spec["label"] in args.row:
                 measure(spec)
         return
     started = time.perf_counter()

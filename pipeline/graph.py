@@ -100,7 +100,9 @@ def zonal_graph(grid: Grid, geoms: NDArray[np.object_], *, chunks: Chunks) -> Zo
     """
     row_units, unit_m2 = area_units(row_cell_areas_m2(grid))
     plan = _plan_of(chunks)
-    pixel_geoms = dask.delayed(to_pixel_space(geoms, grid), pure=True)
+    # a random key: hashing thousands of geometries for a content key costs the client a tenth of a second,
+    # and the bands that use them are keyed by this key, so nothing is computed twice either way
+    pixel_geoms = dask.delayed(to_pixel_space(geoms, grid), pure=False)
     # on lon/lat grids each cell's covered share is weighted by the ellipsoid's density across the cell
     density = dask.delayed(row_density(grid), pure=True)
     bands = tuple(dask.delayed(zone_coverage, pure=True)(pixel_geoms, grid.shape, rows=(r0, r0 + h), density=density)
