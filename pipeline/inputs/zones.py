@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 
 from pipeline.config import RunConfig
 from pipeline.errors import SinkzoneError, ZoneError
-from pipeline.grid import Grid, wrap_lonlat_zones, zone_areas_m2
+from pipeline.grid import Grid, off_raster_m2, wrap_lonlat_zones, zone_areas_m2
 from pipeline.io.vectors import read_zones
 from pipeline.units import M2_PER_HA
 
@@ -172,12 +172,12 @@ def _drop_arealess(frame: gpd.GeoDataFrame, *, id_field: str, repairs: list[str]
 
 
 def zones_partly_off_grid(zones: PreparedZones, grid: Grid) -> list[tuple[str, float]]:
-    """Ids of zones that stick out of the raster, with the share of their area outside it."""
-    extent = shapely.box(*grid.bounds)
-    area = shapely.area(zones.geoms)
-    inside = shapely.area(shapely.intersection(zones.geoms, extent))
-    share = np.divide(area - inside, area, out=np.zeros_like(area), where=area > 0)
-    partial = (share > 1e-9) & (inside > 0)
+    """Ids of zones that stick out of the raster, with the share of their area outside it: the part class
+    areas count as nodata (`off_raster_m2`, the grid's edge model)."""
+    area = zone_areas_m2(zones.geoms, grid)
+    outside = off_raster_m2(zones.geoms, grid)
+    share = np.divide(outside, area, out=np.zeros_like(area), where=area > 0)
+    partial = (share > 1e-9) & (outside < area)
     return [(str(z), float(s)) for z, s in zip(zones.ids[partial], share[partial], strict=True)]
 
 
