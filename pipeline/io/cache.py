@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib.util
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -22,25 +22,29 @@ from pipeline.kernels.zonal import ZoneValueTotals
 _CODE = ("pipeline.grid", "pipeline.coverage", "pipeline.kernels.zonal", "pipeline.io.cache")
 
 
-@functools.cache
-def package_fingerprint() -> str:
-    """Every source file of sinkzone: an output made by other code is never taken for this code's, even where an
-    upgrade kept the version number."""
-    root = Path(__file__).resolve().parents[1]
+_PACKAGE = Path(__file__).resolve().parents[1]
+
+
+def _sources_digest(paths: Iterable[Path]) -> str:
+    """SHA-256 over source files in turn, each with its path in the package (a moved module is other code)."""
     digest = hashlib.sha256()
-    for path in sorted(root.rglob("*.py")):
-        digest.update(path.relative_to(root).as_posix().encode())
+    for path in paths:
+        digest.update(path.resolve().relative_to(_PACKAGE).as_posix().encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
 
 
+@functools.cache
+def package_fingerprint() -> str:
+    """Every source file of sinkzone: an output made by other code is never taken for this code's, even where an
+    upgrade kept the version number."""
+    return _sources_digest(sorted(_PACKAGE.rglob("*.py")))
+
+
 def code_fingerprint() -> str:
-    digest = hashlib.sha256()
-    for name in _CODE:
-        spec = importlib.util.find_spec(name)
-        if spec is not None and spec.origin is not None:
-            digest.update(Path(spec.origin).read_bytes())
-    return digest.hexdigest()
+    """The modules that decide a total (`_CODE`)."""
+    specs = (importlib.util.find_spec(name) for name in _CODE)
+    return _sources_digest(Path(spec.origin) for spec in specs if spec is not None and spec.origin is not None)
 
 
 def read_totals(folder: Path, keys: Mapping[str, str]) -> dict[str, ZoneValueTotals]:
