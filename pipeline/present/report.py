@@ -129,11 +129,11 @@ def class_area_chart(long: pd.DataFrame, *, title: str, colours: Mapping[str, st
     width = 0.8 / max(1, len(table.columns))
     x = np.arange(len(table.index))
     n = len(table.columns)
+    shades = 0.35 + 0.65 * np.arange(1, n + 1) / n  # epochs from pale to full, the latest full
     for k, year in enumerate(table.columns):
-        shade = 0.35 + 0.65 * (k + 1) / n
         bar_colours = [colours.get(str(c), "#999999") for c in table.index] if colours else f"C{k}"
         ax.bar(x + k * width, table[year].to_numpy(), width=width, label=str(year), color=bar_colours,
-               alpha=shade if colours else 1.0, edgecolor="#444444" if colours else None, linewidth=0.3)
+               alpha=shades[k] if colours else 1.0, edgecolor="#444444" if colours else None, linewidth=0.3)
     ax.set_xticks(x + width * (n - 1) / 2, ["\n".join(label(c)) for c in table.index], rotation=30,
                   ha="right", fontsize=8)
     ax.set_ylabel("area (ha)")
@@ -141,9 +141,9 @@ def class_area_chart(long: pd.DataFrame, *, title: str, colours: Mapping[str, st
     if colours is None or n > 1:  # one epoch in class colours needs no legend
         legend = ax.legend(title="epoch", fontsize=8)
         if colours:  # the epochs differ in shade only: show the shades in grey
-            for patch, k in zip(legend.get_patches(), range(n), strict=True):
+            for patch, shade in zip(legend.get_patches(), shades, strict=True):
                 patch.set_facecolor("#555555")
-                patch.set_alpha(0.35 + 0.65 * (k + 1) / n)
+                patch.set_alpha(shade)
     return _png(fig)
 
 
