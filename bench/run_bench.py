@@ -96,7 +96,7 @@ def tree_cpu_s() -> float:
 
 
 def _config(paths: list[str], zones: Path, *, scheduler: str | None, workers: int | None) -> Any:
-    from pipeline.config import RunConfig
+    from pipeline.core.config import RunConfig
 
     return RunConfig.model_validate(
         {
@@ -118,9 +118,9 @@ def _ours_totals(config: Any, *, planar: bool) -> tuple[pd.DataFrame, dict[str, 
     Areas are m², or with `planar` coverage-only cell counts: the same kernel on the same cells
     with every cell one planar unit of 2**24, so the answer is in cells.
     """
-    from pipeline.graph import build_graph, compute
     from pipeline.inputs.check import check_inputs
-    from pipeline.runner import run_stages
+    from pipeline.measure.graph import build_graph, compute
+    from pipeline.run.runner import run_stages
 
     t0 = time.perf_counter()
     inputs = check_inputs(config, deep=False)
@@ -159,7 +159,7 @@ def tool_ours(spec: dict[str, Any]) -> dict[str, Any]:
         scheduler = cluster.scheduler_address
         # A fresh worker pays ~2 s for geopandas/rasterio/shapely imports: cluster start, not the work.
         with Client(cluster) as client:
-            client.run(importlib.import_module, "pipeline.runner")
+            client.run(importlib.import_module, "pipeline.run.runner")
     config = _config(spec["rasters"], Path(spec["zones"]), scheduler=scheduler, workers=spec.get("threads"))
     cpu = tree_cpu_s()
     frame, parts = _ours_totals(config, planar=spec.get("planar", False))
@@ -221,9 +221,9 @@ def tool_reference(spec: dict[str, Any]) -> dict[str, Any]:
     import geopandas as gpd
     import rasterio
 
-    from pipeline.coverage import zone_coverage
-    from pipeline.grid import to_pixel_space
-    from pipeline.io.rasters import raster_info
+    from pipeline.core.coverage import zone_coverage
+    from pipeline.core.grid import to_pixel_space
+    from pipeline.files.rasters import raster_info
 
     started, cpu = time.perf_counter(), tree_cpu_s()
     raster = spec["rasters"][0]
@@ -258,7 +258,7 @@ def tool_run(spec: dict[str, Any]) -> dict[str, Any]:
     scheduled run did; the timed run then finds those epochs' totals in the output's cache. Without it,
     the timed run recomputes everything (--overwrite).
     """
-    from pipeline import runner
+    from pipeline.run import runner
 
     zones = Path(spec["zones"])
     out = zones.parent / "out_run"
@@ -318,8 +318,8 @@ def sphere_to_ellipsoid(zones_path: Path, raster: Path) -> pd.Series:
     import geopandas as gpd
     import rasterio
 
-    from pipeline.grid import row_cell_areas_m2
-    from pipeline.io.rasters import raster_info
+    from pipeline.core.grid import row_cell_areas_m2
+    from pipeline.files.rasters import raster_info
 
     grid = raster_info(raster).grid
     t = grid.transform
@@ -383,7 +383,7 @@ def cases(work: Path) -> list[dict[str, Any]]:
 
 
 def raster_cells(path: str) -> int:
-    from pipeline.io.rasters import raster_info
+    from pipeline.files.rasters import raster_info
 
     grid = raster_info(Path(path)).grid
     return grid.width * grid.height

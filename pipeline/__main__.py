@@ -1,3 +1,3 @@
-from pipeline.cli import main
+from pipeline.terminal.cli import main
 
 main()

@@ -12,7 +12,7 @@ import pandas as pd
 import shapely
 from rasterio.transform import from_origin
 
-from pipeline.config import RunConfig
+from pipeline.core.config import RunConfig
 
 UTM10N = "EPSG:32610"
 X0, Y0 = 500_000.0, 4_000_000.0

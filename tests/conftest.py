@@ -11,8 +11,8 @@ import pytest
 import rasterio
 from affine import Affine
 
-from pipeline import runner
-from pipeline.config import Output, load_config
+from pipeline.core.config import Output, load_config
+from pipeline.run import runner
 
 ROOT = Path(__file__).resolve().parents[1]
 DemoRun = Callable[[str], runner.RunResult]

@@ -18,7 +18,7 @@ from affine import Affine
 from numpy.typing import NDArray
 from typer.testing import CliRunner, Result
 
-from pipeline.cli import app
+from pipeline.terminal.cli import app
 
 # 64 x 64 cells of 0.001 deg at (10 E, 1 N), stored as 16 x 16 tiles
 ORIGIN = Affine(0.001, 0.0, 10.0, 0.0, -0.001, 1.0)

@@ -1,4 +1,4 @@
-"""pipeline.accuracy against the published worked examples, plus properties every estimate must have.
+"""pipeline.core.estimators against the published worked examples, plus properties every estimate must have.
 
 Expected figures are the ones printed in the papers, with the arithmetic in comments; tolerances are half a unit
 of the last printed digit unless a comment says otherwise. Where the papers' example data are not printed in this
@@ -13,7 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.accuracy import (
+from pipeline.core.errors import ConfigError, TableError
+from pipeline.core.estimators import (
     CLASS_COLUMNS,
     allocate,
     monte_carlo,
@@ -22,7 +23,6 @@ from pipeline.accuracy import (
     stehman_estimate,
     stratified_estimate,
 )
-from pipeline.errors import ConfigError, TableError
 
 # --- Olofsson et al. 2014, RSE 148:42-57, section 5 example ---------------------------------------------------------
 # Table 8 (sample counts; rows = map class = stratum, columns = reference class). Transcribed identically by the

@@ -12,8 +12,8 @@ import pytest
 import shapely
 from carbon_helpers import UTM10N, X0, Y0, pool_row, write_class_map, write_csv, write_raster
 
-from pipeline import runner
-from pipeline.config import RunConfig
+from pipeline.core.config import RunConfig
+from pipeline.run import runner
 
 CO2 = 44 / 12
 Z90 = 1.645

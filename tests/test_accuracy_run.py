@@ -23,11 +23,11 @@ from carbon_helpers import UTM10N, X0, Y0, write_class_map
 from conftest import write_raster
 from rasterio.transform import from_origin
 
-from pipeline import runner
-from pipeline.config import RunConfig
-from pipeline.errors import TableError, ValidationFailed
+from pipeline.core.config import RunConfig
+from pipeline.core.errors import TableError, ValidationFailed
+from pipeline.core.names import GPKG_NAME
 from pipeline.inputs.check import check_inputs
-from pipeline.names import GPKG_NAME
+from pipeline.run import runner
 
 # Table 8 of Olofsson et al. (2014): rows map class (= stratum), columns reference class.
 LABELS = ["Deforestation", "Forest gain", "Stable forest", "Stable non-forest"]

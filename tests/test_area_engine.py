@@ -19,10 +19,10 @@ import pytest
 import shapely
 from affine import Affine
 
-from pipeline.coverage import zone_coverage
-from pipeline.graph import zone_code_totals
-from pipeline.grid import Grid, to_pixel_space
-from pipeline.kernels.zonal import NODATA_CODE
+from pipeline.core.coverage import zone_coverage
+from pipeline.core.grid import Grid, to_pixel_space
+from pipeline.measure.graph import zone_code_totals
+from pipeline.measure.kernels.zonal import NODATA_CODE
 
 X0, Y0 = 500_000.0, 4_500_000.0
 CODES = np.array([[1, 1, 2, 2, 3], [1, 1, 2, 2, 3], [4, 4, 2, 2, 3], [4, 4, 0, 0, 3]], dtype=np.uint8)

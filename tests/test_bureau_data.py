@@ -28,21 +28,22 @@ from matplotlib.ft2font import FT2Font
 from openpyxl.styles import PatternFill
 from typer.testing import CliRunner
 
-from pipeline import cli, runner
-from pipeline.classmaps import ROLES
-from pipeline.config import Overrides, load_class_map, load_config
-from pipeline.errors import ClassMapError, TableError, ValidationFailed, ZoneError
-from pipeline.grid import padded_bounds
+from pipeline.core.classmaps import ROLES
+from pipeline.core.config import Overrides, load_class_map, load_config
+from pipeline.core.errors import ClassMapError, TableError, ValidationFailed, ZoneError
+from pipeline.core.grid import padded_bounds
+from pipeline.core.text import GB18030, UTF8
+from pipeline.files.fonts import cjk_font_path
+from pipeline.files.output import write_workbook
+from pipeline.files.tables import read_csv_table, read_plan_sheet
+from pipeline.files.vectors import read_zones
 from pipeline.inputs.check import check_inputs, roleless_notes
-from pipeline.inputs.plans import validate_plans
-from pipeline.io.fonts import cjk_font_path
-from pipeline.io.output import write_workbook
-from pipeline.io.tables import read_csv_table, read_plan_sheet
-from pipeline.io.vectors import read_zones
+from pipeline.inputs.plan_sheets import validate_plans
 from pipeline.present import report
 from pipeline.present.styles import ZoneLegend, zone_style
 from pipeline.present.workbook import workbook_sheets
-from pipeline.text import GB18030, UTF8
+from pipeline.run import runner
+from pipeline.terminal import cli
 from tests.conftest import ROOT, write_raster
 
 CRS = "EPSG:32649"

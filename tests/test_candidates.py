@@ -32,11 +32,11 @@ from conftest import write_raster
 from rasterio import features
 from rasterio.transform import from_origin
 
-from pipeline import runner
-from pipeline.classmaps import builtin_class_map
-from pipeline.config import RunConfig
-from pipeline.grid import Grid, to_pixel_space
-from pipeline.kernels import screening as cand
+from pipeline.core.classmaps import builtin_class_map
+from pipeline.core.config import RunConfig
+from pipeline.core.grid import Grid, to_pixel_space
+from pipeline.measure.kernels import screening as cand
+from pipeline.run import runner
 
 X0, Y0, CELL, N = 500_000.0, 1_001_280.0, 10.0, 128
 CRS = "EPSG:32633"

@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 from carbon_helpers import pool_row, run_config, write_class_map, write_csv, write_raster, write_zones
 
-from pipeline import runner
-from pipeline.errors import TableError, ValidationFailed
+from pipeline.core.errors import TableError, ValidationFailed
 from pipeline.inputs.check import check_inputs
-from pipeline.stages import carbon_terms as ct
+from pipeline.metrics import carbon_terms as ct
+from pipeline.run import runner
 
 C2 = 44.0 / 12.0
 

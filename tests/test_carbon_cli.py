@@ -11,7 +11,7 @@ import pytest
 from carbon_helpers import pool_row, write_class_map, write_csv, write_raster, write_zones
 from typer.testing import CliRunner
 
-from pipeline.cli import app
+from pipeline.terminal.cli import app
 
 C2 = 44.0 / 12.0
 

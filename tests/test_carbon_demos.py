@@ -15,9 +15,9 @@ from affine import Affine
 from conftest import DemoRun, write_raster
 from dask.array.core import normalize_chunks
 
-from pipeline import graph as graph_mod
-from pipeline.grid import Grid, row_cell_areas_m2
-from pipeline.io.rasters import window_source
+from pipeline.core.grid import Grid, row_cell_areas_m2
+from pipeline.files.rasters import window_source
+from pipeline.measure import graph as graph_mod
 
 ROOT = Path(__file__).resolve().parents[1]
 C2 = 44.0 / 12.0

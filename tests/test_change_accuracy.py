@@ -18,11 +18,11 @@ from rasterio.transform import from_origin
 from test_accuracy_run import CELL_H, CELL_W, COLS, ROWS, config, table8_labelled, table8_raster
 from typer.testing import CliRunner
 
-from pipeline import runner, sampling
-from pipeline.cli import app
-from pipeline.config import Report, Transitions, load_config
-from pipeline.errors import ClassMapError, ConfigError, ValidationFailed
+from pipeline.core.config import Report, Transitions, load_config
+from pipeline.core.errors import ClassMapError, ConfigError, ValidationFailed
 from pipeline.inputs.check import check_inputs
+from pipeline.run import runner, sampling
+from pipeline.terminal.cli import app
 
 CHANGE = {"from_year": 2001, "to_year": 2020, "classes": ["forest"]}
 CATEGORIES = ["forest_gain", "forest_loss", "stable_forest", "stable_non_forest"]

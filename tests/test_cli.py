@@ -16,7 +16,7 @@ from affine import Affine
 from conftest import write_raster, write_zones
 from typer.testing import CliRunner
 
-from pipeline.cli import app
+from pipeline.terminal.cli import app
 
 GRID = Affine(10, 0, 500_000, 0, -10, 4_500_000)  # 10 m cells, EPSG:32650
 CODES = np.array([[2, 2, 3], [2, 4, 4], [0, 4, 4]], dtype=np.uint8)  # CLCD codes, 0 = nodata

@@ -11,10 +11,10 @@ import pytest
 import yaml
 from conftest import DemoRun
 
-from pipeline import runner
-from pipeline.classmaps import ROLES
-from pipeline.config import RunConfig, load_class_map, load_config
-from pipeline.grid import quadrangle_area_m2
+from pipeline.core.classmaps import ROLES
+from pipeline.core.config import RunConfig, load_class_map, load_config
+from pipeline.core.grid import quadrangle_area_m2
+from pipeline.run import runner
 
 ROOT = Path(__file__).resolve().parents[1]
 WGS84_A, WGS84_F = 6378137.0, 1 / 298.257223563

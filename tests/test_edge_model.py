@@ -16,10 +16,10 @@ from affine import Affine
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from pipeline.classmaps import ClassMap
-from pipeline.coverage import Coverage, zone_coverage
-from pipeline.errors import ZoneError
-from pipeline.grid import (
+from pipeline.core.classmaps import ClassMap
+from pipeline.core.coverage import Coverage, zone_coverage
+from pipeline.core.errors import ZoneError
+from pipeline.core.grid import (
     Grid,
     area_units,
     ellipsoid_of,
@@ -32,8 +32,8 @@ from pipeline.grid import (
     zone_areas_m2,
 )
 from pipeline.inputs.zones import prepare_zones
-from pipeline.kernels.zonal import chunk_totals, merge_totals
-from pipeline.stages.class_area import class_area_table
+from pipeline.measure.kernels.zonal import chunk_totals, merge_totals
+from pipeline.metrics.class_area import class_area_table
 
 WGS84 = pyproj.CRS.from_epsg(4326)
 A, F = ellipsoid_of(WGS84)

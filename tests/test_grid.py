@@ -8,7 +8,7 @@ import pytest
 import shapely
 from affine import Affine
 
-from pipeline.grid import Grid, area_units, quadrangle_area_m2, row_cell_areas_m2, zone_areas_m2
+from pipeline.core.grid import Grid, area_units, quadrangle_area_m2, row_cell_areas_m2, zone_areas_m2
 
 WGS84_A, WGS84_F = 6378137.0, 1 / 298.257223563
 

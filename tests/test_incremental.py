@@ -14,9 +14,10 @@ import shapely
 from affine import Affine
 from conftest import write_raster, write_zones
 
-from pipeline import graph, runner
-from pipeline.config import RunConfig
-from pipeline.io.rasters import WindowSource
+from pipeline.core.config import RunConfig
+from pipeline.files.rasters import WindowSource
+from pipeline.measure import graph
+from pipeline.run import runner
 
 CRS = "EPSG:32649"
 TRANSFORM = Affine(30.0, 0.0, 500_000.0, 0.0, -30.0, 4_500_000.0)

@@ -21,7 +21,7 @@ from harden_support import (
     write_zones,
 )
 
-from pipeline import runner
+from pipeline.run import runner
 
 
 def _edit(config: Path, **changes: Any) -> Path:
@@ -231,7 +231,7 @@ def test_a_termination_request_stops_like_ctrl_c() -> None:
     # cron timeouts and systemd send SIGTERM: the batch then prints its summary as after a Ctrl-C
     import signal
 
-    from pipeline import cli
+    from pipeline.terminal import cli
 
     previous = signal.getsignal(signal.SIGTERM)
     try:

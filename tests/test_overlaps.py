@@ -12,10 +12,10 @@ import shapely
 from affine import Affine
 from conftest import write_raster, write_zones
 
-from pipeline import runner
-from pipeline.config import RunConfig
-from pipeline.grid import Grid
+from pipeline.core.config import RunConfig
+from pipeline.core.grid import Grid
 from pipeline.inputs.zones import prepare_zones, zone_overlaps
+from pipeline.run import runner
 
 # A 10 m x 10 m raster of 1 m cells in UTM 49N: forest (WorldCover 10) in the west half, grassland (30) east.
 ORIGIN_X, ORIGIN_Y = 500_000.0, 4_500_010.0

@@ -8,13 +8,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipeline.classmaps import builtin_class_map
-from pipeline.config import Region, RegionTarget
-from pipeline.errors import TableError
-from pipeline.inputs.plans import validate_plans
-from pipeline.io.tables import read_plan_sheet
-from pipeline.stages.progress import NO_CARBON, assess, progress_table, zone_fields
-from pipeline.stages.region import region_indicators
+from pipeline.core.classmaps import builtin_class_map
+from pipeline.core.config import Region, RegionTarget
+from pipeline.core.errors import TableError
+from pipeline.files.tables import read_plan_sheet
+from pipeline.inputs.plan_sheets import validate_plans
+from pipeline.metrics.progress import NO_CARBON, assess, progress_table, zone_fields
+from pipeline.metrics.region import region_indicators
 
 CLCD = builtin_class_map("clcd")
 HEADER = "zone_id,name,sink_type,target_share_pct,target_area_ha,target_carbon_t,target_year,baseline_year,measures\n"

@@ -10,10 +10,10 @@ from affine import Affine
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from pipeline.coverage import zone_coverage
-from pipeline.grid import Grid, area_units, row_cell_areas_m2, to_pixel_space
+from pipeline.core.coverage import zone_coverage
+from pipeline.core.grid import Grid, area_units, row_cell_areas_m2, to_pixel_space
 from pipeline.inputs.zones import prepare_zones
-from pipeline.kernels.zonal import chunk_totals, merge_totals
+from pipeline.measure.kernels.zonal import chunk_totals, merge_totals
 
 SETTINGS = settings(max_examples=40, deadline=None)
 

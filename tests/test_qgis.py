@@ -23,8 +23,8 @@ import pytest
 import shapely
 from conftest import DemoRun
 
-from pipeline.classmaps import builtin_class_map
-from pipeline.io.output import write_outputs, write_qgis_package
+from pipeline.core.classmaps import builtin_class_map
+from pipeline.files.output import write_outputs, write_qgis_package
 from pipeline.present.palette import CLASS_COLOURS
 from pipeline.present.qgis_project import build_package, style_frame
 from pipeline.present.styles import class_columns

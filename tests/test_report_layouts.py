@@ -11,10 +11,10 @@ import pytest
 from carbon_helpers import write_class_map, write_raster, write_zones
 from PIL import Image
 
-from pipeline import runner
-from pipeline.config import RunConfig
-from pipeline.errors import ValidationFailed
+from pipeline.core.config import RunConfig
+from pipeline.core.errors import ValidationFailed
 from pipeline.present.report import chart_style, class_area_chart, report_layout
+from pipeline.run import runner
 
 
 def _config(tmp_path: Path, report: dict[str, object]) -> RunConfig:

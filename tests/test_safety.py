@@ -25,9 +25,9 @@ from harden_support import (
     write_zones,
 )
 
-from pipeline.io import files, rasters
-from pipeline.io.lock import lock_path
-from pipeline.names import OUTPUT_MARKER
+from pipeline.core.names import OUTPUT_MARKER
+from pipeline.files import paths, rasters
+from pipeline.files.lock import lock_path
 
 
 def _set(config: Path, **changes: object) -> Path:
@@ -283,8 +283,8 @@ def test_the_fingerprint_covers_the_wal_and_every_shapefile_part(tmp_path: Path)
     gpkg = write_zones(tmp_path / "zones.gpkg", two_zones())
     wal = gpkg.with_name("zones.gpkg-wal")
     wal.write_bytes(b"WAL frame 1")
-    first = files.fingerprint(gpkg)
+    first = paths.fingerprint(gpkg)
     wal.write_bytes(b"WAL frame 2")  # the main file is unchanged: only the log holds the edit
-    assert files.fingerprint(gpkg)["sha256"] != first["sha256"]
+    assert paths.fingerprint(gpkg)["sha256"] != first["sha256"]
     _, shp = _shapefile(tmp_path)
-    assert {Path(f).suffix for f in files.fingerprint(shp)["files"]} == {".shp", ".shx", ".dbf", ".prj", ".cpg"}
+    assert {Path(f).suffix for f in paths.fingerprint(shp)["files"]} == {".shp", ".shx", ".dbf", ".prj", ".cpg"}

@@ -15,10 +15,10 @@ import shapely
 from conftest import ROOT
 from typer.testing import CliRunner
 
-from pipeline import sampling
-from pipeline.classmaps import builtin_class_map
-from pipeline.cli import app
-from pipeline.config import load_config
+from pipeline.core.classmaps import builtin_class_map
+from pipeline.core.config import load_config
+from pipeline.run import sampling
+from pipeline.terminal.cli import app
 
 CONFIG = ROOT / "configs" / "sao_tome_worldcover.yaml"
 KML = "{http://www.opengis.net/kml/2.2}"

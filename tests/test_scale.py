@@ -16,14 +16,14 @@ from conftest import write_raster
 from numpy.testing import assert_array_equal
 from rasterio.transform import from_origin
 
-from pipeline import runner
-from pipeline.config import RunConfig
-from pipeline.errors import RasterError
-from pipeline.graph import build_graph, compute, split_zone, zone_code_totals
+from pipeline.core.config import RunConfig
+from pipeline.core.errors import RasterError
+from pipeline.files import paths, rasters
+from pipeline.files.mosaic import vrt_xml
 from pipeline.inputs.check import check_inputs
 from pipeline.inputs.landcover import slow_layout_note
-from pipeline.io import files, rasters
-from pipeline.io.mosaic import vrt_xml
+from pipeline.measure.graph import build_graph, compute, split_zone, zone_code_totals
+from pipeline.run import runner
 
 CELL = 1.0 / 1200.0  # degrees; about 90 m at 41 N
 WEST, NORTH = 109.8, 41.0
@@ -176,7 +176,7 @@ def test_misaligned_tile_is_refused(case: dict[str, Path]) -> None:
 
 def test_vrt_xml_places_tiles_at_their_offsets(case: dict[str, Path]) -> None:
     pattern = Path(_split_tiles(case["a"], case["folder"] / "tiles"))
-    xml = vrt_xml([rasters._tile(p) for p in files.tile_paths(pattern)])
+    xml = vrt_xml([rasters._tile(p) for p in paths.tile_paths(pattern)])
     # tile t12 starts at row 128, column 200 and is 192 rows x 88 columns (320-128, 288-200)
     assert '<DstRect xOff="200" yOff="128" xSize="88" ySize="192"/>' in xml
 
@@ -234,7 +234,7 @@ def test_tile_pattern_run_links_a_vrt_and_makes_its_report(case: dict[str, Path]
     land-cover layer links it, and the report's maps read through it (it used to fail after computing)."""
     import zipfile
 
-    from pipeline.config import Report
+    from pipeline.core.config import Report
 
     pattern = _split_tiles(case["a"], case["folder"] / "tiles")
     out = tmp_path / "out"

@@ -13,8 +13,8 @@ import pyogrio
 import pytest
 import shapely
 
-from pipeline.classmaps import builtin_class_map
-from pipeline.io.output import write_outputs, write_qgis_package
+from pipeline.core.classmaps import builtin_class_map
+from pipeline.files.output import write_outputs, write_qgis_package
 from pipeline.present.qgis_project import build_package, relative_source, style_frame
 from pipeline.present.styles import (
     PALETTES,

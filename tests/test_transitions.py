@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from carbon_helpers import write_class_map, write_raster, write_zones
 
-from pipeline import runner
-from pipeline.config import RunConfig, Transitions
-from pipeline.graph import transition_pairs
+from pipeline.core.config import RunConfig, Transitions
+from pipeline.measure.graph import transition_pairs
+from pipeline.run import runner
 
 
 def test_default_pairs_are_consecutive_and_first_to_last() -> None:

@@ -27,19 +27,19 @@ from harden_support import (
     write_raster,
 )
 
-from pipeline.io import output
-from pipeline.io.lock import lock_path
+from pipeline.files import output
+from pipeline.files.lock import lock_path
 
 REPO = Path(__file__).resolve().parents[1]
 
 # A CLI run in a subprocess that stops at a chosen moment (prints a marker and sleeps) so the test
 # can SIGKILL it exactly there. The stop is test-only patching; the production code has no hook.
 _STOPS = {
-    "computed": "import pipeline.runner as m; f = m.run_stages\n"
+    "computed": "import pipeline.run.runner as m; f = m.run_stages\n"
                 "def g(*a, **k):\n    stop()\n    return f(*a, **k)\nm.run_stages = g",
-    "gpkg_staged": "import pipeline.io.output as m; f = m._write_gpkg\n"
+    "gpkg_staged": "import pipeline.files.output as m; f = m._write_gpkg\n"
                    "def g(*a, **k):\n    f(*a, **k)\n    stop()\nm._write_gpkg = g",
-    "between_renames": "import os, pipeline.io.output as m\n"
+    "between_renames": "import os, pipeline.files.output as m\n"
                        "def g(a, b):\n    os.replace(b, m._parked(b))\n    stop()\n    return False\n"
                        "m._exchange = g",
 }
@@ -49,7 +49,7 @@ def stop():
     print("STOPPED", flush=True)
     time.sleep(120)
 {patch}
-from pipeline.cli import app
+from pipeline.terminal.cli import app
 app(sys.argv[1:])
 """
 

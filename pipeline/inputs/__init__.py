@@ -1,4 +1,4 @@
-"""Reading and checking every input before any compute: land cover, zones, carbon tables, plan sheets.
+"""Phase 3, inputs: the run's config and every input, read and checked before compute. Imports from `core` and `files`.
 
 `pipeline.inputs.check.check_inputs` is the entry point; one module per kind of input does the work.
 """

@@ -14,15 +14,18 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline.classmaps import NODATA_CLASS, ROLES, ClassMap
-from pipeline.config import RunConfig, load_class_map
-from pipeline.errors import SinkzoneError, ValidationFailed
-from pipeline.grid import Grid
-from pipeline.inputs.accuracy import AccuracyInputs, read_accuracy
-from pipeline.inputs.carbon import CARBON_ZONE_FIELDS, CarbonInputs, check_carbon
-from pipeline.inputs.carbon import input_paths as carbon_paths
+from pipeline.core.classmaps import NODATA_CLASS, ROLES, ClassMap
+from pipeline.core.config import RunConfig, load_class_map
+from pipeline.core.errors import SinkzoneError, ValidationFailed
+from pipeline.core.grid import Grid
+from pipeline.files.lock import check_writable
+from pipeline.files.output import output_folder_problem
+from pipeline.files.rasters import RasterInfo
+from pipeline.inputs.carbon_tables import CARBON_ZONE_FIELDS, CarbonInputs, check_carbon
+from pipeline.inputs.carbon_tables import input_paths as carbon_paths
 from pipeline.inputs.landcover import deep_checks, layout_notes, nodata_clashes, read_rasters, version_notes
-from pipeline.inputs.plans import PROGRESS_FIELDS, read_plans
+from pipeline.inputs.plan_sheets import PROGRESS_FIELDS, read_plans
+from pipeline.inputs.sample_points import AccuracyInputs, read_accuracy
 from pipeline.inputs.zones import (
     PreparedZones,
     overlap_notes,
@@ -31,9 +34,6 @@ from pipeline.inputs.zones import (
     renamed_notes,
     zone_overlaps,
 )
-from pipeline.io.lock import check_writable
-from pipeline.io.output import output_folder_problem
-from pipeline.io.rasters import RasterInfo
 
 
 @dataclass(frozen=True)

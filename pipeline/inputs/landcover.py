@@ -6,10 +6,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from pipeline.classmaps import ClassMap
-from pipeline.config import Epoch, RunConfig
-from pipeline.errors import SinkzoneError
-from pipeline.io.rasters import RasterInfo, check_readable, raster_info
+from pipeline.core.classmaps import ClassMap
+from pipeline.core.config import Epoch, RunConfig
+from pipeline.core.errors import SinkzoneError
+from pipeline.files.rasters import RasterInfo, check_readable, raster_info
 
 _FILL_LIKE = frozenset({0, 255, 65535, -9999, -32768, -128, 127, 32767})
 MAX_BLOCK_CELLS = 1 << 24  # a 4096 x 4096 block: larger ones cost more than the zonal work itself

@@ -19,11 +19,11 @@ import pyproj
 import shapely
 from numpy.typing import NDArray
 
-from pipeline.config import RunConfig
-from pipeline.errors import SinkzoneError, ZoneError
-from pipeline.grid import Grid, off_raster_m2, wrap_lonlat_zones, zone_areas_m2
-from pipeline.io.vectors import read_zones
-from pipeline.units import M2_PER_HA
+from pipeline.core.config import RunConfig
+from pipeline.core.errors import SinkzoneError, ZoneError
+from pipeline.core.grid import Grid, off_raster_m2, wrap_lonlat_zones, zone_areas_m2
+from pipeline.core.units import M2_PER_HA
+from pipeline.files.vectors import read_zones
 
 
 @dataclass(frozen=True)

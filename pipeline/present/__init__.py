@@ -1,1 +1,2 @@
-"""What people see: QGIS styles and project, the printable report; built in memory, written by pipeline.io."""
+"""Phase 6, present: what people see, built in memory (palettes, labels, styles, QGIS project,
+report, workbook). Imports from the phases before."""

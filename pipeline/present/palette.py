@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipeline.classmaps import NODATA_CLASS, ClassMap
+from pipeline.core.classmaps import NODATA_CLASS, ClassMap
 
 # The ESA WorldCover colours of the matching WorldCover class, so maps read like the most widely used
 # global product (ESA WorldCover product user manual, legend table).

@@ -1,6 +1,6 @@
 """The QGIS package of an output folder: default styles for the GeoPackage and a project (.qgs XML).
 
-Pure: builds the style rows and the project text from the layers about to be written; pipeline.io
+Pure: builds the style rows and the project text from the layers about to be written; pipeline.files
 writes them. The project refers to the GeoPackage as `./sinkzones.gpkg`, relative to itself, so the
 output folder can be copied anywhere and opened.
 """
@@ -17,9 +17,9 @@ import geopandas as gpd
 import pandas as pd
 import pyproj
 
-from pipeline.classmaps import ClassMap
-from pipeline.grid import padded_bounds
-from pipeline.names import CANDIDATES, GEOMETRY_COLUMN, GPKG_NAME, ZONES
+from pipeline.core.classmaps import ClassMap
+from pipeline.core.grid import padded_bounds
+from pipeline.core.names import CANDIDATES, GEOMETRY_COLUMN, GPKG_NAME, ZONES
 from pipeline.present import styles
 
 _GROUPS = {"zones": "分区 / Zones", "candidates": "候选地 / Candidates", "tables": "统计表 / Tables",

@@ -1,9 +1,9 @@
 """The report people read: report/index.html (region summary) and one page per zone.
 
-Pure: builds HTML text and PNG bytes in memory and returns them as {relative path: bytes}; pipeline.io
+Pure: builds HTML text and PNG bytes in memory and returns them as {relative path: bytes}; pipeline.files
 writes them. Pictures sit next to the HTML, so the folder opens offline and prints (print CSS).
 Chinese labels are in the HTML text; chart titles are Chinese and English, drawn with the CJK font
-sinkzone installs (pipeline/io/fonts.py), so Chinese zone ids and names are never empty boxes.
+sinkzone installs (pipeline/files/fonts.py), so Chinese zone ids and names are never empty boxes.
 """
 
 from __future__ import annotations
@@ -28,9 +28,8 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, NullFormatter
 from numpy.typing import NDArray
 
-from pipeline.classmaps import NODATA_CLASS, ClassMap, label
-from pipeline.io.fonts import cjk_font_family
-from pipeline.names import (
+from pipeline.core.classmaps import NODATA_CLASS, ClassMap, label
+from pipeline.core.names import (
     ACCURACY_AREA,
     ACCURACY_CHANGE_AREA,
     ACCURACY_MATRIX,
@@ -42,8 +41,9 @@ from pipeline.names import (
     PROGRESS,
     REGION,
 )
+from pipeline.files.fonts import cjk_font_family
+from pipeline.metrics.progress import STATUS_LABELS
 from pipeline.present.palette import class_colours
-from pipeline.stages.progress import STATUS_LABELS
 
 SINK_LABELS = {"forest": "森林碳汇 forest", "grassland": "草原碳汇 grassland", "wetland": "湿地碳汇 wetland"}
 CSS = """
@@ -282,7 +282,7 @@ def zone_page(zone_id: str, zone: pd.Series, *, stem: str, tables: Mapping[str, 
     return page(f"Zone {title}", "".join(body))
 
 
-# change categories (pipeline.config.Change): prefix, suffix, and how each reads around the group's own label
+# change categories (pipeline.core.config.Change): prefix, suffix, and how each reads around the group's own label
 # ({0}: the group's English label, {1}: the same with a lower-case first letter)
 _CHANGE_PARTS = (("stable_non_", "", "稳定非{}", "Stable non-{1}"), ("stable_", "", "稳定{}", "Stable {1}"),
                  ("", "_gain", "{}增加", "{0} gain"), ("", "_loss", "{}减少", "{0} loss"))

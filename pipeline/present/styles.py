@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import geopandas as gpd
 import pandas as pd
 
-from pipeline.classmaps import LABELS, NODATA_CLASS, ClassMap, label
-from pipeline.names import CANDIDATES, ZONES
+from pipeline.core.classmaps import LABELS, NODATA_CLASS, ClassMap, label
+from pipeline.core.names import CANDIDATES, ZONES
 from pipeline.present.palette import class_colour, class_colours
 
 QGIS_VERSION = "3.22.16-Białowieża"

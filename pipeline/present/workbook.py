@@ -1,6 +1,6 @@
 """The results as one Excel workbook (tables.xlsx): one sheet per table, headers in Chinese and English.
 
-Pure: returns the sheets as frames with bilingual column headers; pipeline.io.output writes them.
+Pure: returns the sheets as frames with bilingual column headers; pipeline.files.output writes them.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from collections.abc import Mapping
 import geopandas as gpd
 import pandas as pd
 
-from pipeline.classmaps import ClassMap
+from pipeline.core.classmaps import ClassMap
 from pipeline.present.styles import field_alias
 
 
