@@ -27,7 +27,7 @@ from harden_support import (
     write_raster,
 )
 
-from pipeline.files import output
+from pipeline.files import output, publish
 from pipeline.files.lock import lock_path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -39,7 +39,7 @@ _STOPS = {
                 "def g(*a, **k):\n    stop()\n    return f(*a, **k)\nm.run_stages = g",
     "gpkg_staged": "import pipeline.files.output as m; f = m._write_gpkg\n"
                    "def g(*a, **k):\n    f(*a, **k)\n    stop()\nm._write_gpkg = g",
-    "between_renames": "import os, pipeline.files.output as m\n"
+    "between_renames": "import os, pipeline.files.publish as m\n"
                        "def g(a, b):\n    os.replace(b, m._parked(b))\n    stop()\n    return False\n"
                        "m._exchange = g",
 }
@@ -104,7 +104,7 @@ def test_sigkill_leaves_the_previous_output_and_the_next_run_completes(done_once
     old_id = json.loads(before["run.json"])["run_id"]
     _change_inputs(config)
     _kill_when_stopped(_spawn(stage, "run", str(config)))
-    kept = out if stage != "between_renames" else output._parked(out.resolve())
+    kept = out if stage != "between_renames" else publish._parked(out.resolve())
     assert snapshot(kept) == before  # every byte of the previous output, run.json included
     again = cli("run", str(config))
     assert again.exit_code == 0, again.output
@@ -125,7 +125,7 @@ def test_sigkill_at_random_moments(done_once: tuple[Path, Path]) -> None:
         time.sleep(rng.uniform(0.5, 4.0))
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
-        output.recover_parked(out.resolve())  # only needed where the atomic folder exchange is missing
+        publish.recover_parked(out.resolve())  # only needed where the atomic folder exchange is missing
         after = snapshot(out)
         # either the old output untouched or a complete new one, never a mix
         new_id = json.loads(after["run.json"])["run_id"] != json.loads(before["run.json"])["run_id"]

@@ -14,6 +14,8 @@ CACHE_DIR = "cache"
 LANDCOVER_VRT = "landcover_{year}.vrt"
 # written with every output: a folder holding it is sinkzone's to replace; any other non-empty folder is not
 OUTPUT_MARKER = ".sinkzone-output"
+# every file sinkzone wrote into a folder, with its size and time: anything else there (or changed since) is a user's
+MANIFEST = ".sinkzone-files.json"
 STYLE_TABLE = "layer_styles"
 # what GDAL names the geometry column of a GeoPackage layer it creates
 GEOMETRY_COLUMN = "geom"

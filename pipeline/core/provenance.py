@@ -21,7 +21,17 @@ def package_versions() -> dict[str, str]:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             versions[name] = "not installed"
-    return versions
+    return {**versions, **_native_versions()}
+
+
+def _native_versions() -> dict[str, str]:
+    """The C libraries that compute: GDAL reads and warps, PROJ transforms, GEOS intersects."""
+    import pyproj
+    import rasterio
+    import shapely
+
+    return {"GDAL": str(rasterio.__gdal_version__), "PROJ": str(pyproj.proj_version_str),
+            "GEOS": str(shapely.geos_version_string)}
 
 
 def run_id(config: dict[str, Any], fingerprints: list[dict[str, Any]], *, code: str) -> str:

@@ -18,7 +18,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from pipeline.core.errors import OutputError
-from pipeline.files.output import recover_parked
+from pipeline.files.publish import recover_parked
 
 log = logging.getLogger(__name__)
 

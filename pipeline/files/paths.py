@@ -4,17 +4,43 @@ from __future__ import annotations
 
 import glob
 import hashlib
+import stat
 from contextlib import suppress
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
-from pipeline.core.errors import MissingFileError
+from pipeline.core.errors import InputError, MissingFileError
+
+
+def is_vsi(path: Path) -> bool:
+    """A GDAL virtual file system path (/vsicurl/, /vsis3/, /vsizip/ ...): GDAL reads it, the OS cannot."""
+    return str(path).startswith("/vsi")
 
 
 def require_file(path: Path) -> None:
+    """The input exists and reading it cannot block (a FIFO waits forever for a writer)."""
+    if is_vsi(path):
+        return
     if not path.exists():
         raise MissingFileError(f"{path}: file not found")
+    problem = special_file_problem(path)
+    if problem:
+        raise InputError(problem)
+
+
+def special_file_problem(path: Path) -> str | None:
+    """Why `path` cannot be read or replaced without blocking: a FIFO, socket or device; None otherwise."""
+    try:
+        mode = path.lstat().st_mode
+    except OSError:
+        return None
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode) or stat.S_ISLNK(mode):
+        return None
+    kind = "a FIFO (named pipe)" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "a device"
+    return f"{path}: is {kind}, not a file; reading or copying it would block: remove it or name a regular file"
+
+
 
 
 def is_tile_pattern(path: Path) -> bool:
@@ -87,17 +113,34 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _folder_files(path: Path) -> list[Path]:
+    """The files of a folder dataset (an Esri File Geodatabase `.gdb` is a folder of tables and indexes)."""
+    return sorted(p for p in path.rglob("*") if p.is_file() and not p.is_symlink())
+
+
 def fingerprint(path: Path) -> dict[str, Any]:
-    """Bytes and SHA-256 of every file reading `path` reads: did anything the run uses change?"""
-    files = read_files(path)
+    """Bytes and SHA-256 of every file reading `path` reads: did anything the run uses change?
+
+    A folder dataset counts every file in it; a GDAL virtual path (/vsicurl/ ...) only its name (reading a remote
+    mosaic whole to hash it would cost more than the run)."""
+    if is_vsi(path):
+        return _vsi_fingerprint(path)
+    files = _folder_files(path) if path.is_dir() else read_files(path)
     combined = hashlib.sha256()
     for f in files:
-        combined.update(f"{f.name}\0{_sha256(f)}\0".encode())
+        name = f.relative_to(path).as_posix() if path.is_dir() else f.name
+        combined.update(f"{name}\0{_sha256(f)}\0".encode())
     record: dict[str, Any] = {"path": str(path), "bytes": sum(f.stat().st_size for f in files),
                               "sha256": combined.hexdigest()}
     if len(files) > 1:
         record["files"] = [str(f) for f in files]
     return record
+
+
+def _vsi_fingerprint(path: Path) -> dict[str, Any]:
+    """A remote input is named, not hashed: its bytes are not read twice (`remote`: rerun with --overwrite after
+    it changes; the run notes it)."""
+    return {"path": str(path), "sha256": hashlib.sha256(str(path).encode()).hexdigest(), "remote": True}
 
 
 def move_file(source: Path, target: Path) -> None:

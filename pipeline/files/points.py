@@ -4,6 +4,7 @@ the raster value under each point, and the files an interpreter works in (GeoPac
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from xml.sax.saxutils import escape
 
@@ -13,7 +14,9 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from pipeline.core.errors import InputError
+from pipeline.core.literal import clean, csv_text, is_missing
 from pipeline.files.paths import require_file
+from pipeline.files.publish import publish_files
 from pipeline.files.rasters import WindowSource, read_window
 from pipeline.files.vectors import point_layer_name, read_layer
 
@@ -63,36 +66,42 @@ def values_at_cells(source: WindowSource, rows: NDArray[np.int64], cols: NDArray
     return values
 
 
-def write_samples(folder: Path, stem: str, points: gpd.GeoDataFrame) -> list[Path]:
-    """The sample as `stem.gpkg` (the points' CRS), `stem.csv` (WGS84 lon, lat) and `stem.kml` (Google Earth)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    gpkg, csv, kml = (folder / f"{stem}{ext}" for ext in (".gpkg", ".csv", ".kml"))
-    for path in (gpkg, csv, kml):
-        path.unlink(missing_ok=True)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        points.to_file(gpkg, layer=SAMPLE_LAYER, driver="GPKG", engine="pyogrio")
+def write_samples(folder: Path, stem: str, points: gpd.GeoDataFrame, *, inputs: Sequence[Path]) -> list[Path]:
+    """The sample as `stem.gpkg` (the points' CRS), `stem.csv` (WGS84 lon, lat) and `stem.kml` (Google Earth),
+    through the one writer: a labelled sample or any file sinkzone did not write is never replaced."""
     wgs = points.to_crs(WGS84)
     table = pd.DataFrame(wgs.drop(columns=wgs.geometry.name))
     table["lon"], table["lat"] = wgs.geometry.x.round(8), wgs.geometry.y.round(8)
-    table.to_csv(csv, index=False, encoding="utf-8")
-    kml.write_text(kml_document(table, name=stem), encoding="utf-8")
-    return [gpkg, csv, kml]
+
+    def gpkg(path: Path) -> None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            points.to_file(path, layer=SAMPLE_LAYER, driver="GPKG", engine="pyogrio")
+
+    def csv(path: Path) -> None:
+        literal = table.map(lambda v: csv_text(v) if isinstance(v, str) else v)
+        literal.set_axis([csv_text(str(c)) for c in table.columns], axis=1).to_csv(path, index=False,
+                                                                                  encoding="utf-8")
+
+    def kml(path: Path) -> None:
+        path.write_text(kml_document(table, name=stem), encoding="utf-8")
+
+    return publish_files(folder, {f"{stem}.gpkg": gpkg, f"{stem}.csv": csv, f"{stem}.kml": kml}, inputs=inputs)
 
 
 def kml_document(table: pd.DataFrame, *, name: str) -> str:
-    """One KML Placemark per row (lon/lat columns), every other column as ExtendedData, text escaped."""
+    """One KML Placemark per row (lon/lat columns), every other column as ExtendedData, text escaped and its
+    control characters replaced (XML cannot hold them)."""
     fields = [c for c in table.columns if c not in ("lon", "lat")]
     marks = []
     for record in table.to_dict("records"):
-        data = "".join(f'<Data name="{escape(f)}"><value>{escape(_text(record[f]))}</value></Data>' for f in fields)
-        marks.append(f"<Placemark><name>{escape(_text(record.get('sample_id', '')))}</name>"
+        data = "".join(f'<Data name="{_xml(f)}"><value>{_xml(record[f])}</value></Data>' for f in fields)
+        marks.append(f"<Placemark><name>{_xml(record.get('sample_id', ''))}</name>"
                      f"<ExtendedData>{data}</ExtendedData>"
                      f"<Point><coordinates>{record['lon']},{record['lat']}</coordinates></Point></Placemark>")
     return ('<?xml version="1.0" encoding="UTF-8"?>\n<kml xmlns="http://www.opengis.net/kml/2.2"><Document>'
-            f"<name>{escape(name)}</name>{''.join(marks)}</Document></kml>\n")
+            f"<name>{_xml(name)}</name>{''.join(marks)}</Document></kml>\n")
 
 
-def _text(value: object) -> str:
-    return "" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
-
+def _xml(value: object) -> str:
+    return "" if is_missing(value) else escape(clean(str(value)), {'"': "&quot;"})

@@ -13,6 +13,9 @@ from pathlib import Path
 
 import openpyxl
 import pandas as pd
+from openpyxl.cell.cell import Cell, MergedCell
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
 
 from pipeline.core.errors import TableError
 from pipeline.core.text import UTF8, decode_text, encoding_note
@@ -73,21 +76,91 @@ def read_plan_sheet(path: Path, *, sheet: str | None = None) -> Table:
     """
     require_file(path)
     if path.suffix.lower() in (".xlsx", ".xlsm"):
-        return Table(frame=_sheet_frame(_xlsx_rows(path, sheet=sheet), path), name=str(path))  # XML: UTF-8
+        name, rows = _xlsx_rows(path, sheet=sheet)
+        return Table(frame=_sheet_frame(rows, path), name=f"{path}, sheet {name!r}")  # XML: UTF-8
     text, encoding = read_text(path, what="plan sheet")
     return Table(frame=_sheet_frame(_sheet_rows(text), path), name=str(path), encoding=encoding)
 
 
-def _xlsx_rows(path: Path, *, sheet: str | None) -> list[tuple[int, list[str]]]:
-    """Every row of one worksheet (the first unless named) as text cells, with its Excel row number."""
+# an .xlsx is a zip: a plan sheet unpacks to well under a megabyte, a zip bomb to gigabytes from a few
+MAX_UNPACKED_BYTES = 256 << 20
+MAX_PACKING_RATIO = 200
+
+
+def _unpacked_size_problem(path: Path) -> str | None:
+    """Why the workbook must not be parsed (it would unpack to too much), checked from the zip's directory."""
     try:
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+    except (OSError, zipfile.BadZipFile) as exc:
+        return f"{path}: not a readable .xlsx workbook ({exc})"
+    total = sum(m.file_size for m in members)
+    packed = max(sum(m.compress_size for m in members), 1)
+    if total > MAX_UNPACKED_BYTES or (total > 1 << 20 and total / packed > MAX_PACKING_RATIO):
+        return (f"{path}: the workbook unpacks to {total:,} bytes from {packed:,} (a plan sheet unpacks to well "
+                f"under {MAX_UNPACKED_BYTES >> 20} MB); not read: save the plan sheet on its own, or as CSV")
+    return None
+
+
+def _xlsx_rows(path: Path, *, sheet: str | None) -> tuple[str, list[tuple[int, list[str]]]]:
+    """The plan worksheet's name and its rows as the text a person sees, with Excel row numbers.
+
+    The sheet is the one named, else the one whose header has zone_id (several such sheets are refused, an old
+    plan beside the new one must not be used unnoticed). A cell Excel shows as 45 % reads 45; a formula
+    without a saved value, and merged cells in the plan rows, are refused naming row and column."""
+    problem = _unpacked_size_problem(path)
+    if problem:
+        raise TableError(problem)
+    try:
+        shown = openpyxl.load_workbook(path, data_only=True)
+        typed = openpyxl.load_workbook(path, data_only=False)
+    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as exc:
         raise TableError(f"{path}: not a readable .xlsx workbook ({exc})") from exc
-    if sheet is not None and sheet not in book.sheetnames:
-        raise TableError(f"{path}: no sheet {sheet!r}; the workbook has: {', '.join(book.sheetnames)}")
-    pages = book[sheet] if sheet is not None else book.worksheets[0]
-    return [(n, [_cell_text(v) for v in row]) for n, row in enumerate(pages.iter_rows(values_only=True), start=1)]
+    name = _plan_sheet_name(path, shown, sheet=sheet)
+    values, formulas = shown[name], typed[name]
+    problems = [*_merged_problems(values), *_formula_problems(values, formulas)]
+    if problems:
+        raise TableError(f"{path}, sheet {name!r}: " + "; ".join(problems[:10]))
+    rows = [(n, [_cell_text(_as_shown(cell)) for cell in row])
+            for n, row in enumerate(values.iter_rows(), start=1)]
+    return name, rows
+
+
+def _plan_sheet_name(path: Path, book: openpyxl.Workbook, *, sheet: str | None) -> str:
+    if sheet is not None:
+        if sheet not in book.sheetnames:
+            raise TableError(f"{path}: no sheet {sheet!r}; the workbook has: {', '.join(book.sheetnames)}")
+        return sheet
+    with_ids = [ws.title for ws in book.worksheets
+                if any(str(v).strip() == "zone_id" for row in ws.iter_rows(max_row=20, values_only=True) for v in row)]
+    if len(with_ids) > 1:
+        raise TableError(f"{path}: sheets {', '.join(repr(n) for n in with_ids)} all look like plan sheets (a "
+                         "zone_id column); name the one to use with plans.sheet in the config")
+    return with_ids[0] if with_ids else book.worksheets[0].title
+
+
+def _merged_problems(ws: Worksheet) -> list[str]:
+    """Merged cells below the header row: Excel shows one value over several rows, the file holds it once."""
+    header = next((n for n, row in enumerate(ws.iter_rows(values_only=True), start=1) if any(
+        v is not None and str(v).strip() and not str(v).startswith("#") for v in row)), 0)
+    return [f"cells {r.coord} are merged (row {r.min_row}, column {get_column_letter(r.min_col)}): unmerge them "
+            "and type the value in every row" for r in ws.merged_cells.ranges if r.max_row > header]
+
+
+def _formula_problems(values: Worksheet, formulas: Worksheet) -> list[str]:
+    """Formulas whose result the file does not hold (written by a program that does not calculate)."""
+    return [f"row {cell.row}, column {cell.column_letter}: the formula {cell.value} has no saved value; open and "
+            "save the file in Excel or WPS, or type the value"
+            for row in formulas.iter_rows() for cell in row
+            if cell.data_type == "f" and values[cell.coordinate].value is None]
+
+
+def _as_shown(cell: Cell | MergedCell) -> object:
+    """The value as Excel shows it: a percent-formatted 0.45 is the 45 a person typed as 45 %."""
+    value = cell.value
+    if isinstance(value, int | float) and not isinstance(value, bool) and "%" in str(cell.number_format):
+        return round(value * 100, 9)
+    return value
 
 
 def _cell_text(value: object) -> str:

@@ -19,7 +19,7 @@ from pipeline.core.config import RunConfig, load_class_map
 from pipeline.core.errors import SinkzoneError, ValidationFailed
 from pipeline.core.grid import Grid
 from pipeline.files.lock import check_writable
-from pipeline.files.output import output_folder_problem
+from pipeline.files.publish import output_folder_problem
 from pipeline.files.rasters import RasterInfo
 from pipeline.inputs.carbon_tables import CARBON_ZONE_FIELDS, CarbonInputs, check_carbon
 from pipeline.inputs.carbon_tables import input_paths as carbon_paths

@@ -93,6 +93,8 @@ def _check_row(row: pd.Series, *, zone_ids: Collection[str], first_year: int) ->
     if all(math.isnan(v) for v in targets.values()):
         problems.append(f"no target: give at least one of {', '.join(TARGETS)}")
     target_year = _year(row["target_year"], "target_year", problems)
+    problems += [f"{column} is empty; every plan row needs {', '.join(REQUIRED)}" for column in REQUIRED
+                 if not str(row[column]).strip()]
     baseline = _year(row.get("baseline_year", ""), "baseline_year", problems) or first_year
     if target_year is not None and target_year < baseline:
         problems.append(f"target_year {target_year} is before the baseline year {baseline}")

@@ -122,6 +122,29 @@ def _sample_ids(frame: gpd.GeoDataFrame) -> pd.Series:
     return pd.Series(np.arange(1, len(frame) + 1).astype(str))
 
 
+def _design_problems(frame: gpd.GeoDataFrame, years: tuple[int, int], *, source: str, change: bool) -> list[str]:
+    """A sample is bound to the epoch and design it was drawn for (`sinkzone sample` writes them into its `year`
+    and `strata_year` columns), and lists each point once: a copy of every row would halve the variance."""
+    problems = []
+    for column, year, key in (("year", years[0], "year"), ("strata_year", years[1], "strata_year")):
+        if change or column not in frame.columns:
+            continue
+        drawn = sorted({str(v).strip() for v in frame[column] if str(v).strip() not in ("", "nan", "None")})
+        if drawn and drawn != [str(year)]:
+            problems.append(f"{source}: the sample was drawn with {column} {', '.join(drawn)} (its {column!r} "
+                            f"column) and the config would analyse it as {column} {year}; set accuracy.{key}: "
+                            f"{drawn[0]} in the config, or draw a sample for {year}")
+    ids = _sample_ids(frame)
+    repeated = ids[ids.duplicated()].unique().tolist()
+    where = frame.geometry.reset_index(drop=True).to_wkb()
+    copies = int((pd.DataFrame({"id": ids, "at": where}).duplicated()).sum())
+    if repeated:
+        problems.append(f"{source}: sample_id {', '.join(map(str, repeated[:_SHOWN]))} listed more than once "
+                        f"({copies} row(s) are exact copies); each point must be listed once, or it counts twice "
+                        "and the standard errors shrink")
+    return problems
+
+
 def _reference_names(change: Change | None, class_map: ClassMap, problems: list[str]
                      ) -> tuple[list[str] | None, str]:
     """The names a reference label may take and what they are; None (problem collected) for an unknown group."""
@@ -151,6 +174,10 @@ def read_accuracy(config: RunConfig, zones: PreparedZones, infos: Sequence[Raste
         fields = ", ".join(c for c in frame.columns if c != frame.geometry.name)
         problems.append(f"{source}: no field {settings.reference_field!r} with the reference labels; the "
                         f"sample has: {fields}. Set accuracy.reference_field")
+        return None
+    bound = _design_problems(frame, years, source=source, change=settings.change is not None)
+    if bound:
+        problems += bound
         return None
     grid = infos[0].grid
     points = frame.geometry.to_crs(grid.crs).reset_index(drop=True)

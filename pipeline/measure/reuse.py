@@ -16,7 +16,7 @@ from typing import Any
 
 from pipeline.core.names import CACHE_DIR
 from pipeline.core.sums import ZoneValueTotals
-from pipeline.files.totals import code_fingerprint, read_totals
+from pipeline.files.totals import read_totals
 from pipeline.inputs.check import Inputs
 from pipeline.inputs.landcover import epoch_nodata
 from pipeline.measure.graph import Cached, Computed, needs_union
@@ -32,26 +32,43 @@ def _digest(*parts: object) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
 
-def cache_keys(inputs: Inputs, prints: Sequence[Mapping[str, Any]]) -> CacheKeys:
+def cache_keys(inputs: Inputs, prints: Sequence[Mapping[str, Any]], *, code: str) -> CacheKeys:
     """Keys of everything an epoch's totals depend on: grid, every byte of the zone layer and how it is read,
-    whether the zones' union is summed too, the code, the epoch's file and nodata; a pair's, its two epochs'."""
+    whether the zones' union is summed too, `code` (the run id's digest of sinkzone's code, data and libraries),
+    the epoch's file and nodata; a pair's, its two epochs'."""
     sha = {str(p["path"]): str(p["sha256"]) for p in prints}
     config = inputs.config
     zones = _digest(inputs.grid.key(), sha[str(config.zones.path)], config.zones.model_dump(mode="json"),
-                    needs_union(inputs), code_fingerprint())
+                    needs_union(inputs), code)
     epochs = {e.year: _digest(zones, sha[str(e.path)], epoch_nodata(e, info))
               for e, info in zip(config.landcover, inputs.rasters, strict=True)}
     pairs = {(a, b): _digest(epochs[a], epochs[b]) for a in epochs for b in epochs if a < b}
     return CacheKeys(epochs=epochs, pairs=pairs)
 
 
-def load_cached(out_dir: Path, keys: CacheKeys) -> Cached:
+@dataclass(frozen=True)
+class Reused:
+    """What a run takes from the previous output's cache: the totals, what run.json lists, and notes on entries
+    that could not be used."""
+
+    cached: Cached
+    listed: list[dict[str, str]]
+    made_by: dict[str, str]  # key -> run id that computed it
+    notes: list[str]
+
+
+def load_cached(out_dir: Path, keys: CacheKeys) -> Reused:
     """The previous output's totals that this run's keys name."""
     folder = out_dir / CACHE_DIR
     totals = read_totals(folder, {str(year): key for year, key in keys.epochs.items()})
     pairs = read_totals(folder, {f"{a}-{b}": key for (a, b), key in keys.pairs.items()})
-    return Cached(totals={int(name): t for name, t in totals.items()},
-                  transitions={_pair(name): t for name, t in pairs.items()})
+    named = {**{str(y): k for y, k in keys.epochs.items()}, **{f"{a}-{b}": k for (a, b), k in keys.pairs.items()}}
+    listed = [{"totals": name, "key": named[name], "run_id": run}
+              for found in (totals, pairs) for name, run in found.made_by.items()]
+    return Reused(cached=Cached(totals={int(name): t for name, t in totals.totals.items()},
+                                transitions={_pair(name): t for name, t in pairs.totals.items()}),
+                  listed=listed, made_by={entry["key"]: entry["run_id"] for entry in listed},
+                  notes=[*totals.notes, *pairs.notes])
 
 
 def _pair(name: str) -> tuple[int, int]:

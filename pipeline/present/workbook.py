@@ -11,6 +11,7 @@ import geopandas as gpd
 import pandas as pd
 
 from pipeline.core.classmaps import ClassMap
+from pipeline.core.literal import EXCEL_CELL_CHARS, cell_text
 from pipeline.present.styles import field_alias
 
 
@@ -31,7 +32,22 @@ def workbook_sheets(layers: Mapping[str, pd.DataFrame], class_map: ClassMap, *,
         plain = pd.DataFrame(frame.drop(columns=frame.geometry.name)) if isinstance(frame, gpd.GeoDataFrame) \
             else frame
         sheets[name] = plain.set_axis([header(str(c), class_map, layer=name) for c in plain.columns], axis=1)
+    notes = [*_cut_notes(sheets)]
     listed = ", ".join(f"{name} ({rows:,} rows)" for name, rows in too_long.items())
-    notes = [f"tables.xlsx leaves out {listed}, longer than output.workbook_max_rows ({max_rows:,}); "
-             "open them from sinkzones.gpkg"] if too_long else []
+    if too_long:
+        notes.append(f"tables.xlsx leaves out {listed}, longer than output.workbook_max_rows ({max_rows:,}); "
+                     "open them from sinkzones.gpkg")
     return sheets, notes
+
+
+def _cut_notes(sheets: Mapping[str, pd.DataFrame]) -> list[str]:
+    """Where a text is longer than an Excel cell holds (it is cut there; the GeoPackage keeps it whole)."""
+    notes = []
+    for name, frame in sheets.items():
+        for column in frame.columns[(frame.dtypes == object).to_numpy()]:  # noqa: E721 - pandas text columns
+            long = frame[column].map(lambda v: isinstance(v, str) and cell_text(v)[1])
+            if long.any():
+                notes.append(f"tables.xlsx, sheet {name}, column {column}: {int(long.sum())} text(s) longer than "
+                             f"the {EXCEL_CELL_CHARS:,} characters an Excel cell holds are cut there (first on row "
+                             f"{int(long.to_numpy().argmax()) + 2}); sinkzones.gpkg keeps them whole")
+    return notes

@@ -33,19 +33,20 @@ from pipeline.core.names import (
 from pipeline.core.sums import ZoneValueTotals
 from pipeline.files.output import (
     read_run_record,
-    staged_output,
     write_files,
     write_outputs,
     write_qgis_package,
+    write_run_record,
     write_workbook,
 )
 from pipeline.files.paths import fingerprint, is_tile_pattern
+from pipeline.files.publish import staged_output
 from pipeline.files.rasters import raster_source, read_preview
 from pipeline.files.totals import package_fingerprint, write_totals
 from pipeline.inputs.check import Inputs, check_inputs, input_files
 from pipeline.inputs.landcover import epoch_nodata
 from pipeline.measure.graph import Cached, Computed, ProgressHook, build_graph, compute
-from pipeline.measure.reuse import CacheKeys, cache_keys, load_cached, to_store
+from pipeline.measure.reuse import Reused, cache_keys, load_cached, to_store
 from pipeline.metrics import accuracy, candidates, carbon, class_area, progress, region, transitions
 from pipeline.metrics.base import StageResult
 from pipeline.metrics.zone_layer import zone_layer
@@ -148,7 +149,8 @@ def run(config: RunConfig, *, overwrite: bool = False, progress: ProgressHook | 
     for note in inputs.notes:
         log.warning(note)
     prints = fingerprints(inputs)
-    rid = provenance.run_id(config.model_dump(mode="json"), prints, code=package_fingerprint())
+    code = package_fingerprint()
+    rid = provenance.run_id(config.model_dump(mode="json"), prints, code=code)
     previous = _previous_run(config, rid, overwrite=overwrite)
     if previous is not None:
         log.info("inputs and config unchanged since the last run (run id %s); nothing to do", rid)
@@ -156,8 +158,12 @@ def run(config: RunConfig, *, overwrite: bool = False, progress: ProgressHook | 
                          skipped=True)
     _log_inputs(inputs)
     checked = time.perf_counter()
-    keys = cache_keys(inputs, prints)
-    computed = _compute(inputs, keys, overwrite=overwrite, progress=progress)
+    keys = cache_keys(inputs, prints, code=code)
+    reused = Reused(cached=Cached(totals={}, transitions={}), listed=[], made_by={}, notes=[]) if overwrite \
+        else load_cached(config.output.dir, keys)
+    for note in reused.notes:
+        log.warning(note)
+    computed = _compute(inputs, reused.cached, progress=progress)
     done = time.perf_counter()
     log.info("summed %d epoch(s) and %d transition pair(s) in %.1f s; making the tables", len(computed.totals),
              len(computed.transitions), done - checked)
@@ -172,16 +178,17 @@ def run(config: RunConfig, *, overwrite: bool = False, progress: ProgressHook | 
     sheets, book_notes = workbook_sheets(layers, inputs.class_map, max_rows=config.output.workbook_max_rows)
     for note in book_notes:
         log.warning(note)
-    record = run_record(inputs, layers, rid=rid, prints=prints, notes=[*inputs.notes, *stage_notes, *book_notes],
+    record = run_record(inputs, layers, rid=rid, prints=prints,
+                        notes=[*inputs.notes, *reused.notes, *stage_notes, *book_notes],
                         timings={"check_s": checked - started, "compute_s": done - checked})
-    _write(inputs, layers, sheets, record, cache=to_store(keys, computed), extras=extras)
+    record["reused"] = reused.listed
+    _write(inputs, layers, sheets, record, cache=to_store(keys, computed), made_by=reused.made_by, extras=extras)
     tables = {name: frame for name, frame in layers.items() if name != ZONES}
     return RunResult(out_dir=config.output.dir, tables=tables, zones=layers[ZONES], record=record)
 
 
-def _compute(inputs: Inputs, keys: CacheKeys, *, overwrite: bool, progress: ProgressHook | None) -> Computed:
-    """The one compute, of what the previous output's cache does not already hold (everything with overwrite)."""
-    cached = Cached(totals={}, transitions={}) if overwrite else load_cached(inputs.config.output.dir, keys)
+def _compute(inputs: Inputs, cached: Cached, *, progress: ProgressHook | None) -> Computed:
+    """The one compute, of what the previous output's cache does not already hold."""
     if cached.totals or cached.transitions:
         log.info("reusing the totals of epochs %s and of %d transition pair(s) from the previous run",
                  ", ".join(map(str, sorted(cached.totals))) or "none", len(cached.transitions))
@@ -189,7 +196,7 @@ def _compute(inputs: Inputs, keys: CacheKeys, *, overwrite: bool, progress: Prog
 
 
 def _write(inputs: Inputs, layers: Mapping[str, pd.DataFrame], sheets: Mapping[str, pd.DataFrame],
-           record: Mapping[str, Any], *, cache: Mapping[str, ZoneValueTotals],
+           record: Mapping[str, Any], *, cache: Mapping[str, ZoneValueTotals], made_by: Mapping[str, str],
            extras: Callable[[Path], None] | None) -> None:
     """The GeoPackage, its styles and QGIS project, the report, the caller's run log, and run.json last."""
     config = inputs.config
@@ -204,13 +211,18 @@ def _write(inputs: Inputs, layers: Mapping[str, pd.DataFrame], sheets: Mapping[s
         write_qgis_package(folder, styles=style_frame(package.style_rows), project_xml=package.project_xml,
                            record=record)
         write_workbook(folder / WORKBOOK_NAME, sheets)
-        write_totals(folder / CACHE_DIR, cache)
+        write_totals(folder / CACHE_DIR, cache, run_id=str(record["run_id"]), made_by=made_by)
         if report_files is not None:
             write_files(folder / REPORT_DIR, report_files)
         if extras is not None:
             extras(folder)
 
-    with staged_output(config.output.dir) as folder:
+    def carried(folder: Path, notes: list[str]) -> None:
+        for note in notes:
+            log.warning(note)
+        write_run_record(folder, {**record, "notes": [*record["notes"], *notes]})
+
+    with staged_output(config.output.dir, amend=carried) as folder:
         write_outputs(folder, gpkg_layers=layers, record=record, extras=beside_gpkg)
 
 

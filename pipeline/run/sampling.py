@@ -33,9 +33,10 @@ from pipeline.core.errors import ConfigError
 from pipeline.core.estimators import allocate, change_category, sample_size
 from pipeline.core.grid import Grid, row_cell_areas_m2
 from pipeline.core.units import M2_PER_HA
+from pipeline.files.paths import read_files
 from pipeline.files.points import write_samples
 from pipeline.files.rasters import WindowSource, block_aligned_chunks, read_window, window_source
-from pipeline.inputs.check import Inputs, check_inputs
+from pipeline.inputs.check import Inputs, check_inputs, input_files
 from pipeline.inputs.landcover import epoch_nodata
 from pipeline.inputs.sample_points import zone_members
 
@@ -217,5 +218,5 @@ def draw(config: RunConfig, design: Design, *, out: Path) -> Sample:
     short = plan[plan["n"] < plan["n_planned"]]
     notes = tuple(f"stratum {s}: only {c} cell(s) inside the zones, all taken (planned {p})"
                   for s, c, p in zip(short["stratum"], short["cells"], short["n_planned"], strict=True))
-    files = write_samples(out.parent, out.stem, points)
+    files = write_samples(out.parent, out.stem, points, inputs=[f for p in input_files(config) for f in read_files(p)])
     return Sample(allocation=plan.drop(columns="n_planned"), points=points, files=files, notes=notes)

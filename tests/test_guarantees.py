@@ -1,0 +1,397 @@
+"""Issue 19: the second round of hostile input, each finding as a bureau's folders would hold it. The fixes are
+mechanisms every path goes through: one writer (files/publish.py), one provenance key (files/totals.py), one
+reader of plan-sheet cells (files/tables.py), one text policy (core/literal.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import zipfile
+from pathlib import Path
+
+import geopandas as gpd
+import openpyxl
+import pandas as pd
+import pytest
+import yaml
+from harden_support import (
+    assert_clean_failure,
+    cli,
+    good_inputs,
+    land_cover,
+    two_zones,
+    write_config,
+    write_raster,
+    write_zones,
+)
+
+from pipeline.core.config import load_config
+from pipeline.files import totals
+from pipeline.run import runner
+
+
+def _set(config: Path, **changes: object) -> Path:
+    raw = yaml.safe_load(config.read_text())
+    raw.update(changes)
+    config.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    return config
+
+
+def _raw(config: Path) -> dict:
+    return dict(yaml.safe_load(config.read_text()))
+
+
+def _out(config: Path) -> Path:
+    return Path(_raw(config)["output"]["dir"])
+
+
+def _record(config: Path) -> dict:
+    return dict(json.loads((_out(config) / "run.json").read_text(encoding="utf-8")))
+
+
+def _ok(*args: str) -> str:
+    result = cli(*args)
+    assert result.exit_code == 0, result.output
+    return " ".join(result.output.split())
+
+
+def _draw(config: Path, out: Path, *extra: str) -> str:
+    return _ok("sample", str(config), "--out", str(out), "--n", "12", "--min-per-stratum", "2", *extra)
+
+
+# ---- data loss: the one writer ---------------------------------------------------------------------------------
+
+
+def test_a_second_draw_never_replaces_a_labelled_sample(tmp_path: Path) -> None:
+    config = good_inputs(tmp_path)
+    out = tmp_path / "field" / "samples.gpkg"
+    _draw(config, out)
+    labelled = gpd.read_file(out)
+    labelled["reference"] = "forest"
+    labelled.to_file(out, layer="samples", driver="GPKG")
+    csv = out.with_suffix(".csv")
+    csv.write_text(csv.read_text(encoding="utf-8").replace(",,", ",cropland,"), encoding="utf-8")
+    before = {p.name: p.read_bytes() for p in out.parent.iterdir() if not p.name.startswith(".")}
+    assert_clean_failure(cli("sample", str(config), "--out", str(out), "--n", "12", "--seed", "5"),
+                         "samples.gpkg: exists and is not a file sinkzone wrote, or was changed since")
+    assert {p.name: p.read_bytes() for p in out.parent.iterdir() if not p.name.startswith(".")} == before
+    assert set(gpd.read_file(out)["reference"]) == {"forest"}  # 12 labels kept, not 0
+
+
+def test_an_unlabelled_draw_of_sinkzone_is_replaced_by_the_next(tmp_path: Path) -> None:
+    config = good_inputs(tmp_path)
+    out = tmp_path / "samples.gpkg"
+    _draw(config, out, "--seed", "1")
+    first = out.with_suffix(".csv").read_text()
+    _draw(config, out, "--seed", "2")
+    assert out.with_suffix(".csv").read_text() != first
+
+
+def test_sample_out_naming_the_config_s_zone_layer_is_refused(tmp_path: Path) -> None:
+    config = good_inputs(tmp_path)
+    zones = tmp_path / "zones.gpkg"
+    before = zones.read_bytes()
+    assert_clean_failure(cli("sample", str(config), "--out", str(zones), "--n", "12"),
+                         "zones.gpkg: is an input of this command")
+    assert zones.read_bytes() == before
+
+
+def test_a_root_run_keeps_owner_group_and_mode_of_the_folder_and_the_users_files(tmp_path: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("a root run needs root")
+    config = good_inputs(tmp_path)
+    out = _out(config)
+    _ok("run", str(config))
+    os.chown(out, 1234, 1234)
+    os.chmod(out, 0o2775)
+    mine = out / "notes.txt"
+    mine.write_text("interpreter's notes")
+    os.chown(mine, 1234, 1235)
+    os.chmod(mine, 0o640)
+    _ok("run", str(config), "--overwrite")
+    st = out.stat()
+    assert (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) == (1234, 1234, 0o2775)
+    kept = mine.stat()
+    assert (kept.st_uid, kept.st_gid, stat.S_IMODE(kept.st_mode)) == (1234, 1235, 0o640)
+    gpkg = (out / "sinkzones.gpkg").stat()
+    assert (gpkg.st_uid, gpkg.st_gid) == (1234, 1234)  # the analyst can still open it read-write
+
+
+def test_a_workbook_edited_in_place_and_a_users_report_file_are_kept_with_a_note(tmp_path: Path) -> None:
+    config = good_inputs(tmp_path)
+    out = _out(config)
+    _ok("run", str(config))
+    edited = (out / "tables.xlsx").read_bytes() + b"analyst's edit"
+    (out / "tables.xlsx").write_bytes(edited)
+    (out / "report").mkdir(exist_ok=True)
+    (out / "report" / "my_summary.docx").write_bytes(b"summary")
+    _ok("run", str(config), "--overwrite")
+    kept = sorted(out.glob("tables.edited-*.xlsx"))
+    assert len(kept) == 1 and kept[0].read_bytes() == edited
+    assert (out / "report" / "my_summary.docx").read_bytes() == b"summary"
+    assert any("tables.xlsx: changed after sinkzone wrote it; kept as tables.edited-" in n
+               for n in _record(config)["notes"])
+    _ok("run", str(config), "--overwrite")  # kept copies are the user's from then on: carried, not multiplied
+    assert len(sorted(out.glob("tables.edited-*.xlsx"))) == 1
+
+
+def test_every_published_file_and_folder_is_flushed_before_the_swap(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    config = good_inputs(tmp_path)
+    out = _out(config)
+    _ok("run", str(config))
+    (out / "field work").mkdir()
+    (out / "field work" / "photos.txt").write_text("photo list")
+    synced: list[str] = []
+    real = os.fsync
+
+    def recording(fd: int) -> None:  # the real fsync, recording which file it flushed
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", recording)
+    _ok("run", str(config), "--overwrite")
+    staged = {Path(p).relative_to(Path(p).parents[len(Path(p).relative_to(out.parent).parts) - 2]).as_posix()
+              for p in synced if ".staging-" in p}
+    cache = {f"cache/{p.name}" for p in (out / "cache").iterdir()}
+    assert cache and cache <= staged
+    assert {"cache", "field work", "field work/photos.txt"} <= staged
+
+
+def test_a_leftover_journal_of_the_geopackage_is_not_carried(tmp_path: Path) -> None:
+    config = good_inputs(tmp_path)
+    out = _out(config)
+    _ok("run", str(config))
+    (out / "sinkzones.gpkg-journal").write_bytes(b"\xd9\xd5\x05\xf9\x20\xa1\x63\xd7 an old rollback journal")
+    _ok("run", str(config), "--overwrite")
+    assert not (out / "sinkzones.gpkg-journal").exists()
+
+
+def test_a_fifo_in_the_output_folder_is_refused_by_name_before_compute(tmp_path: Path) -> None:
+    config = good_inputs(tmp_path)
+    out = _out(config)
+    _ok("run", str(config))
+    os.mkfifo(out / "pipe")
+    for command in ("validate", "run"):
+        assert_clean_failure(cli(command, str(config), *(["--overwrite"] if command == "run" else [])),
+                             "pipe: is a FIFO (named pipe), not a file")
+
+
+def test_a_sparse_file_in_the_output_folder_stays_sparse(tmp_path: Path) -> None:
+    config = good_inputs(tmp_path)
+    out = _out(config)
+    _ok("run", str(config))
+    with (out / "disk.img").open("wb") as fh:
+        fh.truncate(1 << 30)
+    _ok("run", str(config), "--overwrite")
+    st = (out / "disk.img").stat()
+    assert st.st_size == 1 << 30 and st.st_blocks * 512 < 1 << 20
+
+
+def test_an_output_folder_that_is_a_symlink_loop_is_refused_cleanly(tmp_path: Path) -> None:
+    config = good_inputs(tmp_path)
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    assert_clean_failure(cli("run", str(config), "--out", str(tmp_path / "a")), "cannot be followed")
+    _set(config, output={"dir": str(tmp_path / "a")})
+    for command in ("validate", "run"):
+        assert_clean_failure(cli(command, str(config)), "cannot be followed")
+
+
+# ---- wrong or stale figures: the one reader of cells -----------------------------------------------------------
+
+_PLAN_HEADER = ["zone_id", "sink_type", "target_share_pct", "target_year"]
+
+
+def _plan_book(path: Path, rows: list[list[object]], *, sheets: dict[str, list[list[object]]] | None = None
+               ) -> openpyxl.Workbook:
+    book = openpyxl.Workbook()
+    ws = book.active
+    ws.title = "plan"
+    for row in [_PLAN_HEADER, *rows]:
+        ws.append(row)
+    for name, extra in (sheets or {}).items():
+        other = book.create_sheet(name)
+        for row in [_PLAN_HEADER, *extra]:
+            other.append(row)
+    book.save(path)
+    return book
+
+
+def _with_plans(tmp_path: Path, sheet: Path, **plans: object) -> Path:
+    return _set(good_inputs(tmp_path), plans={"path": str(sheet), **plans})
+
+
+def test_a_percent_formatted_target_reads_as_the_percent_typed(tmp_path: Path) -> None:
+    sheet = tmp_path / "plan.xlsx"
+    book = _plan_book(sheet, [["z0", "森林", 0.45, 2030], ["z1", "forest", 30, 2030]])
+    book["plan"]["C2"].number_format = "0%"  # typed as 45 % in Excel: stored 0.45
+    book.save(sheet)
+    config = _with_plans(tmp_path, sheet)
+    _ok("run", str(config))
+    plans = gpd.read_file(_out(config) / "sinkzones.gpkg", layer="zones").set_index("zid")
+    assert plans.loc["z0", "target_share_pct"] == 45.0  # not 0.45
+    assert plans.loc["z1", "target_share_pct"] == 30.0
+
+
+def test_a_formula_without_a_saved_value_is_refused_naming_the_cell(tmp_path: Path) -> None:
+    sheet = tmp_path / "plan.xlsx"
+    _plan_book(sheet, [["z0", "forest", "=20+25", 2030], ["z1", "forest", 30, 2030]])  # openpyxl saves no value
+    config = _with_plans(tmp_path, sheet)
+    assert_clean_failure(cli("validate", str(config)), "sheet 'plan'", "row 2, column C: the formula =20+25 has "
+                         "no saved value")
+
+
+def test_several_plan_sheets_are_refused_unless_one_is_named(tmp_path: Path) -> None:
+    sheet = tmp_path / "plan.xlsx"
+    _plan_book(sheet, [["z0", "forest", 10, 2025]], sheets={"2024 plan": [["z0", "forest", 45, 2030]]})
+    config = _with_plans(tmp_path, sheet)
+    assert_clean_failure(cli("validate", str(config)), "sheets 'plan', '2024 plan' all look like plan sheets",
+                         "plans.sheet")
+    _set(config, plans={"path": str(sheet), "sheet": "2024 plan"})
+    _ok("run", str(config))
+    zones = gpd.read_file(_out(config) / "sinkzones.gpkg", layer="zones").set_index("zid")
+    assert zones.loc["z0", "target_share_pct"] == 45.0
+
+
+def test_merged_target_year_cells_are_refused_naming_them(tmp_path: Path) -> None:
+    sheet = tmp_path / "plan.xlsx"
+    book = _plan_book(sheet, [["z0", "forest", 40, 2030], ["z1", "forest", 30, None]])
+    book["plan"].merge_cells("D2:D3")  # one 2030 shown over both zones, held once
+    book.save(sheet)
+    assert_clean_failure(cli("validate", str(_with_plans(tmp_path, sheet))), "cells D2:D3 are merged (row 2, "
+                         "column D)")
+
+
+def test_an_empty_target_year_is_refused_before_compute(tmp_path: Path) -> None:
+    sheet = tmp_path / "plan.csv"
+    sheet.write_text("zone_id,sink_type,target_share_pct,target_year\nz0,forest,40,2030\nz1,forest,30,\n",
+                     encoding="utf-8")
+    assert_clean_failure(cli("validate", str(_with_plans(tmp_path, sheet))), "line 3 (zone_id 'z1'): "
+                         "target_year is empty")
+
+
+def test_a_zip_bomb_workbook_is_refused_before_parsing(tmp_path: Path) -> None:
+    sheet = tmp_path / "plan.xlsx"
+    _plan_book(sheet, [["z0", "forest", 40, 2030]])
+    with zipfile.ZipFile(sheet, "a", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("xl/media/padding.bin", b"\0" * (300 << 20))  # 300 MB of zeros, packed to ~300 kB
+    assert sheet.stat().st_size < 2 << 20
+    assert_clean_failure(cli("validate", str(_with_plans(tmp_path, sheet))), "the workbook unpacks to")
+
+
+# ---- wrong or stale figures: samples bound to their design -----------------------------------------------------
+
+
+def _two_epochs(tmp_path: Path) -> Path:
+    r20 = write_raster(tmp_path / "lc2020.tif", land_cover(0))
+    r21 = write_raster(tmp_path / "lc2021.tif", land_cover(1))
+    return write_config(tmp_path, rasters={2020: r20, 2021: r21}, zones=write_zones(tmp_path / "zones.gpkg",
+                                                                                    two_zones()))
+
+
+def _label(sample: Path) -> Path:
+    points = gpd.read_file(sample)
+    points["reference"] = points["map_class"]
+    points.to_file(sample, layer="samples", driver="GPKG")
+    return sample
+
+
+def test_a_sample_drawn_for_2020_is_not_scored_against_2021(tmp_path: Path) -> None:
+    config = write_config(tmp_path, rasters={2020: write_raster(tmp_path / "lc2020.tif", land_cover(0))},
+                          zones=write_zones(tmp_path / "zones.gpkg", two_zones()))
+    sample = tmp_path / "s2020.gpkg"
+    _draw(config, sample)
+    _label(sample)
+    _set(config, landcover=[*_raw(config)["landcover"],
+                            {"year": 2021, "path": str(write_raster(tmp_path / "lc2021.tif", land_cover(1)))}],
+         accuracy={"samples": str(sample)})
+    assert_clean_failure(cli("validate", str(config)), "drawn with year 2020", "set accuracy.year: 2020")
+    _set(config, accuracy={"samples": str(sample), "year": 2020})
+    _ok("validate", str(config))
+
+
+def test_a_sample_stratified_on_another_year_needs_that_strata_year(tmp_path: Path) -> None:
+    config = _two_epochs(tmp_path)
+    sample = tmp_path / "stehman.gpkg"
+    _draw(config, sample, "--year", "2021", "--strata-year", "2020")
+    _label(sample)
+    _set(config, accuracy={"samples": str(sample), "year": 2021})
+    assert_clean_failure(cli("validate", str(config)), "drawn with strata_year 2020", "accuracy.strata_year: 2020")
+
+
+def test_a_sample_with_every_row_twice_is_refused(tmp_path: Path) -> None:
+    config = good_inputs(tmp_path)
+    sample = tmp_path / "s.gpkg"
+    _draw(config, sample)
+    points = _label(sample)
+    twice = gpd.read_file(points)
+    pd.concat([twice, twice]).to_file(tmp_path / "twice.gpkg", layer="samples", driver="GPKG")
+    _set(config, accuracy={"samples": str(tmp_path / "twice.gpkg")})
+    assert_clean_failure(cli("validate", str(config)), "listed more than once (12 row(s) are exact copies)")
+
+
+# ---- wrong or stale figures: the one provenance key ------------------------------------------------------------
+
+
+def test_the_package_digest_covers_the_shipped_tables(tmp_path: Path) -> None:
+    import shutil
+
+    copy = tmp_path / "pipeline"
+    shutil.copytree(Path(totals.__file__).resolve().parents[1], copy,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    before = totals.package_digest(copy)
+    table = copy / "core" / "tables" / "pools_baotou.csv"
+    table.write_text(table.read_text(encoding="utf-8").replace("forest", "forest ", 1), encoding="utf-8")
+    assert totals.package_digest(copy) != before
+
+
+def test_gdal_proj_and_geos_versions_are_recorded_and_keyed(tmp_path: Path) -> None:
+    config = good_inputs(tmp_path)
+    _ok("run", str(config))
+    versions = _record(config)["versions"]
+    assert {"GDAL", "PROJ", "GEOS"} <= set(versions)
+
+
+def test_other_code_recomputes_the_cached_totals(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = _two_epochs(tmp_path)
+    one = _raw(config)["landcover"][:1]
+    runner.run(load_config(_set(config, landcover=one)))
+    monkeypatch.setattr(runner, "package_fingerprint", lambda: "a release that prepares zones otherwise")
+    both = [*one, {"year": 2021, "path": str(tmp_path / "lc2021.tif")}]
+    result = runner.run(load_config(_set(config, landcover=both)))
+    assert result.record["reused"] == []  # not the old code's totals
+
+
+def test_run_json_lists_the_reused_totals_and_the_run_that_made_them(tmp_path: Path) -> None:
+    config = _two_epochs(tmp_path)
+    one = _raw(config)["landcover"][:1]
+    first = runner.run(load_config(_set(config, landcover=one)))
+    both = [*one, {"year": 2021, "path": str(tmp_path / "lc2021.tif")}]
+    second = runner.run(load_config(_set(config, landcover=both)))
+    assert [(r["totals"], r["run_id"]) for r in second.record["reused"]] == [("2020", first.record["run_id"])]
+
+
+@pytest.mark.parametrize("damage", ["empty", "truncated", "bit flip"])
+def test_a_damaged_cache_file_is_recomputed_with_a_note(tmp_path: Path, damage: str) -> None:
+    config = _two_epochs(tmp_path)
+    one = _raw(config)["landcover"][:1]
+    runner.run(load_config(_set(config, landcover=one)))
+    entry = next((_out(config) / "cache").glob("*.npz"))
+    data = entry.read_bytes()
+    with zipfile.ZipFile(entry) as archive:  # np.savez stores its arrays uncompressed
+        info = archive.getinfo("units.npy")
+    at = info.header_offset + 30 + len(info.filename) + len(info.extra) + info.file_size - 1
+    changed = {"empty": b"", "truncated": data[: len(data) // 2],
+               "bit flip": data[:at] + bytes([data[at] ^ 1]) + data[at + 1:]}[damage]
+    entry.write_bytes(changed)
+    both = [*one, {"year": 2021, "path": str(tmp_path / "lc2021.tif")}]
+    result = _ok("run", str(_set(config, landcover=both)))
+    assert "done:" in result
+    record = _record(config)
+    assert record["reused"] == []
+    assert any(entry.name in n and "computed again" in n for n in record["notes"])
+    fresh = runner.run(load_config(config), overwrite=True)
+    got = gpd.read_file(_out(config) / "sinkzones.gpkg", layer="zone_class_area")
+    pd.testing.assert_frame_equal(got, pd.DataFrame(fresh.tables["zone_class_area"]), check_dtype=False)
