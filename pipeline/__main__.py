@@ -1,3 +1,3 @@
-from pipeline.terminal.cli import main
+from pipeline.terminal import main
 
 main()

@@ -194,9 +194,46 @@ def test_an_output_folder_that_is_a_symlink_loop_is_refused_cleanly(tmp_path: Pa
     (tmp_path / "a").symlink_to(tmp_path / "b")
     (tmp_path / "b").symlink_to(tmp_path / "a")
     assert_clean_failure(cli("run", str(config), "--out", str(tmp_path / "a")), "cannot be followed")
+    assert_clean_failure(cli("sample", str(config), "--out", str(tmp_path / "a" / "s.gpkg"), "--n", "12"),
+                         "cannot be followed")
     _set(config, output={"dir": str(tmp_path / "a")})
     for command in ("validate", "run"):
         assert_clean_failure(cli(command, str(config)), "cannot be followed")
+
+
+def test_a_batch_reports_every_config_it_cannot_run_instead_of_skipping_it(tmp_path: Path) -> None:
+    config = good_inputs(tmp_path)
+    batch = tmp_path / "nightly"
+    batch.mkdir()
+    (batch / "CAPS.YAML").write_text(config.read_text())
+    (batch / "trailing.yaml ").write_text(config.read_text().replace(str(tmp_path / "out"), str(tmp_path / "o2")))
+    (batch / "gone.yaml").symlink_to(batch / "deleted.yaml")
+    (batch / "loop.yml").symlink_to(batch / "loop.yml")
+    (batch / "folder.yaml").mkdir()
+    result = cli("batch", str(batch))
+    assert result.exit_code == 1
+    table = " ".join(result.output.split())
+    assert "6 run(s)" not in table and "5 run(s)" in table
+    assert "3 of 5 run(s) failed" in table  # the two real configs done, the three others named as failed
+
+
+@pytest.mark.parametrize("delay", [0.2, 0.5, 0.9])
+def test_ctrl_c_in_the_first_second_says_so_and_exits_130(tmp_path: Path, delay: float) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    config = good_inputs(tmp_path)
+    proc = subprocess.Popen([sys.executable, "-m", "pipeline", "validate", str(config)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    time.sleep(delay)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    if proc.returncode == 0:
+        pytest.skip("validate finished before the signal (a fast machine)")
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err
 
 
 # ---- wrong or stale figures: the one reader of cells -----------------------------------------------------------

@@ -154,7 +154,9 @@ def remove_file(path: Path) -> None:
 
 
 def list_configs(folder: Path) -> list[Path]:
-    """The run configs of a batch folder, in name order."""
+    """Everything in a batch folder named as a run config (.yaml or .yml in any case, even with a trailing space),
+    in name order; one that is no readable file (a dangling or looping link, a folder) is listed too, so the
+    batch reports it as failed instead of skipping it unseen."""
     if not folder.is_dir():
         raise MissingFileError(f"{folder}: batch folder not found")
-    return sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+    return sorted(p for p in folder.iterdir() if p.name.strip().lower().endswith((".yaml", ".yml")))

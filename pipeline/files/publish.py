@@ -119,7 +119,11 @@ def _entries(folder: Path) -> Iterator[Path]:
 def refuse_inputs(targets: Sequence[Path], *, inputs: Sequence[Path]) -> None:
     """A command never writes over a file it reads."""
     read = {p.resolve() for p in inputs}
-    clash = [t for t in targets if t.resolve() in read]
+    try:
+        clash = [t for t in targets if t.resolve() in read]
+    except (OSError, RuntimeError) as exc:  # RuntimeError: a symbolic-link loop
+        raise OutputError(f"{targets[0].parent}: the path cannot be followed ({exc}); fix the symbolic links on "
+                          "it or choose another --out") from exc
     if clash:
         raise OutputError(f"{clash[0]}: is an input of this command (the config reads it); choose another --out")
 

@@ -15,6 +15,7 @@ from rich.text import Text
 
 from pipeline.core.errors import SinkzoneError
 from pipeline.core.names import GPKG_NAME, RUN_RECORD
+from pipeline.terminal import INTERRUPTED_EXIT
 
 if TYPE_CHECKING:
     from pipeline.measure.graph import ProgressHook
@@ -70,17 +71,37 @@ def _fail(exc: SinkzoneError) -> None:
     raise typer.Exit(code=exc.exit_code)
 
 
-INTERRUPTED_EXIT = 130  # 128 + SIGINT, as shells report a Ctrl-C
+_working = [False]  # inside _interruptible: a Ctrl-C unwinds the work (staging dropped, logs kept)
+
+
+@contextmanager
+def _unwinding() -> Iterator[None]:
+    """Work that a Ctrl-C or SIGTERM must unwind (KeyboardInterrupt) rather than end on the spot."""
+    _working[0] = True
+    try:
+        yield
+    finally:
+        _working[0] = False
 
 
 @contextmanager
 def _interruptible() -> Iterator[None]:
     """Ctrl-C at any moment: one line and exit 130; the staged output is dropped, the previous one kept."""
     try:
-        yield
+        with _unwinding():
+            yield
     except KeyboardInterrupt:
         _say("interrupted,", "bold red", "the previous output is untouched")
         raise typer.Exit(code=INTERRUPTED_EXIT) from None
+
+
+def _on_ctrl_c(signum: int, frame: object) -> None:
+    """Inside the work a Ctrl-C unwinds it; before (loading the pipeline, reading the config) nothing is written yet,
+    so it ends at once with the same line and code, where click would say "Aborted!" and exit 1."""
+    if _working[0]:
+        raise KeyboardInterrupt
+    _say("interrupted,", "bold red", "nothing was changed")
+    raise SystemExit(INTERRUPTED_EXIT)
 
 
 @app.command()
@@ -158,7 +179,8 @@ def batch(folder: Annotated[Path, typer.Argument(help="folder of run configs (*.
     except SinkzoneError as exc:
         _fail(exc)
         return
-    outcomes = guard.run_batch(configs, overwrite=overwrite)
+    with _unwinding():
+        outcomes = guard.run_batch(configs, overwrite=overwrite)
     table = Table(title=Text(f"batch {folder}: {len(outcomes)} run(s)"))
     for column in ("config", "status", "seconds", "output or error"):
         table.add_column(column, overflow="fold")
@@ -244,9 +266,10 @@ class _progress_bar:  # noqa: N801 - used as a context manager like a function
 def _stop_on_sigterm(signum: int, frame: object) -> None:
     """A termination request (systemd, a cron timeout, `kill`) stops a run as Ctrl-C does: the staged output
     is dropped, the previous output kept, and a batch prints its summary with the rest marked not run."""
-    raise KeyboardInterrupt
+    _on_ctrl_c(signum, frame)
 
 
 def main() -> None:
+    signal.signal(signal.SIGINT, _on_ctrl_c)
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     app()
