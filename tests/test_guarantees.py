@@ -128,7 +128,8 @@ def test_a_workbook_edited_in_place_and_a_users_report_file_are_kept_with_a_note
     (out / "report" / "my_summary.docx").write_bytes(b"summary")
     _ok("run", str(config), "--overwrite")
     kept = sorted(out.glob("tables.edited-*.xlsx"))
-    assert len(kept) == 1 and kept[0].read_bytes() == edited
+    assert len(kept) == 1
+    assert kept[0].read_bytes() == edited
     assert (out / "report" / "my_summary.docx").read_bytes() == b"summary"
     assert any("tables.xlsx: changed after sinkzone wrote it; kept as tables.edited-" in n
                for n in _record(config)["notes"])
@@ -155,7 +156,8 @@ def test_every_published_file_and_folder_is_flushed_before_the_swap(tmp_path: Pa
     staged = {Path(p).relative_to(Path(p).parents[len(Path(p).relative_to(out.parent).parts) - 2]).as_posix()
               for p in synced if ".staging-" in p}
     cache = {f"cache/{p.name}" for p in (out / "cache").iterdir()}
-    assert cache and cache <= staged
+    assert cache
+    assert cache <= staged
     assert {"cache", "field work", "field work/photos.txt"} <= staged
 
 
@@ -186,7 +188,8 @@ def test_a_sparse_file_in_the_output_folder_stays_sparse(tmp_path: Path) -> None
         fh.truncate(1 << 30)
     _ok("run", str(config), "--overwrite")
     st = (out / "disk.img").stat()
-    assert st.st_size == 1 << 30 and st.st_blocks * 512 < 1 << 20
+    assert st.st_size == 1 << 30
+    assert st.st_blocks * 512 < 1 << 20
 
 
 def test_an_output_folder_that_is_a_symlink_loop_is_refused_cleanly(tmp_path: Path) -> None:
@@ -213,7 +216,8 @@ def test_a_batch_reports_every_config_it_cannot_run_instead_of_skipping_it(tmp_p
     result = cli("batch", str(batch))
     assert result.exit_code == 1
     table = " ".join(result.output.split())
-    assert "6 run(s)" not in table and "5 run(s)" in table
+    assert "6 run(s)" not in table
+    assert "5 run(s)" in table
     assert "3 of 5 run(s) failed" in table  # the two real configs done, the three others named as failed
 
 
@@ -233,7 +237,8 @@ def test_ctrl_c_in_the_first_second_says_so_and_exits_130(tmp_path: Path, delay:
     if proc.returncode == 0:
         pytest.skip("validate finished before the signal (a fast machine)")
     assert proc.returncode == 130, err
-    assert "interrupted" in err and "Traceback" not in err
+    assert "interrupted" in err
+    assert "Traceback" not in err
 
 
 # ---- wrong or stale figures: the one reader of cells -----------------------------------------------------------
@@ -432,3 +437,48 @@ def test_a_damaged_cache_file_is_recomputed_with_a_note(tmp_path: Path, damage: 
     fresh = runner.run(load_config(config), overwrite=True)
     got = gpd.read_file(_out(config) / "sinkzones.gpkg", layer="zone_class_area")
     pd.testing.assert_frame_equal(got, pd.DataFrame(fresh.tables["zone_class_area"]), check_dtype=False)
+
+
+# ---- text leaving sinkzone: one literal policy -----------------------------------------------------------------
+
+
+def _zones_with(tmp_path: Path, ids: list[object], names: list[str]) -> Path:
+    raster = write_raster(tmp_path / "lc.tif", land_cover())
+    frame = gpd.GeoDataFrame({"zid": ids, "name": names}, geometry=two_zones(), crs="EPSG:4326")
+    frame.to_file(tmp_path / "zones.gpkg", driver="GPKG")
+    config = write_config(tmp_path, rasters={2020: raster}, zones=tmp_path / "zones.gpkg")
+    raw = _raw(config)
+    raw["zones"]["name_field"] = "name"
+    return _set(config, zones=raw["zones"])
+
+
+def test_control_characters_and_formula_ids_leave_as_literal_text(tmp_path: Path) -> None:
+    import xml.etree.ElementTree as ET
+
+    config = _zones_with(tmp_path, ['=HYPERLINK("http://x.example","z")', "z\x0b1"], ["油松林\x0b二号", "a\x01b"])
+    _ok("run", str(config))  # Word's line break in a name no longer fails the workbook after computing
+    book = openpyxl.load_workbook(_out(config) / "tables.xlsx")
+    cells = [c for row in book["zones"].iter_rows() for c in row]
+    assert "油松林\n二号" in [c.value for c in cells]
+    formula = next(c for c in cells if str(c.value).startswith("=HYPERLINK"))
+    assert formula.data_type == "s"  # text, not a formula
+    sample = tmp_path / "s.gpkg"
+    _draw(config, sample)
+    kml = ET.parse(sample.with_suffix(".kml"))  # valid XML, the control characters replaced
+    assert "z\n1" in ET.tostring(kml.getroot(), encoding="unicode")
+    table = pd.read_csv(sample.with_suffix(".csv"), dtype=str)
+    assert not table["zone_id"].str.startswith("=").any()
+    assert (table["zone_id"] == "'=HYPERLINK(\"http://x.example\",\"z\")").any()
+
+
+def test_18_digit_codes_stay_exact_and_long_text_is_cut_with_a_note(tmp_path: Path) -> None:
+    codes = [150202001001001001, 150202001001001002]  # 小班 codes: above 2^53, a double cannot tell them apart
+    config = _zones_with(tmp_path, codes, ["甲" * 40_000, "乙"])
+    _ok("run", str(config))
+    book = openpyxl.load_workbook(_out(config) / "tables.xlsx")
+    ids = [c for row in book["zones"].iter_rows(min_row=2) for c in row if str(c.value).startswith("1502020")]
+    assert {c.value for c in ids} == {"150202001001001001", "150202001001001002"}
+    assert {c.data_type for c in ids} == {"s"}
+    longest = max(len(str(c.value)) for row in book["zones"].iter_rows() for c in row)
+    assert longest == 32_767
+    assert any("longer than the 32,767 characters an Excel cell holds are cut" in n for n in _record(config)["notes"])

@@ -29,6 +29,7 @@ from matplotlib.ticker import FuncFormatter, NullFormatter
 from numpy.typing import NDArray
 
 from pipeline.core.classmaps import NODATA_CLASS, ClassMap, label
+from pipeline.core.literal import clean
 from pipeline.core.names import (
     ACCURACY_AREA,
     ACCURACY_CHANGE_AREA,
@@ -90,12 +91,17 @@ def _png(fig: Figure) -> bytes:
     return buffer.getvalue()
 
 
+def _html(value: object) -> str:
+    """User text as literal HTML: escaped, control characters replaced (core/literal.py)."""
+    return html.escape(clean(str(value)))
+
+
 def _fmt(value: Any, digits: int = 2) -> str:
     if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
         return "–"
     if isinstance(value, float | np.floating):
         return f"{value:,.{digits}f}"
-    return html.escape(str(value))
+    return _html(str(value))
 
 
 def html_table(frame: pd.DataFrame, *, headers: Mapping[str, str] | None = None, text: tuple[str, ...] = (),
@@ -103,7 +109,7 @@ def html_table(frame: pd.DataFrame, *, headers: Mapping[str, str] | None = None,
     """An HTML table of a frame; `headers` renames columns, `text` columns are left-aligned; a sortable
     table sorts by a column when its heading is clicked (the page must include SORT_SCRIPT)."""
     names = headers or {c: c for c in frame.columns}
-    head = "".join(f'<th class="{"t" if c in text else ""}">{html.escape(names.get(c, c))}</th>' for c in frame.columns)
+    head = "".join(f'<th class="{"t" if c in text else ""}">{_html(names.get(c, c))}</th>' for c in frame.columns)
     body = "".join("<tr>" + "".join(f'<td class="{"t" if c in text else ""}">{_fmt(v)}</td>'
                                    for c, v in row.items()) + "</tr>" for _, row in frame.iterrows())
     kind = ' class="sortable"' if sortable else ""
@@ -111,7 +117,7 @@ def html_table(frame: pd.DataFrame, *, headers: Mapping[str, str] | None = None,
 
 
 def page(title: str, body: str) -> bytes:
-    return (f'<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
+    return (f'<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8"><title>{_html(title)}</title>'
             f"<style>{CSS}</style></head><body>{body}</body></html>").encode()
 
 
@@ -248,7 +254,7 @@ def candidates_section(parcels: pd.DataFrame) -> str:
     by_class = parcels.groupby("land_class").agg(parcels=("area_ha", "size"), area_ha=("area_ha", "sum"),
                                                  area_mu=("area_mu", "sum")).reset_index()
     by_class["land_class"] = by_class["land_class"].map(bilingual)
-    note = html.escape(str(parcels["note"].iloc[0]))
+    note = _html(str(parcels["note"].iloc[0]))
     return (html_table(by_class, headers={"land_class": "地类 land class", "parcels": "地块数 parcels",
                                           "area_ha": "面积 ha", "area_mu": "面积 亩 mu"}, text=("land_class",))
             + f'<p class="note">{note}. 仅为 CCER-14-001-V01 适用性初筛，非认证 (screening only, not a '
@@ -267,7 +273,7 @@ def zone_page(zone_id: str, zone: pd.Series, *, stem: str, tables: Mapping[str, 
     latest = mine[mine["year"] == mine["year"].max()][["class", "area_ha", "area_mu", "share"]]
     latest = latest.assign(share=latest["share"] * 100, **{"class": latest["class"].map(bilingual)})
     body = ['<p class="noprint"><a href="index.html">← 总览 Region summary</a></p>',
-            f"<h1>片区 Zone {html.escape(title)}</h1><p class='note'>run {html.escape(run_name)}</p>",
+            f"<h1>片区 Zone {_html(title)}</h1><p class='note'>run {_html(run_name)}</p>",
             "<h2>规划 Plan</h2>", plan_section(zone),
             "<h2>目标进度 Progress against target</h2>",
             progress_section(None if progress is None else progress[progress["zone_id"] == zone_id]),
@@ -345,9 +351,9 @@ def accuracy_page(tables: Mapping[str, pd.DataFrame], files: dict[str, bytes]) -
     shown = area.assign(**{"class": [f"{zh} {en}" for zh, en in labels]})
     return "".join([
         "<h1>精度评价 Accuracy assessment</h1>",
-        f'<p>{html.escape(what)}：总体精度 overall accuracy {_fmt(summary["overall_accuracy"], 3)} '
+        f'<p>{_html(what)}：总体精度 overall accuracy {_fmt(summary["overall_accuracy"], 3)} '
         f'± {_fmt(1.96 * summary["overall_se"], 3)} (95 %), n = {summary["n_samples"]}; '
-        f'{html.escape(str(summary["estimator"]))}.</p>',
+        f'{_html(str(summary["estimator"]))}.</p>',
         '<div class="figure"><img src="accuracy_area.png" alt="map and adjusted area"></div>',
         "<h2>面积 Areas (ha)</h2>", html_table(shown, text=("class",)),
         "<h2>误差矩阵 Error matrix (sample counts; rows map, columns reference)</h2>",
@@ -376,7 +382,7 @@ def zone_summary(zones: pd.DataFrame, stems: Mapping[str, str], tables: Mapping[
         zone = zones[zones["zone_id"] == zone_id].iloc[0]
         status = zone.get("progress_status")
         sink = SINK_LABELS.get(str(zone.get("sink_type")), "–")
-        rows.append(f'<tr><td class="t"><a href="{stem}.html">{html.escape(titles[zone_id])}</a></td>'
+        rows.append(f'<tr><td class="t"><a href="{stem}.html">{_html(titles[zone_id])}</a></td>'
                     f'<td>{_fmt(zone["area_ha"])}</td><td class="t">{sink}</td>'
                     f'<td>{_fmt(zone.get("progress_pct"), 1)}</td>'
                     f'<td class="t">{_status(status) if isinstance(status, str) else "–"}</td>'
@@ -430,19 +436,19 @@ def group_page(name: str, members: gpd.GeoDataFrame, *, stem: str, tables: Mappi
     files[f"{stem}_map.png"] = land_cover_map(picture, class_map=class_map, zone=members.geometry, parcels=mine,
                                               title=f"Land cover (latest epoch), {name}")
     body = ['<p class="noprint"><a href="index.html">← 总览 Region summary</a></p>',
-            f"<h1>{html.escape(name)}</h1><p class='note'>{len(members):,} 个片区 zones, "
-            f"{_fmt(float(members['area_ha'].sum()))} ha; run {html.escape(run_name)}</p>",
+            f"<h1>{_html(name)}</h1><p class='note'>{len(members):,} 个片区 zones, "
+            f"{_fmt(float(members['area_ha'].sum()))} ha; run {_html(run_name)}</p>",
             f'<div class="figure"><img src="{stem}_map.png" alt="land cover map"></div>',
             "<h2>片区 Zones</h2>", zone_table(members, tables), SORT_SCRIPT]
     return page(name, "".join(body))
 
 
 def group_summary(zones: pd.DataFrame, stems: Mapping[str, str], *, field: str) -> str:
-    rows = [f'<tr><td class="t"><a href="{stem}.html">{html.escape(name)}</a></td>'
+    rows = [f'<tr><td class="t"><a href="{stem}.html">{_html(name)}</a></td>'
             f"<td>{int((zones[field].astype(str) == name).sum()):,}</td>"
             f"<td>{_fmt(float(zones.loc[zones[field].astype(str) == name, 'area_ha'].sum()))}</td></tr>"
             for name, stem in stems.items()]
-    head = f'<tr><th class="t">{html.escape(field)}</th><th>片区数 zones</th><th>面积 area ha</th></tr>'
+    head = f'<tr><th class="t">{_html(field)}</th><th>片区数 zones</th><th>面积 area ha</th></tr>'
     return f'<table class="sortable">{head}{"".join(rows)}</table>'
 
 
@@ -509,14 +515,14 @@ def _report_files(tables: Mapping[str, pd.DataFrame], zones: gpd.GeoDataFrame, *
         listing = _group_pages(tables, zones, files, field=layout.group_field, class_map=class_map, maps=maps,
                                run_name=run_name)
     elif layout.kind == "table":
-        listing = f'<p class="note">{html.escape(note)}</p>' + zone_table(zones, tables) + SORT_SCRIPT
+        listing = f'<p class="note">{_html(note)}</p>' + zone_table(zones, tables) + SORT_SCRIPT
     else:
         listing = _zone_pages(tables, zones, files, class_map=class_map, maps=maps, run_name=run_name, titles=titles)
     files["region_classes.png"] = class_area_chart(tables[CLASS_AREA],
                                                    title=f"{region} 各地类面积 Class area, all zones",
                                                    colours=class_colours(class_map))
-    body = [f"<h1>{html.escape(region)}：碳汇片区报告 Carbon-sink zone report</h1>",
-            f'<p class="note">run {html.escape(run_name)}; areas are exact per zone; targets come from the '
+    body = [f"<h1>{_html(region)}：碳汇片区报告 Carbon-sink zone report</h1>",
+            f'<p class="note">run {_html(run_name)}; areas are exact per zone; targets come from the '
             "plan sheet and the region config.</p>",
             "<h2>区域指标 Region indicators</h2>", region_section(tables[REGION]),
             '<div class="figure"><img src="region_classes.png" alt="class area, all zones"></div>',

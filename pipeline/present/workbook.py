@@ -44,8 +44,8 @@ def _cut_notes(sheets: Mapping[str, pd.DataFrame]) -> list[str]:
     """Where a text is longer than an Excel cell holds (it is cut there; the GeoPackage keeps it whole)."""
     notes = []
     for name, frame in sheets.items():
-        for column in frame.columns[(frame.dtypes == object).to_numpy()]:  # noqa: E721 - pandas text columns
-            long = frame[column].map(lambda v: isinstance(v, str) and cell_text(v)[1])
+        for column in frame.columns[[not pd.api.types.is_numeric_dtype(t) for t in frame.dtypes]]:
+            long = frame[column].map(lambda v: isinstance(v, str) and cell_text(v)[1]).astype(bool)
             if long.any():
                 notes.append(f"tables.xlsx, sheet {name}, column {column}: {int(long.sum())} text(s) longer than "
                              f"the {EXCEL_CELL_CHARS:,} characters an Excel cell holds are cut there (first on row "
