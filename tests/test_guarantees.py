@@ -241,6 +241,76 @@ def test_ctrl_c_in_the_first_second_says_so_and_exits_130(tmp_path: Path, delay:
     assert "Traceback" not in err
 
 
+# ---- inputs as they are ---------------------------------------------------------------------------------------
+
+
+def test_a_fifo_as_input_is_refused_up_front_instead_of_blocking(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    os.mkfifo(tmp_path / "lc.tif")  # a FIFO (or a hung mount) blocks the first open for ever
+    config = write_config(tmp_path, rasters={2020: tmp_path / "lc.tif"}, zones=write_zones(tmp_path / "zones.gpkg",
+                                                                                          two_zones()))
+    done = subprocess.run([sys.executable, "-m", "pipeline", "validate", str(config)], capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert done.returncode == 2
+    assert "lc.tif: is a FIFO (named pipe), not a file" in " ".join(done.stderr.split())
+
+
+def test_zones_in_an_esri_file_geodatabase_are_read_and_fingerprinted(tmp_path: Path) -> None:
+    raster = write_raster(tmp_path / "lc.tif", land_cover())
+    gdb = tmp_path / "xiaoban.gdb"
+    gpd.GeoDataFrame({"zid": ["a", "b"]}, geometry=two_zones(), crs="EPSG:4326").to_file(
+        gdb, driver="OpenFileGDB", layer="xiaoban")
+    config = write_config(tmp_path, rasters={2020: raster}, zones=gdb)
+    _ok("run", str(config))
+    assert "up to date" in _ok("run", str(config))
+    gpd.GeoDataFrame({"zid": ["a", "c"]}, geometry=two_zones(), crs="EPSG:4326").to_file(
+        gdb, driver="OpenFileGDB", layer="xiaoban")  # an edit in ArcGIS
+    assert "done:" in _ok("run", str(config))
+    zones = gpd.read_file(_out(config) / "sinkzones.gpkg", layer="zones")
+    assert sorted(zones["zid"]) == ["a", "c"]
+
+
+def test_a_raster_inside_a_zip_is_read_through_gdal(tmp_path: Path) -> None:
+    raster = write_raster(tmp_path / "lc.tif", land_cover())
+    with zipfile.ZipFile(tmp_path / "lc.zip", "w") as archive:
+        archive.write(raster, "lc.tif")
+    config = write_config(tmp_path, rasters={2020: Path(f"/vsizip//{tmp_path}/lc.zip/lc.tif")},
+                          zones=write_zones(tmp_path / "zones.gpkg", two_zones()))
+    _ok("run", str(config))
+    direct = runner.run(load_config(write_config(tmp_path, rasters={2020: raster}, zones=tmp_path / "zones.gpkg",
+                                                 out=tmp_path / "direct")))
+    got = gpd.read_file(_out(config) / "sinkzones.gpkg", layer="zone_class_area")
+    pd.testing.assert_frame_equal(got, pd.DataFrame(direct.tables["zone_class_area"]), check_dtype=False)
+
+
+def test_a_vsicurl_raster_is_read_and_noted_as_not_fingerprinted(tmp_path: Path) -> None:
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    served = tmp_path / "www"
+    served.mkdir()
+    write_raster(served / "lc.tif", land_cover())
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    # a real HTTP server in its own process: GDAL's curl read holds this process's interpreter while it waits
+    server = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1",
+                               "--directory", str(served)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(1.0)
+        config = write_config(tmp_path, rasters={2020: Path(f"/vsicurl/http://127.0.0.1:{port}/lc.tif")},
+                              zones=write_zones(tmp_path / "zones.gpkg", two_zones()))
+        _ok("run", str(config))
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    assert any("read through GDAL; its bytes are not fingerprinted" in n for n in _record(config)["notes"])
+
+
 # ---- wrong or stale figures: the one reader of cells -----------------------------------------------------------
 
 _PLAN_HEADER = ["zone_id", "sink_type", "target_share_pct", "target_year"]

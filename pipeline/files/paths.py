@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import glob
 import hashlib
+import re
 import stat
 from contextlib import suppress
 from pathlib import Path
@@ -16,6 +17,22 @@ from pipeline.core.errors import InputError, MissingFileError
 def is_vsi(path: Path) -> bool:
     """A GDAL virtual file system path (/vsicurl/, /vsis3/, /vsizip/ ...): GDAL reads it, the OS cannot."""
     return str(path).startswith("/vsi")
+
+
+_ARCHIVE = re.compile(r"^(/vsi(?:zip|tar|gzip|7z)/)(.+?\.(?:zip|tar|tgz|tar\.gz|gz|7z))(/.*)?$", re.IGNORECASE)
+
+
+def gdal_name(path: Path) -> str:
+    """The name GDAL opens for `path`: a config's paths are Paths, which fold the `//` of `/vsicurl/https://host`
+    and of `/vsizip//abs/x.zip` into one slash; this puts them back."""
+    text = str(path)
+    if not is_vsi(path):
+        return text
+    text = re.sub(r"^(/vsi\w+/)(https?|ftp):/(?!/)", r"\1\2://", text)
+    archive = _ARCHIVE.match(text)
+    if archive and not archive.group(2).startswith("/") and Path("/" + archive.group(2)).is_file():
+        text = f"{archive.group(1)}/{archive.group(2)}{archive.group(3) or ''}"
+    return text
 
 
 def require_file(path: Path) -> None:
@@ -138,8 +155,13 @@ def fingerprint(path: Path) -> dict[str, Any]:
 
 
 def _vsi_fingerprint(path: Path) -> dict[str, Any]:
-    """A remote input is named, not hashed: its bytes are not read twice (`remote`: rerun with --overwrite after
-    it changes; the run notes it)."""
+    """A local archive GDAL reads into (/vsizip/ ...) is hashed whole; a remote input is named, not hashed: its
+    bytes are not read twice (`remote`: the run notes that a change to it is seen only with --overwrite)."""
+    archive = _ARCHIVE.match(gdal_name(path))
+    local = Path("/" + archive.group(2).lstrip("/")) if archive else None
+    if local is not None and local.is_file():
+        return {"path": str(path), "bytes": local.stat().st_size,
+                "sha256": hashlib.sha256(f"{gdal_name(path)}\0{_sha256(local)}".encode()).hexdigest()}
     return {"path": str(path), "sha256": hashlib.sha256(str(path).encode()).hexdigest(), "remote": True}
 
 

@@ -17,7 +17,7 @@ from rasterio.errors import RasterioError, RasterioIOError
 from pipeline.core.errors import MissingCRSError, RasterError
 from pipeline.core.grid import Grid
 from pipeline.files.mosaic import Tile, vrt_xml
-from pipeline.files.paths import is_tile_pattern, require_file, tile_paths
+from pipeline.files.paths import gdal_name, is_tile_pattern, require_file, tile_paths
 
 # Each storage block is decoded once per run, so GDAL's block cache (5% of RAM by default) only adds
 # memory that grows with the raster. Set before GDAL's first read; an explicit setting wins.
@@ -48,7 +48,7 @@ def raster_source(path: Path) -> str:
     The VRT travels as XML text (GDAL opens it without a file), so cluster workers need only the tiles.
     """
     if not is_tile_pattern(path):
-        return str(path)
+        return gdal_name(path)
     return vrt_xml([_tile(p) for p in tile_paths(path)])
 
 

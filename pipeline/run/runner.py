@@ -178,8 +178,10 @@ def run(config: RunConfig, *, overwrite: bool = False, progress: ProgressHook | 
     sheets, book_notes = workbook_sheets(layers, inputs.class_map, max_rows=config.output.workbook_max_rows)
     for note in book_notes:
         log.warning(note)
+    remote = [f"{p['path']}: read through GDAL; its bytes are not fingerprinted, so a change to it is seen only "
+              "with --overwrite" for p in prints if p.get("remote")]
     record = run_record(inputs, layers, rid=rid, prints=prints,
-                        notes=[*inputs.notes, *reused.notes, *stage_notes, *book_notes],
+                        notes=[*inputs.notes, *remote, *reused.notes, *stage_notes, *book_notes],
                         timings={"check_s": checked - started, "compute_s": done - checked})
     record["reused"] = reused.listed
     _write(inputs, layers, sheets, record, cache=to_store(keys, computed), made_by=reused.made_by, extras=extras)
