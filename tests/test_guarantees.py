@@ -25,6 +25,7 @@ from harden_support import (
     write_raster,
     write_zones,
 )
+from shapely import box as shapely_box
 
 from pipeline.core.config import load_config
 from pipeline.files import totals
@@ -309,6 +310,29 @@ def test_a_vsicurl_raster_is_read_and_noted_as_not_fingerprinted(tmp_path: Path)
         server.terminate()
         server.wait(timeout=30)
     assert any("read through GDAL; its bytes are not fingerprinted" in n for n in _record(config)["notes"])
+
+
+@pytest.mark.parametrize(("epsg", "datum"), [("EPSG:2383", "Xian 1980"), ("EPSG:2435", "Beijing 1954")])
+def test_zones_moved_without_a_datum_shift_say_so_with_the_error(tmp_path: Path, epsg: str, datum: str) -> None:
+    from affine import Affine
+
+    hubei = Affine(0.001, 0.0, 114.0, 0.0, -0.001, 30.06)  # 64 x 64 cells near Wuhan, on CM 114E
+    raster = write_raster(tmp_path / "lc.tif", land_cover(), transform=hubei)
+    lonlat = [shapely_box(114.005, 30.005, 114.03, 30.03), shapely_box(114.035, 30.035, 114.06, 30.055)]
+    zones = write_zones(tmp_path / "zones.gpkg", lonlat, to_crs=epsg)  # a 小班 layer kept in the old datum
+    config = write_config(tmp_path, rasters={2020: raster}, zones=zones)
+    notes = _ok("validate", str(config))
+    assert f"zones moved from datum {datum} to World Geodetic System 1984" in notes
+    assert "ballpark operation, which applies no datum shift: positions may be off by tens of metres" in notes
+
+
+def test_two_years_reading_one_file_or_a_year_against_the_file_name_are_noted(tmp_path: Path) -> None:
+    r2020 = write_raster(tmp_path / "CLCD_v01_2020_hubei.tif", land_cover(0))
+    config = write_config(tmp_path, rasters={2020: r2020, 2021: r2020},
+                          zones=write_zones(tmp_path / "zones.gpkg", two_zones()))
+    notes = _ok("validate", str(config))
+    assert "epochs 2020 and 2021 read the same file" in notes
+    assert "epoch 2021 reads CLCD_v01_2020_hubei.tif, whose name says 2020" in notes
 
 
 # ---- wrong or stale figures: the one reader of cells -----------------------------------------------------------

@@ -23,7 +23,14 @@ from pipeline.files.publish import output_folder_problem
 from pipeline.files.rasters import RasterInfo
 from pipeline.inputs.carbon_tables import CARBON_ZONE_FIELDS, CarbonInputs, check_carbon
 from pipeline.inputs.carbon_tables import input_paths as carbon_paths
-from pipeline.inputs.landcover import deep_checks, layout_notes, nodata_clashes, read_rasters, version_notes
+from pipeline.inputs.landcover import (
+    deep_checks,
+    epoch_file_notes,
+    layout_notes,
+    nodata_clashes,
+    read_rasters,
+    version_notes,
+)
 from pipeline.inputs.plan_sheets import PROGRESS_FIELDS, read_plans
 from pipeline.inputs.sample_points import AccuracyInputs, read_accuracy
 from pipeline.inputs.zones import (
@@ -89,7 +96,7 @@ def check_inputs(config: RunConfig, *, deep: bool = True) -> Inputs:
         raise ValidationFailed(problems or ["inputs could not be read"])
     overlaps = zone_overlaps(zones, infos[0].grid)
     notes = [*roleless_notes(class_map), *zones.repairs, *partial_notes(zones, infos[0].grid),
-             *overlap_notes(overlaps), *code_notes, *version_notes(config),
+             *overlap_notes(overlaps), *code_notes, *version_notes(config), *epoch_file_notes(config),
              *layout_notes(infos), *(carbon.notes if carbon else ()), *plan_notes,
              *renamed_notes(zones, zone_field_names(config, class_map, plans)),
              *(accuracy.notes if accuracy else ())]

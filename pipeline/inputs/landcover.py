@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
 from pipeline.core.classmaps import ClassMap
 from pipeline.core.config import Epoch, RunConfig
 from pipeline.core.errors import SinkzoneError
+from pipeline.files.paths import is_tile_pattern, is_vsi
 from pipeline.files.rasters import RasterInfo, check_readable, raster_info
 
 _FILL_LIKE = frozenset({0, 255, 65535, -9999, -32768, -128, 127, 32767})
@@ -66,6 +69,34 @@ def nodata_clashes(config: RunConfig, infos: Sequence[RasterInfo], class_map: Cl
                         "this epoch to the real fill value, or fix the file's nodata "
                         f"(gdal_edit.py -a_nodata <fill> or -unsetnodata)")
     return problems
+
+
+_YEAR_IN_NAME = re.compile(r"(?<!\d)(19[7-9]\d|20\d\d)(?!\d)")
+
+
+def epoch_file_notes(config: RunConfig) -> list[str]:
+    """Two epochs reading one file (their difference is nothing), or an epoch whose file is named for another
+    year (a copied config line whose year was changed and whose path was not)."""
+    notes = []
+    seen: dict[str, int] = {}
+    for epoch in config.landcover:
+        key = str(epoch.path) if is_vsi(epoch.path) or is_tile_pattern(epoch.path) else str(_resolved(epoch.path))
+        if key in seen:
+            notes.append(f"epochs {seen[key]} and {epoch.year} read the same file {epoch.path}: their change is "
+                         "zero by construction; check the config's paths")
+        seen.setdefault(key, epoch.year)
+        named = set(_YEAR_IN_NAME.findall(Path(str(epoch.path)).name))
+        if len(named) == 1 and str(epoch.year) not in named:
+            notes.append(f"epoch {epoch.year} reads {Path(str(epoch.path)).name}, whose name says {named.pop()}: "
+                         "check that the year and the file belong together")
+    return notes
+
+
+def _resolved(path: Path) -> Path:
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):
+        return path
 
 
 def version_notes(config: RunConfig) -> list[str]:

@@ -7,7 +7,7 @@ is never resampled: the zones move to the raster's CRS instead.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
@@ -18,6 +18,8 @@ import pandas as pd
 import pyproj
 import shapely
 from numpy.typing import NDArray
+from pyproj.aoi import AreaOfInterest
+from pyproj.transformer import TransformerGroup
 
 from pipeline.core.config import RunConfig
 from pipeline.core.errors import SinkzoneError, ZoneError
@@ -127,6 +129,8 @@ def prepare_zones(frame: gpd.GeoDataFrame, *, id_field: str, grid: Grid, source:
     frame = _drop_arealess(frame, id_field=id_field, repairs=repairs)
     if not pyproj.CRS(frame.crs).equals(grid.crs, ignore_axis_order=True):
         repairs.append(f"reprojected zones from {pyproj.CRS(frame.crs).name!r} to the raster's {grid.crs.name!r}")
+        repairs += datum_shift_notes(pyproj.CRS(frame.crs), grid.crs, lonlat=frame.to_crs("EPSG:4326").total_bounds,
+                                     source=source)
     if frame.empty:
         raise ZoneError(f"{source}: no zone with a usable geometry")
     frame = frame.set_geometry(as_multipolygons(frame.geometry.to_numpy()), crs=frame.crs)
@@ -134,6 +138,39 @@ def prepare_zones(frame: gpd.GeoDataFrame, *, id_field: str, grid: Grid, source:
     # zones crossing the antimeridian are cut at it, so straight lon/lat edges do not run round the globe
     geoms = wrap_lonlat_zones(frame.to_crs(grid.crs).geometry.to_numpy(), zone_ids, grid)
     return PreparedZones(ids=zone_ids, geoms=geoms, source=frame, repairs=tuple(repairs))
+
+
+# datums tied to the ITRF, within a metre of WGS 84 (and of each other): PROJ's ballpark between them is harmless
+_GEOCENTRIC = ("World Geodetic System 1984", "China 2000", "International Terrestrial Reference Frame",
+               "European Terrestrial Reference System 1989", "Geocentric Datum of Australia")
+
+
+def datum_shift_notes(source_crs: pyproj.CRS, target: pyproj.CRS, *, lonlat: Sequence[float], source: str) -> list[str]:
+    """Which datum transformation moves the zones and how accurate PROJ says it is, when the datums differ.
+
+    Without a published shift (Xian 1980) PROJ uses a "ballpark" operation: no datum shift at all, tens of metres
+    off; with one bounded to an area (Beijing 1954 to WGS 84 (3), ±15 m), zones beyond it get the ballpark,
+    and a seam runs where its area stops."""
+    datums = [crs.datum.name if crs.datum is not None else "" for crs in (source_crs, target)]
+    if datums[0] == datums[1] or all(any(g in d for g in _GEOCENTRIC) for d in datums):
+        return []
+    west, south, east, north = (float(v) for v in lonlat)
+    group = TransformerGroup(source_crs, target, always_xy=True,
+                             area_of_interest=AreaOfInterest(west, south, east, north))
+    best = group.transformers[0] if group.transformers else None
+    where = f"{source}: zones moved from datum {datums[0]} to {datums[1]}"
+    if best is None or "ballpark" in best.description.lower():
+        return [f"{where} by PROJ's ballpark operation, which applies no datum shift: positions may be off by tens "
+                "of metres (about 100 m for Xian 1980 and Beijing 1954), and zone areas by their edge cells; give "
+                "the zones in the raster's CRS or in CGCS2000 for metre accuracy"]
+    note = f"{where} by {best.description!r}, accuracy ±{best.accuracy:g} m as PROJ states it"
+    area = best.area_of_use
+    if area is not None and not (area.west <= west and east <= area.east and area.south <= south
+                                 and north <= area.north):
+        note += (f"; it applies only within {area.name} ({area.west:g}..{area.east:g} E, {area.south:g}.."
+                 f"{area.north:g} N): beyond it PROJ falls back to its ballpark (no datum shift, tens of metres "
+                 "off), so a seam runs through the zones there")
+    return [note]
 
 
 def renamed_fields(columns: Collection[str], taken: Collection[str]) -> dict[str, str]:
