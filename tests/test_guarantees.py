@@ -335,6 +335,22 @@ def test_two_years_reading_one_file_or_a_year_against_the_file_name_are_noted(tm
     assert "epoch 2021 reads CLCD_v01_2020_hubei.tif, whose name says 2020" in notes
 
 
+def test_two_configs_with_one_name_zones_and_output_are_kept_apart(tmp_path: Path) -> None:
+    config = good_inputs(tmp_path)
+    other = tmp_path / "copy" / "run.yaml"
+    other.parent.mkdir()
+    raw = _raw(config)
+    raw["classes"] = "clcd"
+    raw["landcover"][0]["year"] = 2021  # the copy a colleague edited: same name, zones and output
+    other.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    _ok("run", str(config))
+    before = (_out(config) / "run.json").read_bytes()
+    assert_clean_failure(cli("run", str(other)), f"holds the output of the config {config.resolve()}",
+                         "give each its own output.dir")
+    assert (_out(config) / "run.json").read_bytes() == before
+    assert "up to date" in _ok("run", str(config))
+
+
 # ---- wrong or stale figures: the one reader of cells -----------------------------------------------------------
 
 _PLAN_HEADER = ["zone_id", "sink_type", "target_share_pct", "target_year"]

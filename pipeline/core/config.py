@@ -280,6 +280,8 @@ class RunConfig(_Frozen):
     report: Report | None = None  # one page and map per zone: asked for, not made for thousands of parcels
     transitions: Transitions = Transitions()
     accuracy: Accuracy | None = None
+    # the config file it was read from (none from flags alone): not a setting, kept out of dumps and run ids
+    origin: str | None = Field(default=None, exclude=True)
 
     @field_validator("landcover")
     @classmethod
@@ -531,7 +533,8 @@ def load_config(path: Path | None, flags: Overrides | None = None) -> RunConfig:
     raw = _read_yaml(path)
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: a run config is a YAML mapping of keys, got {type(raw).__name__}")
-    return _validated(_with_flags(_resolve(raw, path.resolve().parent, source=str(path)), flags), str(path))
+    config = _validated(_with_flags(_resolve(raw, path.resolve().parent, source=str(path)), flags), str(path))
+    return config.model_copy(update={"origin": str(path.resolve())})
 
 
 def load_class_map(spec: str) -> ClassMap:

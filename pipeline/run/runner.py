@@ -101,6 +101,7 @@ def run_record(inputs: Inputs, layers: Mapping[str, pd.DataFrame], *, rid: str, 
         "run_id": rid,
         "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "config": inputs.config.model_dump(mode="json"),
+        "config_file": inputs.config.origin,
         "inputs": prints,
         "grid": {"crs": grid.crs.to_string(), "shape": list(grid.shape), "area_method": grid.area_method},
         "class_map": {"name": inputs.class_map.name, "source": inputs.class_map.source},
@@ -122,6 +123,12 @@ def _previous_run(config: RunConfig, rid: str, *, overwrite: bool) -> Mapping[st
     if mine != theirs:
         raise OutputError(f"{config.output.dir}: holds the output of another run ({_shown(theirs)}; this run is "
                           f"{_shown(mine)}); give this run its own output.dir, or pass --overwrite to replace it")
+    other_file = previous.get("config_file")
+    if config.origin is not None and other_file is not None and other_file != config.origin:
+        raise OutputError(f"{config.output.dir}: holds the output of the config {other_file}, and this run's config "
+                          f"is {config.origin}; two configs sharing an output folder would replace each other's "
+                          "output on every run: give each its own output.dir (or pass --overwrite if the config "
+                          "file was moved)")
     return None
 
 
