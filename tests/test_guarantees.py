@@ -592,3 +592,34 @@ def test_18_digit_codes_stay_exact_and_long_text_is_cut_with_a_note(tmp_path: Pa
     longest = max(len(str(c.value)) for row in book["zones"].iter_rows() for c in row)
     assert longest == 32_767
     assert any("longer than the 32,767 characters an Excel cell holds are cut" in n for n in _record(config)["notes"])
+
+
+# ---- 小班 volume records as bureaus write them -----------------------------------------------------------------
+
+
+def _volume_run(tmp_path: Path, rows: list[dict[str, object]]) -> runner.RunResult:
+    from carbon_helpers import run_config, write_csv
+    from test_carbon import _two_zone_setup
+
+    s = _two_zone_setup(tmp_path)
+    volume = write_csv(tmp_path / "volume.csv", rows)
+    return runner.run(run_config(tmp_path, epochs={2000: s["lc2000"]}, zones=s["zones"], classes=s["classes"],
+                                 carbon={"pools": str(s["pools"]), "volume": {"table": str(volume)}}))
+
+
+def _zone_carbon(result: runner.RunResult, zone: str) -> float:
+    table = result.tables["zone_carbon"]
+    return float(table[(table["zone_id"] == zone) & (table["pool"] == "total")]["carbon_t"].sum())
+
+
+def test_a_species_named_in_chinese_is_its_species_table_row(tmp_path: Path) -> None:
+    result = _volume_run(tmp_path, [{"zone_id": "A", "species": "油松", "volume_m3_ha": 50.0}])
+    # as tests/test_carbon.py's CCER case under the key pinus_tabuliformis: A's total 3.745249 t C
+    assert _zone_carbon(result, "A") == pytest.approx(3.745249, rel=1e-6)
+
+
+def test_a_zero_volume_without_species_is_zero_live_biomass(tmp_path: Path) -> None:
+    result = _volume_run(tmp_path, [{"zone_id": "A", "species": "", "volume_m3_ha": 0.0}])
+    # A (0.04 ha forest, 0.04 ha grass): the forest's live biomass is the record's zero, its soil and dead wood stay:
+    # 0.04 x (40 + 2) + 0.04 x (1 + 2 + 30 + 0) = 1.68 + 1.32 = 3.0 t C (3.6 from the table alone)
+    assert _zone_carbon(result, "A") == pytest.approx(3.0)

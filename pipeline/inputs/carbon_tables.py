@@ -108,13 +108,17 @@ def volume_records(frame: pd.DataFrame, *, zone_ids: Sequence[str], species: Fac
     if len(units) != 1 or not {"zone_id", "species"} <= set(frame.columns):
         raise TableError(f"{name}: needs zone_id, species and one of volume_m3 / volume_m3_ha "
                          f"(columns: {', '.join(map(str, frame.columns))})")
-    out = frame.assign(zone_id=frame["zone_id"].astype(str), species=frame["species"].astype(str))
+    out = frame.assign(zone_id=frame["zone_id"].astype(str), species=frame["species"].map(_species_text))
     out[units[0]] = pd.to_numeric(out[units[0]], errors="coerce")
+    aliases = species_aliases(species)
+    out["species"] = [aliases.get(s, aliases.get(s.lower(), s)) for s in out["species"]]
     number = {z: i for i, z in enumerate(zone_ids)}
     valid = out[units[0]] >= 0
+    known = out["species"].isin(species.frame.index) | ((out["species"] == "") & (out[units[0]] == 0))
     problems = [f"row {i + 2}: {col} {out.at[i, col]!r} {why}" for i in out.index for col, ok, why in (
         ("zone_id", out.at[i, "zone_id"] in number, "is not a zone id"),
-        ("species", out.at[i, "species"] in species.frame.index, f"is not in the species table {species.name}"),
+        ("species", bool(known.loc[i]), f"is not in the species table {species.name} (by key, name_zh or "
+                                        "name_latin)"),
         (units[0], bool(valid.loc[i]), "is not a number >= 0"),
     ) if not ok]
     if problems:
@@ -124,6 +128,21 @@ def volume_records(frame: pd.DataFrame, *, zone_ids: Sequence[str], species: Fac
         return out.merge(pd.DataFrame({"year": list(years)}), how="cross")
     out["year"] = pd.to_numeric(out["year"], errors="coerce")
     return out[out["year"].isin(list(years))]
+
+
+def _species_text(value: object) -> str:
+    return "" if value is None or (isinstance(value, float) and value != value) else str(value).strip()
+
+
+def species_aliases(species: FactorTable) -> dict[str, str]:
+    """A species' key from its key, its Chinese name (油松, as 小班 tables write it) or its Latin name (any case)."""
+    aliases = {str(k): str(k) for k in species.frame.index}
+    for column in ("name_latin", "name_zh"):
+        if column in species.frame.columns:
+            for key, name in species.frame[column].dropna().items():
+                aliases.setdefault(str(name).strip(), str(key))
+                aliases.setdefault(str(name).strip().lower(), str(key))
+    return aliases
 
 
 @dataclass(frozen=True)
@@ -229,7 +248,7 @@ def _table_notes(pools: FactorTable | None, species: FactorTable | None,
             notes.append(f"carbon pools {pools.name}: default factors to replace with local survey data: "
                          + "; ".join(f"{k}: {v}" for k, v in marked.items()))
     if species is not None and volume is not None and "verified" in species.frame.columns:
-        used = species.frame.loc[sorted(set(volume["species"]))]
+        used = species.frame.loc[sorted(set(volume["species"]) - {""})]
         unverified = used.index[used["verified"].astype(str).str.upper() == "U"]
         if len(unverified):
             notes.append(f"species factors {species.name} for {', '.join(unverified)} are UNVERIFIED recalled "

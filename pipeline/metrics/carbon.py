@@ -79,7 +79,10 @@ def _epoch_terms(inputs: Inputs, carbon: CarbonInputs, forest_rows: pd.DataFrame
     parts = []
     if records is not None and carbon.species is not None and len(records):
         volume_zones[records["zone"].to_numpy(dtype=np.int64)] = True
-        parts.append(ct.volume_terms(records, carbon.species, year=year, forest_ha=forest_ha))
+        # a record of zero volume names no species (a clear-felled 小班): its zone's live biomass is zero
+        measured = records[records["species"] != ""]
+        if len(measured):
+            parts.append(ct.volume_terms(measured, carbon.species, year=year, forest_ha=forest_ha))
     raster_zones = np.zeros(n, dtype=bool) if biomass is None else (biomass["covered_ha"].to_numpy() > 0)
     raster_zones &= ~volume_zones
     if biomass is not None:
