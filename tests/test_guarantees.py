@@ -11,6 +11,7 @@ import zipfile
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
@@ -623,3 +624,44 @@ def test_a_zero_volume_without_species_is_zero_live_biomass(tmp_path: Path) -> N
     # A (0.04 ha forest, 0.04 ha grass): the forest's live biomass is the record's zero, its soil and dead wood stay:
     # 0.04 x (40 + 2) + 0.04 x (1 + 2 + 30 + 0) = 1.68 + 1.32 = 3.0 t C (3.6 from the table alone)
     assert _zone_carbon(result, "A") == pytest.approx(3.0)
+
+
+# ---- class codes of any integer width ---------------------------------------------------------------------------
+
+
+def _change_map(tmp_path: Path, values: np.ndarray, classes: dict[str, list[int]], *, years: int = 1) -> Path:
+    rasters = {2020 + i: write_raster(tmp_path / f"change{i}.tif", values if i == 0 else values[::-1].copy())
+               for i in range(years)}
+    (tmp_path / "classes.yaml").write_text(yaml.safe_dump({"classes": classes}), encoding="utf-8")
+    return write_config(tmp_path, rasters=rasters, zones=write_zones(tmp_path / "zones.gpkg", two_zones()),
+                        classes=str(tmp_path / "classes.yaml"))
+
+
+def test_code_minus_one_of_a_change_map_is_a_class_not_nodata(tmp_path: Path) -> None:
+    values = (np.random.default_rng(3).integers(-1, 2, (64, 64))).astype(np.int16)  # loss -1, stable 0, gain 1
+    config = _change_map(tmp_path, values, {"loss": [-1], "stable": [0], "gain": [1]})
+    result = runner.run(load_config(config))
+    area = pd.DataFrame(result.tables["zone_class_area"])
+    shares = area.groupby("class")["area_ha"].sum()
+    assert "nodata" not in shares.index or shares.get("nodata", 0) == 0
+    # each zone's class areas add up to its area: no loss cell went missing as nodata
+    by_zone = area.groupby("zone_id")["area_ha"].sum()
+    zones = result.zones.set_index("zid")
+    assert np.allclose(by_zone.sort_index().to_numpy(), zones["area_ha"].sort_index().to_numpy(), rtol=1e-6)
+    assert shares["loss"] > 0
+
+
+@pytest.mark.parametrize("dtype", [np.uint32, np.int64])
+def test_codes_beyond_32_bits_never_land_in_another_class(tmp_path: Path, dtype: type) -> None:
+    wide = 2**31 + 1 if dtype is np.uint32 else 2**32 + 1  # 2^32 + 1 would pair as code 1
+    values = np.where(land_cover() > 2, wide, 1).astype(dtype)
+    config = _change_map(tmp_path, values, {"forest": [1], "other": [2]}, years=2)
+    result = cli("run", str(config))
+    if result.exit_code == 0:  # exact: the wide code stays its own (unmapped) code
+        frame = gpd.read_file(_out(config) / "sinkzones.gpkg", layer="zone_transitions")
+        assert set(frame["class_from"]) | set(frame["class_to"]) <= {"forest", str(wide)}
+        forest_then = frame[frame["class_from"] == "forest"]["area_ha"].sum()
+        area = gpd.read_file(_out(config) / "sinkzones.gpkg", layer="zone_class_area")
+        assert forest_then == pytest.approx(area[(area["class"] == "forest") & (area["year"] == 2020)]["area_ha"].sum())
+    else:
+        assert_clean_failure(result, f"land-cover code {wide} is beyond the signed 32-bit codes")

@@ -70,16 +70,16 @@ class Sample:
 class _Epochs:
     sources: tuple[WindowSource, WindowSource]  # strata epoch, assessed epoch
     nodata: tuple[float | None, float | None]
-    lookup: NDArray[np.int64]  # code -> class number (-1: nodata or unmapped); codes of both epochs
+    lookup: NDArray[np.int64]  # code - low -> class number (-1: unmapped); codes of both epochs
+    low: int  # the smallest code of the class map (a change map's -1 is a class)
     classes: list[str]  # the strata: class names, or change categories with `in_group`
     in_group: NDArray[np.bool_] | None = None  # class number -> in the change group (a change design)
 
 
-def _lookup(class_map: ClassMap, max_code: int) -> NDArray[np.int64]:
-    lookup = np.full(max_code + 1, -1, dtype=np.int64)
+def _lookup(class_map: ClassMap, low: int, high: int) -> NDArray[np.int64]:
+    lookup = np.full(high - low + 1, -1, dtype=np.int64)
     for number, name in enumerate(class_map.class_names):
-        codes = [c for c in class_map.classes[name] if 0 <= c <= max_code]
-        lookup[codes] = number
+        lookup[[c - low for c in class_map.classes[name]]] = number
     return lookup
 
 
@@ -98,8 +98,9 @@ def _classes_in(epochs: _Epochs, union: shapely.Geometry, grid: Grid, window: Wi
     out = []
     for source, nodata in zip(epochs.sources, epochs.nodata, strict=True):
         codes = np.asarray(read_window(source, r0, c0, h, w)).astype(np.int64)
-        known = (codes >= 0) & (codes < len(epochs.lookup)) & (codes != (nodata if nodata is not None else -1))
-        number = np.where(known, epochs.lookup[np.clip(codes, 0, len(epochs.lookup) - 1)], -1)
+        at = codes - epochs.low
+        known = (at >= 0) & (at < len(epochs.lookup)) & ((codes != nodata) if nodata is not None else True)
+        number = np.where(known, epochs.lookup[np.clip(at, 0, len(epochs.lookup) - 1)], -1)
         out.append(np.where(outside, -1, number))
     valid = (out[0] >= 0) & (out[1] >= 0)
     if epochs.in_group is not None:  # both are the change category, from the strata (first) to the assessed epoch
@@ -162,7 +163,7 @@ def _epochs(inputs: Inputs, years: tuple[int, int], *, change: Change | None) ->
     in_group = None if change is None else np.isin(class_map.class_names, change.group(class_map))
     return _Epochs(sources=(window_source(by_year[years[1]][0].path), window_source(by_year[years[0]][0].path)),
                    nodata=(epoch_nodata(*by_year[years[1]]), epoch_nodata(*by_year[years[0]])),
-                   lookup=_lookup(class_map, max(codes, default=0)),
+                   lookup=_lookup(class_map, min(codes, default=0), max(codes, default=0)), low=min(codes, default=0),
                    classes=class_map.class_names if change is None else list(change.categories), in_group=in_group)
 
 

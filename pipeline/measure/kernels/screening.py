@@ -122,12 +122,17 @@ def history_note(years: Sequence[int], *, checked: bool, lookback_years: int) ->
 def class_index(block: NDArray, *, nodata: float | None, code_class: Mapping[int, int]) -> NDArray[np.int64]:
     """Class number of every cell; nodata and unmapped codes become -1."""
     codes = land_codes(block, nodata=nodata)
-    low = min(int(codes.min()), NODATA_CODE)
-    lut = np.full(int(codes.max()) - low + 1, -1, dtype=np.int64)
+    known = codes != NODATA_CODE
+    out = np.full(codes.shape, -1, dtype=np.int64)
+    if not known.any():
+        return out
+    low, high = int(codes[known].min()), int(codes[known].max())
+    lut = np.full(high - low + 1, -1, dtype=np.int64)
     for code, klass in code_class.items():
         if 0 <= code - low < len(lut):
             lut[code - low] = klass
-    return lut[codes - low]
+    out[known] = lut[codes[known] - low]
+    return out
 
 
 def eligible_classes(blocks: Sequence[NDArray], nodata: Sequence[float | None], rules: Screening) -> NDArray[np.int32]:

@@ -13,9 +13,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from pipeline.core.coverage import Coverage
+from pipeline.core.errors import RasterError
 from pipeline.core.sums import ZoneValueTotals
 
-NODATA_CODE = -1
+# what a nodata cell's code becomes: below every code a land-cover product uses (a change map's -1 is a class),
+# and within the signed 32 bits a transition pair packs each code in
+NODATA_CODE = -(2**31)
 
 
 @dataclass(frozen=True)
@@ -66,7 +69,16 @@ def lookup_codes(codes: NDArray[np.int64], lookup: Mapping[int, object]) -> NDAr
 
 
 def pair_codes(first: NDArray[np.int64], second: NDArray[np.int64]) -> NDArray[np.int64]:
-    """One value per cell encoding a (from, to) pair of codes, for transition matrices."""
+    """One value per cell encoding a (from, to) pair of codes, for transition matrices.
+
+    Each code takes 32 signed bits; a code beyond them (uint32 from 2^31, int64 from 2^31) would come back as
+    another code, so it stops the run, naming it, instead of moving its area to another class."""
+    for codes in (first, second):
+        wide = codes[(codes < NODATA_CODE) | (codes >= 2**31)]
+        if len(wide):
+            raise RasterError(f"land-cover code {int(wide[0])} is beyond the signed 32-bit codes zone_transitions "
+                              "pairs exactly; recode the raster to codes below 2147483648 (gdal_calc.py, or a "
+                              "class map's own numbering) and run again")
     return (first << 32) + (second & 0xFFFFFFFF)
 
 
