@@ -665,3 +665,41 @@ def test_codes_beyond_32_bits_never_land_in_another_class(tmp_path: Path, dtype:
         assert forest_then == pytest.approx(area[(area["class"] == "forest") & (area["year"] == 2020)]["area_ha"].sum())
     else:
         assert_clean_failure(result, f"land-cover code {wide} is beyond the signed 32-bit codes")
+
+
+# ---- bounded work ------------------------------------------------------------------------------------------------
+
+_OVERLAP_MEMORY = """
+import resource, sys
+import geopandas as gpd, numpy as np, shapely
+sys.path.insert(0, {tests!r})
+import harden_support
+from pipeline.files.rasters import raster_info
+from pipeline.inputs.zones import PreparedZones, as_multipolygons, zone_overlaps
+n = int(sys.argv[1])
+rng = np.random.default_rng(0)
+# n detailed 小班-like discs on one spot: every pair overlaps
+geoms = shapely.buffer(shapely.points(10.03 + rng.uniform(-0.002, 0.002, n), 0.97 + rng.uniform(-0.002, 0.002, n)),
+                       0.02, quad_segs=128)
+zones = PreparedZones(ids=np.array([f"z{{i}}" for i in range(n)], dtype=object), geoms=as_multipolygons(geoms),
+                      source=gpd.GeoDataFrame(geometry=geoms, crs="EPSG:4326"), repairs=())
+grid = raster_info(harden_support.write_raster(__import__("pathlib").Path(sys.argv[2]), harden_support.land_cover())).grid
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+pairs = len(zone_overlaps(zones, grid))
+print(pairs, (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)
+"""
+
+
+def test_the_overlap_check_takes_memory_flat_in_the_number_of_pairs(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    code = _OVERLAP_MEMORY.format(tests=str(Path(__file__).parent))
+    grown = {}
+    for n in (40, 80):  # 780 and 3,160 overlapping pairs
+        out = subprocess.run([sys.executable, "-c", code, str(n), str(tmp_path / f"lc{n}.tif")], capture_output=True,
+                             text=True, check=True).stdout.split()
+        assert int(out[0]) == n * (n - 1) // 2
+        grown[n] = int(out[1])
+    # four times the pairs: the peak (MB) grows by a batch's worth at most, not fourfold
+    assert grown[80] - grown[40] < 60, grown

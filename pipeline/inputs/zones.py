@@ -254,6 +254,23 @@ def partial_notes(zones: PreparedZones, grid: Grid) -> list[str]:
             f"{listed}"]
 
 
+# vertices overlaid and measured at once: the ellipsoidal area takes about 500 bytes a vertex, so a batch stays
+# near 100 MB however many pairs of detailed zones overlap
+_OVERLAY_VERTICES = 200_000
+
+
+def _overlay_batches(geoms: NDArray[np.object_], first: NDArray[np.intp], second: NDArray[np.intp]
+                     ) -> list[slice]:
+    """Runs of pairs whose two zones hold about _OVERLAY_VERTICES vertices together (an intersection holds at most
+    theirs): overlaid a batch at a time, each measured and dropped, memory stays flat in the number of pairs."""
+    vertices = shapely.get_num_coordinates(geoms)
+    total = np.cumsum(vertices[first] + vertices[second])
+    cuts = np.searchsorted(total, np.arange(_OVERLAY_VERTICES, int(total[-1]) if len(total) else 0,
+                                            _OVERLAY_VERTICES), side="right")
+    bounds = np.unique(np.r_[0, cuts, len(first)])
+    return [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
+
 def zone_overlaps(zones: PreparedZones, grid: Grid) -> pd.DataFrame:
     """Pairs of zones whose interiors overlap, with the overlap's area (ha) by the grid's own edge model.
 
@@ -266,8 +283,9 @@ def zone_overlaps(zones: PreparedZones, grid: Grid) -> pd.DataFrame:
     # neighbours of a partition (a 小班 layer) only touch: a cheap relate drops them before any overlay
     shared_area = _pairwise(lambda a, b: shapely.relate_pattern(a, b, "2********"), geoms[first], geoms[second])
     first, second = first[shared_area], second[shared_area]
-    shared = _pairwise(shapely.intersection, geoms[first], geoms[second]) if len(first) else np.zeros(0, dtype=object)
-    area_ha = zone_areas_m2(np.asarray(shared, dtype=object), grid) / M2_PER_HA if len(first) else np.zeros(0)
+    area_ha = np.concatenate([np.zeros(0), *(
+        zone_areas_m2(np.asarray(_pairwise(shapely.intersection, geoms[first[at]], geoms[second[at]]), dtype=object),
+                      grid) / M2_PER_HA for at in _overlay_batches(geoms, first, second))])
     ids = zones.ids.astype(str)
     found = area_ha > 0
     return pd.DataFrame({"zone_a": ids[first[found]], "zone_b": ids[second[found]], "area_ha": area_ha[found]})
