@@ -670,7 +670,7 @@ def test_codes_beyond_32_bits_never_land_in_another_class(tmp_path: Path, dtype:
 # ---- bounded work ------------------------------------------------------------------------------------------------
 
 _OVERLAP_MEMORY = """
-import resource, sys
+import pathlib, resource, sys
 import geopandas as gpd, numpy as np, shapely
 sys.path.insert(0, {tests!r})
 import harden_support
@@ -683,7 +683,7 @@ geoms = shapely.buffer(shapely.points(10.03 + rng.uniform(-0.002, 0.002, n), 0.9
                        0.02, quad_segs=128)
 zones = PreparedZones(ids=np.array([f"z{{i}}" for i in range(n)], dtype=object), geoms=as_multipolygons(geoms),
                       source=gpd.GeoDataFrame(geometry=geoms, crs="EPSG:4326"), repairs=())
-grid = raster_info(harden_support.write_raster(__import__("pathlib").Path(sys.argv[2]), harden_support.land_cover())).grid
+grid = raster_info(harden_support.write_raster(pathlib.Path(sys.argv[2]), harden_support.land_cover())).grid
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 pairs = len(zone_overlaps(zones, grid))
 print(pairs, (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)
