@@ -703,3 +703,20 @@ def test_the_overlap_check_takes_memory_flat_in_the_number_of_pairs(tmp_path: Pa
         grown[n] = int(out[1])
     # four times the pairs: the peak (MB) grows by a batch's worth at most, not fourfold
     assert grown[80] - grown[40] < 60, grown
+
+
+def test_sampling_reads_only_the_chunks_the_zones_touch(tmp_path: Path) -> None:
+    # a 256 x 256 mosaic whose lower part is cut off (a copy that stopped): the zones lie in its top-left corner,
+    # so a draw that reads only their chunks never meets the damage, and one that scans the raster fails on it
+    values = np.random.default_rng(0).integers(1, 5, (256, 256)).astype(np.uint8)
+    full = write_raster(tmp_path / "full.tif", values, driver="COG")
+    data = full.read_bytes()
+    (tmp_path / "cut.tif").write_bytes(data[: len(data) // 2])
+    config = write_config(tmp_path, rasters={2020: tmp_path / "cut.tif"},
+                          zones=write_zones(tmp_path / "zones.gpkg", two_zones()))
+    _draw(config, tmp_path / "s.gpkg")
+    drawn = gpd.read_file(tmp_path / "s.gpkg")
+    same = tmp_path / "same"
+    same.mkdir()
+    _draw(write_config(same, rasters={2020: full}, zones=tmp_path / "zones.gpkg"), same / "s.gpkg")
+    pd.testing.assert_frame_equal(drawn, gpd.read_file(same / "s.gpkg"))  # the same cells as from the whole file

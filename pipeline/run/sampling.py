@@ -6,7 +6,8 @@ assessed one; another epoch makes a Stehman 2014 design, which `accuracy: {strat
 The total sample size comes from the target standard error of overall accuracy and an expected user's accuracy
 (Olofsson 2014 eq. 13), allocated in proportion to stratum area with a minimum per stratum (their section 5.1.2).
 Each stratum's cells are then drawn with equal probability without replacement, seeded, in two passes over the
-chunks: one counts the cells of each stratum, the other picks the drawn ranks. Points are the cells' centres.
+chunks the zones touch (never the rest of a mosaic): one counts the cells of each stratum, the other reads only
+the chunks holding a drawn rank and picks it. Points are the cells' centres.
 
 A config with `accuracy.change` makes the strata its change categories (Olofsson 2014, section 5): each cell's
 stratum and map class is its category from the classes of from_year and to_year, and the population is the cells
@@ -15,7 +16,6 @@ with a class in both.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,11 +83,16 @@ def _lookup(class_map: ClassMap, low: int, high: int) -> NDArray[np.int64]:
     return lookup
 
 
-def _windows(grid: Grid, chunk: tuple[int, int]) -> Iterator[Window]:
+def _windows(grid: Grid, chunk: tuple[int, int], zones: NDArray[np.object_]) -> list[Window]:
+    """The chunks a zone touches, in reading order: a mosaic's land beyond the zones is never read."""
     rows, cols = chunk
-    for r0 in range(0, grid.height, rows):
-        for c0 in range(0, grid.width, cols):
-            yield r0, c0, min(rows, grid.height - r0), min(cols, grid.width - c0)
+    every = [(r0, c0, min(rows, grid.height - r0), min(cols, grid.width - c0))
+             for r0 in range(0, grid.height, rows) for c0 in range(0, grid.width, cols)]
+    corners = [(grid.transform * (c0, r0), grid.transform * (c0 + w, r0 + h)) for r0, c0, h, w in every]
+    boxes = shapely.box(*np.array([[min(a[0], b[0]), min(a[1], b[1]), max(a[0], b[0]), max(a[1], b[1])]
+                                   for a, b in corners]).T) if every else np.zeros(0, dtype=object)
+    touched = np.unique(shapely.STRtree(zones).query(boxes, predicate="intersects")[0])
+    return [every[i] for i in touched]
 
 
 def _classes_in(epochs: _Epochs, union: shapely.Geometry, grid: Grid, window: Window) -> tuple[NDArray, NDArray]:
@@ -206,7 +211,8 @@ def draw(config: RunConfig, design: Design, *, out: Path) -> Sample:
     epochs = _epochs(inputs, (year, strata_year), change=config.accuracy.change if config.accuracy else None)
     union = shapely.union_all(inputs.zones.geoms)
     grid = inputs.grid
-    windows = list(_windows(grid, block_aligned_chunks(inputs.rasters[0], target_cells=config.compute.chunk_cells)))
+    windows = _windows(grid, block_aligned_chunks(inputs.rasters[0], target_cells=config.compute.chunk_cells),
+                       inputs.zones.geoms)
     cells, area = _count(epochs, union, grid, windows)
     plan = allocation(area, cells.sum(axis=0), epochs.classes, design)
     rng = np.random.default_rng(design.seed)
