@@ -1,3 +1,3 @@
-from pipeline.terminal import main
+from pipeline.terminal.entry import main
 
 main()

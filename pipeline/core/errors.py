@@ -2,6 +2,9 @@
 the file and what to do. The command line turns these into a message and a non-zero exit code."""
 
 
+INTERRUPTED_EXIT = 130  # 128 + SIGINT, as shells report a Ctrl-C
+
+
 class SinkzoneError(Exception):
     """Base of every error sinkzone raises on purpose."""
 

@@ -18,8 +18,7 @@ import pandas as pd
 import pyproj
 import shapely
 from numpy.typing import NDArray
-from pyproj.aoi import AreaOfInterest
-from pyproj.transformer import TransformerGroup
+from pyproj.transformer import AreaOfInterest, TransformerGroup
 
 from pipeline.core.config import RunConfig
 from pipeline.core.errors import SinkzoneError, ZoneError

@@ -13,9 +13,8 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from pipeline.core.errors import SinkzoneError
+from pipeline.core.errors import INTERRUPTED_EXIT, SinkzoneError
 from pipeline.core.names import GPKG_NAME, RUN_RECORD
-from pipeline.terminal import INTERRUPTED_EXIT
 
 if TYPE_CHECKING:
     from pipeline.measure.graph import ProgressHook
