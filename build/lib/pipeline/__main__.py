@@ -1,0 +1,3 @@
+from pipeline.terminal.cli import main
+
+main()

@@ -1,0 +1,575 @@
+"""Typed, frozen run configuration. The only module that reads YAML.
+
+Relative paths in a config file are taken relative to the folder of that file, so a config works
+the same from `make`, from cron and from any working directory.
+"""
+
+from __future__ import annotations
+
+import codecs
+import logging
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from pipeline.core.classmaps import BUILTIN_NAMES, ClassMap, build_class_map, builtin_class_map
+from pipeline.core.errors import ClassMapError, ConfigError, MissingFileError
+from pipeline.core.text import decode_text, encoding_note
+
+log = logging.getLogger(__name__)
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Epoch(_Frozen):
+    """One land-cover raster and the year it shows."""
+
+    year: int = Field(ge=1900, le=2200)
+    path: Path
+    product: str | None = None
+    version: str | None = None
+    nodata: float | None = None
+
+
+class Zones(_Frozen):
+    """The zone layer: a GeoPackage, Shapefile or GeoJSON with one feature per zone."""
+
+    path: Path
+    id_field: str
+    layer: str | None = None
+    name_field: str | None = None  # the zone's name (片区名称), shown in the report and as the QGIS label
+    encoding: str | None = None  # a Shapefile's .dbf text encoding (GBK, UTF-8 ...), when .cpg and .dbf mislead
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                codecs.lookup(value)
+            except LookupError as exc:
+                raise ValueError(f"unknown text encoding {value!r} (e.g. GBK, GB18030, UTF-8, Big5)") from exc
+        return value
+
+
+class Compute(_Frozen):
+    """How the work is split and where it runs."""
+
+    chunk_cells: int = Field(default=2048, ge=64, le=16384)
+    scheduler: str | None = None
+    workers: int | None = Field(default=None, ge=1)
+
+
+class Output(_Frozen):
+    dir: Path
+    # tables.xlsx holds the tables up to this many rows; longer ones (a 小班 layer's carbon table runs to
+    # millions of rows, minutes for Excel to write and to open) stay in the GeoPackage only
+    workbook_max_rows: int = Field(default=200_000, ge=0)
+
+
+class FactorRange(_Frozen):
+    """A conversion factor with its 90 % range; a bare number in YAML means no range."""
+
+    value: float = Field(ge=0)
+    low: float | None = Field(default=None, ge=0)
+    high: float | None = Field(default=None, ge=0)
+    source: str = ""
+
+    @model_validator(mode="after")
+    def _ordered(self) -> FactorRange:
+        low = self.value if self.low is None else self.low
+        high = self.value if self.high is None else self.high
+        if not low <= self.value <= high:
+            raise ValueError(f"need low <= value <= high, got {low} <= {self.value} <= {high}")
+        return self
+
+
+class BiomassRaster(_Frozen):
+    """An above-ground biomass density raster (t d.m./ha, float) for one land-cover epoch."""
+
+    year: int = Field(ge=1900, le=2200)
+    path: Path
+    nodata: float | None = None
+
+
+class Volume(_Frozen):
+    """Forest stock volume per zone: a CSV table, or fields of the zone layer."""
+
+    table: Path | None = None
+    field: str | None = None
+    unit: Literal["m3", "m3_ha"] = "m3"
+    species_field: str | None = None
+    species: str | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Volume:
+        if (self.table is None) == (self.field is None):
+            raise ValueError("give either volume.table (a CSV) or volume.field (a zone attribute), not both")
+        if self.field is not None and (self.species_field is None) == (self.species is None):
+            raise ValueError("with volume.field give either species_field or species")
+        return self
+
+
+# IPCC 2006 V4 Table 4.4 (temperate conifers, AGB < 50 t/ha) and Table 4.3 (default CF; range spans
+# temperate broadleaf 0.46 to conifer 0.55); docs/sources.md §3.
+_DEFAULT_R = FactorRange(value=0.40, low=0.21, high=1.06, source="IPCC 2006 V4 Table 4.4, temperate conifer AGB<50")
+_DEFAULT_CF = FactorRange(value=0.47, low=0.46, high=0.55, source="IPCC 2006 V4 Table 4.3 default CF")
+
+
+class Uncertainty(_Frozen):
+    """How carbon intervals are computed: IPCC approach 1 (error propagation) or 2 (Monte Carlo)."""
+
+    method: Literal["error_propagation", "monte_carlo"] = "error_propagation"
+    iterations: int = Field(default=10_000, ge=1_000, le=1_000_000)
+    seed: int = 1
+
+
+class Carbon(_Frozen):
+    """How carbon is estimated: a pools table, biomass rasters, stock volume, and their factors."""
+
+    pools: str | None = None
+    biomass: tuple[BiomassRaster, ...] = ()
+    root_shoot: FactorRange = _DEFAULT_R
+    carbon_fraction: FactorRange = _DEFAULT_CF
+    volume: Volume | None = None
+    species: str = "ar_cm_001_recalled"
+    forest_class: str = "forest"  # a class name or a role: the classes whose live biomass volume supplies
+    uncertainty: Uncertainty = Uncertainty()
+
+    @field_validator("root_shoot", "carbon_fraction", mode="before")
+    @classmethod
+    def _bare_number(cls, value: Any) -> Any:
+        return {"value": value} if isinstance(value, int | float) else value
+
+    @model_validator(mode="after")
+    def _something(self) -> Carbon:
+        if self.pools is None and not self.biomass and self.volume is None:
+            raise ValueError("the carbon section needs pools, biomass or volume")
+        return self
+
+
+class Plans(_Frozen):
+    """The plan sheet (一片一方案): a CSV or .xlsx with one row per zone, joined to the zones by zone_id."""
+
+    path: Path
+    sheet: str | None = None  # the worksheet of an .xlsx; the first when not given
+
+
+class RegionTarget(_Frozen):
+    """One region-level target, e.g. forest coverage 19.3 % by 2025."""
+
+    indicator: Literal["forest_coverage_pct", "forest_area_ha", "forest_area_wan_mu", "grassland_area_ha",
+                       "grassland_area_wan_mu", "wetland_area_ha", "wetland_area_wan_mu"]
+    value: float = Field(gt=0)
+    year: int = Field(ge=1900, le=2200)
+    source: str = ""
+
+
+class Region(_Frozen):
+    """Region indicators over all zones: which classes count, and the region's targets."""
+
+    name: str = "region"
+    shrub_counts_as_forest: bool = False
+    wetland_includes_water: bool = False
+    targets: tuple[RegionTarget, ...] = ()
+
+
+class Candidates(_Frozen):
+    """Afforestation candidate land (a screening for CCER-14-001-V01, not a certification)."""
+
+    enabled: bool = True
+    lookback_years: int = Field(default=3, ge=0, le=100)
+    min_parcel_m2: float = Field(default=400.0, gt=0)
+    # minimum mapping unit: a patch of fewer cells is classification noise more often than land
+    min_cells: int = Field(default=2, ge=1)
+    # class names or roles (a role names every class playing it); checked against the class map
+    never_classes: tuple[str, ...] = ("forest", "shrub")
+    excluded_classes: tuple[str, ...] = ("wetland", "water", "built", "snow_ice")
+
+
+class Report(_Frozen):
+    enabled: bool = True
+    # one page per value of this zone field (e.g. 片区名称 or a forest farm), with a map and a table of its zones
+    group_field: str | None = None
+    # above this many zones and without group_field, the report is the index and one table, not a page per zone
+    max_zone_pages: int = Field(default=300, ge=1)
+
+
+class Transitions(_Frozen):
+    """Which epoch pairs get a class-to-class table (zone_transitions); any run with two or more epochs."""
+
+    consecutive: bool = True  # every epoch to the next
+    first_last: bool = True  # the first epoch to the latest, e.g. 2001 -> 2020
+    pairs: tuple[tuple[int, int], ...] = ()  # more pairs, [from_year, to_year]
+
+    @field_validator("pairs")
+    @classmethod
+    def _forward(cls, pairs: tuple[tuple[int, int], ...]) -> tuple[tuple[int, int], ...]:
+        backward = [list(p) for p in pairs if p[0] >= p[1]]
+        if backward:
+            raise ValueError(f"each pair runs from an earlier year to a later one, got {backward}")
+        return pairs
+
+
+class Change(_Frozen):
+    """Change strata (Olofsson et al. 2014, section 5): a class group's gain, loss and stability between two epochs.
+
+    The categories are named after the first class or role given: forest_gain, forest_loss, stable_forest,
+    stable_non_forest for `classes: [forest]`.
+    """
+
+    from_year: int
+    to_year: int
+    classes: tuple[str, ...] = Field(min_length=1)  # class names or roles, checked against the class map
+
+    @model_validator(mode="after")
+    def _forward(self) -> Change:
+        if self.from_year >= self.to_year:
+            raise ValueError(f"accuracy.change runs from an earlier year to a later one, got from_year "
+                             f"{self.from_year} and to_year {self.to_year}")
+        return self
+
+    @property
+    def categories(self) -> tuple[str, str, str, str]:
+        """Gain, loss, stable and stable-non categories, in the order `core.estimators.change_category` numbers."""
+        name = self.classes[0]
+        return f"{name}_gain", f"{name}_loss", f"stable_{name}", f"stable_non_{name}"
+
+    def group(self, class_map: ClassMap) -> tuple[str, ...]:
+        """The classes of the group: named directly or through a role."""
+        return class_map.resolve(self.classes, key="accuracy.change.classes")
+
+
+class Accuracy(_Frozen):
+    """A map accuracy assessment: sample points labelled by an interpreter, and the epoch they assess."""
+
+    samples: Path
+    layer: str | None = None
+    reference_field: str = "reference"
+    year: int | None = None  # default: the latest epoch
+    strata_year: int | None = None  # default: the assessed epoch (the sample was stratified on that map)
+    min_zone_samples: int = Field(default=10, ge=2)
+    change: Change | None = None  # assess change categories between two epochs instead of one epoch's classes
+
+    @model_validator(mode="after")
+    def _change_or_years(self) -> Accuracy:
+        if self.change is not None and (self.year, self.strata_year) != (None, None):
+            raise ValueError("accuracy.change takes its epochs from from_year and to_year; leave out accuracy.year "
+                             f"and accuracy.strata_year (got {self.year} and {self.strata_year})")
+        return self
+
+
+class RunConfig(_Frozen):
+    """Everything one run needs. Built from YAML by `load_config` or directly by the command line."""
+
+    name: str = "sinkzone"
+    landcover: tuple[Epoch, ...] = Field(min_length=1)
+    zones: Zones
+    classes: str
+    output: Output
+    compute: Compute = Compute()
+    carbon: Carbon | None = None
+    plans: Plans | None = None
+    region: Region = Region()
+    candidates: Candidates | None = None  # screening is asked for: it polygonizes every chunk
+    report: Report | None = None  # one page and map per zone: asked for, not made for thousands of parcels
+    transitions: Transitions = Transitions()
+    accuracy: Accuracy | None = None
+
+    @field_validator("landcover")
+    @classmethod
+    def _distinct_years(cls, epochs: tuple[Epoch, ...]) -> tuple[Epoch, ...]:
+        years = [e.year for e in epochs]
+        if len(set(years)) != len(years):
+            raise ValueError(f"each land-cover epoch needs its own year, got {years}")
+        return tuple(sorted(epochs, key=lambda e: e.year))
+
+    @model_validator(mode="after")
+    def _biomass_years(self) -> RunConfig:
+        years = {e.year for e in self.landcover}
+        stray = [b.year for b in (self.carbon.biomass if self.carbon else ()) if b.year not in years]
+        if stray:
+            raise ValueError(f"carbon.biomass years {stray} match no land-cover epoch {sorted(years)}")
+        return self
+
+    @model_validator(mode="after")
+    def _transition_years(self) -> RunConfig:
+        years = {e.year for e in self.landcover}
+        stray = [list(p) for p in self.transitions.pairs if not set(p) <= years]
+        if stray:
+            raise ValueError(f"transitions.pairs {stray} name years that are no land-cover epoch {sorted(years)}")
+        return self
+
+    @model_validator(mode="after")
+    def _accuracy_years(self) -> RunConfig:
+        years = sorted(e.year for e in self.landcover)
+        asked = [y for y in (self.accuracy.year, self.accuracy.strata_year) if y is not None] if self.accuracy else []
+        if any(y not in years for y in asked):
+            raise ValueError(f"accuracy.year and accuracy.strata_year must be land-cover epochs {years}, got {asked}")
+        return self
+
+    @model_validator(mode="after")
+    def _change_years(self) -> RunConfig:
+        change = self.accuracy.change if self.accuracy else None
+        years = sorted(e.year for e in self.landcover)
+        if change is not None and not {change.from_year, change.to_year} <= set(years):
+            raise ValueError(f"accuracy.change.from_year and to_year must be land-cover epochs {years}, got "
+                             f"{change.from_year} and {change.to_year}")
+        return self
+
+    @property
+    def accuracy_years(self) -> tuple[int, int] | None:
+        """(assessed year, strata year) of the accuracy assessment, defaults filled in; None without one.
+        A change assessment reads its map categories from (to_year, from_year)."""
+        if self.accuracy is None:
+            return None
+        if self.accuracy.change is not None:
+            return self.accuracy.change.to_year, self.accuracy.change.from_year
+        year = self.accuracy.year if self.accuracy.year is not None else self.landcover[-1].year
+        return year, self.accuracy.strata_year if self.accuracy.strata_year is not None else year
+
+    @model_validator(mode="after")
+    def _classes_known(self) -> RunConfig:
+        if self.classes not in BUILTIN_NAMES and not self.classes.endswith((".yaml", ".yml")):
+            raise ValueError(f"classes must be one of {', '.join(BUILTIN_NAMES)} or a .yaml file, got {self.classes!r}")
+        return self
+
+
+def _read_yaml(path: Path) -> Any:
+    """A YAML file's content; text that is not UTF-8 is read as GB18030, with a note in the log."""
+    checked_path(str(path), source="the command line")
+    if not path.is_file():
+        raise MissingFileError(f"{path}: file not found")
+    try:
+        text, encoding = decode_text(path.read_bytes())
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: neither UTF-8 nor GB18030 text ({exc.reason} at byte {exc.start}); "
+                          "save it as UTF-8") from exc
+    note = encoding_note(path, encoding)
+    if note is not None:
+        log.warning(note)
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
+    except RecursionError as exc:
+        raise ConfigError(f"{path}: nested too deeply to be a run config; check its brackets and indentation") from exc
+
+
+_MAX_NAME = 255  # bytes in one file name, and 4096 in a whole path, on Linux file systems
+_MAX_PATH = 4096
+
+
+def checked_path(value: str, *, source: str) -> str:
+    """A path that the file system can look up: no NUL byte, names not over-long, no symlink loop."""
+    if "\0" in value:
+        raise ConfigError(f"{source}: the path {value!r} holds a NUL byte; write the path without it")
+    encoded = os.fsencode(value)
+    if len(encoded) > _MAX_PATH or any(len(part) > _MAX_NAME for part in encoded.split(b"/")):
+        raise ConfigError(f"{source}: the path {value[:80]!r}... is too long for the file system "
+                          f"(over {_MAX_NAME} bytes in one name or {_MAX_PATH} in all); shorten it")
+    try:
+        Path(value).resolve()
+    except (RuntimeError, OSError) as exc:
+        raise ConfigError(f"{source}: the path {value!r} cannot be followed ({exc}); "
+                          "fix the symbolic links on it") from exc
+    return value
+
+
+def _resolve(raw: dict[str, Any], base: Path, *, source: str) -> dict[str, Any]:
+    """Make the relative paths of a raw config absolute against the config file's folder."""
+    def fix(value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        checked_path(value, source=source)
+        return value if Path(value).is_absolute() else str((base / value).resolve())
+
+    out = dict(raw)
+    if isinstance(raw.get("landcover"), list):  # anything else is left for validation to report
+        out["landcover"] = [{**e, "path": fix(e.get("path"))} if isinstance(e, dict) else e
+                            for e in raw["landcover"]]
+    for section, key in (("zones", "path"), ("output", "dir"), ("plans", "path"), ("accuracy", "samples")):
+        if isinstance(raw.get(section), dict):
+            out[section] = {**raw[section], key: fix(raw[section].get(key))}
+    classes = raw.get("classes")
+    if isinstance(classes, str) and classes.endswith((".yaml", ".yml")):
+        out["classes"] = fix(classes)
+    if isinstance(raw.get("carbon"), dict):
+        out["carbon"] = _resolve_carbon(raw["carbon"], fix)
+    return out
+
+
+def _resolve_carbon(carbon: dict[str, Any], fix: Any) -> dict[str, Any]:
+    """Table paths (anything ending .csv) and raster paths of the carbon section, made absolute."""
+    out = dict(carbon)
+    for key in ("pools", "species"):
+        if isinstance(carbon.get(key), str) and carbon[key].endswith(".csv"):
+            out[key] = fix(carbon[key])
+    out["biomass"] = [{**b, "path": fix(b.get("path"))} if isinstance(b, dict) else b
+                      for b in carbon.get("biomass") or []]
+    if isinstance(carbon.get("volume"), dict) and carbon["volume"].get("table"):
+        out["volume"] = {**carbon["volume"], "table": fix(carbon["volume"]["table"])}
+    return out
+
+
+def format_validation_error(exc: ValidationError, source: str) -> str:
+    """One line per problem, naming the key path, what was given and what is wanted."""
+    lines = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        given = err.get("input")
+        shown = "" if isinstance(given, dict | list) else f" (given: {given!r})"
+        lines.append(f"{source}: {where}: {err['msg']}{shown}")
+    return "\n".join(lines)
+
+
+class Overrides(_Frozen):
+    """What command-line flags set: changes to a config file, or with no file the whole one-off run.
+
+    Land cover and biomass are `YEAR=PATH` texts; a bare land-cover PATH takes the year its file name
+    holds (`CLCD_v01_2020_albert.tif`), and a bare biomass PATH the latest epoch's year. Relative paths
+    are relative to the working folder.
+    """
+
+    out: Path | None = None
+    scheduler: str | None = None
+    landcover: tuple[str, ...] = ()
+    zones: Path | None = None
+    zone_id: str | None = None
+    zones_layer: str | None = None
+    zones_encoding: str | None = None
+    classes: str | None = None
+    pools: str | None = None
+    biomass: tuple[str, ...] = ()
+
+
+def _absolute(value: str) -> str:
+    return str(Path(checked_path(value, source="the command line")).resolve())
+
+
+_YEAR_IN_NAME = re.compile(r"(?<!\d)(19\d\d|2[01]\d\d)(?!\d)")
+
+
+def year_in_name(path: str) -> int | None:
+    """The one year a file name holds (`ESA_WorldCover_10m_2021_v200_*`), or None when none or several."""
+    years = set(_YEAR_IN_NAME.findall(Path(path).name))
+    return int(years.pop()) if len(years) == 1 else None
+
+
+def _year_and_path(item: str, *, flag: str, default_year: int | None) -> dict[str, object]:
+    """`YEAR=PATH`, or a bare `PATH` taking `default_year`, or else the year in its file name."""
+    year, sep, path = item.partition("=")
+    if not sep:
+        named = default_year if default_year is not None else year_in_name(item)
+        if named is None:
+            raise ConfigError(f"{flag} {item}: its file name holds no year (or several), so the year it shows "
+                              f"is unknown; give it as {flag} YEAR=PATH, e.g. {flag} 2020={item}")
+        year, path = str(named), item
+    if not year.strip().isdigit():
+        raise ConfigError(f"{flag} {item!r}: the year before '=' must be a number")
+    return {"year": int(year), "path": _absolute(path)}
+
+
+def _one_off(flags: Overrides) -> dict[str, Any]:
+    """The raw config of a run given entirely by flags."""
+    missing = [flag for flag, v in (("--landcover", flags.landcover), ("--zones", flags.zones),
+                                    ("--zone-id", flags.zone_id), ("--classes", flags.classes),
+                                    ("--out", flags.out)) if not v]
+    if missing:
+        raise ConfigError(f"without a config file, give {', '.join(missing)}")
+    classes = str(flags.classes)
+    return {"name": "one-off",
+            "landcover": [_year_and_path(i, flag="--landcover", default_year=None) for i in flags.landcover],
+            "zones": {"path": _absolute(str(flags.zones)), "id_field": flags.zone_id},
+            "classes": _absolute(classes) if classes.endswith((".yaml", ".yml")) else classes}
+
+
+def _latest_year(raw: dict[str, Any]) -> int | None:
+    years = [e.get("year") for e in raw.get("landcover") or [] if isinstance(e, dict)]
+    return max((y for y in years if isinstance(y, int)), default=None)
+
+
+def _with_flags(raw: dict[str, Any], flags: Overrides) -> dict[str, Any]:
+    """The raw config with the flags' settings put in, before the one validation."""
+    out = dict(raw)
+    if flags.out is not None:
+        out["output"] = {"dir": _absolute(str(flags.out))}
+    if flags.scheduler:
+        out["compute"] = {**(raw.get("compute") or {}), "scheduler": flags.scheduler}
+    zones = {key: value for key, value in (("layer", flags.zones_layer), ("encoding", flags.zones_encoding))
+             if value is not None}
+    if zones:
+        out["zones"] = {**(raw.get("zones") or {}), **zones}
+    carbon = dict(raw.get("carbon") or {})
+    if flags.pools:
+        carbon["pools"] = _absolute(flags.pools) if flags.pools.endswith(".csv") else flags.pools
+    if flags.biomass:
+        carbon["biomass"] = [_year_and_path(i, flag="--biomass", default_year=_latest_year(raw))
+                             for i in flags.biomass]
+    if carbon:
+        out["carbon"] = carbon
+    return out
+
+
+def _validated(raw: dict[str, Any], source: str) -> RunConfig:
+    try:
+        return RunConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, source)) from exc
+
+
+def load_config(path: Path | None, flags: Overrides | None = None) -> RunConfig:
+    """Read a YAML run config (or none: a one-off run from flags), put in the flags, check it all at once."""
+    flags = flags or Overrides()
+    if path is None:
+        return _validated(_with_flags(_one_off(flags), flags), "command line")
+    raw = _read_yaml(path)
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: a run config is a YAML mapping of keys, got {type(raw).__name__}")
+    return _validated(_with_flags(_resolve(raw, path.resolve().parent, source=str(path)), flags), str(path))
+
+
+def load_class_map(spec: str) -> ClassMap:
+    """A built-in class map by name, or a user's YAML file.
+
+    `classes: {forest: [2], 灌木林: {codes: [3], role: shrub}}`: the short form names a role; the long
+    form gives any name and the role the class plays. `product: modis_igbp` (optional) says whose codes
+    these are, so the land cover keeps that product's official colours.
+    """
+    if spec in BUILTIN_NAMES:
+        return builtin_class_map(spec)
+    path = Path(spec)
+    raw = _read_yaml(path)
+    classes = raw.get("classes") if isinstance(raw, dict) else None
+    if not isinstance(classes, dict):
+        raise ClassMapError(f"{path}: expected `classes: {{name: [integer codes] or {{codes: [...], role: ...}}}}`")
+    codes: dict[str, list[int]] = {}
+    roles: dict[str, str] = {}
+    for name, value in classes.items():
+        codes[name], role = _class_entry(path, name, value)
+        if role is not None:
+            roles[name] = role
+    product = raw.get("product")
+    if product is not None and product not in BUILTIN_NAMES:
+        raise ClassMapError(f"{path}: product {product!r} is not one of {', '.join(BUILTIN_NAMES)}")
+    return build_class_map(path.stem, codes, source=str(raw.get("source", path.name)), roles=roles,
+                           product=product or "")
+
+
+def _class_entry(path: Path, name: object, value: Any) -> tuple[list[int], str | None]:
+    """The codes and the role (None in the short form) of one class of a class-map YAML."""
+    entry = value if isinstance(value, dict) else {"codes": value}
+    role = entry.get("role")
+    if set(entry) - {"codes", "role"} or not _int_list(entry.get("codes")) or not isinstance(role, str | None):
+        raise ClassMapError(f"{path}: class {name!r}: expected [integer codes] or {{codes: [integer codes], "
+                            f"role: forest|shrub|...}}, got {value!r}")
+    return entry["codes"], role
+
+
+def _int_list(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(c, int) and not isinstance(c, bool) for c in value)

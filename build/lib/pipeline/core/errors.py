@@ -1,0 +1,58 @@
+"""One exception hierarchy: every problem a user can cause is a SinkzoneError with a message naming
+the file and what to do. The command line turns these into a message and a non-zero exit code."""
+
+
+class SinkzoneError(Exception):
+    """Base of every error sinkzone raises on purpose."""
+
+    exit_code = 2
+
+
+class ConfigError(SinkzoneError):
+    """The run configuration is malformed: unknown keys, wrong types, impossible values."""
+
+
+class InputError(SinkzoneError):
+    """An input file is missing, unreadable or unusable."""
+
+
+class MissingFileError(InputError):
+    """An input path does not exist."""
+
+
+class RasterError(InputError):
+    """A land-cover or biomass raster cannot be used as given."""
+
+
+class MissingCRSError(InputError):
+    """A raster or vector file has no coordinate reference system."""
+
+
+class ZoneError(InputError):
+    """The zone layer is unusable: duplicate or missing ids, no usable geometry, no overlap."""
+
+
+class ClassMapError(InputError):
+    """The class map is malformed or does not cover the codes found in the raster."""
+
+
+class TableError(InputError):
+    """A factor table (carbon pools, species, plan sheet) is malformed or incomplete."""
+
+
+class OutputError(SinkzoneError):
+    """The output folder cannot be written, or another run holds it."""
+
+
+class ValidationFailed(SinkzoneError):
+    """Several problems were found at once; `problems` lists each one."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__(f"{len(problems)} problem(s) found:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+class InternalError(SinkzoneError):
+    """An unexpected failure inside sinkzone (a bug); the traceback is kept in the run log."""
+
+    exit_code = 3

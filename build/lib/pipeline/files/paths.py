@@ -1,0 +1,117 @@
+"""Paths and file identities shared by the readers and writers."""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+from contextlib import suppress
+from pathlib import Path
+from typing import Any
+from xml.etree import ElementTree
+
+from pipeline.core.errors import MissingFileError
+
+
+def require_file(path: Path) -> None:
+    if not path.exists():
+        raise MissingFileError(f"{path}: file not found")
+
+
+def is_tile_pattern(path: Path) -> bool:
+    """A land-cover path with glob characters names a set of same-grid tiles, unless a file has that very name."""
+    return any(ch in str(path) for ch in "*?[") and not path.exists()
+
+
+def tile_paths(pattern: Path) -> list[Path]:
+    """The tiles a pattern names; none, or a bracket pattern that picks one file, is an error.
+
+    `lc[2020].tif` is more likely a file name than a pattern: if no such file exists, using `lc2.tif`
+    because it matches would put another file's figures under this name.
+    """
+    found = sorted(Path(p) for p in glob.glob(str(pattern)))
+    if not found:
+        raise MissingFileError(f"{pattern}: file not found, and no tile matches it as a pattern "
+                               "(a name holding *, ? or [ is read as a tile pattern when no file has that name)")
+    if len(found) == 1 and "[" in pattern.name and "*" not in pattern.name:
+        raise MissingFileError(f"{pattern}: no file has this name, and as a tile pattern it matches only "
+                               f"{found[0].name}; give that file's own name, or rename the file")
+    return found
+
+
+# files GDAL and OGR read beside a data file: Shapefile parts, world files, overviews, masks, .aux.xml
+# (with the data file's whole name or its stem), and SQLite's write-ahead log (a GeoPackage open in QGIS)
+_SIDECARS = (".shx", ".dbf", ".prj", ".cpg", ".qix", ".sbn", ".sbx", ".tfw", ".tifw", ".tiffw", ".wld",
+             ".aux.xml", ".ovr", ".msk", ".rrd", ".imd", "-wal")
+
+
+def _sidecars(path: Path) -> list[Path]:
+    wanted = {f"{base}{suffix}".lower() for base in (path.name, path.stem) for suffix in _SIDECARS}
+    try:
+        siblings = list(path.parent.iterdir())
+    except OSError:
+        return []
+    return sorted(p for p in siblings if p.name.lower() in wanted and p.name != path.name and p.is_file())
+
+
+def _vrt_sources(path: Path) -> list[Path]:
+    """The local files a VRT reads (its sources, relative to the VRT where it says so)."""
+    try:
+        root = ElementTree.parse(path).getroot()
+    except (ElementTree.ParseError, OSError):
+        return []  # not a VRT GDAL can read either; the raster check reports it
+    found = []
+    for element in root.iter("SourceFilename"):
+        name = (element.text or "").strip()
+        source = path.parent / name if element.get("relativeToVRT") == "1" else Path(name)
+        if name and source.is_file():
+            found.append(source)
+    return found
+
+
+def read_files(path: Path) -> list[Path]:
+    """Every file reading `path` reads: the file, its sidecars, a pattern's tiles and a VRT's sources."""
+    if is_tile_pattern(path):
+        return [f for tile in tile_paths(path) for f in read_files(tile)]
+    files = [path, *_sidecars(path)]
+    if path.suffix.lower() == ".vrt":
+        files += [f for source in _vrt_sources(path) if source.resolve() != path.resolve()
+                  for f in read_files(source)]
+    return files
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def fingerprint(path: Path) -> dict[str, Any]:
+    """Bytes and SHA-256 of every file reading `path` reads: did anything the run uses change?"""
+    files = read_files(path)
+    combined = hashlib.sha256()
+    for f in files:
+        combined.update(f"{f.name}\0{_sha256(f)}\0".encode())
+    record: dict[str, Any] = {"path": str(path), "bytes": sum(f.stat().st_size for f in files),
+                              "sha256": combined.hexdigest()}
+    if len(files) > 1:
+        record["files"] = [str(f) for f in files]
+    return record
+
+
+def move_file(source: Path, target: Path) -> None:
+    """Rename a file; an open log handle keeps writing to it at its new place."""
+    source.replace(target)
+
+
+def remove_file(path: Path) -> None:
+    with suppress(FileNotFoundError):
+        path.unlink()
+
+
+def list_configs(folder: Path) -> list[Path]:
+    """The run configs of a batch folder, in name order."""
+    if not folder.is_dir():
+        raise MissingFileError(f"{folder}: batch folder not found")
+    return sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())

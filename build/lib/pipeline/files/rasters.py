@@ -1,0 +1,189 @@
+"""Raster reading: headers, chunk windows, whole-file decode checks and report previews."""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyproj
+import rasterio
+import rasterio.windows
+from rasterio.errors import RasterioError, RasterioIOError
+
+from pipeline.core.errors import MissingCRSError, RasterError
+from pipeline.core.grid import Grid
+from pipeline.files.mosaic import Tile, vrt_xml
+from pipeline.files.paths import is_tile_pattern, require_file, tile_paths
+
+# Each storage block is decoded once per run, so GDAL's block cache (5% of RAM by default) only adds
+# memory that grows with the raster. Set before GDAL's first read; an explicit setting wins.
+os.environ.setdefault("GDAL_CACHEMAX", "64")
+
+
+@dataclass(frozen=True)
+class RasterInfo:
+    """What a raster header says, read without touching its pixels."""
+
+    path: Path
+    grid: Grid
+    dtype: str
+    nodata: float | None
+    block_shape: tuple[int, int]
+    band_count: int
+
+
+def _tile(path: Path) -> Tile:
+    info = raster_info(path)
+    return Tile(path=str(path.resolve()), grid=info.grid, dtype=info.dtype, nodata=info.nodata,
+                block_shape=info.block_shape)
+
+
+def raster_source(path: Path) -> str:
+    """What GDAL opens for a land-cover path: the file itself, or for a tile pattern an in-memory VRT.
+
+    The VRT travels as XML text (GDAL opens it without a file), so cluster workers need only the tiles.
+    """
+    if not is_tile_pattern(path):
+        return str(path)
+    return vrt_xml([_tile(p) for p in tile_paths(path)])
+
+
+def raster_info(path: Path) -> RasterInfo:
+    """Header of a raster or tile mosaic; a missing file, an unreadable file or a missing CRS is an error."""
+    source = raster_source(path)
+    if not is_tile_pattern(path):
+        require_file(path)
+    try:
+        with rasterio.open(source) as src:
+            _check_georeferencing(path, src)
+            grid = Grid(transform=src.transform, width=src.width, height=src.height,
+                        crs=pyproj.CRS.from_wkt(src.crs.to_wkt()))
+            return RasterInfo(path=path, grid=grid, dtype=src.dtypes[0], nodata=src.nodata,
+                              block_shape=tuple(src.block_shapes[0]), band_count=src.count)
+    except RasterioIOError as exc:
+        raise RasterError(f"{path}: not a readable raster ({exc})") from exc
+
+
+def _check_georeferencing(path: Path, src: Any) -> None:
+    """The raster sits on a grid sinkzone can measure: a CRS, a geotransform, north-up when in lat/lon."""
+    gcps, gcp_crs = src.gcps
+    if gcps and src.transform.is_identity:
+        raise RasterError(f"{path}: the raster is located only by {len(gcps)} ground control points (GCPs), not "
+                          f"on a grid{f' ({gcp_crs})' if gcp_crs else ''}; warp it onto a grid first "
+                          "(gdalwarp -r near -t_srs EPSG:xxxx in.tif out.tif)")
+    if src.crs is None:
+        raise MissingCRSError(f"{path}: the raster has no CRS; assign one (gdal_edit.py -a_srs EPSG:xxxx)")
+    t = src.transform
+    if (t.b or t.d) and src.crs.is_geographic:
+        raise RasterError(f"{path}: the raster's grid is rotated (geotransform {tuple(t)[:6]}), and a rotated "
+                          "lat/lon grid has no row-wise cell area; warp it north-up first "
+                          "(gdalwarp -r near in.tif out.tif)")
+
+
+@dataclass(frozen=True)
+class WindowSource:
+    """A raster as chunk tasks read it: what GDAL opens (a path or VRT text), and the path for messages."""
+
+    path: str
+    gdal: str
+
+
+def window_source(path: Path) -> WindowSource:
+    return WindowSource(path=str(path), gdal=raster_source(path))
+
+
+def read_window(source: WindowSource, row_off: int, col_off: int, height: int, width: int) -> Any:
+    """Band 1 of one window; a block that fails to decode is named, as check_readable names it.
+
+    Runs read every block anyway, so they detect corrupt files here rather than decoding every block a
+    second time beforehand.
+    """
+    window = rasterio.windows.Window(col_off, row_off, width, height)
+    try:
+        with rasterio.open(source.gdal) as src:
+            return src.read(1, window=window)
+    except RasterioError as exc:
+        raise _corrupt(source.path, _first_bad_block(source.gdal, window), exc) from exc
+
+
+def _first_bad_block(gdal_source: str, window: rasterio.windows.Window) -> str:
+    """Which storage block of a window fails to decode (only looked for once a read has failed)."""
+    with rasterio.open(gdal_source) as src:
+        for _, block in src.block_windows(1):
+            if not rasterio.windows.intersect(block, window):
+                continue
+            try:
+                src.read(1, window=block)
+            except RasterioError:
+                return f"the block at row {block.row_off}, column {block.col_off}"
+    return f"the window at row {window.row_off}, column {window.col_off}"
+
+
+def _corrupt(path: str | Path, where: str, exc: Exception) -> RasterError:
+    return RasterError(f"{path}: the raster is truncated or corrupt at {where} ({exc.__cause__ or exc}); "
+                       "download or copy it again")
+
+
+def check_readable(path: Path) -> dict[int, int]:
+    """Decode every storage block once, so `validate` finds corrupt files without running anything.
+
+    Returns the number of cells of each integer value, so codes the class map lacks are known early.
+    """
+    counts: dict[int, int] = {}
+    where = "its header"
+    try:
+        with rasterio.open(raster_source(path)) as src:
+            for _, window in src.block_windows(1):
+                where = f"the block at row {window.row_off}, column {window.col_off}"
+                values, n = _value_counts(src.read(1, window=window))
+                for value, count in zip(values.tolist(), n.tolist(), strict=True):
+                    counts[value] = counts.get(value, 0) + count
+    except RasterioError as exc:
+        raise _corrupt(path, where, exc) from exc
+    return counts
+
+
+def _value_counts(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    if block.dtype.kind == "u" and block.dtype.itemsize <= 2:
+        counts = np.bincount(block.ravel())
+        values = np.flatnonzero(counts)
+        return values, counts[values]
+    return np.unique(block, return_counts=True)
+
+
+def block_aligned_chunks(info: RasterInfo, *, target_cells: int) -> tuple[int, int]:
+    """Chunk shape made of whole storage blocks, holding about target_cells² cells.
+
+    Strip-stored files (blocks as wide as the raster) get full-width chunks of many strips.
+    """
+    block_rows, block_cols = info.block_shape
+    height, width = info.grid.shape
+    cols = min(width, block_cols * max(1, target_cells // block_cols))
+    rows = block_rows * max(1, (target_cells * target_cells // cols) // block_rows)
+    return int(min(rows, height)), int(cols)
+
+
+def read_preview(source: str | Path, *, bounds: tuple[float, float, float, float],
+                 max_side: int) -> tuple[Any, Any]:
+    """Band 1 inside `bounds` (raster CRS), decimated by nearest neighbour to at most max_side cells a side.
+
+    `source` is what GDAL opens (see raster_source). For report maps only: a picture, never used for
+    areas. Returns (array, transform of the array).
+    """
+    with rasterio.open(source) as src:
+        raw = rasterio.windows.from_bounds(*bounds, transform=src.transform)
+        # whole cells covering the bounds: rounding each end to the nearest could leave a thin raster out
+        col0, row0 = math.floor(raw.col_off), math.floor(raw.row_off)
+        window = rasterio.windows.Window(col0, row0, math.ceil(raw.col_off + raw.width) - col0,
+                                         math.ceil(raw.row_off + raw.height) - row0)
+        window = window.intersection(rasterio.windows.Window(0, 0, src.width, src.height))
+        scale = max(1.0, max(window.height, window.width) / max_side)
+        shape = (max(1, int(window.height / scale)), max(1, int(window.width / scale)))
+        data = src.read(1, window=window, out_shape=shape)
+        transform = src.window_transform(window) * rasterio.Affine.scale(window.width / shape[1],
+                                                                          window.height / shape[0])
+    return data, transform

@@ -1,0 +1,1 @@
+"""Per-chunk numpy kernels of the `measure` phase: pure functions on arrays. Import only `core`."""

@@ -1,0 +1,461 @@
+"""Default QGIS styles (QML) for the output layers: pure functions from a layer's fields to XML text.
+
+Styles are chosen from the fields a layer has, so layers added by later stages (sink types, carbon,
+plan progress, afforestation candidates) get their style as soon as their fields exist. Every style
+carries the custom property `sinkzone/style` naming the style, so a check can tell our stored style
+from the default QGIS invents for an unstyled layer.
+"""
+
+from __future__ import annotations
+
+import math
+import xml.etree.ElementTree as ET
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+
+import geopandas as gpd
+import pandas as pd
+
+from pipeline.core.classmaps import LABELS, NODATA_CLASS, ClassMap, label
+from pipeline.core.names import CANDIDATES, ZONES
+from pipeline.present.palette import class_colour, class_colours
+
+QGIS_VERSION = "3.22.16-Białowieża"
+STYLE_PROPERTY = "sinkzone/style"
+
+GREENS = ("#edf8e9", "#bae4b3", "#74c476", "#31a354", "#006d2c")
+PROGRESS = ("#d7191c", "#fdae61", "#ffffbf", "#a6d96a", "#1a9641")
+
+# Official product palettes, code -> (colour, English legend label). Codes a class map treats as
+# nodata are left out: QGIS draws values missing from a palette transparent.
+PALETTES: dict[str, dict[int, tuple[str, str]]] = {
+    # ESA WorldCover v100/v200 product user manual, legend table.
+    "esa_worldcover": {
+        10: ("#006400", "Tree cover"), 20: ("#ffbb22", "Shrubland"), 30: ("#ffff4c", "Grassland"),
+        40: ("#f096ff", "Cropland"), 50: ("#fa0000", "Built-up"), 60: ("#b4b4b4", "Bare / sparse vegetation"),
+        70: ("#f0f0f0", "Snow and ice"), 80: ("#0064c8", "Permanent water bodies"),
+        90: ("#0096a0", "Herbaceous wetland"), 95: ("#00cf75", "Mangroves"), 100: ("#fae6a0", "Moss and lichen"),
+    },
+    # CORINE Land Cover 2018 raster index -> the RGB of the .vat.dbf distributed with the product
+    # (tests/test_styles.py compares this table with data/sao_miguel/clc2018_v2020_20u1.tif.vat.dbf).
+    "corine": {
+        1: ("#e6004d", "Continuous urban fabric"), 2: ("#ff0000", "Discontinuous urban fabric"),
+        3: ("#cc4df2", "Industrial or commercial units"), 4: ("#cc0000", "Road and rail networks"),
+        5: ("#e6cccc", "Port areas"), 6: ("#e6cce6", "Airports"), 7: ("#a600cc", "Mineral extraction sites"),
+        8: ("#a64d00", "Dump sites"), 9: ("#ff4dff", "Construction sites"), 10: ("#ffa6ff", "Green urban areas"),
+        11: ("#ffe6ff", "Sport and leisure facilities"), 12: ("#ffffa8", "Non-irrigated arable land"),
+        13: ("#ffff00", "Permanently irrigated land"), 14: ("#e6e600", "Rice fields"), 15: ("#e68000", "Vineyards"),
+        16: ("#f2a64d", "Fruit trees and berry plantations"), 17: ("#e6a600", "Olive groves"),
+        18: ("#e6e64d", "Pastures"), 19: ("#ffe6a6", "Annual crops associated with permanent crops"),
+        20: ("#ffe64d", "Complex cultivation patterns"),
+        21: ("#e6cc4d", "Agriculture with significant natural vegetation"), 22: ("#f2cca6", "Agro-forestry areas"),
+        23: ("#80ff00", "Broad-leaved forest"), 24: ("#00a600", "Coniferous forest"), 25: ("#4dff00", "Mixed forest"),
+        26: ("#ccf24d", "Natural grasslands"), 27: ("#a6ff80", "Moors and heathland"),
+        28: ("#a6e64d", "Sclerophyllous vegetation"), 29: ("#a6f200", "Transitional woodland-shrub"),
+        30: ("#e6e6e6", "Beaches, dunes, sands"), 31: ("#cccccc", "Bare rocks"),
+        32: ("#ccffcc", "Sparsely vegetated areas"), 33: ("#000000", "Burnt areas"),
+        34: ("#a6e6cc", "Glaciers and perpetual snow"), 35: ("#a6a6ff", "Inland marshes"), 36: ("#4d4dff", "Peat bogs"),
+        37: ("#ccccff", "Salt marshes"), 38: ("#e6e6ff", "Salines"), 39: ("#a6a6e6", "Intertidal flats"),
+        40: ("#00ccf2", "Water courses"), 41: ("#80f2e6", "Water bodies"), 42: ("#00ffa6", "Coastal lagoons"),
+        43: ("#a6ffe6", "Estuaries"), 44: ("#e6f2ff", "Sea and ocean"),
+    },
+    # MODIS MCD12Q1 LC_Type1 (IGBP) colours of the LP DAAC / Earth Engine catalogue; MCD12C1 codes water 0.
+    "modis_igbp": {
+        0: ("#1c0dff", "Water bodies"), 1: ("#05450a", "Evergreen needleleaf forests"),
+        2: ("#086a10", "Evergreen broadleaf forests"), 3: ("#54a708", "Deciduous needleleaf forests"),
+        4: ("#78d203", "Deciduous broadleaf forests"), 5: ("#009900", "Mixed forests"),
+        6: ("#c6b044", "Closed shrublands"), 7: ("#dcd159", "Open shrublands"), 8: ("#dade48", "Woody savannas"),
+        9: ("#fbff13", "Savannas"), 10: ("#b6ff05", "Grasslands"), 11: ("#27ff87", "Permanent wetlands"),
+        12: ("#c24f44", "Croplands"), 13: ("#a5a5a5", "Urban and built-up lands"),
+        14: ("#ff6d4c", "Cropland/natural vegetation mosaics"), 15: ("#69fff8", "Permanent snow and ice"),
+        16: ("#f9ffa4", "Barren"), 17: ("#1c0dff", "Water bodies"),
+    },
+    # USGS NLCD legend colours.
+    "nlcd": {
+        11: ("#466b9f", "Open water"), 12: ("#d1def8", "Perennial ice/snow"), 21: ("#dec5c5", "Developed, open space"),
+        22: ("#d99282", "Developed, low intensity"), 23: ("#eb0000", "Developed, medium intensity"),
+        24: ("#ab0000", "Developed, high intensity"), 31: ("#b3ac9f", "Barren land"),
+        41: ("#68ab5f", "Deciduous forest"), 42: ("#1c5f2c", "Evergreen forest"), 43: ("#b5c58f", "Mixed forest"),
+        51: ("#af963c", "Dwarf scrub"), 52: ("#ccb879", "Shrub/scrub"), 71: ("#dfdfc2", "Grassland/herbaceous"),
+        72: ("#d1d182", "Sedge/herbaceous"), 73: ("#a3cc51", "Lichens"), 74: ("#82ba9e", "Moss"),
+        81: ("#dcd939", "Pasture/hay"), 82: ("#ab6c28", "Cultivated crops"), 90: ("#b8d9eb", "Woody wetlands"),
+        95: ("#6c9fb8", "Emergent herbaceous wetlands"),
+    },
+    # CLCD colours as in Yang & Huang (2021) figures and the dataset's published colour table.
+    "clcd": {
+        1: ("#fae39c", "Cropland"), 2: ("#446f33", "Forest"), 3: ("#33a02c", "Shrub"), 4: ("#abd37b", "Grassland"),
+        5: ("#1e69b4", "Water"), 6: ("#a6cee3", "Snow/ice"), 7: ("#cfbda3", "Barren"), 8: ("#e24290", "Impervious"),
+        9: ("#289be8", "Wetland"),
+    },
+}
+
+FIELD_LABELS: dict[str, tuple[str, str]] = {
+    "zone_id": ("分区编号", "Zone ID"), "name": ("名称", "Name"), "name_zh": ("中文名称", "Name (Chinese)"),
+    "name_en": ("英文名称", "Name (English)"), "adcode": ("行政区划代码", "Administrative code"),
+    "area_ha": ("面积 (ha)", "Area (ha)"), "area_mu": ("面积 (亩)", "Area (mu)"),
+    "area_km2": ("面积 (km²)", "Area (km²)"), "year": ("年份", "Year"), "class": ("地类", "Land class"),
+    "share": ("占分区面积比例", "Share of zone area"), "sink_type": ("碳汇类型", "Sink type"),
+    "co2e_t": ("碳储量 (t CO2e)", "Carbon stock (t CO2e)"),
+    "progress_pct": ("目标完成度 (%)", "Progress to target (%)"),
+    # the tables' columns (tables.xlsx headers, attribute-table aliases)
+    "pool": ("碳库", "Carbon pool"), "carbon_t": ("碳储量 (t C)", "Carbon stock (t C)"),
+    "co2e_low_t": ("碳储量下限 (t CO2e)", "Carbon stock, low (t CO2e)"),
+    "co2e_high_t": ("碳储量上限 (t CO2e)", "Carbon stock, high (t CO2e)"),
+    "co2e_per_year_t": ("年均碳汇量 (t CO2e/年)", "Sequestration per year (t CO2e/yr)"),
+    "co2e_change_t": ("碳储量变化 (t CO2e)", "Carbon stock change (t CO2e)"),
+    "method": ("估算方法", "Method"), "source": ("数据来源", "Source"),
+    "class_from": ("原地类", "Class from"), "class_to": ("现地类", "Class to"),
+    "year_from": ("起始年份", "Year from"), "year_to": ("终止年份", "Year to"),
+    "region": ("区域", "Region"), "indicator": ("指标", "Indicator"), "unit": ("单位", "Unit"),
+    "value": ("数值", "Value"), "target": ("目标值", "Target"), "target_year": ("目标年", "Target year"),
+    "pct_of_target": ("完成率 (%)", "% of target"), "meets_target": ("是否达标", "Meets target"),
+    "target_source": ("目标来源", "Target source"), "label_zh": ("中文名称", "Label (Chinese)"),
+    "label_en": ("英文名称", "Label (English)"), "plan_name": ("片区名称", "Plan name"),
+    "measures": ("主要措施", "Measures"), "metric": ("指标", "Metric"), "classes": ("地类", "Classes"),
+    "latest_year": ("最新年份", "Latest year"), "latest_value": ("最新值", "Latest value"),
+    "target_value": ("目标值", "Target value"), "slope_per_year": ("年变化", "Change per year"),
+    "projected_value": ("目标年预测值", "Projected value"), "status": ("状态", "Status"),
+    "land_class": ("地类", "Land class"), "epochs_checked": ("核查年份", "Epochs checked"),
+    "history_checked": ("历史已核查", "History checked"), "note": ("说明", "Note"),
+    "target_share_pct": ("目标占比 (%)", "Target share (%)"), "target_area_ha": ("目标面积 (ha)", "Target area (ha)"),
+    "target_carbon_t": ("目标碳储量 (t C)", "Target carbon stock (t C)"),
+}
+# the zone layer's area is the zone's own; elsewhere `area_ha` is a class's, a transition's or a parcel's
+LAYER_FIELD_LABELS: dict[str, dict[str, tuple[str, str]]] = {
+    ZONES: {"area_ha": ("分区面积 (ha)", "Zone area (ha)"), "area_mu": ("分区面积 (亩)", "Zone area (mu)"),
+            "area_km2": ("分区面积 (km²)", "Zone area (km²)")},
+}
+_AREA_UNITS = {"ha": ("ha", "ha"), "mu": ("亩", "mu")}
+
+
+def field_alias(field: str, classes: Collection[str] = LABELS, *, layer: str | None = None) -> str | None:
+    """'森林（乔木林）面积 (ha) / Forest (tree cover) area (ha)' style alias, or None for an unknown field.
+
+    `classes` are the class names whose `<class>_ha` fields exist (by default the role names); `layer`
+    picks that layer's own labels where a field means something else there.
+    """
+    labels = {**FIELD_LABELS, **LAYER_FIELD_LABELS.get(layer or "", {})}
+    if field in labels:
+        zh, en = labels[field]
+        return f"{zh} / {en}"
+    stem, _, unit = field.rpartition("_")
+    if (stem in classes or stem == NODATA_CLASS) and unit in _AREA_UNITS:
+        zh, en = label(stem)
+        zh_unit, en_unit = _AREA_UNITS[unit]
+        return f"{zh}面积 ({zh_unit}) / {en} area ({en_unit})"
+    return None
+
+
+def class_columns(fields: Sequence[str], class_map: ClassMap) -> list[str]:
+    """The map's classes that have an `<class>_ha` column, in field order (nodata left out)."""
+    return [f[:-3] for f in fields if f.endswith("_ha") and f[:-3] in class_map.classes]
+
+
+def class_text(name: str) -> str:
+    """'森林（乔木林） / Forest (tree cover)' for a class named after its role; a bureau's own name once."""
+    return " / ".join(dict.fromkeys(label(name)))
+
+
+def field_ref(name: str) -> str:
+    """A field in a QGIS expression, whatever characters its name holds."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def text_literal(text: str) -> str:
+    """Text as a QGIS expression string literal."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def rgba(colour: str, *, alpha: int = 255) -> str:
+    """'#rrggbb' as QGIS's 'r,g,b,a'."""
+    value = colour.lstrip("#")
+    return ",".join(str(int(value[i:i + 2], 16)) for i in (0, 2, 4)) + f",{alpha}"
+
+
+# ---- XML building blocks -----------------------------------------------------------------------
+
+
+def _options(parent: ET.Element, values: Mapping[str, str]) -> ET.Element:
+    option = ET.SubElement(parent, "Option", type="Map")
+    for key, value in values.items():
+        ET.SubElement(option, "Option", name=key, type="QString", value=value)
+    return option
+
+
+def fill_symbol(colour: str, *, name: str, outline: str = "#232323", alpha: int = 255,
+                outline_mm: float = 0.4) -> ET.Element:
+    """A simple fill symbol element with the given colour (alpha 0-255) and outline."""
+    symbol = ET.Element("symbol", type="fill", name=name, alpha="1", clip_to_extent="1", force_rhr="0")
+    layer = ET.SubElement(symbol, "layer", attrib={"class": "SimpleFill", "enabled": "1", "locked": "0",
+                                                   "pass": "0"})
+    _options(layer, {"color": rgba(colour, alpha=alpha), "outline_color": rgba(outline),
+                     "outline_style": "solid", "outline_width": str(outline_mm), "outline_width_unit": "MM",
+                     "style": "solid", "joinstyle": "bevel"})
+    return symbol
+
+
+def _symbols(renderer: ET.Element, symbols: Sequence[ET.Element]) -> None:
+    holder = ET.SubElement(renderer, "symbols")
+    holder.extend(symbols)
+
+
+def categorized_renderer(expression: str, categories: Sequence[tuple[str, str, str]]) -> ET.Element:
+    """Categorized renderer on a field or expression; categories are (value, label, colour)."""
+    renderer = ET.Element("renderer-v2", type="categorizedSymbol", attr=expression, forceraster="0",
+                          symbollevels="0", enableorderby="0", referencescale="-1")
+    cats = ET.SubElement(renderer, "categories")
+    for i, (value, text, _) in enumerate(categories):
+        ET.SubElement(cats, "category", render="true", symbol=str(i), value=value, label=text, type="string")
+    _symbols(renderer, [fill_symbol(colour, name=str(i)) for i, (_, _, colour) in enumerate(categories)])
+    return renderer
+
+
+def graduated_renderer(expression: str, breaks: Sequence[float], colours: Sequence[str], *,
+                       unit: str) -> ET.Element:
+    """Graduated colour renderer: len(breaks) - 1 ranges coloured in order."""
+    renderer = ET.Element("renderer-v2", type="graduatedSymbol", attr=expression, graduatedMethod="GraduatedColor",
+                          forceraster="0", symbollevels="0", enableorderby="0", referencescale="-1")
+    ranges = ET.SubElement(renderer, "ranges")
+    for i, (low, high) in enumerate(zip(breaks[:-1], breaks[1:], strict=True)):
+        ET.SubElement(ranges, "range", render="true", symbol=str(i), lower=f"{low:.6g}", upper=f"{high:.6g}",
+                      label=f"{low:.4g} – {high:.4g} {unit}".strip())
+    _symbols(renderer, [fill_symbol(colours[i], name=str(i)) for i in range(len(breaks) - 1)])
+    ET.SubElement(renderer, "mode", name="equal")
+    return renderer
+
+
+def single_renderer(colour: str, *, alpha: int = 255, outline: str = "#232323") -> ET.Element:
+    renderer = ET.Element("renderer-v2", type="singleSymbol", forceraster="0", symbollevels="0",
+                          enableorderby="0", referencescale="-1")
+    _symbols(renderer, [fill_symbol(colour, name="0", alpha=alpha, outline=outline)])
+    return renderer
+
+
+def label_settings(expression: str) -> ET.Element:
+    """Simple labels from an expression, dark text with a white buffer, one label per feature."""
+    labeling = ET.Element("labeling", type="simple")
+    settings = ET.SubElement(labeling, "settings", calloutType="simple")
+    style = ET.SubElement(settings, "text-style", fieldName=expression, isExpression="1", fontSize="9",
+                          fontSizeUnit="Point", fontFamily="WenQuanYi Micro Hei", fontWeight="50",
+                          textColor="30,30,30,255", textOpacity="1", namedStyle="Regular")
+    ET.SubElement(style, "text-buffer", bufferDraw="1", bufferSize="1", bufferSizeUnits="MM",
+                  bufferColor="255,255,255,255", bufferOpacity="1", bufferJoinStyle="128")
+    ET.SubElement(settings, "placement", placement="1", placementFlags="10", centroidInside="1",
+                  centroidWhole="0", fitInPolygonOnly="0")
+    ET.SubElement(settings, "rendering", obstacle="1", drawLabels="1", labelPerPart="0", mergeLines="0",
+                  displayAll="0", limitNumLabels="0", scaleVisibility="0")
+    return labeling
+
+
+def aliases_element(fields: Sequence[str], classes: Collection[str] = LABELS, *,
+                    layer: str | None = None) -> ET.Element:
+    aliases = ET.Element("aliases")
+    for index, field in enumerate(fields):
+        ET.SubElement(aliases, "alias", field=field, index=str(index),
+                      name=field_alias(field, classes, layer=layer) or "")
+    return aliases
+
+
+def _custom_properties(style_name: str) -> ET.Element:
+    props = ET.Element("customproperties")
+    _options(props, {STYLE_PROPERTY: style_name})
+    return props
+
+
+def qml_document(style_name: str, body: Sequence[ET.Element], *, labels: bool = False) -> ET.Element:
+    """The <qgis> root of a QML style, holding the given renderer/labeling/aliases elements."""
+    root = ET.Element("qgis", version=QGIS_VERSION, styleCategories="AllStyleCategories",
+                      labelsEnabled="1" if labels else "0", hasScaleBasedVisibilityFlag="0")
+    root.extend(body)
+    root.append(_custom_properties(style_name))
+    return root
+
+
+def to_qml(root: ET.Element) -> str:
+    return "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n" + ET.tostring(root, encoding="unicode")
+
+
+# ---- choosing a style from the fields ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LayerStyle:
+    """One style for one layer: the name recorded in `sinkzone/style` and the QML document."""
+
+    name: str
+    title: str
+    root: ET.Element
+    colours: Mapping[str, str]
+
+    @property
+    def qml(self) -> str:
+        return to_qml(self.root)
+
+
+def name_expression(fields: Sequence[str], *, name_field: str | None = None) -> str | None:
+    """Label expression: the zones' name field (`zones.name_field`), else the first name-like field the layer has."""
+    for field in (name_field, "name_zh", "name", "name_en", "zone_id"):
+        if field is not None and field in fields:
+            return field_ref(field)
+    return None
+
+
+def dominant_class_expression(classes: Sequence[str]) -> str:
+    """QGIS expression naming the class with the largest area in a feature (ties: first listed)."""
+    names = ",".join(text_literal(c) for c in classes)
+    values = ",".join(f"coalesce({field_ref(c + '_ha')}, 0)" for c in classes)
+    return f"array_get(array({names}), array_find(array({values}), array_max(array({values}))))"
+
+
+def equal_breaks(values: pd.Series, *, classes: int = 5) -> list[float]:
+    """Equal-interval breaks over the finite values, rounded outward; one range when all are equal."""
+    finite = pd.to_numeric(values, errors="coerce").replace([math.inf, -math.inf], math.nan).dropna()
+    low, high = (float(finite.min()), float(finite.max())) if len(finite) else (0.0, 1.0)
+    if high <= low:
+        return [low, low + 1.0]
+    step = (high - low) / classes
+    return [low + i * step for i in range(classes)] + [high]
+
+
+@dataclass(frozen=True)
+class ZoneLegend:
+    """What the zone styles need beyond the layer's fields: the class map and the zones' name field."""
+
+    class_map: ClassMap
+    name_field: str | None = None
+
+
+def _categorized_zone_style(frame: pd.DataFrame, fields: Sequence[str],
+                            class_map: ClassMap) -> tuple[ET.Element, dict[str, str], str]:
+    if "sink_type" in fields:
+        values = sorted(str(v) for v in frame["sink_type"].dropna().unique())
+        # a forest sink zone in the forest colour, a wetland one in the wetland colour, and so on
+        colours = {v: class_colour(v, i) for i, v in enumerate(values)}
+        cats = [(v, f"{label(v)[0]}碳汇片区 / {label(v)[1]} sink zone", colours[v]) for v in values]
+        return categorized_renderer('"sink_type"', cats), colours, "zones-sink-type"
+    classes = class_columns(fields, class_map)
+    palette = class_colours(class_map)
+    colours = {c: palette[c] for c in classes}
+    cats = [(c, class_text(c), colours[c]) for c in classes]
+    return categorized_renderer(dominant_class_expression(classes), cats), colours, "zones-dominant-class"
+
+
+def zone_style(frame: pd.DataFrame, legend: ZoneLegend) -> LayerStyle:
+    """Default zone style: categorized by sink type, else by the dominant land class; name labels."""
+    fields = _fields(frame)
+    renderer, colours, name = _categorized_zone_style(frame, fields, legend.class_map)
+    body = [renderer, *_labels(fields, legend), aliases_element(fields, legend.class_map.class_names, layer=ZONES)]
+    title = ("分区：碳汇类型 / Zones: sink type" if name == "zones-sink-type"
+             else "分区：主要地类 / Zones: main land class")
+    return LayerStyle(name=name, title=title, root=qml_document(name, body, labels=True), colours=colours)
+
+
+def _labels(fields: Sequence[str], legend: ZoneLegend) -> list[ET.Element]:
+    expression = name_expression(fields, name_field=legend.name_field)
+    return [] if expression is None else [label_settings(expression)]
+
+
+def _fields(frame: pd.DataFrame) -> list[str]:
+    geometry = frame.geometry.name if isinstance(frame, gpd.GeoDataFrame) else None
+    return [str(c) for c in frame.columns if c != geometry]
+
+
+def _graduated_views(frame: pd.DataFrame, fields: Sequence[str],
+                     class_map: ClassMap) -> list[tuple[str, str, str, tuple[str, ...], pd.Series]]:
+    """(style name, title, QGIS expression, ramp, the values that expression gives) for each quantity present."""
+    area = pd.to_numeric(frame["area_ha"], errors="coerce").where(lambda a: a != 0) if "area_ha" in fields else None
+    views: list[tuple[str, str, str, tuple[str, ...], pd.Series]] = []
+    if "co2e_t" in fields and area is not None:
+        density = pd.to_numeric(frame["co2e_t"], errors="coerce") / area
+        views.append(("zones-carbon-density", "碳密度 (t CO2e/ha) / Carbon density (t CO2e/ha)",
+                      '"co2e_t" / nullif("area_ha", 0)', GREENS, density))
+    if "progress_pct" in fields:
+        views.append(("zones-progress", "目标完成度 (%) / Progress to target (%)", '"progress_pct"', PROGRESS,
+                      pd.to_numeric(frame["progress_pct"], errors="coerce").fillna(0)))
+    forest = [f"{c}_ha" for c in class_map.with_roles(["forest"]) if f"{c}_ha" in fields]
+    if forest and area is not None:
+        total = " + ".join(f"coalesce({field_ref(f)}, 0)" for f in forest)
+        values = frame[forest].apply(pd.to_numeric, errors="coerce").fillna(0).sum(axis=1)
+        views.append(("zones-forest-share", "森林占比 (%) / Forest share (%)",
+                      f'100 * ({total}) / nullif("area_ha", 0)', GREENS, 100.0 * values / area))
+    return views
+
+
+def graduated_zone_styles(frame: pd.DataFrame, legend: ZoneLegend) -> list[LayerStyle]:
+    """Graduated views of the zones, one per quantity the layer carries (carbon, progress, forest)."""
+    fields = _fields(frame)
+    styles = []
+    for name, title, expression, ramp, values in _graduated_views(frame, fields, legend.class_map):
+        breaks = [0.0, 25.0, 50.0, 75.0, 100.0, max(100.0, float(values.max()) + 1)] if name == "zones-progress" \
+            else equal_breaks(values)
+        unit = title.rsplit("(", 1)[-1].rstrip(")")
+        ramp_used = ramp if len(breaks) - 1 <= len(ramp) else ramp[-1:] * (len(breaks) - 1)
+        renderer = graduated_renderer(expression, breaks, ramp_used, unit=unit)
+        body = [renderer, *_labels(fields, legend),
+                aliases_element(fields, legend.class_map.class_names, layer=ZONES)]
+        styles.append(LayerStyle(name=name, title=title, root=qml_document(name, body, labels=True),
+                                 colours={str(i): c for i, c in enumerate(ramp_used)}))
+    return styles
+
+
+def candidate_style(frame: pd.DataFrame) -> LayerStyle:
+    """Afforestation candidate land: by land class when the layer has one, else one hatched green."""
+    fields = _fields(frame)
+    if "land_class" in fields:
+        values = [str(v) for v in frame["land_class"].dropna().unique()]
+        colours = {v: class_colour(v, i) for i, v in enumerate(values)}
+        renderer = categorized_renderer('"land_class"', [(v, " / ".join(label(v)), colours[v]) for v in values])
+    else:
+        colours = {"candidate": "#b2df8a"}
+        renderer = single_renderer("#b2df8a", outline="#33a02c")
+    body = [renderer, aliases_element(fields)]
+    return LayerStyle(name="afforestation-candidates", title="造林候选地 / Afforestation candidates",
+                      root=qml_document("afforestation-candidates", body), colours=colours)
+
+
+def generic_style(frame: pd.DataFrame, *, layer: str, geometry: bool) -> LayerStyle:
+    """Any other layer: aliases, and a neutral outline for geometry layers."""
+    fields = _fields(frame)
+    body = [single_renderer("#cccccc", alpha=90, outline="#555555")] if geometry else []
+    body.append(aliases_element(fields, layer=layer))
+    name = f"{layer}-default"
+    return LayerStyle(name=name, title=layer, root=qml_document(name, body), colours={"fill": "#cccccc"})
+
+
+def default_style(layer: str, frame: pd.DataFrame, *, geometry: bool, legend: ZoneLegend) -> LayerStyle:
+    """The one default style stored in the GeoPackage for a layer."""
+    if layer == ZONES and geometry:
+        return zone_style(frame, legend)
+    if layer == CANDIDATES and geometry:
+        return candidate_style(frame)
+    return generic_style(frame, layer=layer, geometry=geometry)
+
+
+# ---- land-cover rasters --------------------------------------------------------------------------
+
+
+def palette_entries(class_map: ClassMap) -> list[tuple[int, str, str]]:
+    """(code, colour, label) for every mapped code: the product's palette, else the class colour."""
+    official = PALETTES.get(class_map.product, {})
+    colours = class_colours(class_map)
+    entries = []
+    for code, cls in sorted(class_map.code_to_class().items()):
+        colour, text = official.get(code, (colours[cls], ""))
+        name = class_text(cls)
+        entries.append((code, colour, f"{code} {text} ({name})" if text else f"{code} {name}"))
+    return entries
+
+
+def raster_style(class_map: ClassMap) -> LayerStyle:
+    """Paletted renderer for a land-cover raster in its product's colours."""
+    pipe = ET.Element("pipe")
+    renderer = ET.SubElement(pipe, "rasterrenderer", type="paletted", band="1", opacity="1", alphaBand="-1",
+                             nodataColor="")
+    ET.SubElement(renderer, "rasterTransparency")
+    palette = ET.SubElement(renderer, "colorPalette")
+    entries = palette_entries(class_map)
+    for code, colour, text in entries:
+        ET.SubElement(palette, "paletteEntry", value=str(code), color=colour, alpha="255", label=text)
+    name = f"landcover-{class_map.name}"
+    return LayerStyle(name=name, title=f"土地覆盖 / Land cover ({class_map.name})", root=qml_document(name, [pipe]),
+                      colours={str(code): colour for code, colour, _ in entries})

@@ -1,0 +1,252 @@
+"""Command line: `sinkzone validate | run | batch | sample`. The only module that prints or exits."""
+
+from __future__ import annotations
+
+import logging
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.text import Text
+
+from pipeline.core.errors import SinkzoneError
+from pipeline.core.names import GPKG_NAME, RUN_RECORD
+
+if TYPE_CHECKING:
+    from pipeline.measure.graph import ProgressHook
+
+# The commands import the pipeline (dask, geopandas, matplotlib...) only when they run, so `sinkzone
+# --help` and a mistyped command answer at once.
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="sinkzone: exact land-cover area and carbon per carbon-sink zone, as a QGIS-ready GeoPackage.")
+# soft_wrap: messages keep their lines whole (a log file or cron mail is not 80 columns wide)
+console = Console(stderr=True, soft_wrap=True)
+log = logging.getLogger("pipeline")
+
+
+class _NoTraceback(logging.Formatter):
+    """Messages only on the terminal: tracebacks go to the run log, whose path the error line names."""
+
+    def formatException(self, ei: object) -> str:  # noqa: N802 - logging's name
+        return ""
+
+    def formatStack(self, stack_info: str) -> str:  # noqa: N802 - logging's name
+        return ""
+
+
+def _log_handler() -> logging.Handler:
+    """Rich lines on a terminal; one plain, unwrapped line per message under cron, in a pipe or a file."""
+    if console.is_terminal:
+        from rich.highlighter import NullHighlighter
+        from rich.logging import RichHandler
+
+        handler: logging.Handler = RichHandler(console=console, show_path=False, markup=False,
+                                               highlighter=NullHighlighter())
+        handler.setFormatter(_NoTraceback("%(message)s", datefmt="[%X]"))
+        return handler
+    handler = logging.StreamHandler(console.file)
+    handler.setFormatter(_NoTraceback("%(asctime)s %(levelname)s %(message)s", datefmt="%Y-%m-%d %H:%M:%S"))
+    return handler
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=[_log_handler()], force=True)
+    for noisy in ("distributed", "rasterio", "pyogrio", "fiona"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _say(label: str, style: str, message: object) -> None:
+    """One labelled message; the message is plain text (user ids, paths and `[codes]` are never markup)."""
+    console.print(Text.assemble((label, style), " ", str(message)), highlight=False, soft_wrap=True)
+
+
+def _fail(exc: SinkzoneError) -> None:
+    _say("error:", "bold red", exc)
+    raise typer.Exit(code=exc.exit_code)
+
+
+INTERRUPTED_EXIT = 130  # 128 + SIGINT, as shells report a Ctrl-C
+
+
+@contextmanager
+def _interruptible() -> Iterator[None]:
+    """Ctrl-C at any moment: one line and exit 130; the staged output is dropped, the previous one kept."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        _say("interrupted,", "bold red", "the previous output is untouched")
+        raise typer.Exit(code=INTERRUPTED_EXIT) from None
+
+
+@app.command()
+def validate(config: Annotated[Path, typer.Argument(help="run config YAML")],
+             verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
+    """Check a config and all its inputs; report every problem at once."""
+    from pipeline.core.config import load_config
+    from pipeline.inputs.check import check_inputs
+
+    _setup_logging(verbose)
+    try:
+        with _interruptible():
+            inputs = check_inputs(load_config(config))
+    except SinkzoneError as exc:
+        _fail(exc)
+        return
+    for note in inputs.notes:
+        _say("note:", "yellow", note)
+    _say("ok:", "green", f"{config}: {len(inputs.rasters)} epoch(s), {len(inputs.zones.ids)} zones, "
+         f"class map {inputs.class_map.name}")
+
+
+@app.command()
+def run(
+    config: Annotated[Path | None, typer.Argument(help="run config YAML (or give the inputs as options)")] = None,
+    out: Annotated[Path | None, typer.Option(help="output folder (overrides the config)")] = None,
+    overwrite: Annotated[bool, typer.Option(help="recompute and replace even when nothing changed")] = False,
+    landcover: Annotated[list[str] | None, typer.Option(help="[YEAR=]PATH of a land-cover raster; repeat")] = None,
+    zones: Annotated[Path | None, typer.Option(help="zone layer (GeoPackage, Shapefile, GeoJSON)")] = None,
+    zone_id: Annotated[str | None, typer.Option(help="field holding the zone id")] = None,
+    zones_layer: Annotated[str | None, typer.Option(help="layer of the zone file (GeoPackage with several)")] = None,
+    zones_encoding: Annotated[str | None, typer.Option(help="text encoding of a Shapefile's .dbf, e.g. GBK")] = None,
+    classes: Annotated[str | None, typer.Option(help="built-in class map name or YAML file")] = None,
+    scheduler: Annotated[str | None, typer.Option(help="dask.distributed scheduler address")] = None,
+    pools: Annotated[str | None, typer.Option(help="carbon pools table: built-in name (baotou) or CSV")] = None,
+    biomass: Annotated[list[str] | None, typer.Option(help="[YEAR=]PATH of a biomass raster, t d.m./ha")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Compute class area per zone and write sinkzones.gpkg and run.json."""
+    from pipeline.core.config import Overrides, load_config
+    from pipeline.run import guard
+
+    _setup_logging(verbose)
+    flags = Overrides(out=out, scheduler=scheduler, landcover=tuple(landcover or ()), zones=zones, zone_id=zone_id,
+                      zones_layer=zones_layer, zones_encoding=zones_encoding, classes=classes, pools=pools,
+                      biomass=tuple(biomass or ()))
+    try:
+        with _interruptible():
+            cfg = load_config(config, flags)
+            with _progress_bar() as hook:
+                result = guard.guarded_run(cfg, overwrite=overwrite, progress=hook)
+    except SinkzoneError as exc:
+        _fail(exc)
+        return
+    if result.skipped:
+        _say("up to date:", "green", f"{result.out_dir} (use --overwrite to recompute)")
+        return
+    _say("done:", "green", f"{result.out_dir / GPKG_NAME} and {result.out_dir / RUN_RECORD} "
+         f"({len(result.zones)} zones)")
+
+
+@app.command()
+def batch(folder: Annotated[Path, typer.Argument(help="folder of run configs (*.yaml)")],
+          overwrite: Annotated[bool, typer.Option(help="recompute every run even if nothing changed")] = False,
+          verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
+    """Run every config in FOLDER, go on past failures, print a summary; exit 1 if any run failed."""
+    from rich.table import Table
+
+    from pipeline.files.paths import list_configs
+    from pipeline.run import guard
+
+    _setup_logging(verbose)
+    try:
+        configs = list_configs(folder)
+    except SinkzoneError as exc:
+        _fail(exc)
+        return
+    outcomes = guard.run_batch(configs, overwrite=overwrite)
+    table = Table(title=Text(f"batch {folder}: {len(outcomes)} run(s)"))
+    for column in ("config", "status", "seconds", "output or error"):
+        table.add_column(column, overflow="fold")
+    colours = {"done": "green", "up to date": "green", "failed": "bold red", "not run": "yellow"}
+    for o in outcomes:
+        table.add_row(Text(o.config.name), Text(o.status, style=colours[o.status]), f"{o.seconds:.1f}",
+                      Text(o.detail))
+    console.print(table)
+    if any(o.status == "not run" for o in outcomes):
+        _say("interrupted,", "bold red", "the runs marked 'not run' did not start; finished outputs are kept")
+        raise typer.Exit(code=INTERRUPTED_EXIT)
+    failed = sum(o.status == "failed" for o in outcomes)
+    if failed or not outcomes:
+        _say("error:", "bold red", f"{failed} of {len(outcomes)} run(s) failed" if outcomes
+             else f"no *.yaml config in {folder}")
+        raise typer.Exit(code=1)
+
+
+@app.command()
+def sample(
+    config: Annotated[Path, typer.Argument(help="run config YAML (its land cover, zones and class map)")],
+    out: Annotated[Path, typer.Option(help="samples.gpkg; samples.csv and samples.kml are written beside it")],
+    year: Annotated[int | None, typer.Option(help="the epoch to assess (default: the latest)")] = None,
+    strata_year: Annotated[int | None, typer.Option(help="stratify on this epoch's classes (default: --year)")] = None,
+    n: Annotated[int | None, typer.Option("--n", help="total sample size (default: from --target-se)")] = None,
+    target_se: Annotated[float, typer.Option(help="target standard error of overall accuracy")] = 0.01,
+    expected_accuracy: Annotated[float, typer.Option(help="expected user's accuracy of every stratum")] = 0.8,
+    min_per_stratum: Annotated[int, typer.Option(help="least points in a stratum")] = 50,
+    seed: Annotated[int, typer.Option(help="random seed; the same seed draws the same points")] = 0,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Draw a stratified random sample of cells inside the zones for an interpreter to label.
+
+    With `accuracy: {change: ...}` in the config the strata are its change categories (forest_gain, ...)."""
+    from rich.table import Table
+
+    from pipeline.core.config import load_config
+    from pipeline.run import sampling
+
+    _setup_logging(verbose)
+    design = sampling.Design(year=year, strata_year=strata_year, n=n, target_se=target_se,
+                             expected_accuracy=expected_accuracy, min_per_stratum=min_per_stratum, seed=seed)
+    try:
+        with _interruptible():
+            drawn = sampling.draw(load_config(config), design, out=out)
+    except SinkzoneError as exc:
+        _fail(exc)
+        return
+    table = Table(title=f"{len(drawn.points)} sample points")
+    for column in ("stratum", "cells", "area (ha)", "weight", "points"):
+        table.add_column(column, justify="left" if column == "stratum" else "right")
+    for row in drawn.allocation.itertuples(index=False):
+        table.add_row(Text(str(row.stratum)), f"{row.cells:,}", f"{row.area_ha:,.2f}", f"{row.weight:.4f}", str(row.n))
+    console.print(table)
+    for note in drawn.notes:
+        _say("note:", "yellow", note)
+    _say("done:", "green", f"{', '.join(str(f) for f in drawn.files)}; fill in the column `reference`")
+
+
+class _progress_bar:  # noqa: N801 - used as a context manager like a function
+    """A rich progress bar fed by the runner's progress hook, shown only on a terminal."""
+
+    def __enter__(self) -> ProgressHook | None:
+        if not console.is_terminal:
+            return None
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+        self._progress = Progress(TextColumn("computing chunks"), BarColumn(),
+                                  TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
+                                  TimeRemainingColumn(), console=console, transient=True)
+        self._task = self._progress.add_task("chunks", total=None)
+        self._progress.start()
+        return self._update
+
+    def _update(self, done: int, total: int) -> None:
+        self._progress.update(self._task, completed=done, total=total)
+
+    def __exit__(self, *exc: object) -> None:
+        if hasattr(self, "_progress"):
+            self._progress.stop()
+
+
+def _stop_on_sigterm(signum: int, frame: object) -> None:
+    """A termination request (systemd, a cron timeout, `kill`) stops a run as Ctrl-C does: the staged output
+    is dropped, the previous output kept, and a batch prints its summary with the rest marked not run."""
+    raise KeyboardInterrupt
+
+
+def main() -> None:
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    app()
