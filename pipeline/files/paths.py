@@ -4,12 +4,32 @@ from __future__ import annotations
 
 import glob
 import hashlib
+import os
 from contextlib import suppress
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
-from pipeline.core.errors import MissingFileError
+from pipeline.core.errors import ConfigError, MissingFileError
+
+_MAX_NAME = 255  # bytes in one file name, and 4096 in a whole path, on Linux file systems
+_MAX_PATH = 4096
+
+
+def checked_path(value: str, *, source: str) -> str:
+    """A path that the file system can look up: no NUL byte, names not over-long, no symlink loop."""
+    if "\0" in value:
+        raise ConfigError(f"{source}: the path {value!r} holds a NUL byte; write the path without it")
+    encoded = os.fsencode(value)
+    if len(encoded) > _MAX_PATH or any(len(part) > _MAX_NAME for part in encoded.split(b"/")):
+        raise ConfigError(f"{source}: the path {value[:80]!r}... is too long for the file system "
+                          f"(over {_MAX_NAME} bytes in one name or {_MAX_PATH} in all); shorten it")
+    try:
+        Path(value).resolve()
+    except (RuntimeError, OSError) as exc:
+        raise ConfigError(f"{source}: the path {value!r} cannot be followed ({exc}); "
+                          "fix the symbolic links on it") from exc
+    return value
 
 
 def require_file(path: Path) -> None:

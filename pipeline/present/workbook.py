@@ -11,7 +11,7 @@ import geopandas as gpd
 import pandas as pd
 
 from pipeline.core.classmaps import ClassMap
-from pipeline.present.styles import field_alias
+from pipeline.present.labels import field_alias
 
 
 def header(field: str, class_map: ClassMap, *, layer: str | None = None) -> str:

@@ -87,8 +87,8 @@ def _interruptible() -> Iterator[None]:
 def validate(config: Annotated[Path, typer.Argument(help="run config YAML")],
              verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
     """Check a config and all its inputs; report every problem at once."""
-    from pipeline.core.config import load_config
     from pipeline.inputs.check import check_inputs
+    from pipeline.inputs.run_config import load_config
 
     _setup_logging(verbose)
     try:
@@ -120,8 +120,9 @@ def run(
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Compute class area per zone and write sinkzones.gpkg and run.json."""
-    from pipeline.core.config import Overrides, load_config
-    from pipeline.run import guard
+    from pipeline.core.config import Overrides
+    from pipeline.inputs.run_config import load_config
+    from pipeline.run import guarded_run
 
     _setup_logging(verbose)
     flags = Overrides(out=out, scheduler=scheduler, landcover=tuple(landcover or ()), zones=zones, zone_id=zone_id,
@@ -131,7 +132,7 @@ def run(
         with _interruptible():
             cfg = load_config(config, flags)
             with _progress_bar() as hook:
-                result = guard.guarded_run(cfg, overwrite=overwrite, progress=hook)
+                result = guarded_run.guarded_run(cfg, overwrite=overwrite, progress=hook)
     except SinkzoneError as exc:
         _fail(exc)
         return
@@ -150,7 +151,7 @@ def batch(folder: Annotated[Path, typer.Argument(help="folder of run configs (*.
     from rich.table import Table
 
     from pipeline.files.paths import list_configs
-    from pipeline.run import guard
+    from pipeline.run import batch
 
     _setup_logging(verbose)
     try:
@@ -158,7 +159,7 @@ def batch(folder: Annotated[Path, typer.Argument(help="folder of run configs (*.
     except SinkzoneError as exc:
         _fail(exc)
         return
-    outcomes = guard.run_batch(configs, overwrite=overwrite)
+    outcomes = batch.run_batch(configs, overwrite=overwrite)
     table = Table(title=Text(f"batch {folder}: {len(outcomes)} run(s)"))
     for column in ("config", "status", "seconds", "output or error"):
         table.add_column(column, overflow="fold")
@@ -195,7 +196,7 @@ def sample(
     With `accuracy: {change: ...}` in the config the strata are its change categories (forest_gain, ...)."""
     from rich.table import Table
 
-    from pipeline.core.config import load_config
+    from pipeline.inputs.run_config import load_config
     from pipeline.run import sampling
 
     _setup_logging(verbose)
