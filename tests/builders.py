@@ -60,13 +60,13 @@ X0, Y0 = 500_000.0, 4_000_000.0
 
 
 def write_utm_raster(path: Path, values: np.ndarray, *, cell: float, x0: float = X0, y0: float = Y0,
-                 crs: str = UTM10N, nodata: float | None = None) -> Path:
+                     crs: str = UTM10N, nodata: float | None = None) -> Path:
     """A single-band GeoTIFF with its top-left corner at (x0, y0) and square cells of `cell` metres."""
     return write_raster(path, values, transform=from_origin(x0, y0, cell, cell), crs=crs, nodata=nodata)
 
 
 def write_box_zones(path: Path, boxes: dict[str, tuple[float, float, float, float]], *, crs: str = UTM10N,
-                **fields: list[Any]) -> Path:
+                    **fields: list[Any]) -> Path:
     """Rectangular zones {id: (x_from, down_from, x_to, down_to)}, metres right of and below (X0, Y0)."""
     geoms = [shapely.box(X0 + a, Y0 - d, X0 + c, Y0 - b) for a, b, c, d in boxes.values()]
     gpd.GeoDataFrame({"zid": list(boxes), **fields}, geometry=geoms, crs=crs).to_file(path, driver="GPKG")
@@ -117,8 +117,9 @@ def land_cover(seed: int = 0) -> NDArray[np.uint8]:
 
 
 def write_tiled_raster(path: Path, values: NDArray[Any], *, crs: str | None = "EPSG:4326",
-                 nodata: float | None = None, transform: Affine = ORIGIN, driver: str = "GTiff") -> Path:
-    return write_tiled_raster(path, values, transform=transform, crs=crs, nodata=nodata, blocks=16, driver=driver)
+                       nodata: float | None = None, transform: Affine = ORIGIN, driver: str = "GTiff") -> Path:
+    """A raster on the tiled lon/lat test grid (16 x 16 blocks)."""
+    return write_raster(path, values, transform=transform, crs=crs, nodata=nodata, blocks=16, driver=driver)
 
 
 def box_cells(c0: float, r0: float, c1: float, r1: float) -> shapely.Polygon:
@@ -133,7 +134,7 @@ def two_zones() -> list[shapely.Geometry]:
 
 
 def write_zone_layer(path: Path, geoms: list[Any], *, ids: list[Any] | None = None, crs: str | None = "EPSG:4326",
-                to_crs: str | None = None) -> Path:
+                     to_crs: str | None = None) -> Path:
     frame = gpd.GeoDataFrame({"zid": ids if ids is not None else [f"z{i}" for i in range(len(geoms))]},
                              geometry=geoms, crs=crs)
     if to_crs is not None:
