@@ -27,7 +27,7 @@ lock: ## re-resolve pyproject.toml's ranges in a scratch venv and write the vers
 	.lock-venv/bin/pip install --quiet ".[dev,bench]"
 	{ echo "# made by \`make lock\` from pyproject.toml (extras dev, bench); \`make install\` installs exactly these"; \
 	  .lock-venv/bin/pip freeze --exclude-editable | grep -v '^sinkzone'; } > requirements.lock
-	rm -rf .lock-venv
+	rm -rf .lock-venv build
 
 run: $(STAMP) ## run CONFIG (default configs/demo.yaml) and print where the outputs are
 	$(VENV)/bin/sinkzone run $(CONFIG)

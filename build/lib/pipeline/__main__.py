@@ -1,3 +1,0 @@
-from pipeline.terminal.cli import main
-
-main()

@@ -1,1 +1,0 @@
-"""Phase 1, core: pure models and maths (no file access). Imports nothing else of sinkzone."""

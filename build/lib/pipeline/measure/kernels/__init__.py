@@ -1,1 +1,0 @@
-"""Per-chunk numpy kernels of the `measure` phase: pure functions on arrays. Import only `core`."""
