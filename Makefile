@@ -7,18 +7,27 @@ CONFIG ?= configs/demo.yaml
 QGIS_PY ?= /usr/bin/python3
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint typecheck clean qgis-deps qgis-check batch
+.PHONY: help install lock run test lint typecheck clean system-deps qgis-check batch
 
 help: ## list every target
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
+# the exact versions tested (requirements.lock, made by `make lock`); pyproject.toml keeps open ranges for library users
+$(STAMP): pyproject.toml requirements.lock
+	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || deps/apt-install python3-venv
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev,bench]"
+	$(PY) -m pip install --quiet -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps -e .
 	@touch $(STAMP)
 
-install: $(STAMP) ## create .venv and install sinkzone with its test tools
+install: $(STAMP) ## create .venv and install sinkzone with its test tools, at the versions in requirements.lock
+
+lock: ## re-resolve pyproject.toml's ranges in a scratch venv and write the versions into requirements.lock
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install --quiet ".[dev,bench]"
+	{ echo "# made by \`make lock\` from pyproject.toml (extras dev, bench); \`make install\` installs exactly these"; \
+	  .lock-venv/bin/pip freeze --exclude-editable | grep -v '^sinkzone'; } > requirements.lock
+	rm -rf .lock-venv build
 
 run: $(STAMP) ## run CONFIG (default configs/demo.yaml) and print where the outputs are
 	$(VENV)/bin/sinkzone run $(CONFIG)
@@ -26,8 +35,8 @@ run: $(STAMP) ## run CONFIG (default configs/demo.yaml) and print where the outp
 batch: $(STAMP) ## run every config in configs/batch/, go on past failures, exit 1 if any failed
 	$(VENV)/bin/sinkzone batch configs/batch
 
-test: $(STAMP) qgis-deps ## run the whole test suite (installs QGIS's Python bindings first)
-	$(PY) -m pytest
+test: $(STAMP) system-deps ## run the whole test suite (installs the Debian packages it needs first)
+	SINKZONE_QGIS_PYTHON=$(QGIS_PY) $(PY) -m pytest
 
 lint: $(STAMP) ## ruff on the package, the tests and the benchmark
 	$(VENV)/bin/ruff check pipeline tests bench
@@ -38,17 +47,10 @@ typecheck: $(STAMP) ## mypy on the package (pinned mypy and pandas-stubs)
 clean: ## remove outputs and caches (keeps .venv)
 	rm -rf output .pytest_cache .mypy_cache .ruff_cache
 
-qgis-deps: ## install QGIS's Python bindings (Debian python3-qgis) and a CJK font if missing
-	@if $(QGIS_PY) -c 'import qgis.core' 2>/dev/null && fc-list :lang=zh 2>/dev/null | grep -q .; then exit 0; fi; \
-	if ! command -v apt-get >/dev/null; then \
-	  echo "qgis-deps: no apt-get here; install QGIS with its Python bindings so that $(QGIS_PY) can" \
-	       "import qgis.core (or set QGIS_PY / SINKZONE_QGIS_PYTHON)" >&2; exit 1; fi; \
-	SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
-	echo "qgis-deps: installing python3-qgis from the distribution's packages (about a minute)"; \
-	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
-	  --no-install-recommends python3-qgis fonts-wqy-microhei >/dev/null
+system-deps: ## install the Debian packages the tests need (listed in deps/debian-packages.txt), if missing
+	@deps/apt-install @deps/debian-packages.txt
 
-qgis-check: $(STAMP) qgis-deps ## open the demo outputs in a headless QGIS, check styles, render output/qgis-renders/*.png
+qgis-check: $(STAMP) system-deps ## open the demo outputs in a headless QGIS, check styles, render output/qgis-renders/*.png
 	SINKZONE_QGIS_PYTHON=$(QGIS_PY) $(PY) -m pytest tests/test_qgis.py -v -s
 
 BENCH_WORK ?= bench/work

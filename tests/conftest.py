@@ -1,49 +1,18 @@
-"""Shared test helpers: tiny rasters and zone files built from a grid definition in a few lines."""
+"""Fixtures shared by the tests (the builders of test data are in builders.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
 
-import geopandas as gpd
-import numpy as np
 import pytest
-import rasterio
-from affine import Affine
+from builders import ROOT
 
-from pipeline.core.config import Output, load_config
+from pipeline.core.config import Output
+from pipeline.inputs.run_config import load_config
 from pipeline.run import runner
 
-ROOT = Path(__file__).resolve().parents[1]
 DemoRun = Callable[[str], runner.RunResult]
-
-
-def write_raster(path: Path, array: np.ndarray, *, transform: Affine, crs: str | None,
-                 nodata: float | None = None, blocks: int | tuple[int, int] | None = None,
-                 driver: str = "GTiff") -> Path:
-    """A single-band DEFLATE raster; `blocks` (a side, or rows and columns) makes it tiled.
-
-    driver="COG" writes the header first, so a truncated copy still opens and fails on its blocks.
-    """
-    profile = {"driver": driver, "height": array.shape[0], "width": array.shape[1], "count": 1,
-               "dtype": array.dtype, "transform": transform, "compress": "deflate"}
-    if crs is not None:
-        profile["crs"] = crs
-    if nodata is not None:
-        profile["nodata"] = nodata
-    if blocks and driver == "COG":
-        profile["blocksize"] = blocks
-    elif blocks:
-        rows, cols = blocks if isinstance(blocks, tuple) else (blocks, blocks)
-        profile.update(tiled=True, blockxsize=cols, blockysize=rows)
-    with rasterio.open(path, "w", **profile) as dst:
-        dst.write(array, 1)
-    return path
-
-
-def write_zones(path: Path, frame: gpd.GeoDataFrame) -> Path:
-    frame.to_file(path, driver="GPKG" if path.suffix == ".gpkg" else "GeoJSON")
-    return path
 
 
 @pytest.fixture

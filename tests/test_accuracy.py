@@ -253,7 +253,10 @@ def test_allocation_sums_and_respects_minimum(n: int, weights: list[float], mini
     counts = allocate(n, weights=weights, min_per_stratum=minimum)
     assert counts.sum() == max(n, minimum * len(weights))
     assert (counts >= minimum).all()
-    assert (allocate(n, weights=weights, min_per_stratum=minimum) == counts).all()  # deterministic
+    if minimum == 0 and n > 0:  # largest remainders: each stratum gets its share of n rounded down or up
+        shares = n * np.asarray(weights) / sum(weights)
+        assert (np.floor(shares - 1e-6) <= counts).all()
+        assert (counts <= np.ceil(shares + 1e-6)).all()
 
 
 # --- carbon uncertainty -------------------------------------------------------------------------------------------
@@ -278,8 +281,10 @@ def test_linear_propagation_hand_computed() -> None:
     assert (total.estimate[0], total.half_width[0]) == pytest.approx((30.0, 9.8))
     product = propagate_linear(means=[10.0, 20.0], ses=[1.0, 2.0], operation="product")
     assert product.half_width[0] == pytest.approx(1.96 * 200 * np.sqrt(0.02))
-    assert monte_carlo(means=[1.0], ses=[0.1], operation="sum", seed=3).low == pytest.approx(
-        monte_carlo(means=[1.0], ses=[0.1], operation="sum", seed=3).low)  # seeded: reproducible
+    # One normal term, mean 1, SE 0.1: the simulated 95 % interval is 1 ± 1.96 · 0.1 = 0.804 … 1.196, up to the
+    # sampling error of a 2.5 % quantile over 200,000 draws (about 0.0007 here)
+    simulated = monte_carlo(means=[1.0], ses=[0.1], operation="sum", draws=200_000, seed=3)
+    assert (simulated.low[0], simulated.high[0]) == pytest.approx((0.804, 1.196), abs=0.003)
 
 
 # --- refusals -----------------------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
-from carbon_helpers import UTM10N, X0, Y0, pool_row, write_class_map, write_csv, write_raster
+from builders import UTM10N, X0, Y0, pool_row, write_class_map, write_csv, write_utm_raster
 
 from pipeline.core.config import RunConfig
 from pipeline.run import runner
@@ -26,7 +26,7 @@ def build(tmp: Path, *, agree: tuple[int, int], method: str = "error_propagation
     carbon: forest 50, grassland 5 t C/ha, each ± relative_range (90 % bounds)."""
     tmp.mkdir(parents=True, exist_ok=True)
     codes = np.where(np.arange(100) < 60, 1, 2).astype(np.uint8).reshape(10, 10)
-    lc = write_raster(tmp / "lc.tif", codes, cell=100)
+    lc = write_utm_raster(tmp / "lc.tif", codes, cell=100)
     classes = write_class_map(tmp / "c.yaml", {"forest": [1], "grassland": [2]})
     gpd.GeoDataFrame({"zid": ["z"]}, geometry=[shapely.box(X0, Y0 - 1000, X0 + 1000, Y0)], crs=UTM10N).to_file(
         tmp / "z.gpkg")

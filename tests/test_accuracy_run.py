@@ -19,8 +19,7 @@ import pandas as pd
 import pyogrio
 import pytest
 import shapely
-from carbon_helpers import UTM10N, X0, Y0, write_class_map
-from conftest import write_raster
+from builders import UTM10N, X0, Y0, write_class_map, write_raster
 from rasterio.transform import from_origin
 
 from pipeline.core.config import RunConfig

@@ -11,19 +11,17 @@ import pandas as pd
 import pytest
 import shapely
 import yaml
-from harden_support import (
+from builders import (
     ORIGIN,
-    assert_clean_failure,
     box_cells,
-    cli,
     good_inputs,
     land_cover,
-    leftovers,
     two_zones,
     write_config,
-    write_raster,
-    write_zones,
+    write_tiled_raster,
+    write_zone_layer,
 )
+from cli_support import assert_clean_failure, cli, leftovers
 
 # Cell of 0.001 deg near 1 deg N on WGS84: 111,303 m east-west (111,320 m x cos 0.99 deg) by 110,574 m
 # north-south per degree, so 111.303 m x 110.574 m = 12,307 m2.
@@ -42,31 +40,31 @@ def _run_fails(config: Path, *needles: str) -> None:
 def test_missing_raster_and_unreadable_raster_are_both_reported(tmp_path: Path) -> None:
     garbage = tmp_path / "garbage.tif"
     garbage.write_bytes(b"this is not a GeoTIFF" * 10)
-    zones = write_zones(tmp_path / "z.gpkg", two_zones())
+    zones = write_zone_layer(tmp_path / "z.gpkg", two_zones())
     config = write_config(tmp_path, rasters={2019: tmp_path / "nowhere.tif", 2020: garbage}, zones=zones)
     _run_fails(config, "2 problem(s)", "nowhere.tif: file not found", "garbage.tif: not a readable raster")
 
 
 def test_missing_zone_file(tmp_path: Path) -> None:
-    raster = write_raster(tmp_path / "lc.tif", land_cover())
+    raster = write_tiled_raster(tmp_path / "lc.tif", land_cover())
     config = write_config(tmp_path, rasters={2020: raster}, zones=tmp_path / "zones.gpkg")
     _run_fails(config, "zones.gpkg: file not found")
 
 
 def test_truncated_geotiff_fails_on_its_blocks(tmp_path: Path) -> None:
-    full = write_raster(tmp_path / "full.tif", land_cover(), driver="COG")
+    full = write_tiled_raster(tmp_path / "full.tif", land_cover(), driver="COG")
     data = full.read_bytes()
     cut = tmp_path / "cut.tif"
     cut.write_bytes(data[: len(data) * 2 // 3])
-    zones = write_zones(tmp_path / "z.gpkg", two_zones())
+    zones = write_zone_layer(tmp_path / "z.gpkg", two_zones())
     config = write_config(tmp_path, rasters={2020: cut}, zones=zones)
     _run_fails(config, "cut.tif: the raster is truncated or corrupt at the block at row", "copy it again")
 
 
 @pytest.mark.parametrize("which", ["raster", "zones"])
 def test_file_without_crs(tmp_path: Path, which: str) -> None:
-    raster = write_raster(tmp_path / "lc.tif", land_cover(), crs=None if which == "raster" else "EPSG:4326")
-    zones = write_zones(tmp_path / "z.gpkg", two_zones(), crs=None if which == "zones" else "EPSG:4326")
+    raster = write_tiled_raster(tmp_path / "lc.tif", land_cover(), crs=None if which == "raster" else "EPSG:4326")
+    zones = write_zone_layer(tmp_path / "z.gpkg", two_zones(), crs=None if which == "zones" else "EPSG:4326")
     config = write_config(tmp_path, rasters={2020: raster}, zones=zones)
     needle = "lc.tif: the raster has no CRS" if which == "raster" else "z.gpkg: the zone layer has no CRS"
     _run_fails(config, needle)
@@ -80,9 +78,9 @@ def _areas(out: Path) -> pd.DataFrame:
 
 
 def test_zones_in_another_crs_are_reprojected_and_reported(tmp_path: Path) -> None:
-    raster = write_raster(tmp_path / "lc.tif", land_cover())
-    plain = write_zones(tmp_path / "z4326.gpkg", two_zones())
-    mercator = write_zones(tmp_path / "z3857.gpkg", two_zones(), to_crs="EPSG:3857")
+    raster = write_tiled_raster(tmp_path / "lc.tif", land_cover())
+    plain = write_zone_layer(tmp_path / "z4326.gpkg", two_zones())
+    mercator = write_zone_layer(tmp_path / "z3857.gpkg", two_zones(), to_crs="EPSG:3857")
     results = {}
     for name, zones in (("a", plain), ("b", mercator)):
         folder = tmp_path / name
@@ -99,11 +97,11 @@ def test_zones_in_another_crs_are_reprojected_and_reported(tmp_path: Path) -> No
 
 
 def test_invalid_empty_and_null_geometries_are_repaired_or_dropped_and_listed(tmp_path: Path) -> None:
-    raster = write_raster(tmp_path / "lc.tif", land_cover())
+    raster = write_tiled_raster(tmp_path / "lc.tif", land_cover())
     bowtie = shapely.Polygon([ORIGIN @ (5, 5), ORIGIN @ (20, 20), ORIGIN @ (20, 5), ORIGIN @ (5, 20)])
     line_like = shapely.Polygon([ORIGIN @ (40, 40), ORIGIN @ (50, 50), ORIGIN @ (45, 45)])
     geoms = [bowtie, shapely.Polygon(), None, line_like, box_cells(30, 30, 40, 40)]
-    zones = write_zones(tmp_path / "z.gpkg", geoms, ids=["bow", "empty", "null", "flat", "ok"])
+    zones = write_zone_layer(tmp_path / "z.gpkg", geoms, ids=["bow", "empty", "null", "flat", "ok"])
     config = write_config(tmp_path, rasters={2020: raster}, zones=zones)
     checked = cli("validate", str(config))
     flat = " ".join(checked.output.split())
@@ -116,31 +114,31 @@ def test_invalid_empty_and_null_geometries_are_repaired_or_dropped_and_listed(tm
 
 
 def test_duplicate_zone_ids_name_the_rows(tmp_path: Path) -> None:
-    raster = write_raster(tmp_path / "lc.tif", land_cover())
-    zones = write_zones(tmp_path / "z.gpkg", [*two_zones(), box_cells(1, 1, 2, 2)], ids=["a", "b", "a"])
+    raster = write_tiled_raster(tmp_path / "lc.tif", land_cover())
+    zones = write_zone_layer(tmp_path / "z.gpkg", [*two_zones(), box_cells(1, 1, 2, 2)], ids=["a", "b", "a"])
     _run_fails(write_config(tmp_path, rasters={2020: raster}, zones=zones),
                "duplicate 'zid' values: 'a' at feature rows [0, 2]", "Give every zone its own id")
 
 
 def test_missing_zone_ids_name_the_rows(tmp_path: Path) -> None:
-    raster = write_raster(tmp_path / "lc.tif", land_cover())
-    zones = write_zones(tmp_path / "z.gpkg", two_zones(), ids=["a", None])
+    raster = write_tiled_raster(tmp_path / "lc.tif", land_cover())
+    zones = write_zone_layer(tmp_path / "z.gpkg", two_zones(), ids=["a", None])
     _run_fails(write_config(tmp_path, rasters={2020: raster}, zones=zones),
                "1 zone(s) have no 'zid' (feature rows [1])")
 
 
 def test_zone_entirely_off_the_raster_is_an_error(tmp_path: Path) -> None:
-    raster = write_raster(tmp_path / "lc.tif", land_cover())
-    zones = write_zones(tmp_path / "z.gpkg", [box_cells(2, 2, 10, 10), box_cells(100, 100, 120, 120)],
+    raster = write_tiled_raster(tmp_path / "lc.tif", land_cover())
+    zones = write_zone_layer(tmp_path / "z.gpkg", [box_cells(2, 2, 10, 10), box_cells(100, 100, 120, 120)],
                         ids=["in", "far"])
     _run_fails(write_config(tmp_path, rasters={2020: raster}, zones=zones),
                "1 zone(s) lie entirely off the raster extent: ['far']", "cover the same place")
 
 
 def test_zone_partly_off_the_raster_counts_the_outside_as_nodata(tmp_path: Path) -> None:
-    raster = write_raster(tmp_path / "lc.tif", land_cover())
+    raster = write_tiled_raster(tmp_path / "lc.tif", land_cover())
     # columns 48..80 of rows 0..16: half of it (columns 64..80) lies east of the 64-column raster
-    zones = write_zones(tmp_path / "z.gpkg", [box_cells(48, 0, 80, 16)], ids=["edge"])
+    zones = write_zone_layer(tmp_path / "z.gpkg", [box_cells(48, 0, 80, 16)], ids=["edge"])
     config = write_config(tmp_path, rasters={2020: raster}, zones=zones)
     checked = cli("validate", str(config))
     assert checked.exit_code == 0
@@ -155,8 +153,8 @@ def test_zone_partly_off_the_raster_counts_the_outside_as_nodata(tmp_path: Path)
 def test_unmapped_codes_are_listed_with_their_areas(tmp_path: Path) -> None:
     values = land_cover()
     values[10:15, 10:15] = 42  # 25 whole cells inside zone z0 (cells 2.5..30)
-    raster = write_raster(tmp_path / "lc.tif", values)
-    zones = write_zones(tmp_path / "z.gpkg", two_zones())
+    raster = write_tiled_raster(tmp_path / "lc.tif", values)
+    zones = write_zone_layer(tmp_path / "z.gpkg", two_zones())
     config = write_config(tmp_path, rasters={2020: raster}, zones=zones)
     checked = cli("validate", str(config))
     assert "codes not in class map 'clcd': 42 (25 cells)" in " ".join(checked.output.split())
@@ -170,8 +168,8 @@ def test_unmapped_codes_are_listed_with_their_areas(tmp_path: Path) -> None:
 def test_undeclared_zero_nodata_is_fine_when_the_class_map_says_zero_is_nodata(tmp_path: Path) -> None:
     values = land_cover()
     values[:, :8] = 0  # CLCD fill, no nodata in the file; the clcd class map maps 0 to nodata
-    raster = write_raster(tmp_path / "lc.tif", values)
-    zones = write_zones(tmp_path / "z.gpkg", [box_cells(0, 0, 16, 16)], ids=["west"])
+    raster = write_tiled_raster(tmp_path / "lc.tif", values)
+    zones = write_zone_layer(tmp_path / "z.gpkg", [box_cells(0, 0, 16, 16)], ids=["west"])
     config = write_config(tmp_path, rasters={2020: raster}, zones=zones)
     assert cli("run", str(config)).exit_code == 0
     areas = _areas(tmp_path / "out")
@@ -182,8 +180,8 @@ def test_undeclared_zero_nodata_is_fine_when_the_class_map_says_zero_is_nodata(t
 def test_undeclared_255_fill_suggests_setting_nodata(tmp_path: Path) -> None:
     values = land_cover()
     values[:, :8] = 255
-    raster = write_raster(tmp_path / "lc.tif", values)
-    zones = write_zones(tmp_path / "z.gpkg", [box_cells(0, 0, 16, 16)], ids=["west"])
+    raster = write_tiled_raster(tmp_path / "lc.tif", values)
+    zones = write_zone_layer(tmp_path / "z.gpkg", [box_cells(0, 0, 16, 16)], ids=["west"])
     config = write_config(tmp_path, rasters={2020: raster}, zones=zones)
     assert "set `nodata: 255`" in " ".join(cli("validate", str(config)).output.split())
     assert_clean_failure(cli("run", str(config)), "declares no nodata", "set `nodata: 255` for this epoch")
@@ -191,18 +189,18 @@ def test_undeclared_255_fill_suggests_setting_nodata(tmp_path: Path) -> None:
 
 
 def test_float_raster_as_land_cover(tmp_path: Path) -> None:
-    raster = write_raster(tmp_path / "ndvi.tif", land_cover().astype(np.float32))
-    zones = write_zones(tmp_path / "z.gpkg", two_zones())
+    raster = write_tiled_raster(tmp_path / "ndvi.tif", land_cover().astype(np.float32))
+    zones = write_zone_layer(tmp_path / "z.gpkg", two_zones())
     _run_fails(write_config(tmp_path, rasters={2020: raster}, zones=zones),
                "ndvi.tif: land cover must hold integer class codes, but the raster is float32",
                "gdal_translate")
 
 
 def test_epochs_on_different_grids(tmp_path: Path) -> None:
-    first = write_raster(tmp_path / "a.tif", land_cover())
-    shifted = write_raster(tmp_path / "b.tif", land_cover(1),
+    first = write_tiled_raster(tmp_path / "a.tif", land_cover())
+    shifted = write_tiled_raster(tmp_path / "b.tif", land_cover(1),
                            transform=ORIGIN @ ORIGIN.translation(1, 0))
-    zones = write_zones(tmp_path / "z.gpkg", two_zones())
+    zones = write_zone_layer(tmp_path / "z.gpkg", two_zones())
     _run_fails(write_config(tmp_path, rasters={2019: first, 2020: shifted}, zones=zones),
                "b.tif: its grid differs from", "warp them (nearest neighbour)")
 
@@ -234,11 +232,11 @@ def test_output_folder_that_cannot_be_created(tmp_path: Path) -> None:
 
 
 def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
-    full = write_raster(tmp_path / "full.tif", land_cover(), driver="COG")
+    full = write_tiled_raster(tmp_path / "full.tif", land_cover(), driver="COG")
     cut = tmp_path / "cut.tif"
     cut.write_bytes(full.read_bytes()[: full.stat().st_size * 2 // 3])
-    floats = write_raster(tmp_path / "floats.tif", land_cover().astype(np.float64))
-    zones = write_zones(tmp_path / "z.gpkg", two_zones())
+    floats = write_tiled_raster(tmp_path / "floats.tif", land_cover().astype(np.float64))
+    zones = write_zone_layer(tmp_path / "z.gpkg", two_zones())
     blocker = tmp_path / "a_file"
     blocker.write_text("")
     config = write_config(tmp_path, rasters={2019: cut, 2020: floats}, zones=zones, out=blocker / "out")

@@ -23,13 +23,14 @@ import pytest
 import shapely
 import yaml
 from affine import Affine
+from builders import ROOT, write_raster
 from matplotlib import font_manager
 from matplotlib.ft2font import FT2Font
 from openpyxl.styles import PatternFill
 from typer.testing import CliRunner
 
 from pipeline.core.classmaps import ROLES
-from pipeline.core.config import Overrides, load_class_map, load_config
+from pipeline.core.config import Overrides
 from pipeline.core.errors import ClassMapError, TableError, ValidationFailed, ZoneError
 from pipeline.core.grid import padded_bounds
 from pipeline.core.text import GB18030, UTF8
@@ -39,12 +40,12 @@ from pipeline.files.tables import read_csv_table, read_plan_sheet
 from pipeline.files.vectors import read_zones
 from pipeline.inputs.check import check_inputs, roleless_notes
 from pipeline.inputs.plan_sheets import validate_plans
+from pipeline.inputs.run_config import load_class_map, load_config
 from pipeline.present import report
 from pipeline.present.styles import ZoneLegend, zone_style
 from pipeline.present.workbook import workbook_sheets
 from pipeline.run import runner
 from pipeline.terminal import cli
-from tests.conftest import ROOT, write_raster
 
 CRS = "EPSG:32649"
 X0, Y0 = 500_000.0, 4_500_000.0

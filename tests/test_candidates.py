@@ -28,7 +28,7 @@ import numpy as np
 import pyproj
 import pytest
 import shapely
-from conftest import write_raster
+from builders import write_raster
 from rasterio import features
 from rasterio.transform import from_origin
 

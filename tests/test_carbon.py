@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from carbon_helpers import pool_row, run_config, write_class_map, write_csv, write_raster, write_zones
+from builders import pool_row, run_config, write_box_zones, write_class_map, write_csv, write_utm_raster
 
 from pipeline.core.errors import TableError, ValidationFailed
 from pipeline.inputs.check import check_inputs
@@ -36,9 +36,9 @@ def test_invest_carbon_case(tmp_path: Path) -> None:
     All class 1: 15 + 10 + 60 + 1 = 86 t C/ha over 100 m2 = 0.01 ha -> 0.86 t.
     All class 2: 5 + 3 + 20 + 0 = 28 t C/ha -> 0.28 t. Change 0.28 - 0.86 = -0.58 t C.
     """
-    first = write_raster(tmp_path / "lulc_1.tif", np.ones((10, 10), dtype=np.uint8), cell=1.0)
-    second = write_raster(tmp_path / "lulc_2.tif", np.full((10, 10), 2, dtype=np.uint8), cell=1.0)
-    zones = write_zones(tmp_path / "z.gpkg", {"all": (0, 0, 10, 10)})
+    first = write_utm_raster(tmp_path / "lulc_1.tif", np.ones((10, 10), dtype=np.uint8), cell=1.0)
+    second = write_utm_raster(tmp_path / "lulc_2.tif", np.full((10, 10), 2, dtype=np.uint8), cell=1.0)
+    zones = write_box_zones(tmp_path / "z.gpkg", {"all": (0, 0, 10, 10)})
     pools = write_csv(tmp_path / "pools.csv", [pool_row("1", 15, 10, 60, 1, column="lucode"),
                                                pool_row("2", 5, 3, 20, 0, column="lucode")])
     classes = write_class_map(tmp_path / "c.yaml", {"forest": [1], "grassland": [2]})
@@ -69,7 +69,7 @@ def test_invest_carbon_case(tmp_path: Path) -> None:
 def _landcover(tmp_path: Path, name: str, forest_columns: int) -> Path:
     codes = np.full((4, 4), 2, dtype=np.uint8)
     codes[:, :forest_columns] = 1
-    return write_raster(tmp_path / name, codes, cell=10.0)
+    return write_utm_raster(tmp_path / name, codes, cell=10.0)
 
 
 def _two_zone_setup(tmp_path: Path, *, rows: list[dict[str, object]] | None = None) -> dict[str, Path]:
@@ -78,7 +78,7 @@ def _two_zone_setup(tmp_path: Path, *, rows: list[dict[str, object]] | None = No
     return {
         "lc2000": _landcover(tmp_path, "lc2000.tif", 1),
         "lc2005": _landcover(tmp_path, "lc2005.tif", 2),
-        "zones": write_zones(tmp_path / "z.gpkg", {"A": (0, 0, 20, 40), "B": (20, 0, 40, 40)}),
+        "zones": write_box_zones(tmp_path / "z.gpkg", {"A": (0, 0, 20, 40), "B": (20, 0, 40, 40)}),
         "classes": write_class_map(tmp_path / "c.yaml", {"forest": [1], "grassland": [2]}),
         "pools": write_csv(tmp_path / "pools.csv", rows),
     }
@@ -144,7 +144,7 @@ def test_biomass_raster_with_fallback_for_missed_zone(tmp_path: Path) -> None:
     # Its own grid: 2 x 2 cells of 20 m (0.04 ha). Column 0 (zone A) holds 100 t d.m./ha, column 1
     # (zone B) is nodata, so B falls back to the pools table.
     values = np.array([[100.0, -1.0], [100.0, -1.0]], dtype=np.float32)
-    biomass = write_raster(tmp_path / "agb.tif", values, cell=20.0, nodata=-1.0)
+    biomass = write_utm_raster(tmp_path / "agb.tif", values, cell=20.0, nodata=-1.0)
     cfg = run_config(tmp_path, epochs={2000: s["lc2000"]}, zones=s["zones"], classes=s["classes"],
                      carbon={"pools": str(s["pools"]), "biomass": [{"year": 2000, "path": str(biomass)}],
                              "root_shoot": {"value": 0.5, "low": 0.25, "high": 1.0}, "carbon_fraction": 0.5})
@@ -189,7 +189,7 @@ def test_volume_method_ccer_form(tmp_path: Path) -> None:
 
 def test_volume_from_zone_fields(tmp_path: Path) -> None:
     s = _two_zone_setup(tmp_path)
-    zones = write_zones(tmp_path / "zv.gpkg", {"A": (0, 0, 20, 40), "B": (20, 0, 40, 40)}, vol=[2.0, None])
+    zones = write_box_zones(tmp_path / "zv.gpkg", {"A": (0, 0, 20, 40), "B": (20, 0, 40, 40)}, vol=[2.0, None])
     cfg = run_config(tmp_path, epochs={2000: s["lc2000"]}, zones=zones, classes=s["classes"],
                      carbon={"pools": str(s["pools"]),
                              "volume": {"field": "vol", "unit": "m3", "species": "pinus_tabuliformis"}})

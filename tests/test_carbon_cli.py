@@ -8,7 +8,7 @@ import geopandas as gpd
 import numpy as np
 import pyproj
 import pytest
-from carbon_helpers import pool_row, write_class_map, write_csv, write_raster, write_zones
+from builders import pool_row, write_box_zones, write_class_map, write_csv, write_utm_raster
 from typer.testing import CliRunner
 
 from pipeline.terminal.cli import app
@@ -20,8 +20,8 @@ C2 = 44.0 / 12.0
 def case(tmp_path: Path) -> dict[str, Path]:
     # 4 x 4 cells of 10 m in UTM 10N, all forest (code 1); one zone of 20 m x 40 m = 800 m2 in UTM.
     return {
-        "lc": write_raster(tmp_path / "lc.tif", np.ones((4, 4), dtype=np.uint8), cell=10.0),
-        "zones": write_zones(tmp_path / "z.gpkg", {"A": (0, 0, 20, 40)}),
+        "lc": write_utm_raster(tmp_path / "lc.tif", np.ones((4, 4), dtype=np.uint8), cell=10.0),
+        "zones": write_box_zones(tmp_path / "z.gpkg", {"A": (0, 0, 20, 40)}),
         "classes": write_class_map(tmp_path / "c.yaml", {"forest": [1], "grassland": [2]}),
         "pools": write_csv(tmp_path / "pools.csv", [pool_row("forest", 10, 5, 40, 2)]),
         "out": tmp_path / "out",
@@ -38,7 +38,7 @@ def test_pools_and_geographic_biomass_from_the_command_line(case: dict[str, Path
     to_geo = pyproj.Transformer.from_crs("EPSG:32610", "EPSG:4326", always_xy=True)
     west, south, east, north = to_geo.transform_bounds(*gpd.read_file(case["zones"]).total_bounds)
     agb = np.full((20, 20), 100.0, dtype=np.float32)
-    biomass = write_raster(tmp_path / "agb.tif", agb, cell=0.0001, x0=west - 0.0005, y0=north + 0.0005,
+    biomass = write_utm_raster(tmp_path / "agb.tif", agb, cell=0.0001, x0=west - 0.0005, y0=north + 0.0005,
                            crs="EPSG:4326", nodata=-1.0)
     result = CliRunner().invoke(app, _one_off(case, "--pools", str(case["pools"]), "--biomass", str(biomass)))
     assert result.exit_code == 0, result.output
@@ -57,7 +57,7 @@ def test_pools_and_geographic_biomass_from_the_command_line(case: dict[str, Path
 def test_missing_class_is_a_clear_error(case: dict[str, Path], tmp_path: Path) -> None:
     codes = np.ones((4, 4), dtype=np.uint8)
     codes[:, 1] = 2
-    write_raster(case["lc"], codes, cell=10.0)
+    write_utm_raster(case["lc"], codes, cell=10.0)
     result = CliRunner().invoke(app, _one_off(case, "--pools", str(case["pools"])))
     # Column 1 is grass: 4 cells x 0.01 ha = 0.04 ha inside the zone.
     assert result.exit_code == 2

@@ -12,7 +12,8 @@ import pyproj
 import pytest
 import shapely
 from affine import Affine
-from conftest import DemoRun, write_raster
+from builders import write_raster
+from conftest import DemoRun
 from dask.array.core import normalize_chunks
 
 from pipeline.core.grid import Grid, row_cell_areas_m2

@@ -12,15 +12,15 @@ import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
-from carbon_helpers import UTM10N, X0, Y0, write_class_map
-from conftest import write_raster
+from builders import UTM10N, X0, Y0, write_class_map, write_raster
 from rasterio.transform import from_origin
 from test_accuracy_run import CELL_H, CELL_W, COLS, ROWS, config, table8_labelled, table8_raster
 from typer.testing import CliRunner
 
-from pipeline.core.config import Report, Transitions, load_config
+from pipeline.core.config import Report, Transitions
 from pipeline.core.errors import ClassMapError, ConfigError, ValidationFailed
 from pipeline.inputs.check import check_inputs
+from pipeline.inputs.run_config import load_config
 from pipeline.run import runner, sampling
 from pipeline.terminal.cli import app
 

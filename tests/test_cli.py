@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import shapely
 from affine import Affine
-from conftest import write_raster, write_zones
+from builders import write_raster, write_zones
 from typer.testing import CliRunner
 
 from pipeline.terminal.cli import app

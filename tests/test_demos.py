@@ -12,8 +12,9 @@ import yaml
 from conftest import DemoRun
 
 from pipeline.core.classmaps import ROLES
-from pipeline.core.config import RunConfig, load_class_map, load_config
+from pipeline.core.config import RunConfig
 from pipeline.core.grid import quadrangle_area_m2
+from pipeline.inputs.run_config import load_class_map, load_config
 from pipeline.run import runner
 
 ROOT = Path(__file__).resolve().parents[1]

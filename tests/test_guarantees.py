@@ -16,20 +16,14 @@ import openpyxl
 import pandas as pd
 import pytest
 import yaml
-from harden_support import (
-    assert_clean_failure,
-    cli,
-    good_inputs,
-    land_cover,
-    two_zones,
-    write_config,
-    write_raster,
-    write_zones,
-)
+from builders import good_inputs, land_cover, two_zones, write_config
+from builders import write_tiled_raster as write_raster
+from builders import write_zone_layer as write_zones
+from cli_support import assert_clean_failure, cli
 from shapely import box as shapely_box
 
-from pipeline.core.config import load_config
 from pipeline.files import totals
+from pipeline.inputs.run_config import load_config
 from pipeline.run import runner
 
 
@@ -599,7 +593,7 @@ def test_18_digit_codes_stay_exact_and_long_text_is_cut_with_a_note(tmp_path: Pa
 
 
 def _volume_run(tmp_path: Path, rows: list[dict[str, object]]) -> runner.RunResult:
-    from carbon_helpers import run_config, write_csv
+    from builders import run_config, write_csv
     from test_carbon import _two_zone_setup
 
     s = _two_zone_setup(tmp_path)
@@ -673,7 +667,7 @@ _OVERLAP_MEMORY = """
 import pathlib, resource, sys
 import geopandas as gpd, numpy as np, shapely
 sys.path.insert(0, {tests!r})
-import harden_support
+import builders
 from pipeline.files.rasters import raster_info
 from pipeline.inputs.zones import PreparedZones, as_multipolygons, zone_overlaps
 n = int(sys.argv[1])
@@ -683,7 +677,7 @@ geoms = shapely.buffer(shapely.points(10.03 + rng.uniform(-0.002, 0.002, n), 0.9
                        0.02, quad_segs=128)
 zones = PreparedZones(ids=np.array([f"z{{i}}" for i in range(n)], dtype=object), geoms=as_multipolygons(geoms),
                       source=gpd.GeoDataFrame(geometry=geoms, crs="EPSG:4326"), repairs=())
-grid = raster_info(harden_support.write_raster(pathlib.Path(sys.argv[2]), harden_support.land_cover())).grid
+grid = raster_info(builders.write_tiled_raster(pathlib.Path(sys.argv[2]), builders.land_cover())).grid
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 pairs = len(zone_overlaps(zones, grid))
 print(pairs, (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)

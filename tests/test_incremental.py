@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import shapely
 from affine import Affine
-from conftest import write_raster, write_zones
+from builders import write_raster, write_zones
 
 from pipeline.core.config import RunConfig
 from pipeline.files.rasters import WindowSource

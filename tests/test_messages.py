@@ -12,14 +12,8 @@ from typing import Any
 import pyogrio
 import pytest
 import yaml
-from harden_support import (
-    assert_clean_failure,
-    cli,
-    good_inputs,
-    snapshot,
-    two_zones,
-    write_zones,
-)
+from builders import good_inputs, two_zones, write_zone_layer
+from cli_support import assert_clean_failure, cli, snapshot
 
 from pipeline.run import runner
 
@@ -189,7 +183,7 @@ def test_a_batch_runs_every_config_whatever_one_does(tmp_path: Path, monkeypatch
 
 def test_zone_ids_with_dollars_are_drawn_literally_in_the_report(tmp_path: Path) -> None:
     config = good_inputs(tmp_path)
-    write_zones(tmp_path / "zones.gpkg", two_zones(), ids=["$x^$ 北区", "片区$1"])
+    write_zone_layer(tmp_path / "zones.gpkg", two_zones(), ids=["$x^$ 北区", "片区$1"])
     _edit(config, report={"enabled": True})
     result = cli("run", str(config))
     assert result.exit_code == 0, result.output
@@ -225,18 +219,3 @@ def test_a_bad_plan_row_after_a_multi_line_cell_names_its_own_line(tmp_path: Pat
     assert_clean_failure(result, "plans.csv: line 5 (zone_id 'z1'): target_year must be a year like 2030")
     assert result.exit_code == 2
     assert os.path.exists(plans)
-
-
-def test_a_termination_request_stops_like_ctrl_c() -> None:
-    # cron timeouts and systemd send SIGTERM: the batch then prints its summary as after a Ctrl-C
-    import signal
-
-    from pipeline.terminal import cli
-
-    previous = signal.getsignal(signal.SIGTERM)
-    try:
-        signal.signal(signal.SIGTERM, cli._stop_on_sigterm)
-        with pytest.raises(KeyboardInterrupt):
-            signal.raise_signal(signal.SIGTERM)
-    finally:
-        signal.signal(signal.SIGTERM, previous)

@@ -10,7 +10,7 @@ import pyproj
 import pytest
 import shapely
 from affine import Affine
-from conftest import write_raster, write_zones
+from builders import write_raster, write_zones
 
 from pipeline.core.config import RunConfig
 from pipeline.core.grid import Grid

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from carbon_helpers import write_class_map, write_raster, write_zones
+from builders import write_box_zones, write_class_map, write_utm_raster
 from PIL import Image
 
 from pipeline.core.config import RunConfig
@@ -19,9 +19,9 @@ from pipeline.run import runner
 
 def _config(tmp_path: Path, report: dict[str, object]) -> RunConfig:
     # 6 zones of one 10 m cell each in a row, in two forest farms: F1 holds Z0-Z2, F2 holds Z3-Z5
-    lc = write_raster(tmp_path / "lc.tif", np.array([[1, 1, 2, 2, 1, 2]], dtype=np.uint8), cell=10.0)
+    lc = write_utm_raster(tmp_path / "lc.tif", np.array([[1, 1, 2, 2, 1, 2]], dtype=np.uint8), cell=10.0)
     classes = write_class_map(tmp_path / "c.yaml", {"forest": [1], "grassland": [2]})
-    zones = write_zones(tmp_path / "z.gpkg", {f"Z{i}": (10 * i, 0, 10 * i + 10, 10) for i in range(6)},
+    zones = write_box_zones(tmp_path / "z.gpkg", {f"Z{i}": (10 * i, 0, 10 * i + 10, 10) for i in range(6)},
                         farm=["F1"] * 3 + ["F2"] * 3)
     return RunConfig.model_validate({
         "name": "report-layouts", "landcover": [{"year": 2020, "path": str(lc)}],

@@ -12,18 +12,8 @@ import geopandas as gpd
 import pyproj
 import pytest
 import yaml
-from harden_support import (
-    ORIGIN,
-    assert_clean_failure,
-    cli,
-    good_inputs,
-    land_cover,
-    mounted_tmpfs,
-    two_zones,
-    write_config,
-    write_raster,
-    write_zones,
-)
+from builders import ORIGIN, good_inputs, land_cover, two_zones, write_config, write_tiled_raster, write_zone_layer
+from cli_support import assert_clean_failure, cli, mounted_tmpfs
 
 from pipeline.core.names import OUTPUT_MARKER
 from pipeline.files import paths, rasters
@@ -100,7 +90,7 @@ def test_the_marker_is_written_and_a_users_files_survive_reruns(tmp_path: Path) 
     (out / "notes.txt").write_text("field visit 3 May", encoding="utf-8")
     (out / "my_maps").mkdir()
     (out / "my_maps" / "zone1.qgz").write_bytes(b"qgis")
-    write_raster(Path(yaml.safe_load(config.read_text())["landcover"][0]["path"]), land_cover(seed=3))
+    write_tiled_raster(Path(yaml.safe_load(config.read_text())["landcover"][0]["path"]), land_cover(seed=3))
     assert "done:" in cli("run", str(config)).output
     assert cli("run", str(config), "--overwrite").exit_code == 0
     assert (out / "notes.txt").read_text(encoding="utf-8") == "field visit 3 May"
@@ -113,7 +103,7 @@ def test_an_output_of_the_previous_version_without_marker_is_adopted(tmp_path: P
     out = _out_of(config)
     assert cli("run", str(config)).exit_code == 0
     (out / OUTPUT_MARKER).unlink()
-    write_raster(Path(yaml.safe_load(config.read_text())["landcover"][0]["path"]), land_cover(seed=3))
+    write_tiled_raster(Path(yaml.safe_load(config.read_text())["landcover"][0]["path"]), land_cover(seed=3))
     result = cli("run", str(config))
     assert result.exit_code == 0, result.output
     assert (out / OUTPUT_MARKER).is_file()
@@ -194,9 +184,9 @@ def _first_run(config: Path) -> None:
 
 
 def test_swapping_two_epochs_files_recomputes(tmp_path: Path) -> None:
-    a = write_raster(tmp_path / "lc_a.tif", land_cover(seed=1))
-    b = write_raster(tmp_path / "lc_b.tif", land_cover(seed=2))
-    zones = write_zones(tmp_path / "zones.gpkg", two_zones())
+    a = write_tiled_raster(tmp_path / "lc_a.tif", land_cover(seed=1))
+    b = write_tiled_raster(tmp_path / "lc_b.tif", land_cover(seed=2))
+    zones = write_zone_layer(tmp_path / "zones.gpkg", two_zones())
     config = write_config(tmp_path, rasters={2019: a, 2020: b}, zones=zones)
     _first_run(config)
     a.rename(tmp_path / "tmp.tif")
@@ -208,7 +198,7 @@ def test_swapping_two_epochs_files_recomputes(tmp_path: Path) -> None:
 def _shapefile(tmp_path: Path) -> tuple[Path, Path]:
     shp = tmp_path / "zones.shp"
     gpd.GeoDataFrame({"zid": ["z0", "z1"]}, geometry=two_zones(), crs="EPSG:4326").to_file(shp, encoding="UTF-8")
-    raster = write_raster(tmp_path / "lc.tif", land_cover())
+    raster = write_tiled_raster(tmp_path / "lc.tif", land_cover())
     return write_config(tmp_path, rasters={2020: raster}, zones=shp), shp
 
 
@@ -231,17 +221,18 @@ def _tiles(tmp_path: Path) -> tuple[Path, Path]:
     values = land_cover()
     folder = tmp_path / "tiles"
     folder.mkdir()
-    west = write_raster(folder / "t_west.tif", values[:, :32].copy())
-    east = write_raster(folder / "t_east.tif", values[:, 32:].copy(), transform=ORIGIN * ORIGIN.translation(32, 0))
+    west = write_tiled_raster(folder / "t_west.tif", values[:, :32].copy())
+    east = write_tiled_raster(folder / "t_east.tif", values[:, 32:].copy(),
+                              transform=ORIGIN * ORIGIN.translation(32, 0))
     return west, east
 
 
 def test_replacing_a_tile_of_a_glob_recomputes(tmp_path: Path) -> None:
     west, _ = _tiles(tmp_path)
     config = write_config(tmp_path, rasters={2020: tmp_path / "tiles" / "t_*.tif"},
-                          zones=write_zones(tmp_path / "zones.gpkg", two_zones()))
+                          zones=write_zone_layer(tmp_path / "zones.gpkg", two_zones()))
     _first_run(config)
-    write_raster(west, land_cover(seed=5)[:, :32].copy())
+    write_tiled_raster(west, land_cover(seed=5)[:, :32].copy())
     _rerun_recomputes(config)
 
 
@@ -249,9 +240,9 @@ def test_replacing_a_tile_behind_a_vrt_recomputes(tmp_path: Path) -> None:
     _, east = _tiles(tmp_path)
     vrt = tmp_path / "tiles" / "mosaic.vrt"
     vrt.write_text(rasters.raster_source(tmp_path / "tiles" / "t_*.tif"), encoding="utf-8")
-    config = write_config(tmp_path, rasters={2020: vrt}, zones=write_zones(tmp_path / "zones.gpkg", two_zones()))
+    config = write_config(tmp_path, rasters={2020: vrt}, zones=write_zone_layer(tmp_path / "zones.gpkg", two_zones()))
     _first_run(config)
-    write_raster(east, land_cover(seed=5)[:, 32:].copy(), transform=ORIGIN * ORIGIN.translation(32, 0))
+    write_tiled_raster(east, land_cover(seed=5)[:, 32:].copy(), transform=ORIGIN * ORIGIN.translation(32, 0))
     _rerun_recomputes(config)
 
 
@@ -280,7 +271,7 @@ def test_a_geopackage_edit_still_in_its_wal_recomputes(tmp_path: Path) -> None:
 
 
 def test_the_fingerprint_covers_the_wal_and_every_shapefile_part(tmp_path: Path) -> None:
-    gpkg = write_zones(tmp_path / "zones.gpkg", two_zones())
+    gpkg = write_zone_layer(tmp_path / "zones.gpkg", two_zones())
     wal = gpkg.with_name("zones.gpkg-wal")
     wal.write_bytes(b"WAL frame 1")
     first = paths.fingerprint(gpkg)

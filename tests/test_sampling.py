@@ -12,11 +12,11 @@ import pandas as pd
 import pytest
 import rasterio
 import shapely
-from conftest import ROOT
+from builders import ROOT
 from typer.testing import CliRunner
 
 from pipeline.core.classmaps import builtin_class_map
-from pipeline.core.config import load_config
+from pipeline.inputs.run_config import load_config
 from pipeline.run import sampling
 from pipeline.terminal.cli import app
 

@@ -12,7 +12,7 @@ import rasterio
 import rioxarray
 import shapely
 from affine import Affine
-from conftest import write_raster
+from builders import write_raster
 from numpy.testing import assert_array_equal
 from rasterio.transform import from_origin
 

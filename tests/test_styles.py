@@ -15,17 +15,10 @@ import shapely
 
 from pipeline.core.classmaps import builtin_class_map
 from pipeline.files.output import write_outputs, write_qgis_package
+from pipeline.present.labels import field_alias
+from pipeline.present.palette import PALETTES, palette_entries
 from pipeline.present.qgis_project import build_package, relative_source, style_frame
-from pipeline.present.styles import (
-    PALETTES,
-    ZoneLegend,
-    candidate_style,
-    equal_breaks,
-    field_alias,
-    graduated_zone_styles,
-    palette_entries,
-    zone_style,
-)
+from pipeline.present.styles import ZoneLegend, candidate_style, equal_breaks, graduated_zone_styles, zone_style
 
 ROOT = Path(__file__).resolve().parents[1]
 LEGEND = ZoneLegend(class_map=builtin_class_map("clcd"))

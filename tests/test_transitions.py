@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from carbon_helpers import write_class_map, write_raster, write_zones
+from builders import write_box_zones, write_class_map, write_utm_raster
 
 from pipeline.core.config import RunConfig, Transitions
 from pipeline.measure.graph import transition_pairs
@@ -25,9 +25,9 @@ def _config(tmp_path: Path, **transitions: object) -> RunConfig:
     # one zone over 2 x 1 cells of 10 m (0.01 ha each). Cell 0: forest, grass, crop; cell 1: grass throughout.
     epochs = {}
     for year, first in ((2000, 1), (2005, 2), (2010, 3)):
-        epochs[year] = write_raster(tmp_path / f"lc{year}.tif", np.array([[first, 2]], dtype=np.uint8), cell=10.0)
+        epochs[year] = write_utm_raster(tmp_path / f"lc{year}.tif", np.array([[first, 2]], dtype=np.uint8), cell=10.0)
     classes = write_class_map(tmp_path / "c.yaml", {"forest": [1], "grassland": [2], "cropland": [3]})
-    zones = write_zones(tmp_path / "z.gpkg", {"Z": (0, 0, 20, 10)})
+    zones = write_box_zones(tmp_path / "z.gpkg", {"Z": (0, 0, 20, 10)})
     return RunConfig.model_validate({
         "name": "transitions", "landcover": [{"year": y, "path": str(p)} for y, p in epochs.items()],
         "zones": {"path": str(zones), "id_field": "zid"}, "classes": str(classes),

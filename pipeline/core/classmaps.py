@@ -15,6 +15,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from pipeline.core.errors import ClassMapError
 
@@ -195,3 +196,41 @@ def builtin_class_map(name: str) -> ClassMap:
         raise ClassMapError(f"unknown class map {name!r}: use one of {', '.join(BUILTIN_NAMES)} or a YAML file")
     source, classes = _BUILTIN[name]
     return build_class_map(name, classes, source=source, product=name)
+
+
+def parse_class_map(raw: Any, *, origin: str, name: str, default_source: str) -> ClassMap:
+    """A user's class map from its YAML content: `origin` names the file in messages, `name` is the map's name
+    and `default_source` its source where the YAML gives none.
+
+    `classes: {forest: [2], 灌木林: {codes: [3], role: shrub}}`: the short form names a role; the long
+    form gives any name and the role the class plays. `product: modis_igbp` (optional) says whose codes
+    these are, so the land cover keeps that product's official colours.
+    """
+    classes = raw.get("classes") if isinstance(raw, dict) else None
+    if not isinstance(classes, dict):
+        raise ClassMapError(f"{origin}: expected `classes: {{name: [integer codes] or {{codes: [...], role: ...}}}}`")
+    codes: dict[str, list[int]] = {}
+    roles: dict[str, str] = {}
+    for class_name, value in classes.items():
+        codes[class_name], role = _class_entry(origin, class_name, value)
+        if role is not None:
+            roles[class_name] = role
+    product = raw.get("product")
+    if product is not None and product not in BUILTIN_NAMES:
+        raise ClassMapError(f"{origin}: product {product!r} is not one of {', '.join(BUILTIN_NAMES)}")
+    return build_class_map(name, codes, source=str(raw.get("source", default_source)), roles=roles,
+                           product=product or "")
+
+
+def _class_entry(origin: str, name: object, value: Any) -> tuple[list[int], str | None]:
+    """The codes and the role (None in the short form) of one class of a class-map YAML."""
+    entry = value if isinstance(value, dict) else {"codes": value}
+    role = entry.get("role")
+    if set(entry) - {"codes", "role"} or not _int_list(entry.get("codes")) or not isinstance(role, str | None):
+        raise ClassMapError(f"{origin}: class {name!r}: expected [integer codes] or {{codes: [integer codes], "
+                            f"role: forest|shrub|...}}, got {value!r}")
+    return entry["codes"], role
+
+
+def _int_list(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(c, int) and not isinstance(c, bool) for c in value)

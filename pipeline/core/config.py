@@ -1,26 +1,17 @@
-"""Typed, frozen run configuration. The only module that reads YAML.
+"""The typed, frozen run configuration: every section of a run config and the command line's overrides.
 
-Relative paths in a config file are taken relative to the folder of that file, so a config works
-the same from `make`, from cron and from any working directory.
+Pure models; `pipeline.inputs.run_config` reads YAML files into them.
 """
 
 from __future__ import annotations
 
 import codecs
-import logging
-import os
-import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from pipeline.core.classmaps import BUILTIN_NAMES, ClassMap, build_class_map, builtin_class_map
-from pipeline.core.errors import ClassMapError, ConfigError, MissingFileError
-from pipeline.core.text import decode_text, encoding_note
-
-log = logging.getLogger(__name__)
+from pipeline.core.classmaps import BUILTIN_NAMES, ClassMap
 
 
 class _Frozen(BaseModel):
@@ -342,83 +333,6 @@ class RunConfig(_Frozen):
         return self
 
 
-def _read_yaml(path: Path) -> Any:
-    """A YAML file's content; text that is not UTF-8 is read as GB18030, with a note in the log."""
-    checked_path(str(path), source="the command line")
-    if not path.is_file():
-        raise MissingFileError(f"{path}: file not found")
-    try:
-        text, encoding = decode_text(path.read_bytes())
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: neither UTF-8 nor GB18030 text ({exc.reason} at byte {exc.start}); "
-                          "save it as UTF-8") from exc
-    note = encoding_note(path, encoding)
-    if note is not None:
-        log.warning(note)
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
-    except RecursionError as exc:
-        raise ConfigError(f"{path}: nested too deeply to be a run config; check its brackets and indentation") from exc
-
-
-_MAX_NAME = 255  # bytes in one file name, and 4096 in a whole path, on Linux file systems
-_MAX_PATH = 4096
-
-
-def checked_path(value: str, *, source: str) -> str:
-    """A path that the file system can look up: no NUL byte, names not over-long, no symlink loop."""
-    if "\0" in value:
-        raise ConfigError(f"{source}: the path {value!r} holds a NUL byte; write the path without it")
-    encoded = os.fsencode(value)
-    if len(encoded) > _MAX_PATH or any(len(part) > _MAX_NAME for part in encoded.split(b"/")):
-        raise ConfigError(f"{source}: the path {value[:80]!r}... is too long for the file system "
-                          f"(over {_MAX_NAME} bytes in one name or {_MAX_PATH} in all); shorten it")
-    try:
-        Path(value).resolve()
-    except (RuntimeError, OSError) as exc:
-        raise ConfigError(f"{source}: the path {value!r} cannot be followed ({exc}); "
-                          "fix the symbolic links on it") from exc
-    return value
-
-
-def _resolve(raw: dict[str, Any], base: Path, *, source: str) -> dict[str, Any]:
-    """Make the relative paths of a raw config absolute against the config file's folder."""
-    def fix(value: Any) -> Any:
-        if not isinstance(value, str):
-            return value
-        checked_path(value, source=source)
-        return value if Path(value).is_absolute() else str((base / value).resolve())
-
-    out = dict(raw)
-    if isinstance(raw.get("landcover"), list):  # anything else is left for validation to report
-        out["landcover"] = [{**e, "path": fix(e.get("path"))} if isinstance(e, dict) else e
-                            for e in raw["landcover"]]
-    for section, key in (("zones", "path"), ("output", "dir"), ("plans", "path"), ("accuracy", "samples")):
-        if isinstance(raw.get(section), dict):
-            out[section] = {**raw[section], key: fix(raw[section].get(key))}
-    classes = raw.get("classes")
-    if isinstance(classes, str) and classes.endswith((".yaml", ".yml")):
-        out["classes"] = fix(classes)
-    if isinstance(raw.get("carbon"), dict):
-        out["carbon"] = _resolve_carbon(raw["carbon"], fix)
-    return out
-
-
-def _resolve_carbon(carbon: dict[str, Any], fix: Any) -> dict[str, Any]:
-    """Table paths (anything ending .csv) and raster paths of the carbon section, made absolute."""
-    out = dict(carbon)
-    for key in ("pools", "species"):
-        if isinstance(carbon.get(key), str) and carbon[key].endswith(".csv"):
-            out[key] = fix(carbon[key])
-    out["biomass"] = [{**b, "path": fix(b.get("path"))} if isinstance(b, dict) else b
-                      for b in carbon.get("biomass") or []]
-    if isinstance(carbon.get("volume"), dict) and carbon["volume"].get("table"):
-        out["volume"] = {**carbon["volume"], "table": fix(carbon["volume"]["table"])}
-    return out
-
-
 def format_validation_error(exc: ValidationError, source: str) -> str:
     """One line per problem, naming the key path, what was given and what is wanted."""
     lines = []
@@ -450,129 +364,10 @@ class Overrides(_Frozen):
     biomass: tuple[str, ...] = ()
 
 
-def _absolute(value: str) -> str:
-    return str(Path(checked_path(value, source="the command line")).resolve())
+Model = TypeVar("Model", bound=BaseModel)
 
 
-_YEAR_IN_NAME = re.compile(r"(?<!\d)(19\d\d|2[01]\d\d)(?!\d)")
-
-
-def year_in_name(path: str) -> int | None:
-    """The one year a file name holds (`ESA_WorldCover_10m_2021_v200_*`), or None when none or several."""
-    years = set(_YEAR_IN_NAME.findall(Path(path).name))
-    return int(years.pop()) if len(years) == 1 else None
-
-
-def _year_and_path(item: str, *, flag: str, default_year: int | None) -> dict[str, object]:
-    """`YEAR=PATH`, or a bare `PATH` taking `default_year`, or else the year in its file name."""
-    year, sep, path = item.partition("=")
-    if not sep:
-        named = default_year if default_year is not None else year_in_name(item)
-        if named is None:
-            raise ConfigError(f"{flag} {item}: its file name holds no year (or several), so the year it shows "
-                              f"is unknown; give it as {flag} YEAR=PATH, e.g. {flag} 2020={item}")
-        year, path = str(named), item
-    if not year.strip().isdigit():
-        raise ConfigError(f"{flag} {item!r}: the year before '=' must be a number")
-    return {"year": int(year), "path": _absolute(path)}
-
-
-def _one_off(flags: Overrides) -> dict[str, Any]:
-    """The raw config of a run given entirely by flags."""
-    missing = [flag for flag, v in (("--landcover", flags.landcover), ("--zones", flags.zones),
-                                    ("--zone-id", flags.zone_id), ("--classes", flags.classes),
-                                    ("--out", flags.out)) if not v]
-    if missing:
-        raise ConfigError(f"without a config file, give {', '.join(missing)}")
-    classes = str(flags.classes)
-    return {"name": "one-off",
-            "landcover": [_year_and_path(i, flag="--landcover", default_year=None) for i in flags.landcover],
-            "zones": {"path": _absolute(str(flags.zones)), "id_field": flags.zone_id},
-            "classes": _absolute(classes) if classes.endswith((".yaml", ".yml")) else classes}
-
-
-def _latest_year(raw: dict[str, Any]) -> int | None:
-    years = [e.get("year") for e in raw.get("landcover") or [] if isinstance(e, dict)]
-    return max((y for y in years if isinstance(y, int)), default=None)
-
-
-def _with_flags(raw: dict[str, Any], flags: Overrides) -> dict[str, Any]:
-    """The raw config with the flags' settings put in, before the one validation."""
-    out = dict(raw)
-    if flags.out is not None:
-        out["output"] = {"dir": _absolute(str(flags.out))}
-    if flags.scheduler:
-        out["compute"] = {**(raw.get("compute") or {}), "scheduler": flags.scheduler}
-    zones = {key: value for key, value in (("layer", flags.zones_layer), ("encoding", flags.zones_encoding))
-             if value is not None}
-    if zones:
-        out["zones"] = {**(raw.get("zones") or {}), **zones}
-    carbon = dict(raw.get("carbon") or {})
-    if flags.pools:
-        carbon["pools"] = _absolute(flags.pools) if flags.pools.endswith(".csv") else flags.pools
-    if flags.biomass:
-        carbon["biomass"] = [_year_and_path(i, flag="--biomass", default_year=_latest_year(raw))
-                             for i in flags.biomass]
-    if carbon:
-        out["carbon"] = carbon
-    return out
-
-
-def _validated(raw: dict[str, Any], source: str) -> RunConfig:
-    try:
-        return RunConfig.model_validate(raw)
-    except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, source)) from exc
-
-
-def load_config(path: Path | None, flags: Overrides | None = None) -> RunConfig:
-    """Read a YAML run config (or none: a one-off run from flags), put in the flags, check it all at once."""
-    flags = flags or Overrides()
-    if path is None:
-        return _validated(_with_flags(_one_off(flags), flags), "command line")
-    raw = _read_yaml(path)
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: a run config is a YAML mapping of keys, got {type(raw).__name__}")
-    config = _validated(_with_flags(_resolve(raw, path.resolve().parent, source=str(path)), flags), str(path))
-    return config.model_copy(update={"origin": str(path.resolve())})
-
-
-def load_class_map(spec: str) -> ClassMap:
-    """A built-in class map by name, or a user's YAML file.
-
-    `classes: {forest: [2], 灌木林: {codes: [3], role: shrub}}`: the short form names a role; the long
-    form gives any name and the role the class plays. `product: modis_igbp` (optional) says whose codes
-    these are, so the land cover keeps that product's official colours.
-    """
-    if spec in BUILTIN_NAMES:
-        return builtin_class_map(spec)
-    path = Path(spec)
-    raw = _read_yaml(path)
-    classes = raw.get("classes") if isinstance(raw, dict) else None
-    if not isinstance(classes, dict):
-        raise ClassMapError(f"{path}: expected `classes: {{name: [integer codes] or {{codes: [...], role: ...}}}}`")
-    codes: dict[str, list[int]] = {}
-    roles: dict[str, str] = {}
-    for name, value in classes.items():
-        codes[name], role = _class_entry(path, name, value)
-        if role is not None:
-            roles[name] = role
-    product = raw.get("product")
-    if product is not None and product not in BUILTIN_NAMES:
-        raise ClassMapError(f"{path}: product {product!r} is not one of {', '.join(BUILTIN_NAMES)}")
-    return build_class_map(path.stem, codes, source=str(raw.get("source", path.name)), roles=roles,
-                           product=product or "")
-
-
-def _class_entry(path: Path, name: object, value: Any) -> tuple[list[int], str | None]:
-    """The codes and the role (None in the short form) of one class of a class-map YAML."""
-    entry = value if isinstance(value, dict) else {"codes": value}
-    role = entry.get("role")
-    if set(entry) - {"codes", "role"} or not _int_list(entry.get("codes")) or not isinstance(role, str | None):
-        raise ClassMapError(f"{path}: class {name!r}: expected [integer codes] or {{codes: [integer codes], "
-                            f"role: forest|shrub|...}}, got {value!r}")
-    return entry["codes"], role
-
-
-def _int_list(value: Any) -> bool:
-    return isinstance(value, list) and all(isinstance(c, int) and not isinstance(c, bool) for c in value)
+def replaced(model: Model, **changes: object) -> Model:
+    """A copy of a frozen config model with the given fields changed, validated again as a whole, so that the
+    checks across fields (epoch years, biomass years, ...) hold for the changed copy too."""
+    return type(model).model_validate({**model.model_dump(), **changes})

@@ -1,4 +1,4 @@
-"""Unattended runs on disk: writability probes, one lock per output folder, run logs, leftovers of killed runs."""
+"""Unattended runs on disk: writability probes, one lock per output folder, leftovers of killed runs."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from pathlib import Path
 
 from pipeline.core.errors import OutputError
 from pipeline.files.publish import recover_parked
+from pipeline.files.run_log import kept_log_path
 
 log = logging.getLogger(__name__)
 
@@ -142,24 +143,3 @@ def _beside(out_dir: Path, prefix: str, suffix: str) -> list[Path]:
     """
     pattern = glob.escape(str(out_dir.parent / f"{prefix}{out_dir.name}")) + suffix
     return sorted(Path(p) for p in glob.glob(pattern, include_hidden=True))
-
-
-def run_log_path(out_dir: Path) -> Path:
-    """Where a run logs while it runs: a hidden file beside the output, moved in with the output."""
-    out_dir = out_dir.resolve()
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    return out_dir.parent / f".{out_dir.name}.run-{stamp}-{os.getpid()}.log.jsonl"
-
-
-def kept_log_path(run_log: Path, outcome: str) -> Path:
-    """Where the log of a run that left no output is kept, visible beside the output folder."""
-    return run_log.with_name(run_log.name.replace(".run-", f".{outcome}-").lstrip("."))
-
-
-def open_run_log(path: Path) -> logging.FileHandler:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return logging.FileHandler(path, encoding="utf-8")
-    except OSError as exc:
-        raise OutputError(f"{path}: cannot write the run log ({exc.strerror}); "
-                          "choose a writable output folder") from exc

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import glob
 import hashlib
+import os
 import re
 import stat
 from contextlib import suppress
@@ -11,7 +12,26 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
-from pipeline.core.errors import InputError, MissingFileError
+from pipeline.core.errors import ConfigError, InputError, MissingFileError
+
+_MAX_NAME = 255  # bytes in one file name, and 4096 in a whole path, on Linux file systems
+_MAX_PATH = 4096
+
+
+def checked_path(value: str, *, source: str) -> str:
+    """A path that the file system can look up: no NUL byte, names not over-long, no symlink loop."""
+    if "\0" in value:
+        raise ConfigError(f"{source}: the path {value!r} holds a NUL byte; write the path without it")
+    encoded = os.fsencode(value)
+    if len(encoded) > _MAX_PATH or any(len(part) > _MAX_NAME for part in encoded.split(b"/")):
+        raise ConfigError(f"{source}: the path {value[:80]!r}... is too long for the file system "
+                          f"(over {_MAX_NAME} bytes in one name or {_MAX_PATH} in all); shorten it")
+    try:
+        Path(value).resolve()
+    except (RuntimeError, OSError) as exc:
+        raise ConfigError(f"{source}: the path {value!r} cannot be followed ({exc}); "
+                          "fix the symbolic links on it") from exc
+    return value
 
 
 def is_vsi(path: Path) -> bool:
@@ -56,8 +76,6 @@ def special_file_problem(path: Path) -> str | None:
         return None
     kind = "a FIFO (named pipe)" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "a device"
     return f"{path}: is {kind}, not a file; reading or copying it would block: remove it or name a regular file"
-
-
 
 
 def is_tile_pattern(path: Path) -> bool:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,8 +22,15 @@ from pipeline.files.mosaic import Tile, vrt_xml
 from pipeline.files.paths import gdal_name, is_tile_pattern, require_file, tile_paths
 
 # Each storage block is decoded once per run, so GDAL's block cache (5% of RAM by default) only adds
-# memory that grows with the raster. Set before GDAL's first read; an explicit setting wins.
-os.environ.setdefault("GDAL_CACHEMAX", "64")
+# memory that grows with the raster. Scoped to sinkzone's own reads; a user's explicit setting wins.
+_GDAL_OPTIONS = {} if "GDAL_CACHEMAX" in os.environ else {"GDAL_CACHEMAX": 64 * 2**20}  # bytes
+
+
+@contextmanager
+def _opened(source: str | Path) -> Iterator[Any]:
+    """A raster open for reading in sinkzone's GDAL environment (rasterio.Env, not process-wide settings)."""
+    with rasterio.Env(**_GDAL_OPTIONS), rasterio.open(source) as src:
+        yield src
 
 
 @dataclass(frozen=True)
@@ -58,7 +67,7 @@ def raster_info(path: Path) -> RasterInfo:
     if not is_tile_pattern(path):
         require_file(path)
     try:
-        with rasterio.open(source) as src:
+        with _opened(source) as src:
             _check_georeferencing(path, src)
             grid = Grid(transform=src.transform, width=src.width, height=src.height,
                         crs=pyproj.CRS.from_wkt(src.crs.to_wkt()))
@@ -104,7 +113,7 @@ def read_window(source: WindowSource, row_off: int, col_off: int, height: int, w
     """
     window = rasterio.windows.Window(col_off, row_off, width, height)
     try:
-        with rasterio.open(source.gdal) as src:
+        with _opened(source.gdal) as src:
             return src.read(1, window=window)
     except RasterioError as exc:
         raise _corrupt(source.path, _first_bad_block(source.gdal, window), exc) from exc
@@ -112,7 +121,7 @@ def read_window(source: WindowSource, row_off: int, col_off: int, height: int, w
 
 def _first_bad_block(gdal_source: str, window: rasterio.windows.Window) -> str:
     """Which storage block of a window fails to decode (only looked for once a read has failed)."""
-    with rasterio.open(gdal_source) as src:
+    with _opened(gdal_source) as src:
         for _, block in src.block_windows(1):
             if not rasterio.windows.intersect(block, window):
                 continue
@@ -136,7 +145,7 @@ def check_readable(path: Path) -> dict[int, int]:
     counts: dict[int, int] = {}
     where = "its header"
     try:
-        with rasterio.open(raster_source(path)) as src:
+        with _opened(raster_source(path)) as src:
             for _, window in src.block_windows(1):
                 where = f"the block at row {window.row_off}, column {window.col_off}"
                 values, n = _value_counts(src.read(1, window=window))
@@ -174,7 +183,7 @@ def read_preview(source: str | Path, *, bounds: tuple[float, float, float, float
     `source` is what GDAL opens (see raster_source). For report maps only: a picture, never used for
     areas. Returns (array, transform of the array).
     """
-    with rasterio.open(source) as src:
+    with _opened(source) as src:
         raw = rasterio.windows.from_bounds(*bounds, transform=src.transform)
         # whole cells covering the bounds: rounding each end to the nearest could leave a thin raster out
         col0, row0 = math.floor(raw.col_off), math.floor(raw.row_off)

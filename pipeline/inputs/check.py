@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline.core.classmaps import NODATA_CLASS, ROLES, ClassMap
-from pipeline.core.config import RunConfig, load_class_map
+from pipeline.core.config import RunConfig
 from pipeline.core.errors import SinkzoneError, ValidationFailed
 from pipeline.core.grid import Grid
 from pipeline.files.lock import check_writable
@@ -32,6 +32,7 @@ from pipeline.inputs.landcover import (
     version_notes,
 )
 from pipeline.inputs.plan_sheets import PROGRESS_FIELDS, read_plans
+from pipeline.inputs.run_config import load_class_map
 from pipeline.inputs.sample_points import AccuracyInputs, read_accuracy
 from pipeline.inputs.zones import (
     PreparedZones,

@@ -12,7 +12,7 @@ import pandas as pd
 
 from pipeline.core.classmaps import ClassMap
 from pipeline.core.literal import EXCEL_CELL_CHARS, cell_text
-from pipeline.present.styles import field_alias
+from pipeline.present.labels import field_alias
 
 
 def header(field: str, class_map: ClassMap, *, layer: str | None = None) -> str:

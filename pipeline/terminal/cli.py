@@ -107,8 +107,8 @@ def _on_ctrl_c(signum: int, frame: object) -> None:
 def validate(config: Annotated[Path, typer.Argument(help="run config YAML")],
              verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
     """Check a config and all its inputs; report every problem at once."""
-    from pipeline.core.config import load_config
     from pipeline.inputs.check import check_inputs
+    from pipeline.inputs.run_config import load_config
 
     _setup_logging(verbose)
     try:
@@ -140,8 +140,9 @@ def run(
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Compute class area per zone and write sinkzones.gpkg and run.json."""
-    from pipeline.core.config import Overrides, load_config
-    from pipeline.run import guard
+    from pipeline.core.config import Overrides
+    from pipeline.inputs.run_config import load_config
+    from pipeline.run import guarded_run
 
     _setup_logging(verbose)
     flags = Overrides(out=out, scheduler=scheduler, landcover=tuple(landcover or ()), zones=zones, zone_id=zone_id,
@@ -151,7 +152,7 @@ def run(
         with _interruptible():
             cfg = load_config(config, flags)
             with _progress_bar() as hook:
-                result = guard.guarded_run(cfg, overwrite=overwrite, progress=hook)
+                result = guarded_run.guarded_run(cfg, overwrite=overwrite, progress=hook)
     except SinkzoneError as exc:
         _fail(exc)
         return
@@ -170,7 +171,7 @@ def batch(folder: Annotated[Path, typer.Argument(help="folder of run configs (*.
     from rich.table import Table
 
     from pipeline.files.paths import list_configs
-    from pipeline.run import guard
+    from pipeline.run import batch
 
     _setup_logging(verbose)
     try:
@@ -179,7 +180,7 @@ def batch(folder: Annotated[Path, typer.Argument(help="folder of run configs (*.
         _fail(exc)
         return
     with _unwinding():
-        outcomes = guard.run_batch(configs, overwrite=overwrite)
+        outcomes = batch.run_batch(configs, overwrite=overwrite)
     table = Table(title=Text(f"batch {folder}: {len(outcomes)} run(s)"))
     for column in ("config", "status", "seconds", "output or error"):
         table.add_column(column, overflow="fold")
@@ -216,7 +217,7 @@ def sample(
     With `accuracy: {change: ...}` in the config the strata are its change categories (forest_gain, ...)."""
     from rich.table import Table
 
-    from pipeline.core.config import load_config
+    from pipeline.inputs.run_config import load_config
     from pipeline.run import sampling
 
     _setup_logging(verbose)

@@ -1,0 +1,60 @@
+"""Batches: every config of a folder run in turn; whatever one config does is recorded and the batch goes on."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from pipeline.core.errors import SinkzoneError
+from pipeline.inputs.run_config import load_config
+from pipeline.run.guarded_run import guarded_run
+
+log = logging.getLogger(__name__)
+
+
+Status = Literal["done", "up to date", "failed", "not run"]
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    config: Path
+    status: Status
+    detail: str
+    seconds: float
+
+
+def run_batch(configs: Sequence[Path], *, overwrite: bool = False) -> list[BatchOutcome]:
+    """Run every config in turn; whatever one config does, it is recorded and the batch goes on.
+
+    A Ctrl-C stops the batch: the configs not started are recorded as "not run".
+    """
+    outcomes: list[BatchOutcome] = []
+    for n, path in enumerate(configs):
+        started = time.perf_counter()
+        try:
+            outcomes.append(_batch_run(path, overwrite=overwrite, started=started))
+        except KeyboardInterrupt:
+            outcomes.append(BatchOutcome(path, "failed", "interrupted; its previous output is untouched",
+                                         time.perf_counter() - started))
+            outcomes += [BatchOutcome(p, "not run", "", 0.0) for p in configs[n + 1:]]
+            break
+    return outcomes
+
+
+def _batch_run(path: Path, *, overwrite: bool, started: float) -> BatchOutcome:
+    try:
+        result = guarded_run(load_config(path), overwrite=overwrite)
+    except (SinkzoneError, SystemExit) as exc:  # a library that exits must not end the whole batch
+        detail = str(exc) if isinstance(exc, SinkzoneError) else f"exited with code {exc.code}"
+        log.error("%s failed: %s", path, detail)
+        return BatchOutcome(path, "failed", detail, time.perf_counter() - started)
+    except Exception as exc:  # a bug while reading a config, outside the run's own log
+        log.exception("%s failed unexpectedly", path)
+        return BatchOutcome(path, "failed", f"unexpected {type(exc).__name__}: {exc} (a bug in sinkzone)",
+                            time.perf_counter() - started)
+    status: Status = "up to date" if result.skipped else "done"
+    return BatchOutcome(path, status, str(result.out_dir), time.perf_counter() - started)
