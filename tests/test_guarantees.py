@@ -8,6 +8,7 @@ import json
 import os
 import stat
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import geopandas as gpd
@@ -251,6 +252,53 @@ def test_a_fifo_as_input_is_refused_up_front_instead_of_blocking(tmp_path: Path)
                           text=True, timeout=120, check=False)
     assert done.returncode == 2
     assert "lc.tif: is a FIFO (named pipe), not a file" in " ".join(done.stderr.split())
+
+
+@pytest.fixture
+def hung_mount(tmp_path: Path) -> Iterator[Path]:
+    """A real mount that never answers: a FUSE file system whose server never replies, as an NFS or SMB mount
+    does when its server is gone (every lookup under it blocks until the connection is dropped)."""
+    import ctypes
+
+    point = tmp_path / "nas"
+    point.mkdir()
+    libc = ctypes.CDLL(None, use_errno=True)
+    device = os.open("/dev/fuse", os.O_RDWR)
+    if libc.mount(b"sinkzone-test", bytes(point), b"fuse", 0,
+                  f"fd={device},rootmode=40000,user_id=0,group_id=0".encode()) != 0:
+        os.close(device)
+        pytest.skip(f"mounting a FUSE file system is not permitted here (errno {ctypes.get_errno()})")
+    yield point
+    os.close(device)  # drops the connection: every blocked lookup fails at once
+    libc.umount2(bytes(point), 2)  # MNT_DETACH
+
+
+def test_a_hung_mount_stops_validate_and_one_config_of_a_batch_not_the_rest(tmp_path: Path, hung_mount: Path) -> None:
+    import subprocess
+    import sys
+    import time
+
+    good = good_inputs(tmp_path)
+    batch = tmp_path / "nightly"
+    batch.mkdir()
+    hung = write_config(batch, rasters={2020: tmp_path / "lc.tif"}, zones=hung_mount / "zones.gpkg",
+                        out=tmp_path / "out-hung")
+    hung.rename(batch / "a-hung.yaml")
+    (batch / "b-good.yaml").write_text(good.read_text())
+    started = time.monotonic()
+    validate = subprocess.run([sys.executable, "-m", "pipeline", "validate", str(batch / "a-hung.yaml")],
+                              capture_output=True, text=True, timeout=120, check=False)
+    # the lookup is given 15 s (ANSWER_SECONDS); before, it blocked until the 120 s timeout killed it
+    assert time.monotonic() - started < 60
+    assert validate.returncode == 2
+    message = " ".join(validate.stderr.split())
+    assert f"{hung_mount}/zones.gpkg did not answer within 15 s" in message
+    assert "Traceback" not in message
+    done = subprocess.run([sys.executable, "-m", "pipeline", "batch", str(batch)], capture_output=True, text=True,
+                          timeout=300, check=False)
+    assert done.returncode == 1
+    assert "1 of 2 run(s) failed" in " ".join((done.stdout + done.stderr).split())
+    assert (tmp_path / "out" / "run.json").is_file()  # the good config after the hung one still ran
 
 
 def test_zones_in_an_esri_file_geodatabase_are_read_and_fingerprinted(tmp_path: Path) -> None:

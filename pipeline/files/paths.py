@@ -7,6 +7,7 @@ import hashlib
 import os
 import re
 import stat
+import threading
 from contextlib import suppress
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,9 @@ from pipeline.core.errors import ConfigError, InputError, MissingFileError
 
 _MAX_NAME = 255  # bytes in one file name, and 4096 in a whole path, on Linux file systems
 _MAX_PATH = 4096
+# a local disk or a healthy network mount answers a lookup in milliseconds; one that has not answered after this
+# long is hung (an NFS or SMB server gone), and would block the run, or a whole batch, for ever
+ANSWER_SECONDS = 15.0
 
 
 def checked_path(value: str, *, source: str) -> str:
@@ -26,12 +30,30 @@ def checked_path(value: str, *, source: str) -> str:
     if len(encoded) > _MAX_PATH or any(len(part) > _MAX_NAME for part in encoded.split(b"/")):
         raise ConfigError(f"{source}: the path {value[:80]!r}... is too long for the file system "
                           f"(over {_MAX_NAME} bytes in one name or {_MAX_PATH} in all); shorten it")
+    _answers(value, source=source)
     try:
         Path(value).resolve()
     except (RuntimeError, OSError) as exc:
         raise ConfigError(f"{source}: the path {value!r} cannot be followed ({exc}); "
                           "fix the symbolic links on it") from exc
     return value
+
+
+def _answers(value: str, *, source: str) -> None:
+    """The file system holding `value` answers a lookup: it is tried in a thread, as a hung mount blocks it for ever
+    (the thread is left behind, a daemon, and ends with the process)."""
+    answered = threading.Event()
+
+    def look_up() -> None:
+        with suppress(OSError, ValueError):
+            os.stat(value)
+        answered.set()
+
+    threading.Thread(target=look_up, name=f"look up {value}", daemon=True).start()
+    if not answered.wait(ANSWER_SECONDS):
+        raise InputError(f"{source}: {value} did not answer within {ANSWER_SECONDS:.0f} s: the file system it is on "
+                         f"(a network mount?) hangs; check it (ls {Path(value).parent}) or ask who runs it, "
+                         "then run again")
 
 
 def is_vsi(path: Path) -> bool:

@@ -122,8 +122,9 @@ def _resolve(raw: dict[str, Any], base: Path, *, source: str) -> dict[str, Any]:
     def fix(value: Any) -> Any:
         if not isinstance(value, str):
             return value
-        checked_path(value, source=source)
-        return value if Path(value).is_absolute() else str((base / value).resolve())
+        if Path(value).is_absolute():
+            return checked_path(value, source=source)
+        return str(Path(checked_path(str(base / value), source=source)).resolve())
 
     out = dict(raw)
     if isinstance(raw.get("landcover"), list):  # anything else is left for validation to report
