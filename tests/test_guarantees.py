@@ -329,24 +329,34 @@ def test_a_raster_inside_a_zip_is_read_through_gdal(tmp_path: Path) -> None:
     pd.testing.assert_frame_equal(got, pd.DataFrame(direct.tables["zone_class_area"]), check_dtype=False)
 
 
-def test_a_vsicurl_raster_is_read_and_noted_as_not_fingerprinted(tmp_path: Path) -> None:
+# /vsis3/ reaches the same local server as an S3 endpoint: GET http://127.0.0.1:PORT/BUCKET/KEY, unsigned
+_S3_LOCAL = {"AWS_HTTPS": "NO", "AWS_VIRTUAL_HOSTING": "FALSE", "AWS_NO_SIGN_REQUEST": "YES"}
+
+
+@pytest.mark.parametrize("scheme", ["vsicurl", "vsis3"])
+def test_a_remote_raster_is_read_and_noted_as_not_fingerprinted(tmp_path: Path, scheme: str,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     import socket
     import subprocess
     import sys
     import time
 
     served = tmp_path / "www"
-    served.mkdir()
-    write_raster(served / "lc.tif", land_cover())
+    (served / "bucket").mkdir(parents=True)
+    write_raster(served / "bucket" / "lc.tif", land_cover())
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
+    if scheme == "vsis3":
+        for key, value in {**_S3_LOCAL, "AWS_S3_ENDPOINT": f"127.0.0.1:{port}"}.items():
+            monkeypatch.setenv(key, value)
+    remote = {"vsicurl": f"/vsicurl/http://127.0.0.1:{port}/bucket/lc.tif", "vsis3": "/vsis3/bucket/lc.tif"}[scheme]
     # a real HTTP server in its own process: GDAL's curl read holds this process's interpreter while it waits
     server = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1",
                                "--directory", str(served)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         time.sleep(1.0)
-        config = write_config(tmp_path, rasters={2020: Path(f"/vsicurl/http://127.0.0.1:{port}/lc.tif")},
+        config = write_config(tmp_path, rasters={2020: Path(remote)},
                               zones=write_zones(tmp_path / "zones.gpkg", two_zones()))
         _ok("run", str(config))
     finally:
