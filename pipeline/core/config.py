@@ -144,6 +144,31 @@ class Carbon(_Frozen):
         return self
 
 
+class ValueRaster(_Frozen):
+    """A continuous raster (NDVI, fractional cover, canopy height ...) summarised per zone, year and class.
+
+    `nodata` and `valid` are in the stored (raw) numbers, as product guides give them (MOD13Q1 NDVI: valid
+    -2000 to 10000, scale 0.0001); a value is raw x scale + offset.
+    """
+
+    name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$")
+    year: int = Field(ge=1900, le=2200)
+    path: Path
+    scale: float = Field(default=1.0, gt=0)
+    offset: float = 0.0
+    nodata: float | None = None
+    valid: tuple[float, float] | None = None
+    # made up for a demonstration (a generated layer, not a measurement): every table and page says so
+    illustrative: bool = False
+
+    @field_validator("valid")
+    @classmethod
+    def _ordered(cls, valid: tuple[float, float] | None) -> tuple[float, float] | None:
+        if valid is not None and valid[0] > valid[1]:
+            raise ValueError(f"valid is [low, high] with low <= high, got {list(valid)}")
+        return valid
+
+
 class Plans(_Frozen):
     """The plan sheet (一片一方案): a CSV or .xlsx with one row per zone, joined to the zones by zone_id."""
 
@@ -271,6 +296,7 @@ class RunConfig(_Frozen):
     report: Report | None = None  # one page and map per zone: asked for, not made for thousands of parcels
     transitions: Transitions = Transitions()
     accuracy: Accuracy | None = None
+    values: tuple[ValueRaster, ...] = ()
     # the config file it was read from (none from flags alone): not a setting, kept out of dumps and run ids
     origin: str | None = Field(default=None, exclude=True)
 
@@ -288,6 +314,14 @@ class RunConfig(_Frozen):
         stray = [b.year for b in (self.carbon.biomass if self.carbon else ()) if b.year not in years]
         if stray:
             raise ValueError(f"carbon.biomass years {stray} match no land-cover epoch {sorted(years)}")
+        return self
+
+    @model_validator(mode="after")
+    def _value_names(self) -> RunConfig:
+        keys = [(v.name, v.year) for v in self.values]
+        twice = sorted({f"{n} {y}" for n, y in keys if keys.count((n, y)) > 1})
+        if twice:
+            raise ValueError(f"values: each name and year once, got {', '.join(twice)} more than once")
         return self
 
     @model_validator(mode="after")

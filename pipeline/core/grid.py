@@ -352,3 +352,19 @@ def padded_bounds(bounds: tuple[float, float, float, float], *, margin: float) -
     xmin, ymin, xmax, ymax = bounds
     dx, dy = (xmax - xmin) * margin, (ymax - ymin) * margin
     return xmin - dx, ymin - dy, xmax + dx, ymax + dy
+
+
+def centre_cells(grid: Grid, other: Grid, *, window: tuple[int, int, int, int]) -> tuple[NDArray[np.int64], ...]:
+    """Row and column of `other` holding the centre of each cell of a window (row_off, col_off, height, width)
+    of `grid`, each (height, width); they may lie off `other`. Nothing is interpolated: a cell takes the
+    value of the one cell of `other` its centre falls in."""
+    row_off, col_off, height, width = window
+    cols, rows = np.meshgrid(col_off + np.arange(width) + 0.5, row_off + np.arange(height) + 0.5)
+    xs, ys = _apply_affine(grid.transform, np.column_stack([cols.ravel(), rows.ravel()])).T
+    if not grid.crs.equals(other.crs, ignore_axis_order=True):
+        xs, ys = pyproj.Transformer.from_crs(grid.crs, other.crs, always_xy=True).transform(xs, ys)
+    pixel = _apply_affine(~other.transform, np.column_stack([xs, ys]))
+    with np.errstate(invalid="ignore"):
+        # a centre that cannot be transformed (NaN, inf) lies off `other`
+        at = np.where(np.isfinite(pixel), np.floor(pixel), -1).astype(np.int64)
+    return at[:, 1].reshape(height, width), at[:, 0].reshape(height, width)

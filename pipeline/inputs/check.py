@@ -34,6 +34,7 @@ from pipeline.inputs.landcover import (
 from pipeline.inputs.plan_sheets import PROGRESS_FIELDS, read_plans
 from pipeline.inputs.run_config import load_class_map
 from pipeline.inputs.sample_points import AccuracyInputs, read_accuracy
+from pipeline.inputs.value_rasters import ValueInput, check_values, value_notes
 from pipeline.inputs.zones import (
     PreparedZones,
     overlap_notes,
@@ -57,6 +58,7 @@ class Inputs:
     plans: pd.DataFrame | None = None
     accuracy: AccuracyInputs | None = None
     overlaps: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["zone_a", "zone_b", "area_ha"]))
+    values: tuple[ValueInput, ...] = ()
 
     @property
     def grid(self) -> Grid:
@@ -85,6 +87,7 @@ def check_inputs(config: RunConfig, *, deep: bool = True) -> Inputs:
     if class_map is not None:
         problems += class_reference_problems(config, class_map)
     carbon = check_carbon(config, zones, problems) if zones is not None else None
+    values = check_values(config, zones, problems) if zones is not None else ()
     plans: pd.DataFrame | None = None
     plan_notes: list[str] = []
     if zones is not None and class_map is not None:
@@ -100,9 +103,9 @@ def check_inputs(config: RunConfig, *, deep: bool = True) -> Inputs:
              *overlap_notes(overlaps), *code_notes, *version_notes(config), *epoch_file_notes(config),
              *layout_notes(infos), *(carbon.notes if carbon else ()), *plan_notes,
              *renamed_notes(zones, zone_field_names(config, class_map, plans)),
-             *(accuracy.notes if accuracy else ())]
+             *(accuracy.notes if accuracy else ()), *value_notes(values, config)]
     return Inputs(config=config, class_map=class_map, rasters=tuple(infos), zones=zones, notes=tuple(notes),
-                  carbon=carbon, plans=plans, accuracy=accuracy, overlaps=overlaps)
+                  carbon=carbon, plans=plans, accuracy=accuracy, overlaps=overlaps, values=values)
 
 
 def roleless_notes(class_map: ClassMap) -> list[str]:
@@ -150,7 +153,7 @@ def input_files(config: RunConfig) -> list[Path]:
         paths.append(config.plans.path)
     if config.accuracy is not None:
         paths.append(config.accuracy.samples)
-    return paths + carbon_paths(config)
+    return paths + carbon_paths(config) + [v.path for v in config.values]
 
 
 def _report_field_problems(config: RunConfig, fields: Sequence[str]) -> list[str]:

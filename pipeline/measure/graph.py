@@ -30,17 +30,21 @@ from numpy.typing import NDArray
 from pipeline.core.config import RunConfig, Transitions
 from pipeline.core.coverage import Coverage, zone_coverage
 from pipeline.core.errors import SinkzoneError
-from pipeline.core.grid import Grid, area_units, row_cell_areas_m2, row_density, to_pixel_space
+from pipeline.core.grid import Grid, area_units, centre_cells, row_cell_areas_m2, row_density, to_pixel_space
 from pipeline.core.sums import ZoneValueTotals
-from pipeline.files.rasters import WindowSource, block_aligned_chunks, read_window, window_source
+from pipeline.files.rasters import WindowSource, block_aligned_chunks, read_cells, read_window, window_source
 from pipeline.inputs.carbon_tables import BiomassInput
 from pipeline.inputs.check import Inputs
 from pipeline.inputs.landcover import epoch_nodata
+from pipeline.inputs.value_rasters import ValueInput
 from pipeline.measure.kernels import screening
+from pipeline.measure.kernels.values import ZoneClassValues, chunk_values, merge_values
 from pipeline.measure.kernels.zonal import (
+    NODATA_CODE,
     ZoneSums,
     cell_weights,
     chunk_totals,
+    land_codes,
     merge_sums,
     merge_totals,
     zone_weighted_sums,
@@ -171,6 +175,78 @@ def zone_code_totals(landcover: NDArray[np.integer] | da.Array, grid: Grid, geom
     return dask.compute(tree_merge(parts), scheduler=dask.threaded.get)[0], graph.unit_m2
 
 
+@dataclass(frozen=True)
+class ValueSampling:
+    """How a value raster meets the land cover: both on the finer grid (`grid`, read as `own`), each cell taking
+    the value or class of the coarser raster's (`other`) cell its centre falls in."""
+
+    grid: Grid
+    own: WindowSource
+    other_grid: Grid
+    other: WindowSource
+    values_on_own: bool
+    value_nodata: float | None
+    valid: tuple[float, float] | None
+    class_nodata: float | None
+
+
+def _values_chunk(coverage: Coverage, row_off: int, col_off: int, height: int, width: int,
+                  row_units: NDArray[np.float64], sampling: ValueSampling) -> ZoneClassValues:
+    own = read_window(sampling.own, row_off, col_off, height, width)
+    rows, cols = centre_cells(sampling.grid, sampling.other_grid, window=(row_off, col_off, height, width))
+    other, inside = read_cells(sampling.other, rows, cols, shape=sampling.other_grid.shape)
+    values, classes = (own, other) if sampling.values_on_own else (other, own)
+    codes = land_codes(classes, nodata=sampling.class_nodata)
+    observed = np.ones(own.shape, dtype=bool)
+    if sampling.values_on_own:
+        codes[~inside] = NODATA_CODE  # a value cell beyond the land cover has no class
+    else:
+        observed = inside
+    return chunk_values(cell_weights(coverage.window(row_off, col_off, height, width), row_units), values, codes,
+                        observed=observed, nodata=sampling.value_nodata, valid=sampling.valid)
+
+
+def chunked_values(graph: ZonalGraph, sampling: ValueSampling) -> Delayed:
+    """(zone, class code, raw value) areas of a value raster, chunk by chunk on the evaluation grid, lazy."""
+    parts = [dask.delayed(_values_chunk, pure=True)(graph.bands[i], r0, c0, h, w, graph.row_units[r0:r0 + h],
+                                                    sampling)
+             for i, _, r0, c0, h, w in graph.plan.windows()]
+    return tree_merge(parts, merge=merge_values)
+
+
+def median_cell_m2(grid: Grid) -> float:
+    return float(np.median(row_cell_areas_m2(grid)))
+
+
+def values_on_own_grid(v: ValueInput, landcover: Grid) -> bool:
+    """A value raster is evaluated on its own grid when its cells are no larger than the land cover's."""
+    return median_cell_m2(v.info.grid) <= median_cell_m2(landcover)
+
+
+def _value_node(v: ValueInput, inputs: Inputs, landcover: ZonalGraph, *, union: bool) -> Delayed:
+    """Zone-class-value areas of one value raster on the finer of its grid and the land cover's; on the land
+    cover's, the run's own coverage serves (computed once)."""
+    epoch = inputs.config.landcover[v.epoch]
+    lc_source = window_source(epoch.path)
+    on_own = values_on_own_grid(v, inputs.grid)
+    sampling = ValueSampling(
+        grid=v.info.grid if on_own else inputs.grid, own=window_source(v.spec.path) if on_own else lc_source,
+        other_grid=inputs.grid if on_own else v.info.grid, other=lc_source if on_own else window_source(v.spec.path),
+        values_on_own=on_own, value_nodata=v.nodata, valid=v.spec.valid,
+        class_nodata=epoch_nodata(epoch, inputs.rasters[v.epoch]))
+    if not on_own:
+        return chunked_values(landcover, sampling)
+    chunks = _chunks_of(block_aligned_chunks(v.info, target_cells=inputs.config.compute.chunk_cells), v.info.grid.shape)
+    own_geoms = v.zones.geoms if not union else np.append(
+        v.zones.geoms, np.array([shapely.union_all(v.zones.geoms)], dtype=object))
+    return chunked_values(zonal_graph(v.info.grid, own_geoms, chunks=chunks), sampling)
+
+
+def value_unit_m2(v: ValueInput, landcover: Grid) -> float:
+    """The area unit (m²) of a value raster's totals: that of the grid it is evaluated on."""
+    return area_units(row_cell_areas_m2(v.info.grid if values_on_own_grid(v, landcover) else landcover))[1]
+
+
 # ---- the run's graph -------------------------------------------------------------------------------
 
 
@@ -186,6 +262,7 @@ class RunGraph:
     candidates: Delayed | None
     union_zone: int | None = None
     cached: Cached | None = None
+    values: dict[tuple[str, int], Delayed] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -207,6 +284,9 @@ class Computed:
     biomass_unit_m2: Mapping[int, float]
     candidates: tuple[NDArray[np.object_], pd.DataFrame] | None
     union_totals: Mapping[int, ZoneValueTotals] = field(default_factory=dict)
+    # value rasters by (name, year): areas by zone, class code and raw value, and those inside the zones' union
+    values: Mapping[tuple[str, int], ZoneClassValues] = field(default_factory=dict)
+    union_values: Mapping[tuple[str, int], ZoneClassValues] = field(default_factory=dict)
     union_transitions: Mapping[tuple[int, int], ZoneValueTotals] = field(default_factory=dict)
     # every epoch's and pair's totals as the chunks summed them (union zone included), for the cache
     raw: Cached | None = None
@@ -263,6 +343,8 @@ def build_graph(inputs: Inputs, *, cached: Cached | None = None) -> RunGraph:
         biomass={year: node for year, (node, _) in biomass.items()},
         biomass_unit_m2={year: unit for year, (_, unit) in biomass.items()},
         candidates=_candidate_graph(inputs, plan=graph.plan), union_zone=union,
+        values={(v.spec.name, v.spec.year): _value_node(v, inputs, graph, union=union is not None)
+                for v in inputs.values},
         cached=Cached(totals={y: t for y, t in known.totals.items() if y in {e.year for e in epochs}},
                       transitions={p: t for p, t in known.transitions.items()
                                    if p in {(epochs[a].year, epochs[b].year) for a, b in all_pairs}}))
@@ -378,14 +460,14 @@ def _scheduler(address: str | None) -> Iterator[Any]:
 
 def compute(graph: RunGraph, *, config: RunConfig, progress: ProgressHook | None) -> Computed:
     """Compute the graph once, locally with threads or on the cluster the config names."""
-    nodes = (graph.totals, graph.transitions, graph.biomass, graph.candidates)
+    nodes = (graph.totals, graph.transitions, graph.biomass, graph.candidates, graph.values)
     with _scheduler(config.compute.scheduler) as client:
         if client is not None:
-            totals, transitions, biomass, candidates = client.compute(nodes, sync=True)
+            totals, transitions, biomass, candidates, values = client.compute(nodes, sync=True)
         else:
             # the threaded scheduler named as a function, not "threads": spares importing dask.distributed
             with _ProgressCallback(progress) if progress else nullcontext():
-                totals, transitions, biomass, candidates = dask.compute(
+                totals, transitions, biomass, candidates, values = dask.compute(
                     nodes, scheduler=dask.threaded.get, num_workers=config.compute.workers)[0]
     if graph.cached is not None:  # an epoch read again for a pair has fresh totals too: equal, either serves
         totals = dict(sorted({**graph.cached.totals, **totals}.items()))
@@ -393,7 +475,10 @@ def compute(graph: RunGraph, *, config: RunConfig, progress: ProgressHook | None
     raw = Cached(totals=totals, transitions=transitions)
     union: dict[int, ZoneValueTotals] = {}
     union_pairs: dict[tuple[int, int], ZoneValueTotals] = {}
+    union_values: dict[tuple[str, int], ZoneClassValues] = {}
     if graph.union_zone is not None:
+        union_values = {key: v.pick(v.zone == graph.union_zone) for key, v in values.items()}
+        values = {key: v.pick(v.zone != graph.union_zone) for key, v in values.items()}
         split = {year: split_zone(t, graph.union_zone) for year, t in totals.items()}
         totals, union = {y: s[0] for y, s in split.items()}, {y: s[1] for y, s in split.items()}
         split_pairs = {pair: split_zone(t, graph.union_zone) for pair, t in transitions.items()}
@@ -401,4 +486,4 @@ def compute(graph: RunGraph, *, config: RunConfig, progress: ProgressHook | None
         union_pairs = {p: s[1] for p, s in split_pairs.items()}
     return Computed(unit_m2=graph.zonal.unit_m2, totals=totals, transitions=transitions, biomass=biomass,
                     biomass_unit_m2=graph.biomass_unit_m2, candidates=candidates, union_totals=union,
-                    union_transitions=union_pairs, raw=raw)
+                    union_transitions=union_pairs, raw=raw, values=values, union_values=union_values)
