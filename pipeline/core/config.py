@@ -169,6 +169,46 @@ class ValueRaster(_Frozen):
         return valid
 
 
+class Endmembers(_Frozen):
+    """NDVI of bare soil and of full cover for the dimidiate pixel model: quantiles of the NDVI over the whole
+    region's grassland of each year, or fixed values (never per zone, which would stretch every zone to 0-100 %)."""
+
+    soil_quantile: float = Field(default=0.05, ge=0, lt=1)
+    veg_quantile: float = Field(default=0.95, gt=0, le=1)
+    soil: float | None = None
+    veg: float | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Endmembers:
+        if (self.soil is None) != (self.veg is None):
+            raise ValueError("give both fixed end-members, soil and veg, or neither (then the quantiles serve)")
+        if self.soil is not None and self.veg is not None and not self.soil < self.veg:
+            raise ValueError(f"need soil < veg, got soil {self.soil} and veg {self.veg}")
+        if not self.soil_quantile < self.veg_quantile:
+            raise ValueError(f"need soil_quantile < veg_quantile, got {self.soil_quantile} and {self.veg_quantile}")
+        return self
+
+
+class VegetationCover(_Frozen):
+    """草原综合植被盖度, a remote-sensing proxy: fractional vegetation cover (FVC) over grassland classes, from an
+    NDVI `values` raster by the dimidiate pixel model, or read from an FVC `values` raster (a 0-1 fraction)."""
+
+    ndvi: str | None = None
+    fvc: str | None = None
+    endmembers: Endmembers = Endmembers()
+    classes: tuple[str, ...] = ("grassland",)  # class names or roles whose cells count as grassland
+
+    @model_validator(mode="after")
+    def _one_source(self) -> VegetationCover:
+        if (self.ndvi is None) == (self.fvc is None):
+            raise ValueError("give either vegetation_cover.ndvi or vegetation_cover.fvc (a `values` name), not both")
+        return self
+
+    @property
+    def source(self) -> str:
+        return self.ndvi if self.ndvi is not None else str(self.fvc)
+
+
 class Plans(_Frozen):
     """The plan sheet (一片一方案): a CSV or .xlsx with one row per zone, joined to the zones by zone_id."""
 
@@ -297,6 +337,7 @@ class RunConfig(_Frozen):
     transitions: Transitions = Transitions()
     accuracy: Accuracy | None = None
     values: tuple[ValueRaster, ...] = ()
+    vegetation_cover: VegetationCover | None = None
     # the config file it was read from (none from flags alone): not a setting, kept out of dumps and run ids
     origin: str | None = Field(default=None, exclude=True)
 
@@ -322,6 +363,14 @@ class RunConfig(_Frozen):
         twice = sorted({f"{n} {y}" for n, y in keys if keys.count((n, y)) > 1})
         if twice:
             raise ValueError(f"values: each name and year once, got {', '.join(twice)} more than once")
+        return self
+
+    @model_validator(mode="after")
+    def _cover_source(self) -> RunConfig:
+        cover = self.vegetation_cover
+        names = sorted({v.name for v in self.values})
+        if cover is not None and cover.source not in names:
+            raise ValueError(f"vegetation_cover names values {cover.source!r}, but `values` has {names or 'none'}")
         return self
 
     @model_validator(mode="after")

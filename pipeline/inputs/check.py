@@ -137,6 +137,8 @@ def class_reference_problems(config: RunConfig, class_map: ClassMap) -> list[str
                  ("candidates.excluded_classes", config.candidates.excluded_classes)]
     if config.carbon is not None:
         refs.append(("carbon.forest_class", (config.carbon.forest_class,)))
+    if config.vegetation_cover is not None:
+        refs.append(("vegetation_cover.classes", config.vegetation_cover.classes))
     problems: list[str] = []
     for key, names in refs:
         for name in names:

@@ -47,7 +47,7 @@ from pipeline.inputs.check import Inputs, check_inputs, input_files
 from pipeline.inputs.landcover import epoch_nodata
 from pipeline.measure.graph import Cached, Computed, ProgressHook, build_graph, compute
 from pipeline.measure.reuse import Reused, cache_keys, load_cached, to_store
-from pipeline.metrics import accuracy, candidates, carbon, class_area, progress, region, transitions, values
+from pipeline.metrics import accuracy, candidates, carbon, class_area, progress, region, transitions, values, vegetation
 from pipeline.metrics.base import StageResult
 from pipeline.metrics.zone_layer import zone_layer
 from pipeline.present import report
@@ -75,6 +75,7 @@ def run_stages(inputs: Inputs, computed: Computed) -> list[StageResult]:
     assessed = accuracy.tabulate(inputs, computed, class_area=long)
     stock = carbon.tabulate(inputs, computed, class_area=long, area_se=assessed.tables.get(ZONE_ACCURACY))
     return [areas, assessed, stock, transitions.tabulate(inputs, computed), values.tabulate(inputs, computed),
+            vegetation.tabulate(inputs, computed),
             region.tabulate(inputs, computed, class_area=long),
             progress.tabulate(inputs, class_area=long, carbon=stock.tables.get(CARBON)),
             candidates.tabulate(inputs, computed)]
@@ -191,6 +192,8 @@ def run(config: RunConfig, *, overwrite: bool = False, progress: ProgressHook | 
                         notes=[*inputs.notes, *remote, *reused.notes, *stage_notes, *book_notes],
                         timings={"check_s": checked - started, "compute_s": done - checked})
     record["reused"] = reused.listed
+    for result in results:
+        record.update(result.record)
     _write(inputs, layers, sheets, record, cache=to_store(keys, computed), made_by=reused.made_by, extras=extras)
     tables = {name: frame for name, frame in layers.items() if name != ZONES}
     return RunResult(out_dir=config.output.dir, tables=tables, zones=layers[ZONES], record=record)
