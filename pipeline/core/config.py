@@ -28,6 +28,15 @@ class Epoch(_Frozen):
     nodata: float | None = None
 
 
+def _known_encoding(value: str | None) -> str | None:
+    if value is not None:
+        try:
+            codecs.lookup(value)
+        except LookupError as exc:
+            raise ValueError(f"unknown text encoding {value!r} (e.g. GBK, GB18030, UTF-8, Big5)") from exc
+    return value
+
+
 class Zones(_Frozen):
     """The zone layer: a GeoPackage, Shapefile or GeoJSON with one feature per zone."""
 
@@ -37,15 +46,19 @@ class Zones(_Frozen):
     name_field: str | None = None  # the zone's name (片区名称), shown in the report and as the QGIS label
     encoding: str | None = None  # a Shapefile's .dbf text encoding (GBK, UTF-8 ...), when .cpg and .dbf mislead
 
-    @field_validator("encoding")
-    @classmethod
-    def _known_encoding(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                codecs.lookup(value)
-            except LookupError as exc:
-                raise ValueError(f"unknown text encoding {value!r} (e.g. GBK, GB18030, UTF-8, Big5)") from exc
-        return value
+    _encoding = field_validator("encoding")(_known_encoding)
+
+
+class ProtectedAreas(_Frozen):
+    """Protected areas for 湿地保护率 (nature reserves, wetland parks, 湿地保护小区, important wetlands): any polygon
+    layer; overlapping polygons count once."""
+
+    path: Path
+    layer: str | None = None
+    encoding: str | None = None  # a Shapefile's .dbf text encoding (GBK ...), when .cpg and .dbf mislead
+    illustrative: bool = False  # a made-up demonstration layer: every figure from it says so
+
+    _encoding = field_validator("encoding")(_known_encoding)
 
 
 class Compute(_Frozen):
@@ -338,6 +351,7 @@ class RunConfig(_Frozen):
     accuracy: Accuracy | None = None
     values: tuple[ValueRaster, ...] = ()
     vegetation_cover: VegetationCover | None = None
+    protected_areas: ProtectedAreas | None = None
     # the config file it was read from (none from flags alone): not a setting, kept out of dumps and run ids
     origin: str | None = Field(default=None, exclude=True)
 

@@ -32,6 +32,7 @@ from pipeline.inputs.landcover import (
     version_notes,
 )
 from pipeline.inputs.plan_sheets import PROGRESS_FIELDS, read_plans
+from pipeline.inputs.protected_areas import ProtectedInput, read_protected
 from pipeline.inputs.run_config import load_class_map
 from pipeline.inputs.sample_points import AccuracyInputs, read_accuracy
 from pipeline.inputs.value_rasters import ValueInput, check_values, value_notes
@@ -59,6 +60,7 @@ class Inputs:
     accuracy: AccuracyInputs | None = None
     overlaps: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["zone_a", "zone_b", "area_ha"]))
     values: tuple[ValueInput, ...] = ()
+    protected: ProtectedInput | None = None
 
     @property
     def grid(self) -> Grid:
@@ -88,6 +90,7 @@ def check_inputs(config: RunConfig, *, deep: bool = True) -> Inputs:
         problems += class_reference_problems(config, class_map)
     carbon = check_carbon(config, zones, problems) if zones is not None else None
     values = check_values(config, zones, problems) if zones is not None else ()
+    protected = read_protected(config, zones, infos[0].grid, problems) if zones is not None else None
     plans: pd.DataFrame | None = None
     plan_notes: list[str] = []
     if zones is not None and class_map is not None:
@@ -103,9 +106,11 @@ def check_inputs(config: RunConfig, *, deep: bool = True) -> Inputs:
              *overlap_notes(overlaps), *code_notes, *version_notes(config), *epoch_file_notes(config),
              *layout_notes(infos), *(carbon.notes if carbon else ()), *plan_notes,
              *renamed_notes(zones, zone_field_names(config, class_map, plans)),
-             *(accuracy.notes if accuracy else ()), *value_notes(values, config)]
+             *(accuracy.notes if accuracy else ()), *value_notes(values, config),
+             *(protected.notes if protected else ())]
     return Inputs(config=config, class_map=class_map, rasters=tuple(infos), zones=zones, notes=tuple(notes),
-                  carbon=carbon, plans=plans, accuracy=accuracy, overlaps=overlaps, values=values)
+                  carbon=carbon, plans=plans, accuracy=accuracy, overlaps=overlaps, values=values,
+                  protected=protected)
 
 
 def roleless_notes(class_map: ClassMap) -> list[str]:
@@ -155,7 +160,8 @@ def input_files(config: RunConfig) -> list[Path]:
         paths.append(config.plans.path)
     if config.accuracy is not None:
         paths.append(config.accuracy.samples)
-    return paths + carbon_paths(config) + [v.path for v in config.values]
+    protected = [config.protected_areas.path] if config.protected_areas else []
+    return paths + carbon_paths(config) + [v.path for v in config.values] + protected
 
 
 def _report_field_problems(config: RunConfig, fields: Sequence[str]) -> list[str]:

@@ -123,18 +123,28 @@ def _chunk_task(coverage: Coverage, row_off: int, col_off: int, height: int, wid
 
 
 def chunked_totals(graph: ZonalGraph, sources: Sequence[WindowSource], nodata: Sequence[float | None], *,
-                   pairs: Sequence[tuple[int, int]] = ()) -> list[Delayed]:
+                   pairs: Sequence[tuple[int, int]] = (),
+                   within: tuple[float, float, float, float] | None = None) -> list[Delayed]:
     """(zone, code) totals of every source, then of every (from, to) pair of sources, all lazy.
 
-    One task per chunk reads every source's window and expands the chunk's cell weights once.
+    One task per chunk reads every source's window and expands the chunk's cell weights once. With `within`
+    (column and row bounds of the zones in pixel space), chunks outside it are not read.
     """
     n_out = len(sources) + len(pairs)
     parts = [
         dask.delayed(_chunk_task, pure=True, nout=n_out)(
             graph.bands[i], r0, c0, h, w, graph.row_units[r0:r0 + h], tuple(sources), tuple(nodata), tuple(pairs))
         for i, _, r0, c0, h, w in graph.plan.windows()
+        if within is None or (c0 < within[2] and c0 + w > within[0] and r0 < within[3] and r0 + h > within[1])
     ]
+    if not parts:
+        return [dask.delayed(_no_totals(), pure=True) for _ in range(n_out)]
     return [tree_merge([part[k] for part in parts]) for k in range(n_out)]
+
+
+def _no_totals() -> ZoneValueTotals:
+    return ZoneValueTotals(zone=np.zeros(0, dtype=np.int64), value=np.zeros(0, dtype=np.int64),
+                           units=np.zeros(0, dtype=np.int64))
 
 
 def _sums_chunk_task(coverage: Coverage, row_off: int, col_off: int, height: int, width: int,
@@ -247,6 +257,22 @@ def value_unit_m2(v: ValueInput, landcover: Grid) -> float:
     return area_units(row_cell_areas_m2(v.info.grid if values_on_own_grid(v, landcover) else landcover))[1]
 
 
+def _protected_nodes(inputs: Inputs, chunks: Chunks) -> dict[int, Delayed]:
+    """Class totals of every epoch inside each zone's protected part and the region's (the last zone), with
+    their own coverage on the land-cover grid; only the chunks they reach are read."""
+    protected = inputs.protected
+    if protected is None:
+        return {}
+    geoms = np.append(protected.parts, np.array([protected.region], dtype=object))
+    graph = zonal_graph(inputs.grid, geoms, chunks=chunks)
+    within = tuple(shapely.total_bounds(to_pixel_space(geoms, inputs.grid)).tolist())
+    epochs = inputs.config.landcover
+    merged = chunked_totals(graph, [window_source(e.path) for e in epochs],
+                            [epoch_nodata(e, info) for e, info in zip(epochs, inputs.rasters, strict=True)],
+                            within=None if np.isnan(within).any() else within)
+    return {e.year: node for e, node in zip(epochs, merged, strict=True)}
+
+
 # ---- the run's graph -------------------------------------------------------------------------------
 
 
@@ -263,6 +289,7 @@ class RunGraph:
     union_zone: int | None = None
     cached: Cached | None = None
     values: dict[tuple[str, int], Delayed] = field(default_factory=dict)
+    protected: dict[int, Delayed] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -287,6 +314,8 @@ class Computed:
     # value rasters by (name, year): areas by zone, class code and raw value, and those inside the zones' union
     values: Mapping[tuple[str, int], ZoneClassValues] = field(default_factory=dict)
     union_values: Mapping[tuple[str, int], ZoneClassValues] = field(default_factory=dict)
+    # class totals by epoch inside each zone's protected part; zone number len(zones) is the region's
+    protected: Mapping[int, ZoneValueTotals] = field(default_factory=dict)
     union_transitions: Mapping[tuple[int, int], ZoneValueTotals] = field(default_factory=dict)
     # every epoch's and pair's totals as the chunks summed them (union zone included), for the cache
     raw: Cached | None = None
@@ -345,6 +374,7 @@ def build_graph(inputs: Inputs, *, cached: Cached | None = None) -> RunGraph:
         candidates=_candidate_graph(inputs, plan=graph.plan), union_zone=union,
         values={(v.spec.name, v.spec.year): _value_node(v, inputs, graph, union=union is not None)
                 for v in inputs.values},
+        protected=_protected_nodes(inputs, chunks),
         cached=Cached(totals={y: t for y, t in known.totals.items() if y in {e.year for e in epochs}},
                       transitions={p: t for p, t in known.transitions.items()
                                    if p in {(epochs[a].year, epochs[b].year) for a, b in all_pairs}}))
@@ -460,14 +490,14 @@ def _scheduler(address: str | None) -> Iterator[Any]:
 
 def compute(graph: RunGraph, *, config: RunConfig, progress: ProgressHook | None) -> Computed:
     """Compute the graph once, locally with threads or on the cluster the config names."""
-    nodes = (graph.totals, graph.transitions, graph.biomass, graph.candidates, graph.values)
+    nodes = (graph.totals, graph.transitions, graph.biomass, graph.candidates, graph.values, graph.protected)
     with _scheduler(config.compute.scheduler) as client:
         if client is not None:
-            totals, transitions, biomass, candidates, values = client.compute(nodes, sync=True)
+            totals, transitions, biomass, candidates, values, protected = client.compute(nodes, sync=True)
         else:
             # the threaded scheduler named as a function, not "threads": spares importing dask.distributed
             with _ProgressCallback(progress) if progress else nullcontext():
-                totals, transitions, biomass, candidates, values = dask.compute(
+                totals, transitions, biomass, candidates, values, protected = dask.compute(
                     nodes, scheduler=dask.threaded.get, num_workers=config.compute.workers)[0]
     if graph.cached is not None:  # an epoch read again for a pair has fresh totals too: equal, either serves
         totals = dict(sorted({**graph.cached.totals, **totals}.items()))
@@ -486,4 +516,5 @@ def compute(graph: RunGraph, *, config: RunConfig, progress: ProgressHook | None
         union_pairs = {p: s[1] for p, s in split_pairs.items()}
     return Computed(unit_m2=graph.zonal.unit_m2, totals=totals, transitions=transitions, biomass=biomass,
                     biomass_unit_m2=graph.biomass_unit_m2, candidates=candidates, union_totals=union,
-                    union_transitions=union_pairs, raw=raw, values=values, union_values=union_values)
+                    union_transitions=union_pairs, raw=raw, values=values, union_values=union_values,
+                    protected=protected)

@@ -97,10 +97,17 @@ def _overlap_rows(inputs: Inputs, years: list[int]) -> pd.DataFrame:
     return pd.DataFrame.from_records(rows, columns=COLUMNS)
 
 
+def region_class_area(inputs: Inputs, computed: Computed, *, class_area: pd.DataFrame) -> pd.DataFrame:
+    """The region's class areas per epoch (class, year, area_ha): the zones' sum, or where they overlap their
+    union's."""
+    return class_area if inputs.overlaps.empty else _union_class_area(inputs, computed)
+
+
 def tabulate(inputs: Inputs, computed: Computed, *, class_area: pd.DataFrame) -> StageResult:
     """region_indicators over all zones; where zones overlap, over their union, with the overlap's area."""
-    if inputs.overlaps.empty:  # the zones' sum is their union
-        return StageResult(tables={REGION: region_indicators(class_area, inputs.config.region, inputs.class_map)})
-    table = region_indicators(_union_class_area(inputs, computed), inputs.config.region, inputs.class_map)
+    table = region_indicators(region_class_area(inputs, computed, class_area=class_area), inputs.config.region,
+                              inputs.class_map)
+    if inputs.overlaps.empty:
+        return StageResult(tables={REGION: table})
     overlap = _overlap_rows(inputs, sorted(int(y) for y in table["year"].unique()))
     return StageResult(tables={REGION: pd.concat([table, overlap], ignore_index=True)})

@@ -47,7 +47,18 @@ from pipeline.inputs.check import Inputs, check_inputs, input_files
 from pipeline.inputs.landcover import epoch_nodata
 from pipeline.measure.graph import Cached, Computed, ProgressHook, build_graph, compute
 from pipeline.measure.reuse import Reused, cache_keys, load_cached, to_store
-from pipeline.metrics import accuracy, candidates, carbon, class_area, progress, region, transitions, values, vegetation
+from pipeline.metrics import (
+    accuracy,
+    candidates,
+    carbon,
+    class_area,
+    progress,
+    protection,
+    region,
+    transitions,
+    values,
+    vegetation,
+)
 from pipeline.metrics.base import StageResult
 from pipeline.metrics.zone_layer import zone_layer
 from pipeline.present import report
@@ -75,7 +86,7 @@ def run_stages(inputs: Inputs, computed: Computed) -> list[StageResult]:
     assessed = accuracy.tabulate(inputs, computed, class_area=long)
     stock = carbon.tabulate(inputs, computed, class_area=long, area_se=assessed.tables.get(ZONE_ACCURACY))
     return [areas, assessed, stock, transitions.tabulate(inputs, computed), values.tabulate(inputs, computed),
-            vegetation.tabulate(inputs, computed),
+            vegetation.tabulate(inputs, computed), protection.tabulate(inputs, computed, class_area=long),
             region.tabulate(inputs, computed, class_area=long),
             progress.tabulate(inputs, class_area=long, carbon=stock.tables.get(CARBON)),
             candidates.tabulate(inputs, computed)]
