@@ -33,11 +33,11 @@ def epoch_pairs(years: Sequence[int]) -> list[tuple[int, int]]:
     return list(zip(ordered[:-1], ordered[1:], strict=True))
 
 
-def _forest_classes(inputs: Inputs, carbon: CarbonInputs) -> tuple[str, ...]:
+def forest_classes(inputs: Inputs, carbon: CarbonInputs) -> tuple[str, ...]:
     return inputs.class_map.resolve([carbon.settings.forest_class], key="carbon.forest_class")
 
 
-def _forest_ha(forest_rows: pd.DataFrame, *, year: int, zone_ids: NDArray[np.object_]) -> NDArray[np.float64]:
+def forest_area_ha(forest_rows: pd.DataFrame, *, year: int, zone_ids: NDArray[np.object_]) -> NDArray[np.float64]:
     """Each zone's area (ha) of the forest classes in one epoch, from their class-area rows."""
     sums = forest_rows[forest_rows["year"] == year].groupby("zone_id")["area_ha"].sum()
     return sums.reindex(zone_ids.astype(str), fill_value=0.0).to_numpy(dtype=float)
@@ -45,7 +45,7 @@ def _forest_ha(forest_rows: pd.DataFrame, *, year: int, zone_ids: NDArray[np.obj
 
 def _live_keys(inputs: Inputs, carbon: CarbonInputs) -> set[str]:
     """The pools-table keys whose live biomass a volume record replaces: the forest classes' keys or codes."""
-    forest, pools = _forest_classes(inputs, carbon), carbon.pools
+    forest, pools = forest_classes(inputs, carbon), carbon.pools
     assert pools is not None  # only asked when the pools table supplies the live biomass volume replaces
     if pools.key == "lucode":
         return {str(c) for name in forest for c in inputs.class_map.classes[name]}
@@ -73,7 +73,7 @@ def _epoch_terms(inputs: Inputs, carbon: CarbonInputs, forest_rows: pd.DataFrame
                  year: int, biomass: pd.DataFrame | None, *, source: str, unit_m2: float) -> pd.DataFrame:
     """All terms of one epoch, with the precedence volume > biomass raster > pools table for live biomass."""
     n = len(inputs.zones.ids)
-    forest_ha = _forest_ha(forest_rows, year=year, zone_ids=inputs.zones.ids)
+    forest_ha = forest_area_ha(forest_rows, year=year, zone_ids=inputs.zones.ids)
     records = carbon.volume[carbon.volume["year"] == year] if carbon.volume is not None else None
     volume_zones = np.zeros(n, dtype=bool)
     parts = []
@@ -101,7 +101,7 @@ def _year_terms(inputs: Inputs, carbon: CarbonInputs, computed: Computed, class_
                 notes: list[str]) -> Iterator[tuple[int, pd.DataFrame]]:
     """Each epoch's terms in turn: one epoch at a time keeps 40,000 zones x 20 epochs in memory."""
     by_year = {b.spec.year: b for b in carbon.biomass}
-    forest_rows = class_area[class_area["class"].isin(_forest_classes(inputs, carbon))]
+    forest_rows = class_area[class_area["class"].isin(forest_classes(inputs, carbon))]
     for year in sorted(computed.totals):
         biomass = None
         if year in computed.biomass:

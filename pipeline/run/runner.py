@@ -52,6 +52,7 @@ from pipeline.metrics import (
     candidates,
     carbon,
     class_area,
+    growing_stock,
     progress,
     protection,
     region,
@@ -87,6 +88,7 @@ def run_stages(inputs: Inputs, computed: Computed) -> list[StageResult]:
     stock = carbon.tabulate(inputs, computed, class_area=long, area_se=assessed.tables.get(ZONE_ACCURACY))
     return [areas, assessed, stock, transitions.tabulate(inputs, computed), values.tabulate(inputs, computed),
             vegetation.tabulate(inputs, computed), protection.tabulate(inputs, computed, class_area=long),
+            growing_stock.tabulate(inputs, class_area=long),
             region.tabulate(inputs, computed, class_area=long),
             progress.tabulate(inputs, class_area=long, carbon=stock.tables.get(CARBON)),
             candidates.tabulate(inputs, computed)]
