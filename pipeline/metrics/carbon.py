@@ -15,6 +15,7 @@ from numpy.typing import NDArray
 
 from pipeline.core.grid import zone_areas_m2
 from pipeline.core.names import CARBON, CHANGE, SOURCES
+from pipeline.core.precision import conservative, relative_half_width
 from pipeline.core.sums import ZoneValueTotals
 from pipeline.core.units import M2_PER_HA
 from pipeline.inputs.carbon_tables import CARBON_ZONE_FIELDS, BiomassInput, CarbonInputs
@@ -142,11 +143,25 @@ def tabulate(inputs: Inputs, computed: Computed, *, class_area: pd.DataFrame,
     if area_se is None:  # without an accuracy assessment every interval is the factors' alone: no shares to tell
         stock, change = (frame.drop(columns=list(ct.VAR_SHARES), errors="ignore") for frame in (stock, change))
     stock, sources = ct.cite(stock)
+    stock, change = with_precision(stock, change)
     notes.extend(_unknown_area_se(area_se))
     notes.extend(_method_mix_notes(stock, pairs, ids))
     tables = {CARBON: stock, SOURCES: sources, **({CHANGE: change} if pairs else {})}
     return StageResult(tables=tables, zone_fields=_zone_fields(ids, stock, change, latest=max(computed.totals)),
                        notes=tuple(notes))
+
+
+def with_precision(stock: pd.DataFrame, change: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Each stock and change figure's U (relative half-width of its 90 % interval, %) and the conservative
+    figure of the carbon-market precision rule (core/precision.py)."""
+    stock = stock.assign(u90_pct=100.0 * relative_half_width(stock["co2e_t"], stock["co2e_low_t"],
+                                                              stock["co2e_high_t"]),
+                         conservative_co2e_t=conservative(stock["co2e_t"], stock["co2e_low_t"], stock["co2e_high_t"]))
+    if change.empty:
+        return stock, change
+    figure = (change["co2e_change_t"], change["co2e_change_low_t"], change["co2e_change_high_t"])
+    return stock, change.assign(u90_pct=100.0 * relative_half_width(*figure),
+                                conservative_co2e_change_t=conservative(*figure))
 
 
 def _all_years(kept: list[tuple[pd.DataFrame, pd.DataFrame]]) -> tuple[ct.Evaluated, pd.DataFrame]:
