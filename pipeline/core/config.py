@@ -109,6 +109,7 @@ class Volume(_Frozen):
     unit: Literal["m3", "m3_ha"] = "m3"
     species_field: str | None = None
     species: str | None = None
+    illustrative: bool = False  # made-up volumes for a demonstration: every figure from them says so
 
     @model_validator(mode="after")
     def _one_source(self) -> Volume:
@@ -227,16 +228,27 @@ class Plans(_Frozen):
 
     path: Path
     sheet: str | None = None  # the worksheet of an .xlsx; the first when not given
+    illustrative: bool = False  # made-up zones or targets for a demonstration: the zone scale says so
 
 
 class RegionTarget(_Frozen):
     """One region-level target, e.g. forest coverage 19.3 % by 2025."""
 
     indicator: Literal["forest_coverage_pct", "forest_area_ha", "forest_area_wan_mu", "grassland_area_ha",
-                       "grassland_area_wan_mu", "wetland_area_ha", "wetland_area_wan_mu"]
+                       "grassland_area_wan_mu", "wetland_area_ha", "wetland_area_wan_mu",
+                       "grassland_vegetation_cover_pct", "wetland_protection_pct", "forest_growing_stock_m3",
+                       "sink_zone_area_ha", "sink_zone_area_wan_mu"]
     value: float = Field(gt=0)
     year: int = Field(ge=1900, le=2200)
     source: str = ""
+    # the zones of one sink type of the plan sheet (sink_zone_area_*); without it, all the plan's zones
+    sink_type: Literal["forest", "grassland", "wetland"] | None = None
+
+    @model_validator(mode="after")
+    def _sink_type_of_zone_area(self) -> RegionTarget:
+        if self.sink_type is not None and not self.indicator.startswith("sink_zone_area"):
+            raise ValueError(f"sink_type belongs to the sink_zone_area targets, not to {self.indicator}")
+        return self
 
 
 class Region(_Frozen):

@@ -19,12 +19,14 @@ from pipeline.metrics.carbon_terms import volume_m3
 
 LABEL_ZH = "森林蓄积量"
 LABEL_EN = "Forest growing stock"
-COLUMNS = ["level", "zone_id", "year", "growing_stock_m3", "growth_m3_per_year", "label_zh", "label_en"]
+COLUMNS = ["level", "zone_id", "year", "growing_stock_m3", "growth_m3_per_year", "label_zh", "label_en",
+           "illustrative"]
 
 
 def with_growth(stock: pd.DataFrame) -> pd.DataFrame:
     """Yearly growth of each zone's stock since its previous inventory year (empty for the first)."""
-    stock = stock.sort_values(["level", "zone_id", "year"], kind="stable")
+    stock = stock.sort_values(["level", "zone_id", "year"], key=lambda c: c == "region" if c.name == "level" else c,
+                              kind="stable")
     previous = stock.groupby(["level", "zone_id"])[["year", "growing_stock_m3"]].shift()
     growth = (stock["growing_stock_m3"] - previous["growing_stock_m3"]) / (stock["year"] - previous["year"])
     return stock.assign(growth_m3_per_year=growth)
@@ -49,7 +51,8 @@ def stock_table(inputs: Inputs, *, class_area: pd.DataFrame) -> pd.DataFrame:
     stock = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS[:4])
     # one inventory read for every epoch has no growth between epochs
     stock = with_growth(stock) if carbon.volume_dated else stock.assign(growth_m3_per_year=np.nan)
-    return stock.assign(label_zh=LABEL_ZH, label_en=LABEL_EN)[COLUMNS].reset_index(drop=True)
+    illustrative = bool(carbon.settings.volume and carbon.settings.volume.illustrative)
+    return stock.assign(label_zh=LABEL_ZH, label_en=LABEL_EN, illustrative=illustrative)[COLUMNS].reset_index(drop=True)
 
 
 def tabulate(inputs: Inputs, *, class_area: pd.DataFrame) -> StageResult:
@@ -57,6 +60,10 @@ def tabulate(inputs: Inputs, *, class_area: pd.DataFrame) -> StageResult:
     if inputs.carbon is None or inputs.carbon.volume is None:
         return StageResult()
     notes = []
+    volume = inputs.carbon.settings.volume
+    if volume is not None and volume.illustrative:
+        notes.append(f"stock volume {volume.table or volume.field} is ILLUSTRATIVE, not an inventory: the growing "
+                     "stock and the carbon of its forest are marked so")
     if not inputs.overlaps.empty:
         notes.append("growing stock: zones overlap, and the region's stock is the sum of the zones' records, so a "
                      "stand recorded in two zones counts twice")

@@ -69,7 +69,13 @@ def tabulate(inputs: Inputs, computed: Computed, *, class_area: pd.DataFrame) ->
         return StageResult()
     table = protection_table(inputs, computed, class_area=class_area)
     notes = []
-    if not indicator_classes(inputs.config.region, inputs.class_map)["wetland"]:
+    classes = indicator_classes(inputs.config.region, inputs.class_map)["wetland"]
+    if not classes:
         notes.append(f"wetland protection: class map {inputs.class_map.name!r} has no class playing wetland"
                      f"{' or water' if inputs.config.region.wetland_includes_water else ''}; every rate is empty")
+    no_wetland = table[(table["level"] == "region") & (table["wetland_ha"] <= 0)]["year"].tolist()
+    if no_wetland:
+        notes.append(f"wetland protection: the land cover maps no wetland ({', '.join(classes)}) inside the zones in "
+                     f"{', '.join(map(str, no_wetland))}, so the rate is empty; a map that shows the wetlands "
+                     "(CLCD 30 m, 三调 湿地) gives it")
     return StageResult(tables={PROTECTION: table}, notes=tuple(notes))

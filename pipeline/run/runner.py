@@ -86,10 +86,12 @@ def run_stages(inputs: Inputs, computed: Computed) -> list[StageResult]:
     long = areas.tables[CLASS_AREA]
     assessed = accuracy.tabulate(inputs, computed, class_area=long)
     stock = carbon.tabulate(inputs, computed, class_area=long, area_se=assessed.tables.get(ZONE_ACCURACY))
-    return [areas, assessed, stock, transitions.tabulate(inputs, computed), values.tabulate(inputs, computed),
-            vegetation.tabulate(inputs, computed), protection.tabulate(inputs, computed, class_area=long),
-            growing_stock.tabulate(inputs, class_area=long),
-            region.tabulate(inputs, computed, class_area=long),
+    indicators = [values.tabulate(inputs, computed), vegetation.tabulate(inputs, computed),
+                  protection.tabulate(inputs, computed, class_area=long),
+                  growing_stock.tabulate(inputs, class_area=long)]
+    made = {name: table for result in indicators for name, table in result.tables.items()}
+    return [areas, assessed, stock, transitions.tabulate(inputs, computed), *indicators,
+            region.tabulate(inputs, computed, class_area=long, stages=made),
             progress.tabulate(inputs, class_area=long, carbon=stock.tables.get(CARBON)),
             candidates.tabulate(inputs, computed)]
 
