@@ -7,12 +7,14 @@ import math
 from pathlib import Path
 from typing import Any
 
+import geopandas as gpd
 import numpy as np
 import pytest
-from builders import write_box_zones, write_class_map, write_utm_raster
+import shapely
+from builders import UTM10N, X0, Y0, write_box_zones, write_class_map, write_utm_raster
 
 from pipeline.core.config import RunConfig
-from pipeline.core.errors import InputError
+from pipeline.core.errors import InputError, ValidationFailed
 from pipeline.inputs.check import check_inputs
 from pipeline.measure.graph import build_graph, compute
 from pipeline.metrics import vegetation
@@ -23,17 +25,21 @@ from pipeline.metrics.base import StageResult
 RAW = np.array([[2000, 4000, 6000, 8000], [3000, 5000, 7000, -3000], [0, 0, 0, 0], [0, 0, 0, 0]], dtype=np.int16)
 
 
-def _stage(tmp: Path, *, raw: np.ndarray = RAW, value: dict[str, Any], cover: dict[str, Any],
-           zones: dict[str, tuple[float, float, float, float]] | None = None) -> StageResult:
+def _config(tmp: Path, *, raw: np.ndarray = RAW, value: dict[str, Any], cover: dict[str, Any],
+            zones: dict[str, tuple[float, float, float, float]] | None = None, **more: Any) -> RunConfig:
     lc = write_utm_raster(tmp / "lc.tif", np.array([[1, 2], [1, 2]], dtype=np.uint8), cell=40.0)
     ndvi = write_utm_raster(tmp / "v.tif", raw, cell=20.0, nodata=-3000)
     layer = write_box_zones(tmp / "z.gpkg", zones or {"A": (0, 0, 50, 40), "B": (50, 0, 80, 40)})
     classes = write_class_map(tmp / "c.yaml", {"forest": [1], "grassland": [2]})
-    config = RunConfig.model_validate({
+    return RunConfig.model_validate({
         "name": "cover_test", "landcover": [{"year": 2020, "path": str(lc)}],
         "zones": {"path": str(layer), "id_field": "zid"}, "classes": str(classes), "output": {"dir": str(tmp / "o")},
         "values": [{"name": "v", "year": 2020, "path": str(ndvi), **value}], "vegetation_cover": cover,
-        "region": {"name": "R"}})
+        "region": {"name": "R"}, **more})
+
+
+def _stage(tmp: Path, **settings: Any) -> StageResult:
+    config = _config(tmp, **settings)
     inputs = check_inputs(config, deep=False)
     return vegetation.tabulate(inputs, compute(build_graph(inputs), config=config, progress=None))
 
@@ -97,3 +103,15 @@ def test_zone_with_only_nodata_gets_no_cover_and_a_note(tmp_path: Path) -> None:
     assert (cover["A"], cover["B"], cover["R"]) == pytest.approx((50.0, 50.0, 50.0))
     assert math.isnan(cover["C"])
     assert any("no observed grassland" in note and "C" in note for note in result.notes)
+
+
+def test_validate_reports_a_missing_scale_with_the_other_problems(tmp_path: Path) -> None:
+    """`validate` reads the NDVI whole: values up to 8000 without scale, and a protected-area layer of points,
+    are listed together."""
+    points = gpd.GeoDataFrame({"n": [1]}, geometry=[shapely.Point(X0 + 5, Y0 - 5)], crs=UTM10N)
+    points.to_file(tmp_path / "pts.gpkg", driver="GPKG")
+    config = _config(tmp_path, value={}, cover={"ndvi": "v"}, protected_areas={"path": str(tmp_path / "pts.gpkg")})
+    with pytest.raises(ValidationFailed) as caught:
+        check_inputs(config, deep=True)
+    assert "reach 8000, but NDVI lies between -1 and 1: the scale factor seems missing" in str(caught.value)
+    assert "holds no polygons" in str(caught.value)

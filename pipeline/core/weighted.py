@@ -1,4 +1,5 @@
-"""Area-weighted statistics of values grouped by key, from (group, value, weight) rows sorted by group then value.
+"""Which cells of a value raster hold a measurement, and area-weighted statistics of values grouped by key, from
+(group, value, weight) rows sorted by group then value.
 
 A weighted quantile q is the smallest value whose cumulative weight reaches q of the group's weight (the
 inverse of the weighted distribution function, as numpy's `inverted_cdf` for equal weights): it is always a
@@ -11,6 +12,17 @@ import numpy as np
 from numpy.typing import NDArray
 
 QUANTILES = (0.10, 0.50, 0.90)
+
+
+def usable(values: NDArray[np.float64], *, nodata: float | None,
+           valid: tuple[float, float] | None) -> NDArray[np.bool_]:
+    """Cells holding a measurement: finite, not nodata, inside the product's valid range (raw numbers)."""
+    keep = np.isfinite(values)
+    if nodata is not None:
+        keep &= values != nodata
+    if valid is not None:
+        keep &= (values >= valid[0]) & (values <= valid[1])
+    return keep
 
 
 def group_starts(group: NDArray[np.int64]) -> NDArray[np.intp]:

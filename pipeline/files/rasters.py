@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -175,6 +175,18 @@ def _value_counts(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         values = np.flatnonzero(counts)
         return values, counts[values]
     return np.unique(block, return_counts=True)
+
+
+def largest_magnitude(path: Path, *, keep: Callable[[NDArray[np.float64]], NDArray[np.bool_]]) -> float | None:
+    """The largest |value| among the cells `keep` accepts, read block by block; None when it accepts none."""
+    top: float | None = None
+    with _opened(raster_source(path)) as src:
+        for _, window in src.block_windows(1):
+            block = src.read(1, window=window).astype(np.float64)
+            kept = np.abs(block[keep(block)])
+            if len(kept):
+                top = max(top or 0.0, float(kept.max()))
+    return top
 
 
 def block_aligned_chunks(info: RasterInfo, *, target_cells: int) -> tuple[int, int]:

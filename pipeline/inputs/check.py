@@ -35,7 +35,7 @@ from pipeline.inputs.plan_sheets import PROGRESS_FIELDS, read_plans
 from pipeline.inputs.protected_areas import ProtectedInput, read_protected
 from pipeline.inputs.run_config import load_class_map
 from pipeline.inputs.sample_points import AccuracyInputs, read_accuracy
-from pipeline.inputs.value_rasters import ValueInput, check_values, value_notes
+from pipeline.inputs.value_rasters import ValueInput, check_values, deep_value_problems, value_notes
 from pipeline.inputs.zones import (
     PreparedZones,
     overlap_notes,
@@ -90,6 +90,8 @@ def check_inputs(config: RunConfig, *, deep: bool = True) -> Inputs:
         problems += class_reference_problems(config, class_map)
     carbon = check_carbon(config, zones, problems) if zones is not None else None
     values = check_values(config, zones, problems) if zones is not None else ()
+    if deep:
+        problems += deep_value_problems(config, values)
     protected = read_protected(config, zones, infos[0].grid, problems) if zones is not None else None
     plans: pd.DataFrame | None = None
     plan_notes: list[str] = []

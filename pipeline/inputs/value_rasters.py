@@ -5,12 +5,14 @@ the land-cover epoch its classes come from and the zones reprojected onto its ow
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
 from pipeline.core.config import RunConfig, ValueRaster
 from pipeline.core.errors import SinkzoneError
-from pipeline.files.rasters import RasterInfo, raster_info
+from pipeline.core.weighted import usable
+from pipeline.files.rasters import RasterInfo, largest_magnitude, raster_info
 from pipeline.inputs.zones import PreparedZones, prepare_zones, zones_off_grid
 
 
@@ -75,3 +77,30 @@ def value_notes(values: tuple[ValueInput, ...], config: RunConfig) -> list[str]:
             notes.append(f"values {v.spec.name} {v.spec.year} ({v.spec.path}) are ILLUSTRATIVE, not a measurement: "
                          "every figure made from them is marked so")
     return notes
+
+
+def range_problem(spec: ValueRaster, top: float, *, ndvi: bool) -> str | None:
+    """NDVI lies in [-1, 1] and FVC in [0, 1]: a larger |value| (after scale and offset) is a scale factor
+    missing, or a raster in percent."""
+    if top <= 1.0:
+        return None
+    head = f"{spec.path}: values {spec.name} {spec.year} reach {top:g}"
+    if ndvi:
+        return (f"{head}, but NDVI lies between -1 and 1: the scale factor seems missing (MOD13Q1 stores NDVI "
+                "x 10000: set scale: 0.0001)")
+    return f"{head}, but FVC is a fraction from 0 to 1: a raster in percent needs scale: 0.01"
+
+
+def deep_value_problems(config: RunConfig, values: tuple[ValueInput, ...]) -> list[str]:
+    """`validate`: the vegetation cover's rasters read whole, their values checked against NDVI's or FVC's range."""
+    cover = config.vegetation_cover
+    if cover is None:
+        return []
+    problems = []
+    for v in (v for v in values if v.spec.name == cover.source):
+        top = largest_magnitude(v.spec.path, keep=partial(usable, nodata=v.nodata, valid=v.spec.valid))
+        scaled = None if top is None else abs(top * v.spec.scale) + abs(v.spec.offset)
+        found = None if scaled is None else range_problem(v.spec, scaled, ndvi=cover.ndvi is not None)
+        if found is not None:
+            problems.append(found)
+    return problems

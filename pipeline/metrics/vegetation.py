@@ -24,7 +24,7 @@ from pipeline.core.names import VEGETATION
 from pipeline.core.units import M2_PER_HA
 from pipeline.core.weighted import weighted_quantiles
 from pipeline.inputs.check import Inputs
-from pipeline.inputs.value_rasters import ValueInput
+from pipeline.inputs.value_rasters import ValueInput, range_problem
 from pipeline.measure.graph import Computed, value_unit_m2
 from pipeline.measure.kernels.values import ZoneClassValues, merge_values
 from pipeline.metrics.base import StageResult
@@ -68,16 +68,10 @@ def dimidiate_fvc(ndvi: np.ndarray, used: UsedEndmembers) -> np.ndarray:
 
 
 def check_range(v: ValueInput, scaled: np.ndarray, *, ndvi: bool) -> None:
-    """NDVI lies in [-1, 1] and FVC in [0, 1]: values beyond are a scale factor missing or a percent raster."""
-    if not len(scaled):
-        return
-    top = float(np.max(np.abs(scaled)))
-    if ndvi and top > 1.0:
-        raise InputError(f"{v.spec.path}: values {v.spec.name} {v.spec.year} reach {top:g}, but NDVI lies between "
-                         "-1 and 1: the scale factor seems missing (MOD13Q1 stores NDVI x 10000: set scale: 0.0001)")
-    if not ndvi and top > 1.0:
-        raise InputError(f"{v.spec.path}: values {v.spec.name} {v.spec.year} reach {top:g}, but FVC is a fraction "
-                         "from 0 to 1: a raster in percent needs scale: 0.01")
+    """Values beyond NDVI's or FVC's range stop the run (a scale factor missing, a raster in percent)."""
+    found = range_problem(v.spec, float(np.max(np.abs(scaled))), ndvi=ndvi) if len(scaled) else None
+    if found is not None:
+        raise InputError(found)
 
 
 def _mean_pct(found: ZoneClassValues, cover: np.ndarray, n_zones: int) -> tuple[np.ndarray, np.ndarray]:

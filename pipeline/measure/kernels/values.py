@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from pipeline.core.weighted import usable
 from pipeline.measure.kernels.zonal import CellWeights
 
 
@@ -27,17 +28,6 @@ class ZoneClassValues:
     def pick(self, keep: NDArray[np.bool_]) -> ZoneClassValues:
         return ZoneClassValues(zone=self.zone[keep], code=self.code[keep], value=self.value[keep],
                                units=self.units[keep])
-
-
-def usable(values: NDArray[np.float64], *, nodata: float | None,
-           valid: tuple[float, float] | None) -> NDArray[np.bool_]:
-    """Cells holding a measurement: finite, not nodata, inside the product's valid range (raw numbers)."""
-    keep = np.isfinite(values)
-    if nodata is not None:
-        keep &= values != nodata
-    if valid is not None:
-        keep &= (values >= valid[0]) & (values <= valid[1])
-    return keep
 
 
 def chunk_values(weights: CellWeights, values: NDArray, codes: NDArray[np.int64], *, observed: NDArray[np.bool_],
