@@ -63,7 +63,7 @@ def tabulate(inputs: Inputs, *, class_area: pd.DataFrame) -> StageResult:
     volume = inputs.carbon.settings.volume
     if volume is not None and volume.illustrative:
         notes.append(f"stock volume {volume.table or volume.field} is ILLUSTRATIVE, not an inventory: the growing "
-                     "stock and the carbon of its forest are marked so")
+                     "stock is marked so, and the zone_carbon rows of method stock_volume are made from it too")
     if not inputs.overlaps.empty:
         notes.append("growing stock: zones overlap, and the region's stock is the sum of the zones' records, so a "
                      "stand recorded in two zones counts twice")
