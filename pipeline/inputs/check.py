@@ -131,6 +131,9 @@ def zone_field_names(config: RunConfig, class_map: ClassMap, plans: pd.DataFrame
     names = ["zone_id", "area_ha", "area_mu", *(f"{c}_ha" for c in (*class_map.class_names, NODATA_CLASS))]
     if config.carbon is not None:
         names += CARBON_ZONE_FIELDS
+    # the plan indicators' fields (metrics.vegetation.COVER_FIELD, metrics.protection.PROTECTION_FIELD)
+    names += [name for name, asked in (("grassland_cover_pct", config.vegetation_cover),
+                                       ("wetland_protection_pct", config.protected_areas)) if asked is not None]
     if plans is not None:
         names += [*(c for c in plans.columns if c not in ("zone_id", "baseline_year")), *PROGRESS_FIELDS]
     return names

@@ -20,7 +20,9 @@ from pipeline.measure.graph import Computed
 from pipeline.metrics.base import StageResult
 from pipeline.metrics.class_area import class_area_table
 from pipeline.metrics.region import indicator_classes, region_class_area
+from pipeline.metrics.vegetation import latest_zone_field
 
+PROTECTION_FIELD = "wetland_protection_pct"  # the zone layer's field: the latest epoch's rate
 LABEL_ZH = "湿地保护率"
 LABEL_EN = "Wetland protection rate"
 # the region's rows while they are summed, a key no zone id can be (ids are printable text)
@@ -78,4 +80,5 @@ def tabulate(inputs: Inputs, computed: Computed, *, class_area: pd.DataFrame) ->
         notes.append(f"wetland protection: the land cover maps no wetland ({', '.join(classes)}) inside the zones in "
                      f"{', '.join(map(str, no_wetland))}, so the rate is empty; a map that shows the wetlands "
                      "(CLCD 30 m, 三调 湿地) gives it")
-    return StageResult(tables={PROTECTION: table}, notes=tuple(notes))
+    return StageResult(tables={PROTECTION: table}, notes=tuple(notes),
+                       zone_fields=latest_zone_field(table, value="protection_pct", field=PROTECTION_FIELD))

@@ -31,6 +31,7 @@ from pipeline.metrics.base import StageResult
 
 LABEL_ZH = "草原综合植被盖度（遥感代理）"
 LABEL_EN = "Grassland vegetation cover (remote-sensing proxy)"
+COVER_FIELD = "grassland_cover_pct"  # the zone layer's field: the latest year's cover
 COLUMNS = ["level", "zone_id", "year", "grassland_observed_ha", "cover_pct", "source", "ndvi_soil", "ndvi_veg",
            "endmembers", "label_zh", "label_en", "illustrative"]
 
@@ -113,6 +114,13 @@ def year_cover(v: ValueInput, found: ZoneClassValues, region: ZoneClassValues, *
     return frame, used
 
 
+def latest_zone_field(table: pd.DataFrame, *, value: str, field: str) -> pd.DataFrame:
+    """One zone-layer field: each zone's `value` in the table's latest year, indexed by zone id."""
+    zones = table[table["level"] == "zone"]
+    latest = zones[zones["year"] == zones["year"].max()] if len(zones) else zones
+    return pd.DataFrame({field: latest[value].to_numpy(dtype=float)}, index=latest["zone_id"].astype(str).to_numpy())
+
+
 def tabulate(inputs: Inputs, computed: Computed) -> StageResult:
     """zone_vegetation_cover for every year of the named values raster; the end-members go to run.json."""
     settings = inputs.config.vegetation_cover
@@ -140,5 +148,6 @@ def tabulate(inputs: Inputs, computed: Computed) -> StageResult:
             notes.append(f"vegetation cover {v.spec.year}: no observed grassland cell (all nodata or no grassland) "
                          f"in {', '.join(map(str, empty[:10]))}: their cover is left empty")
     table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
-    return StageResult(tables={VEGETATION: table}, notes=tuple(notes),
+    return StageResult(tables={VEGETATION: table}, notes=tuple(notes), zone_fields=latest_zone_field(
+                           table, value="cover_pct", field=COVER_FIELD),
                        record={"vegetation_cover_endmembers": record} if record else {})

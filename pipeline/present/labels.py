@@ -51,6 +51,8 @@ FIELD_LABELS: dict[str, tuple[str, str]] = {
     "protection_pct": ("湿地保护率 (%)", "Wetland protection rate (%)"),
     "wetland_classes": ("计入湿地的地类", "Classes counted as wetland"),
     "growing_stock_m3": ("森林蓄积量 (m³)", "Growing stock (m³)"),
+    "grassland_cover_pct": ("草原综合植被盖度（遥感代理, %）", "Grassland vegetation cover (remote-sensing proxy, %)"),
+    "wetland_protection_pct": ("湿地保护率 (%)", "Wetland protection rate (%)"),
     "growth_m3_per_year": ("年均蓄积增长 (m³/年)", "Growth (m³/yr)"),
     "u90_pct": ("90% 置信区间相对半宽 U (%)", "U, 90 % half-width relative (%)"),
     "conservative_co2e_t": ("保守碳储量 (t CO2e, 精度扣减后)", "Conservative stock (t CO2e, after deduction)"),
