@@ -120,16 +120,17 @@ def read_window(source: WindowSource, row_off: int, col_off: int, height: int, w
         raise _corrupt(source.path, _first_bad_block(source.gdal, window), exc) from exc
 
 
-def read_cells(source: WindowSource, rows: NDArray[np.int64], cols: NDArray[np.int64], *,
-               shape: tuple[int, int]) -> tuple[Any, Any]:
-    """Band 1 at the given cells (any shape) of a raster of `shape`, read as one window around them, and which
-    cells lie on the raster (the others hold whatever the window's first cell holds)."""
+def read_around(source: WindowSource, rows: NDArray[np.int64], cols: NDArray[np.int64], *,
+                shape: tuple[int, int]) -> tuple[Any, Any, Any]:
+    """Band 1 read as one window around the given cells (any shape) of a raster of `shape`: the window, each
+    cell's flat index into it, and which cells lie on the raster (the others index the window's first cell)."""
     inside = (rows >= 0) & (rows < shape[0]) & (cols >= 0) & (cols < shape[1])
     if not inside.any():
-        return np.zeros(rows.shape), inside
+        return np.zeros((1, 1)), np.zeros(rows.shape, dtype=np.intp), inside
     r0, c0 = int(rows[inside].min()), int(cols[inside].min())
-    block = read_window(source, r0, c0, int(rows[inside].max()) - r0 + 1, int(cols[inside].max()) - c0 + 1)
-    return block[np.where(inside, rows - r0, 0), np.where(inside, cols - c0, 0)], inside
+    width = int(cols[inside].max()) - c0 + 1
+    block = read_window(source, r0, c0, int(rows[inside].max()) - r0 + 1, width)
+    return block, np.where(inside, (rows - r0) * width + (cols - c0), 0).astype(np.intp), inside
 
 
 def _first_bad_block(gdal_source: str, window: rasterio.windows.Window) -> str:

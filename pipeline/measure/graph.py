@@ -32,7 +32,7 @@ from pipeline.core.coverage import Coverage, zone_coverage
 from pipeline.core.errors import SinkzoneError
 from pipeline.core.grid import Grid, area_units, centre_cells, row_cell_areas_m2, row_density, to_pixel_space
 from pipeline.core.sums import ZoneValueTotals
-from pipeline.files.rasters import WindowSource, block_aligned_chunks, read_cells, read_window, window_source
+from pipeline.files.rasters import WindowSource, block_aligned_chunks, read_around, read_window, window_source
 from pipeline.inputs.carbon_tables import BiomassInput
 from pipeline.inputs.check import Inputs
 from pipeline.inputs.landcover import epoch_nodata
@@ -204,16 +204,15 @@ def _values_chunk(coverage: Coverage, row_off: int, col_off: int, height: int, w
                   row_units: NDArray[np.float64], sampling: ValueSampling) -> ZoneClassValues:
     own = read_window(sampling.own, row_off, col_off, height, width)
     rows, cols = centre_cells(sampling.grid, sampling.other_grid, window=(row_off, col_off, height, width))
-    other, inside = read_cells(sampling.other, rows, cols, shape=sampling.other_grid.shape)
-    values, classes = (own, other) if sampling.values_on_own else (other, own)
-    codes = land_codes(classes, nodata=sampling.class_nodata)
-    observed = np.ones(own.shape, dtype=bool)
+    other, at, inside = read_around(sampling.other, rows, cols, shape=sampling.other_grid.shape)
+    weights = cell_weights(coverage.window(row_off, col_off, height, width), row_units)
     if sampling.values_on_own:
+        codes = land_codes(other.ravel()[at], nodata=sampling.class_nodata)
         codes[~inside] = NODATA_CODE  # a value cell beyond the land cover has no class
-    else:
-        observed = inside
-    return chunk_values(cell_weights(coverage.window(row_off, col_off, height, width), row_units), values, codes,
-                        observed=observed, nodata=sampling.value_nodata, valid=sampling.valid)
+        return chunk_values(weights, codes, source=own, value_of_cell=np.arange(own.size, dtype=np.intp),
+                            observed=np.ones(own.shape, dtype=bool), nodata=sampling.value_nodata, valid=sampling.valid)
+    return chunk_values(weights, land_codes(own, nodata=sampling.class_nodata), source=other, value_of_cell=at,
+                        observed=inside, nodata=sampling.value_nodata, valid=sampling.valid)
 
 
 def chunked_values(graph: ZonalGraph, sampling: ValueSampling) -> Delayed:
