@@ -35,8 +35,8 @@ def protected_union(path: str, geoms: NDArray[np.object_]) -> shapely.Geometry:
     parts = shapely.get_parts(shapely.make_valid(geoms[~shapely.is_missing(geoms)]))
     polygons = parts[np.isin(shapely.get_type_id(parts), _POLYGONAL)]
     if not len(polygons):
-        kinds = sorted({str(t) for t in shapely.get_type_id(parts)})
-        raise ZoneError(f"{path}: the protected-area layer holds no polygons (geometry type ids {', '.join(kinds)}; "
+        kinds = sorted({type(part).__name__ for part in parts}) or ["none"]
+        raise ZoneError(f"{path}: the protected-area layer holds no polygons (geometries: {', '.join(kinds)}; "
                         "points or lines have no area): give the reserves' and parks' boundary polygons")
     return shapely.union_all(polygons)
 

@@ -45,13 +45,13 @@ def _value_input(spec: ValueRaster, config: RunConfig, zones: PreparedZones, pro
                         f"{years}; add an epoch of {spec.year} or earlier, or give the raster's true year")
     try:
         info = raster_info(spec.path)
+        if not np.issubdtype(np.dtype(info.dtype), np.number):
+            problems.append(f"{spec.path}: values {spec.name} must be numbers, but the raster is {info.dtype}")
+            return None
+        on_grid = prepare_zones(zones.source, id_field=config.zones.id_field, grid=info.grid, source=str(spec.path))
     except SinkzoneError as exc:
         problems.append(f"{exc} (values {spec.name})")
         return None
-    if not np.issubdtype(np.dtype(info.dtype), np.number):
-        problems.append(f"{spec.path}: values {spec.name} must be numbers, but the raster is {info.dtype}")
-        return None
-    on_grid = prepare_zones(zones.source, id_field=config.zones.id_field, grid=info.grid, source=str(spec.path))
     if len(zones_off_grid(on_grid, info.grid)) == len(on_grid.ids):
         problems.append(f"{spec.path}: values {spec.name} miss every zone (extent {info.grid.bounds} in "
                         f"{info.grid.crs.name}); give a raster covering the zones")
