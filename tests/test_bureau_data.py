@@ -361,9 +361,10 @@ def test_chinese_titles_are_drawn_with_real_glyphs() -> None:
 
 
 def test_region_table_shows_no_na() -> None:
-    indicators = pd.DataFrame({"year": [2021], "label_zh": ["森林覆盖率"], "label_en": ["Forest coverage"],
+    indicators = pd.DataFrame({"year": [2021], "indicator": ["forest_coverage_pct"], "sink_type": [""],
+                               "label_zh": ["森林覆盖率"], "label_en": ["Forest coverage"],
                                "unit": ["%"], "value": [25.0], "target": [np.nan], "target_year": [None],
-                               "pct_of_target": [np.nan], "target_source": [""]})
+                               "pct_of_target": [np.nan], "target_source": [""], "illustrative": [False]})
     assert "NA" not in report.region_section(indicators)
 
 

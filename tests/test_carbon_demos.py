@@ -7,6 +7,7 @@ from pathlib import Path
 
 import dask
 import numpy as np
+import pandas as pd
 import pyogrio
 import pyproj
 import pytest
@@ -67,6 +68,13 @@ def test_baotou_uses_the_shipped_table(demo_run: DemoRun) -> None:
     live = stock[stock["pool"].isin(["above", "below"])].groupby("zone_id")["carbon_t"].sum()
     # Grassland live biomass 6.5 t d.m./ha x 0.47 = 3.055 t C/ha; forest 56.4 + 12.972; shrub 2.82 + 1.128.
     expected_live = wide["草地"] * 3.055 + wide["乔木林"] * 69.372 + wide["灌木林"] * 3.948
+    # plus the ILLUSTRATIVE stock volume (data/baotou/ILLUSTRATIVE_volume.csv), 70 % 杨树 and 30 % 油松 of each
+    # district's m³: tree carbon V x WD x BEF x (1 + R) x CF, 杨树 0.378 x 1.446 x 1.227 x 0.4956 = 0.332390 and
+    # 油松 0.360 x 1.589 x 1.251 x 0.5207 = 0.372633 t C per m³
+    volume = pd.read_csv(ROOT / "data/baotou/ILLUSTRATIVE_volume.csv", dtype={"zone_id": str})
+    per_m3 = volume["species"].map({"populus": 0.378 * 1.446 * 1.227 * 0.4956,
+                                    "pinus_tabuliformis": 0.360 * 1.589 * 1.251 * 0.5207})
+    expected_live = expected_live.add((volume["volume_m3"] * per_m3).groupby(volume["zone_id"]).sum(), fill_value=0)
     assert live.sort_index().to_numpy() == pytest.approx(expected_live.sort_index().to_numpy(), rel=1e-9)
     zones = result.zones.set_index("zone_id")
     assert zones["co2e_t"].to_numpy() == pytest.approx(zones["carbon_t"].to_numpy() * C2)

@@ -28,6 +28,15 @@ class Epoch(_Frozen):
     nodata: float | None = None
 
 
+def _known_encoding(value: str | None) -> str | None:
+    if value is not None:
+        try:
+            codecs.lookup(value)
+        except LookupError as exc:
+            raise ValueError(f"unknown text encoding {value!r} (e.g. GBK, GB18030, UTF-8, Big5)") from exc
+    return value
+
+
 class Zones(_Frozen):
     """The zone layer: a GeoPackage, Shapefile or GeoJSON with one feature per zone."""
 
@@ -37,15 +46,19 @@ class Zones(_Frozen):
     name_field: str | None = None  # the zone's name (片区名称), shown in the report and as the QGIS label
     encoding: str | None = None  # a Shapefile's .dbf text encoding (GBK, UTF-8 ...), when .cpg and .dbf mislead
 
-    @field_validator("encoding")
-    @classmethod
-    def _known_encoding(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                codecs.lookup(value)
-            except LookupError as exc:
-                raise ValueError(f"unknown text encoding {value!r} (e.g. GBK, GB18030, UTF-8, Big5)") from exc
-        return value
+    _encoding = field_validator("encoding")(_known_encoding)
+
+
+class ProtectedAreas(_Frozen):
+    """Protected areas for 湿地保护率 (nature reserves, wetland parks, 湿地保护小区, important wetlands): any polygon
+    layer; overlapping polygons count once."""
+
+    path: Path
+    layer: str | None = None
+    encoding: str | None = None  # a Shapefile's .dbf text encoding (GBK ...), when .cpg and .dbf mislead
+    illustrative: bool = False  # a made-up demonstration layer: every figure from it says so
+
+    _encoding = field_validator("encoding")(_known_encoding)
 
 
 class Compute(_Frozen):
@@ -96,6 +109,7 @@ class Volume(_Frozen):
     unit: Literal["m3", "m3_ha"] = "m3"
     species_field: str | None = None
     species: str | None = None
+    illustrative: bool = False  # made-up volumes for a demonstration: every figure from them says so
 
     @model_validator(mode="after")
     def _one_source(self) -> Volume:
@@ -144,21 +158,97 @@ class Carbon(_Frozen):
         return self
 
 
+class ValueRaster(_Frozen):
+    """A continuous raster (NDVI, fractional cover, canopy height ...) summarised per zone, year and class.
+
+    `nodata` and `valid` are in the stored (raw) numbers, as product guides give them (MOD13Q1 NDVI: valid
+    -2000 to 10000, scale 0.0001); a value is raw x scale + offset.
+    """
+
+    name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$")
+    year: int = Field(ge=1900, le=2200)
+    path: Path
+    scale: float = Field(default=1.0, gt=0)
+    offset: float = 0.0
+    nodata: float | None = None
+    valid: tuple[float, float] | None = None
+    # made up for a demonstration (a generated layer, not a measurement): every table and page says so
+    illustrative: bool = False
+
+    @field_validator("valid")
+    @classmethod
+    def _ordered(cls, valid: tuple[float, float] | None) -> tuple[float, float] | None:
+        if valid is not None and valid[0] > valid[1]:
+            raise ValueError(f"valid is [low, high] with low <= high, got {list(valid)}")
+        return valid
+
+
+class Endmembers(_Frozen):
+    """NDVI of bare soil and of full cover for the dimidiate pixel model: quantiles of the NDVI over the whole
+    region's grassland of each year, or fixed values (never per zone, which would stretch every zone to 0-100 %)."""
+
+    soil_quantile: float = Field(default=0.05, ge=0, lt=1)
+    veg_quantile: float = Field(default=0.95, gt=0, le=1)
+    soil: float | None = None
+    veg: float | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Endmembers:
+        if (self.soil is None) != (self.veg is None):
+            raise ValueError("give both fixed end-members, soil and veg, or neither (then the quantiles serve)")
+        if self.soil is not None and self.veg is not None and not self.soil < self.veg:
+            raise ValueError(f"need soil < veg, got soil {self.soil} and veg {self.veg}")
+        if not self.soil_quantile < self.veg_quantile:
+            raise ValueError(f"need soil_quantile < veg_quantile, got {self.soil_quantile} and {self.veg_quantile}")
+        return self
+
+
+class VegetationCover(_Frozen):
+    """草原综合植被盖度, a remote-sensing proxy: fractional vegetation cover (FVC) over grassland classes, from an
+    NDVI `values` raster by the dimidiate pixel model, or read from an FVC `values` raster (a 0-1 fraction)."""
+
+    ndvi: str | None = None
+    fvc: str | None = None
+    endmembers: Endmembers = Endmembers()
+    classes: tuple[str, ...] = ("grassland",)  # class names or roles whose cells count as grassland
+
+    @model_validator(mode="after")
+    def _one_source(self) -> VegetationCover:
+        if (self.ndvi is None) == (self.fvc is None):
+            raise ValueError("give either vegetation_cover.ndvi or vegetation_cover.fvc (a `values` name), not both")
+        return self
+
+    @property
+    def source(self) -> str:
+        return self.ndvi if self.ndvi is not None else str(self.fvc)
+
+
 class Plans(_Frozen):
     """The plan sheet (一片一方案): a CSV or .xlsx with one row per zone, joined to the zones by zone_id."""
 
     path: Path
     sheet: str | None = None  # the worksheet of an .xlsx; the first when not given
+    illustrative: bool = False  # made-up zones or targets for a demonstration: the zone scale says so
 
 
 class RegionTarget(_Frozen):
     """One region-level target, e.g. forest coverage 19.3 % by 2025."""
 
     indicator: Literal["forest_coverage_pct", "forest_area_ha", "forest_area_wan_mu", "grassland_area_ha",
-                       "grassland_area_wan_mu", "wetland_area_ha", "wetland_area_wan_mu"]
+                       "grassland_area_wan_mu", "wetland_area_ha", "wetland_area_wan_mu",
+                       "grassland_vegetation_cover_pct", "wetland_protection_pct", "forest_growing_stock_m3",
+                       "sink_zone_area_ha", "sink_zone_area_wan_mu"]
     value: float = Field(gt=0)
     year: int = Field(ge=1900, le=2200)
     source: str = ""
+    # the zones of one sink type of the plan sheet (sink_zone_area_*); without it, all the plan's zones
+    sink_type: Literal["forest", "grassland", "wetland"] | None = None
+
+    @model_validator(mode="after")
+    def _sink_type_of_zone_area(self) -> RegionTarget:
+        if self.sink_type is not None and not self.indicator.startswith("sink_zone_area"):
+            raise ValueError(f"sink_type belongs to the sink_zone_area targets, not to {self.indicator}")
+        return self
 
 
 class Region(_Frozen):
@@ -271,6 +361,9 @@ class RunConfig(_Frozen):
     report: Report | None = None  # one page and map per zone: asked for, not made for thousands of parcels
     transitions: Transitions = Transitions()
     accuracy: Accuracy | None = None
+    values: tuple[ValueRaster, ...] = ()
+    vegetation_cover: VegetationCover | None = None
+    protected_areas: ProtectedAreas | None = None
     # the config file it was read from (none from flags alone): not a setting, kept out of dumps and run ids
     origin: str | None = Field(default=None, exclude=True)
 
@@ -288,6 +381,22 @@ class RunConfig(_Frozen):
         stray = [b.year for b in (self.carbon.biomass if self.carbon else ()) if b.year not in years]
         if stray:
             raise ValueError(f"carbon.biomass years {stray} match no land-cover epoch {sorted(years)}")
+        return self
+
+    @model_validator(mode="after")
+    def _value_names(self) -> RunConfig:
+        keys = [(v.name, v.year) for v in self.values]
+        twice = sorted({f"{n} {y}" for n, y in keys if keys.count((n, y)) > 1})
+        if twice:
+            raise ValueError(f"values: each name and year once, got {', '.join(twice)} more than once")
+        return self
+
+    @model_validator(mode="after")
+    def _cover_source(self) -> RunConfig:
+        cover = self.vegetation_cover
+        names = sorted({v.name for v in self.values})
+        if cover is not None and cover.source not in names:
+            raise ValueError(f"vegetation_cover names values {cover.source!r}, but `values` has {names or 'none'}")
         return self
 
     @model_validator(mode="after")

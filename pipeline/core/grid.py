@@ -352,3 +352,28 @@ def padded_bounds(bounds: tuple[float, float, float, float], *, margin: float) -
     xmin, ymin, xmax, ymax = bounds
     dx, dy = (xmax - xmin) * margin, (ymax - ymin) * margin
     return xmin - dx, ymin - dy, xmax + dx, ymax + dy
+
+
+def centre_cells(grid: Grid, other: Grid, *, window: tuple[int, int, int, int]) -> tuple[NDArray[np.int64], ...]:
+    """Row and column of `other` holding the centre of each cell of a window (row_off, col_off, height, width)
+    of `grid`, each (height, width); they may lie off `other`. Nothing is interpolated: a cell takes the
+    value of the one cell of `other` its centre falls in."""
+    row_off, col_off, height, width = window
+    t, o = grid.transform, other.transform
+    if grid.crs.equals(other.crs, ignore_axis_order=True) and not (t.b or t.d or o.b or o.d):
+        # north-up grids in one CRS: a column's centre falls in one column of `other` whatever the row
+        xs = t.c + t.a * (col_off + np.arange(width) + 0.5)
+        ys = t.f + t.e * (row_off + np.arange(height) + 0.5)
+        other_cols = np.floor((xs - o.c) / o.a).astype(np.int64)
+        other_rows = np.floor((ys - o.f) / o.e).astype(np.int64)
+        return (np.broadcast_to(other_rows[:, None], (height, width)),
+                np.broadcast_to(other_cols[None, :], (height, width)))
+    cols, rows = np.meshgrid(col_off + np.arange(width) + 0.5, row_off + np.arange(height) + 0.5)
+    xs, ys = _apply_affine(grid.transform, np.column_stack([cols.ravel(), rows.ravel()])).T
+    if not grid.crs.equals(other.crs, ignore_axis_order=True):
+        xs, ys = pyproj.Transformer.from_crs(grid.crs, other.crs, always_xy=True).transform(xs, ys)
+    pixel = _apply_affine(~other.transform, np.column_stack([xs, ys]))
+    with np.errstate(invalid="ignore"):
+        # a centre that cannot be transformed (NaN, inf) lies off `other`
+        at = np.where(np.isfinite(pixel), np.floor(pixel), -1).astype(np.int64)
+    return at[:, 1].reshape(height, width), at[:, 0].reshape(height, width)

@@ -29,6 +29,10 @@ TRANSITIONS = "zone_transitions"
 CHANGE = "zone_change"
 PROGRESS = "zone_progress"
 CANDIDATES = "afforestation_candidates"
+VALUES = "zone_values"
+VEGETATION = "zone_vegetation_cover"
+PROTECTION = "zone_wetland_protection"
+GROWING_STOCK = "zone_growing_stock"
 ACCURACY_AREA = "accuracy_area"
 ACCURACY_SUMMARY = "accuracy_summary"
 ACCURACY_MATRIX = "accuracy_matrix"
@@ -38,4 +42,6 @@ ACCURACY_CHANGE_AREA = "accuracy_change_area"
 
 # the order of the layers in the GeoPackage and the QGIS project, whichever stage makes them
 LAYER_ORDER = (ZONES, CLASS_AREA, ACCURACY_AREA, ZONE_ACCURACY, ACCURACY_CHANGE_AREA, ACCURACY_SUMMARY, ACCURACY_MATRIX,
-               ACCURACY_EXCLUDED, CARBON, SOURCES, TRANSITIONS, CHANGE, REGION, PROGRESS, CANDIDATES)
+               ACCURACY_EXCLUDED, CARBON, SOURCES, TRANSITIONS, CHANGE, VALUES, VEGETATION, PROTECTION,
+               GROWING_STOCK, REGION,
+               PROGRESS, CANDIDATES)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +14,7 @@ import numpy as np
 import pyproj
 import rasterio
 import rasterio.windows
+from numpy.typing import NDArray
 from rasterio.errors import RasterioError, RasterioIOError
 
 from pipeline.core.errors import MissingCRSError, RasterError
@@ -119,6 +120,19 @@ def read_window(source: WindowSource, row_off: int, col_off: int, height: int, w
         raise _corrupt(source.path, _first_bad_block(source.gdal, window), exc) from exc
 
 
+def read_around(source: WindowSource, rows: NDArray[np.int64], cols: NDArray[np.int64], *,
+                shape: tuple[int, int]) -> tuple[Any, Any, Any]:
+    """Band 1 read as one window around the given cells (any shape) of a raster of `shape`: the window, each
+    cell's flat index into it, and which cells lie on the raster (the others index the window's first cell)."""
+    inside = (rows >= 0) & (rows < shape[0]) & (cols >= 0) & (cols < shape[1])
+    if not inside.any():
+        return np.zeros((1, 1)), np.zeros(rows.shape, dtype=np.intp), inside
+    r0, c0 = int(rows[inside].min()), int(cols[inside].min())
+    width = int(cols[inside].max()) - c0 + 1
+    block = read_window(source, r0, c0, int(rows[inside].max()) - r0 + 1, width)
+    return block, np.where(inside, (rows - r0) * width + (cols - c0), 0).astype(np.intp), inside
+
+
 def _first_bad_block(gdal_source: str, window: rasterio.windows.Window) -> str:
     """Which storage block of a window fails to decode (only looked for once a read has failed)."""
     with _opened(gdal_source) as src:
@@ -162,6 +176,18 @@ def _value_counts(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         values = np.flatnonzero(counts)
         return values, counts[values]
     return np.unique(block, return_counts=True)
+
+
+def largest_magnitude(path: Path, *, keep: Callable[[NDArray[np.float64]], NDArray[np.bool_]]) -> float | None:
+    """The largest |value| among the cells `keep` accepts, read block by block; None when it accepts none."""
+    top: float | None = None
+    with _opened(raster_source(path)) as src:
+        for _, window in src.block_windows(1):
+            block = src.read(1, window=window).astype(np.float64)
+            kept = np.abs(block[keep(block)])
+            if len(kept):
+                top = max(top or 0.0, float(kept.max()))
+    return top
 
 
 def block_aligned_chunks(info: RasterInfo, *, target_cells: int) -> tuple[int, int]:

@@ -163,6 +163,8 @@ class CarbonInputs:
     biomass: tuple[BiomassInput, ...]
     factors: pd.DataFrame
     notes: tuple[str, ...]
+    # the volume records carry inventory years (else one inventory serves every epoch)
+    volume_dated: bool = False
 
 
 def _factor_rows(settings: Carbon) -> pd.DataFrame:
@@ -223,10 +225,11 @@ def check_carbon(config: RunConfig, zones: PreparedZones, problems: list[str]) -
     try:
         pools = _read_table(settings.pools, pools_table, BUILTIN_POOLS, notes) if settings.pools else None
         species = _read_table(settings.species, species_table, BUILTIN_SPECIES, notes) if settings.volume else None
-        volume = None
+        volume, dated = None, False
         if settings.volume is not None and species is not None:
             frame, name = _volume_frame(settings, zones, notes)
             volume = volume_records(frame, zone_ids=ids, species=species, years=years, name=name)
+            dated = "year" in frame.columns
         biomass = [_biomass_input(b, zones, config.zones.id_field, problems) for b in settings.biomass]
     except SinkzoneError as exc:
         problems.append(str(exc))
@@ -236,7 +239,7 @@ def check_carbon(config: RunConfig, zones: PreparedZones, problems: list[str]) -
                         ignore_index=True)
     return CarbonInputs(settings=settings, pools=pools, species=species, volume=volume,
                         biomass=tuple(b for b in biomass if b is not None), factors=factors,
-                        notes=(*notes, *_table_notes(pools, species, volume)))
+                        notes=(*notes, *_table_notes(pools, species, volume)), volume_dated=dated)
 
 
 def _table_notes(pools: FactorTable | None, species: FactorTable | None,

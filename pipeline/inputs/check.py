@@ -32,8 +32,10 @@ from pipeline.inputs.landcover import (
     version_notes,
 )
 from pipeline.inputs.plan_sheets import PROGRESS_FIELDS, read_plans
+from pipeline.inputs.protected_areas import ProtectedInput, read_protected
 from pipeline.inputs.run_config import load_class_map
 from pipeline.inputs.sample_points import AccuracyInputs, read_accuracy
+from pipeline.inputs.value_rasters import ValueInput, check_values, deep_value_problems, value_notes
 from pipeline.inputs.zones import (
     PreparedZones,
     overlap_notes,
@@ -57,6 +59,8 @@ class Inputs:
     plans: pd.DataFrame | None = None
     accuracy: AccuracyInputs | None = None
     overlaps: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["zone_a", "zone_b", "area_ha"]))
+    values: tuple[ValueInput, ...] = ()
+    protected: ProtectedInput | None = None
 
     @property
     def grid(self) -> Grid:
@@ -85,6 +89,10 @@ def check_inputs(config: RunConfig, *, deep: bool = True) -> Inputs:
     if class_map is not None:
         problems += class_reference_problems(config, class_map)
     carbon = check_carbon(config, zones, problems) if zones is not None else None
+    values = check_values(config, zones, problems) if zones is not None else ()
+    if deep:
+        problems += deep_value_problems(config, values)
+    protected = read_protected(config, zones, infos[0].grid, problems) if zones is not None else None
     plans: pd.DataFrame | None = None
     plan_notes: list[str] = []
     if zones is not None and class_map is not None:
@@ -100,9 +108,11 @@ def check_inputs(config: RunConfig, *, deep: bool = True) -> Inputs:
              *overlap_notes(overlaps), *code_notes, *version_notes(config), *epoch_file_notes(config),
              *layout_notes(infos), *(carbon.notes if carbon else ()), *plan_notes,
              *renamed_notes(zones, zone_field_names(config, class_map, plans)),
-             *(accuracy.notes if accuracy else ())]
+             *(accuracy.notes if accuracy else ()), *value_notes(values, config),
+             *(protected.notes if protected else ())]
     return Inputs(config=config, class_map=class_map, rasters=tuple(infos), zones=zones, notes=tuple(notes),
-                  carbon=carbon, plans=plans, accuracy=accuracy, overlaps=overlaps)
+                  carbon=carbon, plans=plans, accuracy=accuracy, overlaps=overlaps, values=values,
+                  protected=protected)
 
 
 def roleless_notes(class_map: ClassMap) -> list[str]:
@@ -121,6 +131,9 @@ def zone_field_names(config: RunConfig, class_map: ClassMap, plans: pd.DataFrame
     names = ["zone_id", "area_ha", "area_mu", *(f"{c}_ha" for c in (*class_map.class_names, NODATA_CLASS))]
     if config.carbon is not None:
         names += CARBON_ZONE_FIELDS
+    # the plan indicators' fields (metrics.vegetation.COVER_FIELD, metrics.protection.PROTECTION_FIELD)
+    names += [name for name, asked in (("grassland_cover_pct", config.vegetation_cover),
+                                       ("wetland_protection_pct", config.protected_areas)) if asked is not None]
     if plans is not None:
         names += [*(c for c in plans.columns if c not in ("zone_id", "baseline_year")), *PROGRESS_FIELDS]
     return names
@@ -134,6 +147,8 @@ def class_reference_problems(config: RunConfig, class_map: ClassMap) -> list[str
                  ("candidates.excluded_classes", config.candidates.excluded_classes)]
     if config.carbon is not None:
         refs.append(("carbon.forest_class", (config.carbon.forest_class,)))
+    if config.vegetation_cover is not None:
+        refs.append(("vegetation_cover.classes", config.vegetation_cover.classes))
     problems: list[str] = []
     for key, names in refs:
         for name in names:
@@ -150,7 +165,8 @@ def input_files(config: RunConfig) -> list[Path]:
         paths.append(config.plans.path)
     if config.accuracy is not None:
         paths.append(config.accuracy.samples)
-    return paths + carbon_paths(config)
+    protected = [config.protected_areas.path] if config.protected_areas else []
+    return paths + carbon_paths(config) + [v.path for v in config.values] + protected
 
 
 def _report_field_problems(config: RunConfig, fields: Sequence[str]) -> list[str]:

@@ -127,10 +127,11 @@ def _resolve(raw: dict[str, Any], base: Path, *, source: str) -> dict[str, Any]:
         return str(Path(checked_path(str(base / value), source=source)).resolve())
 
     out = dict(raw)
-    if isinstance(raw.get("landcover"), list):  # anything else is left for validation to report
-        out["landcover"] = [{**e, "path": fix(e.get("path"))} if isinstance(e, dict) else e
-                            for e in raw["landcover"]]
-    for section, key in (("zones", "path"), ("output", "dir"), ("plans", "path"), ("accuracy", "samples")):
+    for listed in ("landcover", "values"):
+        if isinstance(raw.get(listed), list):  # anything else is left for validation to report
+            out[listed] = [{**e, "path": fix(e.get("path"))} if isinstance(e, dict) else e for e in raw[listed]]
+    for section, key in (("zones", "path"), ("output", "dir"), ("plans", "path"), ("accuracy", "samples"),
+                         ("protected_areas", "path")):
         if isinstance(raw.get(section), dict):
             out[section] = {**raw[section], key: fix(raw[section].get(key))}
     classes = raw.get("classes")

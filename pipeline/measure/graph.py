@@ -30,17 +30,21 @@ from numpy.typing import NDArray
 from pipeline.core.config import RunConfig, Transitions
 from pipeline.core.coverage import Coverage, zone_coverage
 from pipeline.core.errors import SinkzoneError
-from pipeline.core.grid import Grid, area_units, row_cell_areas_m2, row_density, to_pixel_space
+from pipeline.core.grid import Grid, area_units, centre_cells, row_cell_areas_m2, row_density, to_pixel_space
 from pipeline.core.sums import ZoneValueTotals
-from pipeline.files.rasters import WindowSource, block_aligned_chunks, read_window, window_source
+from pipeline.files.rasters import WindowSource, block_aligned_chunks, read_around, read_window, window_source
 from pipeline.inputs.carbon_tables import BiomassInput
 from pipeline.inputs.check import Inputs
 from pipeline.inputs.landcover import epoch_nodata
+from pipeline.inputs.value_rasters import ValueInput
 from pipeline.measure.kernels import screening
+from pipeline.measure.kernels.values import ZoneClassValues, chunk_values, merge_values
 from pipeline.measure.kernels.zonal import (
+    NODATA_CODE,
     ZoneSums,
     cell_weights,
     chunk_totals,
+    land_codes,
     merge_sums,
     merge_totals,
     zone_weighted_sums,
@@ -119,18 +123,28 @@ def _chunk_task(coverage: Coverage, row_off: int, col_off: int, height: int, wid
 
 
 def chunked_totals(graph: ZonalGraph, sources: Sequence[WindowSource], nodata: Sequence[float | None], *,
-                   pairs: Sequence[tuple[int, int]] = ()) -> list[Delayed]:
+                   pairs: Sequence[tuple[int, int]] = (),
+                   within: tuple[float, float, float, float] | None = None) -> list[Delayed]:
     """(zone, code) totals of every source, then of every (from, to) pair of sources, all lazy.
 
-    One task per chunk reads every source's window and expands the chunk's cell weights once.
+    One task per chunk reads every source's window and expands the chunk's cell weights once. With `within`
+    (column and row bounds of the zones in pixel space), chunks outside it are not read.
     """
     n_out = len(sources) + len(pairs)
     parts = [
         dask.delayed(_chunk_task, pure=True, nout=n_out)(
             graph.bands[i], r0, c0, h, w, graph.row_units[r0:r0 + h], tuple(sources), tuple(nodata), tuple(pairs))
         for i, _, r0, c0, h, w in graph.plan.windows()
+        if within is None or (c0 < within[2] and c0 + w > within[0] and r0 < within[3] and r0 + h > within[1])
     ]
+    if not parts:
+        return [dask.delayed(_no_totals(), pure=True) for _ in range(n_out)]
     return [tree_merge([part[k] for part in parts]) for k in range(n_out)]
+
+
+def _no_totals() -> ZoneValueTotals:
+    return ZoneValueTotals(zone=np.zeros(0, dtype=np.int64), value=np.zeros(0, dtype=np.int64),
+                           units=np.zeros(0, dtype=np.int64))
 
 
 def _sums_chunk_task(coverage: Coverage, row_off: int, col_off: int, height: int, width: int,
@@ -171,6 +185,93 @@ def zone_code_totals(landcover: NDArray[np.integer] | da.Array, grid: Grid, geom
     return dask.compute(tree_merge(parts), scheduler=dask.threaded.get)[0], graph.unit_m2
 
 
+@dataclass(frozen=True)
+class ValueSampling:
+    """How a value raster meets the land cover: both on the finer grid (`grid`, read as `own`), each cell taking
+    the value or class of the coarser raster's (`other`) cell its centre falls in."""
+
+    grid: Grid
+    own: WindowSource
+    other_grid: Grid
+    other: WindowSource
+    values_on_own: bool
+    value_nodata: float | None
+    valid: tuple[float, float] | None
+    class_nodata: float | None
+
+
+def _values_chunk(coverage: Coverage, row_off: int, col_off: int, height: int, width: int,
+                  row_units: NDArray[np.float64], sampling: ValueSampling) -> ZoneClassValues:
+    own = read_window(sampling.own, row_off, col_off, height, width)
+    rows, cols = centre_cells(sampling.grid, sampling.other_grid, window=(row_off, col_off, height, width))
+    other, at, inside = read_around(sampling.other, rows, cols, shape=sampling.other_grid.shape)
+    weights = cell_weights(coverage.window(row_off, col_off, height, width), row_units)
+    if sampling.values_on_own:
+        codes = land_codes(other.ravel()[at], nodata=sampling.class_nodata)
+        codes[~inside] = NODATA_CODE  # a value cell beyond the land cover has no class
+        return chunk_values(weights, codes, source=own, value_of_cell=np.arange(own.size, dtype=np.intp),
+                            observed=np.ones(own.shape, dtype=bool), nodata=sampling.value_nodata, valid=sampling.valid)
+    return chunk_values(weights, land_codes(own, nodata=sampling.class_nodata), source=other, value_of_cell=at,
+                        observed=inside, nodata=sampling.value_nodata, valid=sampling.valid)
+
+
+def chunked_values(graph: ZonalGraph, sampling: ValueSampling) -> Delayed:
+    """(zone, class code, raw value) areas of a value raster, chunk by chunk on the evaluation grid, lazy."""
+    parts = [dask.delayed(_values_chunk, pure=True)(graph.bands[i], r0, c0, h, w, graph.row_units[r0:r0 + h],
+                                                    sampling)
+             for i, _, r0, c0, h, w in graph.plan.windows()]
+    return tree_merge(parts, merge=merge_values)
+
+
+def median_cell_m2(grid: Grid) -> float:
+    return float(np.median(row_cell_areas_m2(grid)))
+
+
+def values_on_own_grid(v: ValueInput, landcover: Grid) -> bool:
+    """A value raster is evaluated on its own grid when its cells are no larger than the land cover's."""
+    return median_cell_m2(v.info.grid) <= median_cell_m2(landcover)
+
+
+def _value_node(v: ValueInput, inputs: Inputs, landcover: ZonalGraph, *, union: bool) -> Delayed:
+    """Zone-class-value areas of one value raster on the finer of its grid and the land cover's; on the land
+    cover's, the run's own coverage serves (computed once)."""
+    epoch = inputs.config.landcover[v.epoch]
+    lc_source = window_source(epoch.path)
+    on_own = values_on_own_grid(v, inputs.grid)
+    sampling = ValueSampling(
+        grid=v.info.grid if on_own else inputs.grid, own=window_source(v.spec.path) if on_own else lc_source,
+        other_grid=inputs.grid if on_own else v.info.grid, other=lc_source if on_own else window_source(v.spec.path),
+        values_on_own=on_own, value_nodata=v.nodata, valid=v.spec.valid,
+        class_nodata=epoch_nodata(epoch, inputs.rasters[v.epoch]))
+    if not on_own:
+        return chunked_values(landcover, sampling)
+    chunks = _chunks_of(block_aligned_chunks(v.info, target_cells=inputs.config.compute.chunk_cells), v.info.grid.shape)
+    own_geoms = v.zones.geoms if not union else np.append(
+        v.zones.geoms, np.array([shapely.union_all(v.zones.geoms)], dtype=object))
+    return chunked_values(zonal_graph(v.info.grid, own_geoms, chunks=chunks), sampling)
+
+
+def value_unit_m2(v: ValueInput, landcover: Grid) -> float:
+    """The area unit (m²) of a value raster's totals: that of the grid it is evaluated on."""
+    return area_units(row_cell_areas_m2(v.info.grid if values_on_own_grid(v, landcover) else landcover))[1]
+
+
+def _protected_nodes(inputs: Inputs, chunks: Chunks) -> dict[int, Delayed]:
+    """Class totals of every epoch inside each zone's protected part and the region's (the last zone), with
+    their own coverage on the land-cover grid; only the chunks they reach are read."""
+    protected = inputs.protected
+    if protected is None:
+        return {}
+    geoms = np.append(protected.parts, np.array([protected.region], dtype=object))
+    graph = zonal_graph(inputs.grid, geoms, chunks=chunks)
+    within = tuple(shapely.total_bounds(to_pixel_space(geoms, inputs.grid)).tolist())
+    epochs = inputs.config.landcover
+    merged = chunked_totals(graph, [window_source(e.path) for e in epochs],
+                            [epoch_nodata(e, info) for e, info in zip(epochs, inputs.rasters, strict=True)],
+                            within=None if np.isnan(within).any() else within)
+    return {e.year: node for e, node in zip(epochs, merged, strict=True)}
+
+
 # ---- the run's graph -------------------------------------------------------------------------------
 
 
@@ -186,6 +287,8 @@ class RunGraph:
     candidates: Delayed | None
     union_zone: int | None = None
     cached: Cached | None = None
+    values: dict[tuple[str, int], Delayed] = field(default_factory=dict)
+    protected: dict[int, Delayed] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -207,6 +310,11 @@ class Computed:
     biomass_unit_m2: Mapping[int, float]
     candidates: tuple[NDArray[np.object_], pd.DataFrame] | None
     union_totals: Mapping[int, ZoneValueTotals] = field(default_factory=dict)
+    # value rasters by (name, year): areas by zone, class code and raw value, and those inside the zones' union
+    values: Mapping[tuple[str, int], ZoneClassValues] = field(default_factory=dict)
+    union_values: Mapping[tuple[str, int], ZoneClassValues] = field(default_factory=dict)
+    # class totals by epoch inside each zone's protected part; zone number len(zones) is the region's
+    protected: Mapping[int, ZoneValueTotals] = field(default_factory=dict)
     union_transitions: Mapping[tuple[int, int], ZoneValueTotals] = field(default_factory=dict)
     # every epoch's and pair's totals as the chunks summed them (union zone included), for the cache
     raw: Cached | None = None
@@ -263,6 +371,9 @@ def build_graph(inputs: Inputs, *, cached: Cached | None = None) -> RunGraph:
         biomass={year: node for year, (node, _) in biomass.items()},
         biomass_unit_m2={year: unit for year, (_, unit) in biomass.items()},
         candidates=_candidate_graph(inputs, plan=graph.plan), union_zone=union,
+        values={(v.spec.name, v.spec.year): _value_node(v, inputs, graph, union=union is not None)
+                for v in inputs.values},
+        protected=_protected_nodes(inputs, chunks),
         cached=Cached(totals={y: t for y, t in known.totals.items() if y in {e.year for e in epochs}},
                       transitions={p: t for p, t in known.transitions.items()
                                    if p in {(epochs[a].year, epochs[b].year) for a, b in all_pairs}}))
@@ -378,14 +489,14 @@ def _scheduler(address: str | None) -> Iterator[Any]:
 
 def compute(graph: RunGraph, *, config: RunConfig, progress: ProgressHook | None) -> Computed:
     """Compute the graph once, locally with threads or on the cluster the config names."""
-    nodes = (graph.totals, graph.transitions, graph.biomass, graph.candidates)
+    nodes = (graph.totals, graph.transitions, graph.biomass, graph.candidates, graph.values, graph.protected)
     with _scheduler(config.compute.scheduler) as client:
         if client is not None:
-            totals, transitions, biomass, candidates = client.compute(nodes, sync=True)
+            totals, transitions, biomass, candidates, values, protected = client.compute(nodes, sync=True)
         else:
             # the threaded scheduler named as a function, not "threads": spares importing dask.distributed
             with _ProgressCallback(progress) if progress else nullcontext():
-                totals, transitions, biomass, candidates = dask.compute(
+                totals, transitions, biomass, candidates, values, protected = dask.compute(
                     nodes, scheduler=dask.threaded.get, num_workers=config.compute.workers)[0]
     if graph.cached is not None:  # an epoch read again for a pair has fresh totals too: equal, either serves
         totals = dict(sorted({**graph.cached.totals, **totals}.items()))
@@ -393,7 +504,10 @@ def compute(graph: RunGraph, *, config: RunConfig, progress: ProgressHook | None
     raw = Cached(totals=totals, transitions=transitions)
     union: dict[int, ZoneValueTotals] = {}
     union_pairs: dict[tuple[int, int], ZoneValueTotals] = {}
+    union_values: dict[tuple[str, int], ZoneClassValues] = {}
     if graph.union_zone is not None:
+        union_values = {key: v.pick(v.zone == graph.union_zone) for key, v in values.items()}
+        values = {key: v.pick(v.zone != graph.union_zone) for key, v in values.items()}
         split = {year: split_zone(t, graph.union_zone) for year, t in totals.items()}
         totals, union = {y: s[0] for y, s in split.items()}, {y: s[1] for y, s in split.items()}
         split_pairs = {pair: split_zone(t, graph.union_zone) for pair, t in transitions.items()}
@@ -401,4 +515,5 @@ def compute(graph: RunGraph, *, config: RunConfig, progress: ProgressHook | None
         union_pairs = {p: s[1] for p, s in split_pairs.items()}
     return Computed(unit_m2=graph.zonal.unit_m2, totals=totals, transitions=transitions, biomass=biomass,
                     biomass_unit_m2=graph.biomass_unit_m2, candidates=candidates, union_totals=union,
-                    union_transitions=union_pairs, raw=raw)
+                    union_transitions=union_pairs, raw=raw, values=values, union_values=union_values,
+                    protected=protected)

@@ -15,6 +15,7 @@ from numpy.typing import NDArray
 
 from pipeline.core.grid import zone_areas_m2
 from pipeline.core.names import CARBON, CHANGE, SOURCES
+from pipeline.core.precision import conservative, relative_half_width
 from pipeline.core.sums import ZoneValueTotals
 from pipeline.core.units import M2_PER_HA
 from pipeline.inputs.carbon_tables import CARBON_ZONE_FIELDS, BiomassInput, CarbonInputs
@@ -33,11 +34,11 @@ def epoch_pairs(years: Sequence[int]) -> list[tuple[int, int]]:
     return list(zip(ordered[:-1], ordered[1:], strict=True))
 
 
-def _forest_classes(inputs: Inputs, carbon: CarbonInputs) -> tuple[str, ...]:
+def forest_classes(inputs: Inputs, carbon: CarbonInputs) -> tuple[str, ...]:
     return inputs.class_map.resolve([carbon.settings.forest_class], key="carbon.forest_class")
 
 
-def _forest_ha(forest_rows: pd.DataFrame, *, year: int, zone_ids: NDArray[np.object_]) -> NDArray[np.float64]:
+def forest_area_ha(forest_rows: pd.DataFrame, *, year: int, zone_ids: NDArray[np.object_]) -> NDArray[np.float64]:
     """Each zone's area (ha) of the forest classes in one epoch, from their class-area rows."""
     sums = forest_rows[forest_rows["year"] == year].groupby("zone_id")["area_ha"].sum()
     return sums.reindex(zone_ids.astype(str), fill_value=0.0).to_numpy(dtype=float)
@@ -45,7 +46,7 @@ def _forest_ha(forest_rows: pd.DataFrame, *, year: int, zone_ids: NDArray[np.obj
 
 def _live_keys(inputs: Inputs, carbon: CarbonInputs) -> set[str]:
     """The pools-table keys whose live biomass a volume record replaces: the forest classes' keys or codes."""
-    forest, pools = _forest_classes(inputs, carbon), carbon.pools
+    forest, pools = forest_classes(inputs, carbon), carbon.pools
     assert pools is not None  # only asked when the pools table supplies the live biomass volume replaces
     if pools.key == "lucode":
         return {str(c) for name in forest for c in inputs.class_map.classes[name]}
@@ -73,7 +74,7 @@ def _epoch_terms(inputs: Inputs, carbon: CarbonInputs, forest_rows: pd.DataFrame
                  year: int, biomass: pd.DataFrame | None, *, source: str, unit_m2: float) -> pd.DataFrame:
     """All terms of one epoch, with the precedence volume > biomass raster > pools table for live biomass."""
     n = len(inputs.zones.ids)
-    forest_ha = _forest_ha(forest_rows, year=year, zone_ids=inputs.zones.ids)
+    forest_ha = forest_area_ha(forest_rows, year=year, zone_ids=inputs.zones.ids)
     records = carbon.volume[carbon.volume["year"] == year] if carbon.volume is not None else None
     volume_zones = np.zeros(n, dtype=bool)
     parts = []
@@ -101,7 +102,7 @@ def _year_terms(inputs: Inputs, carbon: CarbonInputs, computed: Computed, class_
                 notes: list[str]) -> Iterator[tuple[int, pd.DataFrame]]:
     """Each epoch's terms in turn: one epoch at a time keeps 40,000 zones x 20 epochs in memory."""
     by_year = {b.spec.year: b for b in carbon.biomass}
-    forest_rows = class_area[class_area["class"].isin(_forest_classes(inputs, carbon))]
+    forest_rows = class_area[class_area["class"].isin(forest_classes(inputs, carbon))]
     for year in sorted(computed.totals):
         biomass = None
         if year in computed.biomass:
@@ -142,11 +143,25 @@ def tabulate(inputs: Inputs, computed: Computed, *, class_area: pd.DataFrame,
     if area_se is None:  # without an accuracy assessment every interval is the factors' alone: no shares to tell
         stock, change = (frame.drop(columns=list(ct.VAR_SHARES), errors="ignore") for frame in (stock, change))
     stock, sources = ct.cite(stock)
+    stock, change = with_precision(stock, change)
     notes.extend(_unknown_area_se(area_se))
     notes.extend(_method_mix_notes(stock, pairs, ids))
     tables = {CARBON: stock, SOURCES: sources, **({CHANGE: change} if pairs else {})}
     return StageResult(tables=tables, zone_fields=_zone_fields(ids, stock, change, latest=max(computed.totals)),
                        notes=tuple(notes))
+
+
+def with_precision(stock: pd.DataFrame, change: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Each stock and change figure's U (relative half-width of its 90 % interval, %) and the conservative
+    figure of the carbon-market precision rule (core/precision.py)."""
+    stock = stock.assign(u90_pct=100.0 * relative_half_width(stock["co2e_t"], stock["co2e_low_t"],
+                                                              stock["co2e_high_t"]),
+                         conservative_co2e_t=conservative(stock["co2e_t"], stock["co2e_low_t"], stock["co2e_high_t"]))
+    if change.empty:
+        return stock, change
+    figure = (change["co2e_change_t"], change["co2e_change_low_t"], change["co2e_change_high_t"])
+    return stock, change.assign(u90_pct=100.0 * relative_half_width(*figure),
+                                conservative_co2e_change_t=conservative(*figure))
 
 
 def _all_years(kept: list[tuple[pd.DataFrame, pd.DataFrame]]) -> tuple[ct.Evaluated, pd.DataFrame]:

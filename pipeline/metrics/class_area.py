@@ -27,7 +27,7 @@ from pipeline.measure.kernels.zonal import NODATA_CODE, lookup_codes
 from pipeline.metrics.base import StageResult
 
 
-def _class_of_codes(values: NDArray[np.int64], class_map: ClassMap) -> NDArray[np.object_]:
+def class_of_codes(values: NDArray[np.int64], class_map: ClassMap) -> NDArray[np.object_]:
     lookup: dict[int, object] = {**class_map.code_to_class(), **dict.fromkeys(class_map.nodata_codes, NODATA_CLASS)}
     lookup[NODATA_CODE] = NODATA_CLASS
     return lookup_codes(values, lookup)
@@ -35,7 +35,7 @@ def _class_of_codes(values: NDArray[np.int64], class_map: ClassMap) -> NDArray[n
 
 def unmapped_codes(totals: ZoneValueTotals, class_map: ClassMap, *, unit_m2: float) -> dict[int, float]:
     """Codes found inside the zones that the class map does not name, with their area in ha."""
-    classes = _class_of_codes(totals.value, class_map)
+    classes = class_of_codes(totals.value, class_map)
     missing = pd.isna(classes)
     codes, at = np.unique(totals.value[missing], return_inverse=True)
     areas = np.bincount(at, weights=totals.units[missing] * unit_m2 / M2_PER_HA, minlength=len(codes))
@@ -64,7 +64,7 @@ def class_area_table(totals: ZoneValueTotals, *, class_map: ClassMap, zone_ids: 
     the table); their area is 0. `off_raster_m2` is each zone's part outside the raster, counted as nodata.
     """
     names = [*class_map.class_names, NODATA_CLASS]
-    col = pd.Index(names).get_indexer(pd.Index(_class_of_codes(totals.value, class_map)))
+    col = pd.Index(names).get_indexer(pd.Index(class_of_codes(totals.value, class_map)))
     grid = np.zeros((len(zone_ids), len(names)))
     np.add.at(grid, (totals.zone, col), totals.units * unit_m2)
     grid[:, -1] += off_raster_m2

@@ -38,6 +38,26 @@ FIELD_LABELS: dict[str, tuple[str, str]] = {
     "history_checked": ("历史已核查", "History checked"), "note": ("说明", "Note"),
     "target_share_pct": ("目标占比 (%)", "Target share (%)"), "target_area_ha": ("目标面积 (ha)", "Target area (ha)"),
     "target_carbon_t": ("目标碳储量 (t C)", "Target carbon stock (t C)"),
+    # the plan's own indicators and the precision rule
+    "illustrative": ("示例数据（非实测）", "Illustrative input (not measured)"), "level": ("层级", "Level"),
+    "landcover_year": ("地类年份", "Land-cover year"), "observed_ha": ("有效观测面积 (ha)", "Observed area (ha)"),
+    "mean": ("面积加权均值", "Area-weighted mean"), "min": ("最小值", "Minimum"), "max": ("最大值", "Maximum"),
+    "p10": ("10% 分位数", "10 % quantile"), "p50": ("中位数", "Median"), "p90": ("90% 分位数", "90 % quantile"),
+    "grassland_observed_ha": ("草地有效观测面积 (ha)", "Grassland observed (ha)"),
+    "cover_pct": ("草原综合植被盖度（遥感代理, %）", "Grassland vegetation cover (remote-sensing proxy, %)"),
+    "ndvi_soil": ("NDVI 裸土端元", "NDVI of bare soil"), "ndvi_veg": ("NDVI 植被端元", "NDVI of full cover"),
+    "endmembers": ("端元取法", "End-members"), "wetland_ha": ("湿地面积 (ha)", "Wetland area (ha)"),
+    "protected_wetland_ha": ("受保护湿地面积 (ha)", "Protected wetland (ha)"),
+    "protection_pct": ("湿地保护率 (%)", "Wetland protection rate (%)"),
+    "wetland_classes": ("计入湿地的地类", "Classes counted as wetland"),
+    "growing_stock_m3": ("森林蓄积量 (m³)", "Growing stock (m³)"),
+    "grassland_cover_pct": ("草原综合植被盖度（遥感代理, %）", "Grassland vegetation cover (remote-sensing proxy, %)"),
+    "wetland_protection_pct": ("湿地保护率 (%)", "Wetland protection rate (%)"),
+    "growth_m3_per_year": ("年均蓄积增长 (m³/年)", "Growth (m³/yr)"),
+    "u90_pct": ("90% 置信区间相对半宽 U (%)", "U, 90 % half-width relative (%)"),
+    "conservative_co2e_t": ("保守碳储量 (t CO2e, 精度扣减后)", "Conservative stock (t CO2e, after deduction)"),
+    "conservative_co2e_change_t": ("保守碳储量变化 (t CO2e, 精度扣减后)",
+                                   "Conservative change (t CO2e, after deduction)"),
 }
 # the zone layer's area is the zone's own; elsewhere `area_ha` is a class's, a transition's or a parcel's
 LAYER_FIELD_LABELS: dict[str, dict[str, tuple[str, str]]] = {

@@ -39,11 +39,15 @@ from pipeline.core.names import (
     CARBON,
     CHANGE,
     CLASS_AREA,
+    GROWING_STOCK,
     PROGRESS,
+    PROTECTION,
     REGION,
+    VEGETATION,
 )
 from pipeline.files.fonts import cjk_font_family
 from pipeline.metrics.progress import STATUS_LABELS
+from pipeline.present.labels import FIELD_LABELS
 from pipeline.present.palette import class_colours
 
 SINK_LABELS = {"forest": "森林碳汇 forest", "grassland": "草原碳汇 grassland", "wetland": "湿地碳汇 wetland"}
@@ -248,6 +252,29 @@ def carbon_section(zone_id: str, tables: Mapping[str, pd.DataFrame], files: dict
     return "".join(parts)
 
 
+# a zone page's indicator tables: (table, heading, columns shown)
+ZONE_INDICATORS = ((VEGETATION, "草原综合植被盖度（遥感代理） Grassland vegetation cover (remote-sensing proxy)",
+                    ["year", "cover_pct", "grassland_observed_ha", "ndvi_soil", "ndvi_veg", "illustrative"]),
+                   (PROTECTION, "湿地保护率 Wetland protection rate",
+                    ["year", "wetland_ha", "protected_wetland_ha", "protection_pct", "illustrative"]),
+                   (GROWING_STOCK, "森林蓄积量 Forest growing stock",
+                    ["year", "growing_stock_m3", "growth_m3_per_year", "illustrative"]))
+
+
+def indicators_section(zone_id: str, tables: Mapping[str, pd.DataFrame]) -> str:
+    """The zone's series of each plan indicator the run has: cover (a proxy), protection rate, growing stock."""
+    parts = []
+    for name, heading, columns in ZONE_INDICATORS:
+        table = tables.get(name)
+        if table is None or table.empty:
+            continue
+        mine = table[(table["level"] == "zone") & (table["zone_id"].astype(str) == zone_id)][columns]
+        parts += [f"<h3>{heading}</h3>", html_table(mine.assign(illustrative=mine["illustrative"].map(
+            lambda i: "示例数据 ILLUSTRATIVE" if i else "")),
+            headers={c: " ".join(FIELD_LABELS.get(c, (c, ""))).strip() for c in columns}, text=("illustrative",))]
+    return "".join(parts) or '<p class="note">本次运行无规划指标 No plan indicators in this run.</p>'
+
+
 def candidates_section(parcels: pd.DataFrame) -> str:
     if parcels.empty:
         return '<p class="note">无候选地块 No candidate parcels at or above the size threshold.</p>'
@@ -284,6 +311,7 @@ def zone_page(zone_id: str, zone: pd.Series, *, stem: str, tables: Mapping[str, 
             f'<div class="figure"><img src="{stem}_classes.png" alt="class area chart"></div>',
             html_table(latest, headers={"class": "地类 class", "area_ha": "面积 ha", "area_mu": "面积 亩 mu",
                                         "share": "占比 %"}, text=("class",)),
+            "<h2>规划指标 Plan indicators</h2>", indicators_section(zone_id, tables),
             "<h2>碳储量 Carbon</h2>", carbon_section(zone_id, tables, files, stem, title)]
     return page(f"Zone {title}", "".join(body))
 
@@ -362,8 +390,12 @@ def accuracy_page(tables: Mapping[str, pd.DataFrame], files: dict[str, bytes]) -
 
 
 def region_section(indicators: pd.DataFrame) -> str:
-    latest = indicators[indicators["year"] == indicators["year"].max()]
-    shown = latest.assign(indicator=latest["label_zh"] + " " + latest["label_en"])
+    """Each indicator (and sink type) at its latest year; figures from illustrative inputs say so."""
+    latest = indicators.sort_values("year", kind="stable").drop_duplicates(["indicator", "sink_type"], keep="last")
+    latest = latest.sort_index()
+    sink = latest["sink_type"].map(lambda k: f" ({SINK_LABELS.get(k, k)})" if k else "")
+    marked = latest["illustrative"].map(lambda i: " [示例数据 ILLUSTRATIVE input]" if i else "")
+    shown = latest.assign(indicator=latest["label_zh"] + " " + latest["label_en"] + sink + marked)
     shown = shown[["indicator", "unit", "year", "value", "target", "target_year", "pct_of_target", "target_source"]]
     shown = shown.assign(target_year=shown["target_year"].astype("Int64"))
     return html_table(shown, headers={"indicator": "指标 indicator", "unit": "单位 unit", "year": "年份 year",

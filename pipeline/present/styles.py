@@ -18,7 +18,7 @@ import pandas as pd
 
 from pipeline.core.classmaps import LABELS, ClassMap, label
 from pipeline.core.names import CANDIDATES, ZONES
-from pipeline.present.labels import class_text, field_alias
+from pipeline.present.labels import FIELD_LABELS, class_text, field_alias
 from pipeline.present.palette import GREENS, PROGRESS, class_colour, class_colours, palette_entries
 
 QGIS_VERSION = "3.22.16-Białowieża"
@@ -228,6 +228,12 @@ def _labels(fields: Sequence[str], legend: ZoneLegend) -> list[ET.Element]:
     return [] if expression is None else [label_settings(expression)]
 
 
+# zone fields in % shown on fixed 0-25-50-75-100 breaks: (field, style name)
+PERCENT_VIEWS = (("grassland_cover_pct", "zones-grassland-cover"),
+                 ("wetland_protection_pct", "zones-wetland-protection"))
+PERCENT_STYLES = {"zones-progress", *(name for _, name in PERCENT_VIEWS)}
+
+
 def _fields(frame: pd.DataFrame) -> list[str]:
     geometry = frame.geometry.name if isinstance(frame, gpd.GeoDataFrame) else None
     return [str(c) for c in frame.columns if c != geometry]
@@ -245,6 +251,11 @@ def _graduated_views(frame: pd.DataFrame, fields: Sequence[str],
     if "progress_pct" in fields:
         views.append(("zones-progress", "目标完成度 (%) / Progress to target (%)", '"progress_pct"', PROGRESS,
                       pd.to_numeric(frame["progress_pct"], errors="coerce").fillna(0)))
+    for field, name in PERCENT_VIEWS:
+        if field in fields:
+            zh, en = FIELD_LABELS[field]
+            views.append((name, f"{zh} / {en}", field_ref(field), GREENS,
+                          pd.to_numeric(frame[field], errors="coerce").fillna(0)))
     forest = [f"{c}_ha" for c in class_map.with_roles(["forest"]) if f"{c}_ha" in fields]
     if forest and area is not None:
         total = " + ".join(f"coalesce({field_ref(f)}, 0)" for f in forest)
@@ -259,7 +270,7 @@ def graduated_zone_styles(frame: pd.DataFrame, legend: ZoneLegend) -> list[Layer
     fields = _fields(frame)
     styles = []
     for name, title, expression, ramp, values in _graduated_views(frame, fields, legend.class_map):
-        breaks = [0.0, 25.0, 50.0, 75.0, 100.0, max(100.0, float(values.max()) + 1)] if name == "zones-progress" \
+        breaks = [0.0, 25.0, 50.0, 75.0, 100.0, max(100.0, float(values.max()) + 1)] if name in PERCENT_STYLES \
             else equal_breaks(values)
         unit = title.rsplit("(", 1)[-1].rstrip(")")
         ramp_used = ramp if len(breaks) - 1 <= len(ramp) else ramp[-1:] * (len(breaks) - 1)

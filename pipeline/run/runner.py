@@ -47,7 +47,19 @@ from pipeline.inputs.check import Inputs, check_inputs, input_files
 from pipeline.inputs.landcover import epoch_nodata
 from pipeline.measure.graph import Cached, Computed, ProgressHook, build_graph, compute
 from pipeline.measure.reuse import Reused, cache_keys, load_cached, to_store
-from pipeline.metrics import accuracy, candidates, carbon, class_area, progress, region, transitions
+from pipeline.metrics import (
+    accuracy,
+    candidates,
+    carbon,
+    class_area,
+    growing_stock,
+    progress,
+    protection,
+    region,
+    transitions,
+    values,
+    vegetation,
+)
 from pipeline.metrics.base import StageResult
 from pipeline.metrics.zone_layer import zone_layer
 from pipeline.present import report
@@ -74,8 +86,12 @@ def run_stages(inputs: Inputs, computed: Computed) -> list[StageResult]:
     long = areas.tables[CLASS_AREA]
     assessed = accuracy.tabulate(inputs, computed, class_area=long)
     stock = carbon.tabulate(inputs, computed, class_area=long, area_se=assessed.tables.get(ZONE_ACCURACY))
-    return [areas, assessed, stock, transitions.tabulate(inputs, computed),
-            region.tabulate(inputs, computed, class_area=long),
+    indicators = [values.tabulate(inputs, computed), vegetation.tabulate(inputs, computed),
+                  protection.tabulate(inputs, computed, class_area=long),
+                  growing_stock.tabulate(inputs, class_area=long)]
+    made = {name: table for result in indicators for name, table in result.tables.items()}
+    return [areas, assessed, stock, transitions.tabulate(inputs, computed), *indicators,
+            region.tabulate(inputs, computed, class_area=long, stages=made),
             progress.tabulate(inputs, class_area=long, carbon=stock.tables.get(CARBON)),
             candidates.tabulate(inputs, computed)]
 
@@ -191,6 +207,8 @@ def run(config: RunConfig, *, overwrite: bool = False, progress: ProgressHook | 
                         notes=[*inputs.notes, *remote, *reused.notes, *stage_notes, *book_notes],
                         timings={"check_s": checked - started, "compute_s": done - checked})
     record["reused"] = reused.listed
+    for result in results:
+        record.update(result.record)
     _write(inputs, layers, sheets, record, cache=to_store(keys, computed), made_by=reused.made_by, extras=extras)
     tables = {name: frame for name, frame in layers.items() if name != ZONES}
     return RunResult(out_dir=config.output.dir, tables=tables, zones=layers[ZONES], record=record)

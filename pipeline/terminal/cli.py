@@ -14,9 +14,11 @@ from rich.console import Console
 from rich.text import Text
 
 from pipeline.core.errors import INTERRUPTED_EXIT, SinkzoneError
-from pipeline.core.names import GPKG_NAME, RUN_RECORD
+from pipeline.core.names import GPKG_NAME, REGION, RUN_RECORD
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from pipeline.measure.graph import ProgressHook
 
 # The commands import the pipeline (dask, geopandas, matplotlib...) only when they run, so `sinkzone
@@ -161,6 +163,20 @@ def run(
         return
     _say("done:", "green", f"{result.out_dir / GPKG_NAME} and {result.out_dir / RUN_RECORD} "
          f"({len(result.zones)} zones)")
+    if REGION in result.tables:
+        _print_targets(result.tables[REGION])
+
+
+def _print_targets(indicators: pd.DataFrame) -> None:
+    """One line per region indicator that has a target, at its latest year, against that target."""
+    targeted = indicators[indicators["target"].notna()].sort_values("year", kind="stable")
+    for row in targeted.drop_duplicates(["indicator", "sink_type"], keep="last").sort_index().to_dict("records"):
+        name = f"{row['label_zh']} {row['label_en']}" + (f" ({row['sink_type']})" if row["sink_type"] else "")
+        value = "no data" if row["value"] != row["value"] else f"{row['value']:,.2f} {row['unit']}"
+        share = "" if row["pct_of_target"] != row["pct_of_target"] else f", {row['pct_of_target']:,.1f} % of it"
+        marked = " [ILLUSTRATIVE input]" if row["illustrative"] else ""
+        _say("indicator:", "cyan", f"{name} {row['year']}: {value}; target {row['target']:,.2f} {row['unit']} by "
+             f"{int(row['target_year'])}{share}{marked}")
 
 
 @app.command()

@@ -89,7 +89,7 @@ def split_pair_codes(pairs: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArr
     return (pairs - second) >> 32, second
 
 
-def _dense_rank(values: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+def dense_rank(values: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
     """Distinct values and each value's rank; a counting pass when the range is small, else a sort."""
     if len(values) == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
@@ -172,7 +172,7 @@ def block_codes(block: NDArray, *, nodata: float | None) -> Codes:
     flat = block.ravel()
     if flat.dtype.kind == "u" and flat.dtype.itemsize <= 2 and len(flat) and int(flat.max()) < DIRECT_CODES:
         return Codes(cells=flat, values=_mark_nodata(np.arange(int(flat.max()) + 1, dtype=np.int64), nodata))
-    values, cells = _dense_rank(flat.astype(np.int64))
+    values, cells = dense_rank(flat.astype(np.int64))
     return Codes(cells=cells, values=_mark_nodata(values, nodata))
 
 
@@ -194,7 +194,7 @@ def transition_codes(first: Codes, second: Codes) -> Codes:
     np.add(cells, second.cells, out=cells, casting="unsafe")
     if len(values) <= DIRECT_CODES:
         return Codes(cells=cells, values=values)
-    present, ranked = _dense_rank(cells.astype(np.int64, copy=False))
+    present, ranked = dense_rank(cells.astype(np.int64, copy=False))
     return Codes(cells=ranked, values=values[present])
 
 
