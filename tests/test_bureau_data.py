@@ -399,6 +399,20 @@ def test_workbook_keeps_text_literal(tmp_path: Path) -> None:
     assert rows == [("名称", "area_ha"), ("=1+1", 1.5), ("东河", None)]
 
 
+def test_workbook_cells_keep_their_type(tmp_path: Path) -> None:
+    # text that looks like a number or a link stays text; True stays a boolean beside the number 1 in one column;
+    # 2**60 (past a double's 2**53) leaves as its digits
+    frame = pd.DataFrame({"text": ["+1", "http://x.example", "007"], "mixed": [True, 1, None],
+                          "code": [2**60, 3, 4]})
+    write_workbook(tmp_path / "t.xlsx", {"zones": frame})
+    sheet = openpyxl.load_workbook(tmp_path / "t.xlsx").active
+    rows = [[(c.value, c.data_type) for c in row] for row in sheet.iter_rows(min_row=2)]
+    assert rows == [[("+1", "s"), (True, "b"), ("1152921504606846976", "s")],
+                    [("http://x.example", "s"), (1, "n"), (3, "n")],
+                    [("007", "s"), (None, "n"), (4, "n")]]
+    assert not sheet._hyperlinks
+
+
 def test_zone_flags_on_the_command_line() -> None:
     result = CliRunner().invoke(cli.app, ["run", "--help"], terminal_width=200)
     assert "--zones-layer" in result.output

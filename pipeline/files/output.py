@@ -10,21 +10,20 @@ import os
 import shutil
 import warnings
 import zipfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
 import numpy as np
-import openpyxl
 import pandas as pd
 import pyogrio
 import pyogrio.errors
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+import xlsxwriter
+from xlsxwriter.worksheet import Worksheet
 
 from pipeline.core.errors import OutputError
-from pipeline.core.literal import cell_text, exact_number
+from pipeline.core.literal import EXCEL_ROWS, cell_text, exact_number
 from pipeline.core.names import GPKG_NAME, OUTPUT_MARKER, PROJECT_NAME, RUN_RECORD, STYLE_TABLE
 
 log = logging.getLogger(__name__)
@@ -111,10 +110,10 @@ def write_files(folder: Path, files: Mapping[str, bytes]) -> None:
         target.write_bytes(content)
 
 
-_EXCEL_ROWS = 1_048_576  # rows of one worksheet, the header included
+_WRITE = {bool: "write_boolean", int: "write_number", float: "write_number", str: "write_string"}
 
 
-def _cell(sheet: WriteOnlyWorksheet, value: object) -> object:
+def _cell(value: object) -> bool | int | float | str | None:
     """A value as Excel should hold it: gaps empty, numbers as numbers (integers past a double's exact range as
     text), text always as literal text (never a formula, control characters replaced; core/literal.py)."""
     if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
@@ -125,19 +124,38 @@ def _cell(sheet: WriteOnlyWorksheet, value: object) -> object:
         value = exact_number(value)
         if not isinstance(value, str):
             return value
-    cell = WriteOnlyCell(sheet, value=cell_text(str(value))[0])
-    cell.data_type = "s"
-    return cell
+    return cell_text(str(value))[0]
+
+
+def _column(values: pd.Series) -> list[bool | int | float | str | None]:
+    """A column's cells; text is cleaned once per distinct value (a class name repeats on every row)."""
+    if pd.api.types.is_float_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype):
+        return [_cell(v) for v in values.tolist()]
+    seen: dict[tuple[type, object], bool | int | float | str | None] = {}  # keyed by type too: True is not 1
+    return [seen[k] if (k := (type(v), v)) in seen else seen.setdefault(k, _cell(v)) for v in values.tolist()]
 
 
 def write_workbook(path: Path, sheets: Mapping[str, pd.DataFrame]) -> None:
-    """One worksheet per table; a table longer than a worksheet goes on over `<name> (2)`, `<name> (3)` ..."""
-    book = openpyxl.Workbook(write_only=True)
-    per_sheet = _EXCEL_ROWS - 1
-    for name, frame in sheets.items():
-        for part, start in enumerate(range(0, max(len(frame), 1), per_sheet), start=1):
-            sheet = book.create_sheet(name if part == 1 else f"{name} ({part})")
-            sheet.append([_cell(sheet, c) for c in frame.columns])
-            for row in frame.iloc[start:start + per_sheet].itertuples(index=False):
-                sheet.append([_cell(sheet, v) for v in row])
-    book.save(path)
+    """One worksheet per table; a table longer than a worksheet goes on over `<name> (2)`, `<name> (3)` ...
+
+    Streamed (XlsxWriter's constant-memory mode writes each row to disk as it is done), every cell written with
+    its type's own call: text through write_string, so no text ever becomes a formula, a number or a link."""
+    per_sheet = EXCEL_ROWS - 1
+    with xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_formulas": False,
+                                         "strings_to_numbers": False, "strings_to_urls": False,
+                                         "nan_inf_to_errors": True}) as book:
+        for name, frame in sheets.items():
+            for part, start in enumerate(range(0, max(len(frame), 1), per_sheet), start=1):
+                sheet = book.add_worksheet(name if part == 1 else f"{name} ({part})")
+                rows = frame.iloc[start:start + per_sheet]
+                _write_rows(sheet, [[_cell(c) for c in frame.columns],
+                                    *zip(*(_column(rows[c]) for c in rows.columns), strict=True)])
+
+
+def _write_rows(sheet: Worksheet, rows: Iterable[Sequence[bool | int | float | str | None]]) -> None:
+    """Row by row, left to right: the order constant-memory mode needs."""
+    writers = {kind: getattr(sheet, method) for kind, method in _WRITE.items()}
+    for r, row in enumerate(rows):
+        for c, value in enumerate(row):
+            if value is not None:
+                writers[type(value)](r, c, value)

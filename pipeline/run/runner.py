@@ -219,7 +219,10 @@ def _write(inputs: Inputs, layers: Mapping[str, pd.DataFrame], sheets: Mapping[s
         write_files(folder, mosaic)
         write_qgis_package(folder, styles=style_frame(package.style_rows), project_xml=package.project_xml,
                            record=record)
+        started = time.perf_counter()
         write_workbook(folder / WORKBOOK_NAME, sheets)
+        log.info("wrote %s (%s rows) in %.2f s", WORKBOOK_NAME, f"{sum(len(s) for s in sheets.values()):,}",
+                 time.perf_counter() - started)
         write_totals(folder / CACHE_DIR, cache, run_id=str(record["run_id"]), made_by=made_by)
         if report_files is not None:
             write_files(folder / REPORT_DIR, report_files)
