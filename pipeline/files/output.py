@@ -10,7 +10,7 @@ import os
 import shutil
 import warnings
 import zipfile
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +19,11 @@ import numpy as np
 import pandas as pd
 import pyogrio
 import pyogrio.errors
-import xlsxwriter
-from xlsxwriter.worksheet import Worksheet
 
 from pipeline.core.errors import OutputError
 from pipeline.core.literal import EXCEL_ROWS, cell_text, exact_number
 from pipeline.core.names import GPKG_NAME, OUTPUT_MARKER, PROJECT_NAME, RUN_RECORD, STYLE_TABLE
+from pipeline.files.xlsx import EMPTY, bool_cell, number_cell, text_cell, write_xlsx
 
 log = logging.getLogger(__name__)
 
@@ -110,52 +109,48 @@ def write_files(folder: Path, files: Mapping[str, bytes]) -> None:
         target.write_bytes(content)
 
 
-_WRITE = {bool: "write_boolean", int: "write_number", float: "write_number", str: "write_string"}
-
-
-def _cell(value: object) -> bool | int | float | str | None:
-    """A value as Excel should hold it: gaps empty, numbers as numbers (integers past a double's exact range as
-    text), text always as literal text (never a formula, control characters replaced; core/literal.py)."""
+def _cell(value: object) -> str:
+    """A value's cell as Excel should hold it: gaps empty, numbers as numbers (integers past a double's exact range
+    as text), text always as literal text (never a formula, control characters replaced; core/literal.py)."""
     if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
-        return None
+        return EMPTY
     if isinstance(value, np.generic):
         value = value.item()
-    if isinstance(value, bool | int | float):
+    if isinstance(value, bool):
+        return bool_cell(value)
+    if isinstance(value, int | float):
         value = exact_number(value)
         if not isinstance(value, str):
-            return value
-    return cell_text(str(value))[0]
+            return number_cell(value)
+    return text_cell(cell_text(str(value))[0])
 
 
-def _column(values: pd.Series) -> list[bool | int | float | str | None]:
-    """A column's cells; text is cleaned once per distinct value (a class name repeats on every row)."""
-    if pd.api.types.is_float_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype):
-        return [_cell(v) for v in values.tolist()]
-    seen: dict[tuple[type, object], bool | int | float | str | None] = {}  # keyed by type too: True is not 1
+def _column(values: pd.Series) -> list[str]:
+    """A column's cells: floats formatted in one pass, anything else once per distinct value (a class name
+    repeats on every row)."""
+    if pd.api.types.is_float_dtype(values.dtype):
+        numbers = values.to_numpy(dtype=np.float64, na_value=np.nan)
+        cells = [f"<c><v>{v!r}</v></c>" for v in numbers.tolist()]
+        for at in np.flatnonzero(~np.isfinite(numbers)):
+            cells[at] = _cell(float(numbers[at]))
+        return cells
+    seen: dict[tuple[type, object], str] = {}  # keyed by type too: True is not 1
     return [seen[k] if (k := (type(v), v)) in seen else seen.setdefault(k, _cell(v)) for v in values.tolist()]
 
 
 def write_workbook(path: Path, sheets: Mapping[str, pd.DataFrame]) -> None:
     """One worksheet per table; a table longer than a worksheet goes on over `<name> (2)`, `<name> (3)` ...
 
-    Streamed (XlsxWriter's constant-memory mode writes each row to disk as it is done), every cell written with
-    its type's own call: text through write_string, so no text ever becomes a formula, a number or a link."""
+    Streamed (files/xlsx.py): a worksheet's rows are formatted column by column and deflated in batches."""
     per_sheet = EXCEL_ROWS - 1
-    with xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_formulas": False,
-                                         "strings_to_numbers": False, "strings_to_urls": False,
-                                         "nan_inf_to_errors": True}) as book:
-        for name, frame in sheets.items():
-            for part, start in enumerate(range(0, max(len(frame), 1), per_sheet), start=1):
-                sheet = book.add_worksheet(name if part == 1 else f"{name} ({part})")
-                rows = frame.iloc[start:start + per_sheet]
-                _write_rows(sheet, [[_cell(c) for c in frame.columns],
-                                    *zip(*(_column(rows[c]) for c in rows.columns), strict=True)])
+    parts: dict[str, Iterable[Sequence[str]]] = {}
+    for name, frame in sheets.items():
+        for part, start in enumerate(range(0, max(len(frame), 1), per_sheet), start=1):
+            parts[name if part == 1 else f"{name} ({part})"] = _rows(frame.iloc[start:start + per_sheet])
+    write_xlsx(path, parts)
 
 
-def _write_rows(sheet: Worksheet, rows: Iterable[Sequence[bool | int | float | str | None]]) -> None:
-    """Row by row, left to right: the order constant-memory mode needs."""
-    writers = {kind: getattr(sheet, method) for kind, method in _WRITE.items()}
-    for r, row in enumerate(rows):
-        for c, value in enumerate(row):
-            if value is not None:
-                writers[type(value)](r, c, value)
+def _rows(frame: pd.DataFrame) -> Iterator[Sequence[str]]:
+    """The header, then the rows; formatted when the worksheet is written, so one worksheet's cells are held."""
+    yield [_cell(c) for c in frame.columns]
+    yield from zip(*(_column(frame[c]) for c in frame.columns), strict=True)
