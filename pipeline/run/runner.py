@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import pandas as pd
@@ -50,9 +50,11 @@ from pipeline.measure.reuse import Reused, cache_keys, load_cached, to_store
 from pipeline.metrics import accuracy, candidates, carbon, class_area, progress, region, transitions
 from pipeline.metrics.base import StageResult
 from pipeline.metrics.zone_layer import zone_layer
-from pipeline.present import report
 from pipeline.present.qgis_project import build_package, style_frame
 from pipeline.present.workbook import workbook_sheets
+
+if TYPE_CHECKING:
+    from pipeline.present import report
 
 log = logging.getLogger(__name__)
 _MAP_SIDE = 600  # cells a side of a report map: a picture, never used for areas
@@ -253,12 +255,16 @@ def _report_layout(inputs: Inputs) -> tuple[report.Layout, str] | None:
     settings = inputs.config.report
     if settings is None or not settings.enabled:
         return None
+    from pipeline.present import report  # matplotlib: loaded only by the runs that make a report
+
     return report.report_layout(len(inputs.zones.ids), group_field=settings.group_field,
                                 max_zone_pages=settings.max_zone_pages)
 
 
 def _report_maps(inputs: Inputs, layout: report.Layout) -> dict[str, report.MapData]:
     """A decimated map of the latest land cover around each zone, or each group's zones; none for a table."""
+    from pipeline.present.report import MapData
+
     latest = inputs.config.landcover[-1]
     nodata = epoch_nodata(latest, inputs.rasters[-1])
     source = raster_source(latest.path)  # a tile pattern reads through its VRT
@@ -273,7 +279,7 @@ def _report_maps(inputs: Inputs, layout: report.Layout) -> dict[str, report.MapD
     for name, (xmin, ymin, xmax, ymax) in extents.items():
         data, transform = read_preview(source, bounds=padded_bounds((xmin, ymin, xmax, ymax), margin=_MAP_MARGIN),
                                        max_side=_MAP_SIDE)
-        maps[name] = report.MapData(data=data, transform=transform, nodata=nodata, crs=inputs.grid.crs)
+        maps[name] = MapData(data=data, transform=transform, nodata=nodata, crs=inputs.grid.crs)
     return maps
 
 
@@ -283,6 +289,8 @@ def _report(inputs: Inputs, layers: Mapping[str, pd.DataFrame]) -> dict[str, byt
     if chosen is None:
         return None
     layout, note = chosen
+    from pipeline.present import report
+
     zones = layers[ZONES]
     assert isinstance(zones, gpd.GeoDataFrame)
     tables = {name: frame for name, frame in layers.items() if name != ZONES}
