@@ -33,15 +33,20 @@ def _present(cells: NDArray[np.integer], n_codes: int) -> NDArray[np.bool_]:  # 
 
 
 @numba.njit(nogil=True, cache=True)
-def _add_cell(cells: NDArray[np.integer], cell: int, zone: int, units: int, lut: NDArray[np.int64],
-              sizes: NDArray[np.int64], pairs: NDArray[np.int64], by_epoch: NDArray[np.int64],
-              by_pair: NDArray[np.int64], compact: NDArray[np.int64]) -> None:  # pragma: no cover - compiled
+def _add_run(cells: NDArray[np.integer], start: int, stop: int, zone: int, units: int, lut: NDArray[np.int64],
+             sizes: NDArray[np.int64], pairs: NDArray[np.int64], by_epoch: NDArray[np.int64],
+             by_pair: NDArray[np.int64]) -> None:  # pragma: no cover - compiled
+    """Cells start .. stop-1 (flat) of one zone, each weighing `units`: an epoch, then a pair, at a time, so each
+    inner loop reads one block and adds into one zone's row of one table."""
     for e in range(cells.shape[0]):
-        compact[e] = lut[e, cells[e, cell]]
-        by_epoch[e, zone, compact[e]] += units
+        table, codes, place = by_epoch[e, zone], cells[e], lut[e]
+        for cell in range(start, stop):
+            table[place[codes[cell]]] += units
     for p in range(pairs.shape[0]):
-        first, second = pairs[p, 0], pairs[p, 1]
-        by_pair[p, zone, compact[first] * sizes[second] + compact[second]] += units
+        table, first, second = by_pair[p, zone], cells[pairs[p, 0]], cells[pairs[p, 1]]
+        first_place, second_place, n_second = lut[pairs[p, 0]], lut[pairs[p, 1]], sizes[pairs[p, 1]]
+        for cell in range(start, stop):
+            table[first_place[first[cell]] * n_second + second_place[second[cell]]] += units
 
 
 @numba.njit(nogil=True, cache=True)
@@ -50,17 +55,17 @@ def _add_units(cells: NDArray[np.integer], width: int, lut: NDArray[np.int64], s
                r_stop: NDArray[np.int32], r_zone: NDArray[np.int64], row_units: NDArray[np.int64],
                b_cell: NDArray[np.int64], b_zone: NDArray[np.int64], b_units: NDArray[np.int64],
                n_zones: int) -> tuple[NDArray[np.int64], NDArray[np.int64]]:  # pragma: no cover - compiled
-    """Units by (epoch, zone, code) and by (pair, zone, from code x to codes + to code)."""
+    """Units by (epoch, zone, code) and by (pair, zone, from code x to codes + to code), in one pass over the
+    chunk's interior runs and boundary cells."""
     stride = sizes.max()
     by_epoch = np.zeros((cells.shape[0], n_zones, stride), dtype=np.int64)
     by_pair = np.zeros((pairs.shape[0], n_zones, stride * stride), dtype=np.int64)
-    compact = np.zeros(cells.shape[0], dtype=np.int64)
     for i in range(r_row.shape[0]):
         first = r_row[i] * width
-        for cell in range(first + r_start[i], first + r_stop[i]):
-            _add_cell(cells, cell, r_zone[i], row_units[r_row[i]], lut, sizes, pairs, by_epoch, by_pair, compact)
+        _add_run(cells, first + r_start[i], first + r_stop[i], r_zone[i], row_units[r_row[i]], lut, sizes, pairs,
+                 by_epoch, by_pair)
     for j in range(b_cell.shape[0]):
-        _add_cell(cells, b_cell[j], b_zone[j], b_units[j], lut, sizes, pairs, by_epoch, by_pair, compact)
+        _add_run(cells, b_cell[j], b_cell[j] + 1, b_zone[j], b_units[j], lut, sizes, pairs, by_epoch, by_pair)
     return by_epoch, by_pair
 
 
