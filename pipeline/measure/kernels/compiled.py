@@ -1,5 +1,6 @@
 """The zonal kernel compiled (numba): one pass over a chunk's covered cells adds each cell's integer area units
-into a (zone, code) table for every epoch and every transition pair at once, with no temporary arrays.
+into a (zone, code) table for every epoch and every transition pair, with no array per cell (the numpy kernel
+builds bin keys for every covered cell, per epoch).
 
 The numpy kernel in zonal.py is the reference: both add the same integers (a whole cell weighs its row's
 units, a boundary cell its rounded share of them), so their totals are bit-identical (tests/test_kernels.py).
