@@ -47,13 +47,16 @@ def test_a_hand_counted_chunk() -> None:
 
 @st.composite
 def epochs(draw: st.DrawFn, height: int, width: int) -> tuple[list[np.ndarray], tuple[float | None, ...]]:
-    """2 to 4 epochs of one product: small unsigned codes (counted as they are) or signed ones with a -1 class
-    (ranked), some cells nodata."""
+    """2 to 4 epochs of one product: small unsigned codes (counted as they are), a few codes spread over a byte,
+    or signed ones with a -1 class (ranked); some cells nodata."""
     n = draw(st.integers(2, 4))
     rng = np.random.default_rng(draw(st.integers(0, 2**16)))
-    if draw(st.booleans()):
-        blocks = [rng.integers(0, 6, (height, width)).astype(np.uint8) for _ in range(n)]
-        return blocks, (0.0,) * n
+    kind = draw(st.sampled_from(["small", "sparse", "signed"]))
+    if kind == "small":
+        return [rng.integers(0, 6, (height, width)).astype(np.uint8) for _ in range(n)], (0.0,) * n
+    if kind == "sparse":  # WorldCover-like: few codes spread up to 100, nodata 255
+        legend = np.array([10, 20, 30, 80, 95, 100, 255], dtype=np.uint8)
+        return [legend[rng.integers(0, len(legend), (height, width))] for _ in range(n)], (255.0,) * n
     return [rng.integers(-1, 40, (height, width)).astype(np.int64) for _ in range(n)], (7.0,) * n
 
 

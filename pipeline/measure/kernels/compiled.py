@@ -70,20 +70,20 @@ def _add_units(cells: NDArray[np.integer], width: int, lut: NDArray[np.int64], s
     return by_epoch, by_pair
 
 
-def fits(codes: Sequence[Codes], cov: Coverage, n_pairs: int) -> bool:
-    """Whether the compiled kernel's tables stay small for these blocks (codes held, zones covered, pairs)."""
-    stride = max(len(c.values) for c in codes)
-    n_zones = len(np.unique(np.concatenate([cov.r_zone, cov.b_zone])))
-    return 8 * n_zones * stride * (len(codes) + n_pairs * stride) <= MAX_TABLE_BYTES
+def _layout(codes: Sequence[Codes]) -> tuple[NDArray[np.integer], NDArray[np.int64], list[NDArray[np.int64]]]:
+    """The blocks' cells stacked, each code's place among the codes its block holds, and those codes' values.
 
-
-def compiled_totals(cov: Coverage, row_units: NDArray[np.float64], codes: Sequence[Codes],
-                    pairs: tuple[tuple[int, int], ...]) -> tuple[ZoneValueTotals, ...]:
-    """Totals of each epoch's codes, then of each (from, to) pair, as zonal.chunk_totals gives them."""
+    Tables are laid out by the codes held, not by the codes' range: WorldCover's 11 classes span 10 to 100."""
     cells = np.stack([c.cells for c in codes])
     seen = _present(cells, max(len(c.values) for c in codes))
-    lut = np.cumsum(seen, axis=1) - 1  # each held code's place among the codes its block holds
-    values = [c.values[s[:len(c.values)]] for c, s in zip(codes, seen, strict=True)]
+    lut = np.cumsum(seen, axis=1) - 1
+    return cells, lut, [c.values[s[:len(c.values)]] for c, s in zip(codes, seen, strict=True)]
+
+
+def compiled_totals(cov: Coverage, row_units: NDArray[np.float64], cells: NDArray[np.integer],
+                    lut: NDArray[np.int64], values: list[NDArray[np.int64]],
+                    pairs: tuple[tuple[int, int], ...]) -> tuple[ZoneValueTotals, ...]:
+    """Totals of each epoch's codes, then of each (from, to) pair, as zonal.chunk_totals gives them."""
     sizes = np.array([len(v) for v in values], dtype=np.int64)
     zones, local = np.unique(np.concatenate([cov.r_zone, cov.b_zone]), return_inverse=True)
     r_zone, b_zone = local[:len(cov.r_zone)].astype(np.int64), local[len(cov.r_zone):].astype(np.int64)
@@ -109,7 +109,9 @@ def compiled_chunk_totals(cov: Coverage, row_units: NDArray[np.float64], blocks:
 
     The compiled pass reads every epoch's block of the chunk at once (one byte a cell for most products)."""
     held = list(blocks)
-    codes = [block_codes(block, nodata=nd) for block, nd in zip(held, nodata, strict=True)]
-    if not fits(codes, cov, len(pairs)):
+    cells, lut, values = _layout([block_codes(block, nodata=nd) for block, nd in zip(held, nodata, strict=True)])
+    stride = max(len(v) for v in values)
+    n_zones = len(np.unique(np.concatenate([cov.r_zone, cov.b_zone])))
+    if 8 * n_zones * stride * (len(values) + len(pairs) * stride) > MAX_TABLE_BYTES:
         return chunk_totals(cov, row_units, held, nodata, pairs=pairs)
-    return compiled_totals(cov, row_units, codes, pairs)
+    return compiled_totals(cov, row_units, cells, lut, values, pairs)
