@@ -400,6 +400,33 @@ def test_workbook_keeps_text_literal(tmp_path: Path) -> None:
     assert rows == [("名称", "area_ha"), ("=1+1", 1.5), ("东河", None)]
 
 
+def test_workbook_opens_in_gdal_as_qgis_reads_it(tmp_path: Path) -> None:
+    # GDAL's XLSX driver (what QGIS opens tables.xlsx with) is a second reader besides openpyxl: gaps keep the
+    # next cell in its column, sheets keep their names, text with markup characters stays whole
+    frame = pd.DataFrame({"zone_id": ["A<1>", "B & C"], "area_ha": [np.nan, 2.5], "class": ["林地", "草地"]})
+    write_workbook(tmp_path / "t.xlsx", {"zone_class_area": frame, "zones": frame.iloc[:1]})
+    assert [name for name, _ in pyogrio.list_layers(tmp_path / "t.xlsx")] == ["zone_class_area", "zones"]
+    read = pyogrio.read_dataframe(tmp_path / "t.xlsx", layer="zone_class_area", read_geometry=False)
+    assert read["zone_id"].tolist() == ["A<1>", "B & C"]
+    assert read["class"].tolist() == ["林地", "草地"]
+    assert pd.isna(read["area_ha"][0])
+    assert read["area_ha"][1] == 2.5
+
+
+def test_workbook_cells_keep_their_type(tmp_path: Path) -> None:
+    # text that looks like a number or a link stays text; True stays a boolean beside the number 1 in one column;
+    # 2**60 (past a double's 2**53) leaves as its digits
+    frame = pd.DataFrame({"text": ["+1", "http://x.example", "007"], "mixed": [True, 1, None],
+                          "code": [2**60, 3, 4]})
+    write_workbook(tmp_path / "t.xlsx", {"zones": frame})
+    sheet = openpyxl.load_workbook(tmp_path / "t.xlsx").active
+    rows = [[(c.value, c.data_type) for c in row] for row in sheet.iter_rows(min_row=2)]
+    assert rows == [[("+1", "s"), (True, "b"), ("1152921504606846976", "s")],
+                    [("http://x.example", "s"), (1, "n"), (3, "n")],
+                    [("007", "s"), (None, "n"), (4, "n")]]
+    assert not sheet._hyperlinks
+
+
 def test_zone_flags_on_the_command_line() -> None:
     result = CliRunner().invoke(cli.app, ["run", "--help"], terminal_width=200)
     assert "--zones-layer" in result.output

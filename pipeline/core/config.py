@@ -12,6 +12,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from pipeline.core.classmaps import BUILTIN_NAMES, ClassMap
+from pipeline.core.literal import EXCEL_ROWS
 
 
 class _Frozen(BaseModel):
@@ -71,9 +72,9 @@ class Compute(_Frozen):
 
 class Output(_Frozen):
     dir: Path
-    # tables.xlsx holds the tables up to this many rows; longer ones (a 小班 layer's carbon table runs to
-    # millions of rows, minutes for Excel to write and to open) stay in the GeoPackage only
-    workbook_max_rows: int = Field(default=200_000, ge=0)
+    # tables.xlsx holds the tables up to this many rows, by default what one Excel worksheet shows under its header;
+    # longer ones (a 小班 layer's carbon table runs to millions of rows) stay in the GeoPackage only
+    workbook_max_rows: int = Field(default=EXCEL_ROWS - 1, ge=0)
 
 
 class FactorRange(_Frozen):

@@ -16,6 +16,7 @@ import math
 import re
 
 EXCEL_CELL_CHARS = 32_767
+EXCEL_ROWS = 1_048_576  # rows of one worksheet, the header included: what Excel opens
 EXACT_INTEGER = 2**53 - 1  # the largest integer every double (Excel's only number type) holds exactly
 _LINE_BREAKS = re.compile("[\x0b\x0c\u2028\u2029]")
 _CONTROLS = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f\ufffe\uffff]")

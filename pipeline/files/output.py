@@ -10,22 +10,20 @@ import os
 import shutil
 import warnings
 import zipfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
 import numpy as np
-import openpyxl
 import pandas as pd
 import pyogrio
 import pyogrio.errors
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from pipeline.core.errors import OutputError
-from pipeline.core.literal import cell_text, exact_number
+from pipeline.core.literal import EXCEL_ROWS, cell_text, exact_number
 from pipeline.core.names import GPKG_NAME, OUTPUT_MARKER, PROJECT_NAME, RUN_RECORD, STYLE_TABLE
+from pipeline.files.xlsx import EMPTY, bool_cell, number_cell, text_cell, write_xlsx
 
 log = logging.getLogger(__name__)
 
@@ -111,33 +109,48 @@ def write_files(folder: Path, files: Mapping[str, bytes]) -> None:
         target.write_bytes(content)
 
 
-_EXCEL_ROWS = 1_048_576  # rows of one worksheet, the header included
-
-
-def _cell(sheet: WriteOnlyWorksheet, value: object) -> object:
-    """A value as Excel should hold it: gaps empty, numbers as numbers (integers past a double's exact range as
-    text), text always as literal text (never a formula, control characters replaced; core/literal.py)."""
+def _cell(value: object) -> str:
+    """A value's cell as Excel should hold it: gaps empty, numbers as numbers (integers past a double's exact range
+    as text), text always as literal text (never a formula, control characters replaced; core/literal.py)."""
     if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
-        return None
+        return EMPTY
     if isinstance(value, np.generic):
         value = value.item()
-    if isinstance(value, bool | int | float):
+    if isinstance(value, bool):
+        return bool_cell(value)
+    if isinstance(value, int | float):
         value = exact_number(value)
         if not isinstance(value, str):
-            return value
-    cell = WriteOnlyCell(sheet, value=cell_text(str(value))[0])
-    cell.data_type = "s"
-    return cell
+            return number_cell(value)
+    return text_cell(cell_text(str(value))[0])
+
+
+def _column(values: pd.Series) -> list[str]:
+    """A column's cells: floats formatted in one pass, anything else once per distinct value (a class name
+    repeats on every row)."""
+    if pd.api.types.is_float_dtype(values.dtype):
+        numbers = values.to_numpy(dtype=np.float64, na_value=np.nan)
+        cells = [f"<c><v>{v!r}</v></c>" for v in numbers.tolist()]
+        for at in np.flatnonzero(~np.isfinite(numbers)):
+            cells[at] = _cell(float(numbers[at]))
+        return cells
+    seen: dict[tuple[type, object], str] = {}  # keyed by type too: True is not 1
+    return [seen[k] if (k := (type(v), v)) in seen else seen.setdefault(k, _cell(v)) for v in values.tolist()]
 
 
 def write_workbook(path: Path, sheets: Mapping[str, pd.DataFrame]) -> None:
-    """One worksheet per table; a table longer than a worksheet goes on over `<name> (2)`, `<name> (3)` ..."""
-    book = openpyxl.Workbook(write_only=True)
-    per_sheet = _EXCEL_ROWS - 1
+    """One worksheet per table; a table longer than a worksheet goes on over `<name> (2)`, `<name> (3)` ...
+
+    Streamed (files/xlsx.py): a worksheet's rows are formatted column by column and deflated in batches."""
+    per_sheet = EXCEL_ROWS - 1
+    parts: dict[str, Iterable[Sequence[str]]] = {}
     for name, frame in sheets.items():
         for part, start in enumerate(range(0, max(len(frame), 1), per_sheet), start=1):
-            sheet = book.create_sheet(name if part == 1 else f"{name} ({part})")
-            sheet.append([_cell(sheet, c) for c in frame.columns])
-            for row in frame.iloc[start:start + per_sheet].itertuples(index=False):
-                sheet.append([_cell(sheet, v) for v in row])
-    book.save(path)
+            parts[name if part == 1 else f"{name} ({part})"] = _rows(frame.iloc[start:start + per_sheet])
+    write_xlsx(path, parts)
+
+
+def _rows(frame: pd.DataFrame) -> Iterator[Sequence[str]]:
+    """The header, then the rows; formatted when the worksheet is written, so one worksheet's cells are held."""
+    yield [_cell(c) for c in frame.columns]
+    yield from zip(*(_column(frame[c]) for c in frame.columns), strict=True)

@@ -10,12 +10,14 @@ import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import openpyxl
 import pandas as pd
-from openpyxl.cell.cell import Cell, MergedCell
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.worksheet import Worksheet
+
+if TYPE_CHECKING:
+    import openpyxl
+    from openpyxl.cell.cell import Cell, MergedCell
+    from openpyxl.worksheet.worksheet import Worksheet
 
 from pipeline.core.errors import TableError
 from pipeline.core.text import UTF8, decode_text, encoding_note
@@ -111,6 +113,8 @@ def _xlsx_rows(path: Path, *, sheet: str | None) -> tuple[str, list[tuple[int, l
     problem = _unpacked_size_problem(path)
     if problem:
         raise TableError(problem)
+    import openpyxl  # loaded by the runs that read an .xlsx plan sheet, not by every run
+
     try:
         shown = openpyxl.load_workbook(path, data_only=True)
         typed = openpyxl.load_workbook(path, data_only=False)
@@ -141,6 +145,8 @@ def _plan_sheet_name(path: Path, book: openpyxl.Workbook, *, sheet: str | None) 
 
 def _merged_problems(ws: Worksheet) -> list[str]:
     """Merged cells below the header row: Excel shows one value over several rows, the file holds it once."""
+    from openpyxl.utils import get_column_letter
+
     header = next((n for n, row in enumerate(ws.iter_rows(values_only=True), start=1) if any(
         v is not None and str(v).strip() and not str(v).startswith("#") for v in row)), 0)
     return [f"cells {r.coord} are merged (row {r.min_row}, column {get_column_letter(r.min_col)}): unmerge them "

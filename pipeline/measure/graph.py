@@ -38,12 +38,12 @@ from pipeline.inputs.check import Inputs
 from pipeline.inputs.landcover import epoch_nodata
 from pipeline.inputs.value_rasters import ValueInput
 from pipeline.measure.kernels import screening
+from pipeline.measure.kernels.compiled import compiled_chunk_totals
 from pipeline.measure.kernels.values import ZoneClassValues, chunk_values, merge_values
 from pipeline.measure.kernels.zonal import (
     NODATA_CODE,
     ZoneSums,
     cell_weights,
-    chunk_totals,
     land_codes,
     merge_sums,
     merge_totals,
@@ -117,9 +117,9 @@ def zonal_graph(grid: Grid, geoms: NDArray[np.object_], *, chunks: Chunks) -> Zo
 def _chunk_task(coverage: Coverage, row_off: int, col_off: int, height: int, width: int,
                 row_units: NDArray[np.float64], sources: tuple[WindowSource, ...], nodata: tuple[float | None, ...],
                 pairs: tuple[tuple[int, int], ...]) -> tuple[ZoneValueTotals, ...]:
-    # a generator: the kernel reads each epoch when it is due, so a task holds two blocks, not one per epoch
     blocks = (read_window(src, row_off, col_off, height, width) for src in sources)
-    return chunk_totals(coverage.window(row_off, col_off, height, width), row_units, blocks, nodata, pairs=pairs)
+    return compiled_chunk_totals(coverage.window(row_off, col_off, height, width), row_units, blocks, nodata,
+                                 pairs=pairs)
 
 
 def chunked_totals(graph: ZonalGraph, sources: Sequence[WindowSource], nodata: Sequence[float | None], *,
@@ -165,7 +165,7 @@ def chunked_sums(graph: ZonalGraph, source: WindowSource, *, nodata: float | Non
 def _array_chunk_task(coverage: Coverage, row_off: int, col_off: int, row_units: NDArray[np.float64],
                       block: NDArray[np.integer], nodata: float | None) -> ZoneValueTotals:
     height, width = block.shape
-    return chunk_totals(coverage.window(row_off, col_off, height, width), row_units, (block,), (nodata,))[0]
+    return compiled_chunk_totals(coverage.window(row_off, col_off, height, width), row_units, (block,), (nodata,))[0]
 
 
 def zone_code_totals(landcover: NDArray[np.integer] | da.Array, grid: Grid, geoms: NDArray[np.object_], *,

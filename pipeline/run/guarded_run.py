@@ -5,19 +5,25 @@ from __future__ import annotations
 
 import logging
 import os
+from typing import TYPE_CHECKING
 
 from pipeline.core.config import RunConfig
 from pipeline.files.lock import check_writable, clear_leftovers, output_lock
 from pipeline.files.run_log import run_log, run_log_path
-from pipeline.measure.graph import ProgressHook
-from pipeline.run import runner
+
+if TYPE_CHECKING:
+    from pipeline.measure.graph import ProgressHook
+    from pipeline.run.runner import RunResult
 
 log = logging.getLogger(__name__)
 
 
 def guarded_run(config: RunConfig, *, overwrite: bool = False,
-                progress: ProgressHook | None = None) -> runner.RunResult:
-    """runner.run under the output folder's lock, with its JSON-lines log kept with the output."""
+                progress: ProgressHook | None = None) -> RunResult:
+    """runner.run under the output folder's lock, with its JSON-lines log kept with the output.
+
+    The run's first line is logged before the pipeline loads (dask, geopandas, GDAL: a second or more), so a
+    user sees at once that the run started and where its log is."""
     out_dir = config.output.dir
     check_writable(out_dir)
     log_path = run_log_path(out_dir)
@@ -26,6 +32,8 @@ def guarded_run(config: RunConfig, *, overwrite: bool = False,
         if stale:
             log.warning("cleared a stale lock on %s left by a process that is gone: %s", out_dir, stale)
         clear_leftovers(out_dir, own_log=log_path)
+        from pipeline.run import runner
+
         result = runner.run(config, overwrite=overwrite, progress=progress, extras=keep_log)
         log.info("run %r %s", config.name, "found nothing to do" if result.skipped else "finished")
         return result

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import pandas as pd
@@ -62,9 +62,11 @@ from pipeline.metrics import (
 )
 from pipeline.metrics.base import StageResult
 from pipeline.metrics.zone_layer import zone_layer
-from pipeline.present import report
 from pipeline.present.qgis_project import build_package, style_frame
 from pipeline.present.workbook import workbook_sheets
+
+if TYPE_CHECKING:
+    from pipeline.present import report
 
 log = logging.getLogger(__name__)
 _MAP_SIDE = 600  # cells a side of a report map: a picture, never used for areas
@@ -237,7 +239,10 @@ def _write(inputs: Inputs, layers: Mapping[str, pd.DataFrame], sheets: Mapping[s
         write_files(folder, mosaic)
         write_qgis_package(folder, styles=style_frame(package.style_rows), project_xml=package.project_xml,
                            record=record)
+        started = time.perf_counter()
         write_workbook(folder / WORKBOOK_NAME, sheets)
+        log.info("wrote %s (%s rows) in %.2f s", WORKBOOK_NAME, f"{sum(len(s) for s in sheets.values()):,}",
+                 time.perf_counter() - started)
         write_totals(folder / CACHE_DIR, cache, run_id=str(record["run_id"]), made_by=made_by)
         if report_files is not None:
             write_files(folder / REPORT_DIR, report_files)
@@ -268,12 +273,16 @@ def _report_layout(inputs: Inputs) -> tuple[report.Layout, str] | None:
     settings = inputs.config.report
     if settings is None or not settings.enabled:
         return None
+    from pipeline.present import report  # matplotlib: loaded only by the runs that make a report
+
     return report.report_layout(len(inputs.zones.ids), group_field=settings.group_field,
                                 max_zone_pages=settings.max_zone_pages)
 
 
 def _report_maps(inputs: Inputs, layout: report.Layout) -> dict[str, report.MapData]:
     """A decimated map of the latest land cover around each zone, or each group's zones; none for a table."""
+    from pipeline.present.report import MapData
+
     latest = inputs.config.landcover[-1]
     nodata = epoch_nodata(latest, inputs.rasters[-1])
     source = raster_source(latest.path)  # a tile pattern reads through its VRT
@@ -288,7 +297,7 @@ def _report_maps(inputs: Inputs, layout: report.Layout) -> dict[str, report.MapD
     for name, (xmin, ymin, xmax, ymax) in extents.items():
         data, transform = read_preview(source, bounds=padded_bounds((xmin, ymin, xmax, ymax), margin=_MAP_MARGIN),
                                        max_side=_MAP_SIDE)
-        maps[name] = report.MapData(data=data, transform=transform, nodata=nodata, crs=inputs.grid.crs)
+        maps[name] = MapData(data=data, transform=transform, nodata=nodata, crs=inputs.grid.crs)
     return maps
 
 
@@ -298,6 +307,8 @@ def _report(inputs: Inputs, layers: Mapping[str, pd.DataFrame]) -> dict[str, byt
     if chosen is None:
         return None
     layout, note = chosen
+    from pipeline.present import report
+
     zones = layers[ZONES]
     assert isinstance(zones, gpd.GeoDataFrame)
     tables = {name: frame for name, frame in layers.items() if name != ZONES}

@@ -274,14 +274,19 @@ class ChunkCounter:
         return units
 
     def _as_totals(self, units: NDArray[np.int64], values: NDArray[np.int64]) -> ZoneValueTotals:
-        zone_i, code_i = np.nonzero(units)
-        order = np.lexsort((values[code_i], zone_i))
-        zone_i, code_i = zone_i[order], code_i[order]
-        return ZoneValueTotals(zone=self.zones[zone_i], value=values[code_i], units=units[zone_i, code_i])
+        return as_totals(self.zones, units, values)
 
     def _rebin(self, first_bins: NDArray[np.intp], stride: int) -> NDArray[np.intp]:
         """First bins laid out for `stride` codes per strip; a wider code range than planned re-spaces them."""
         return first_bins if stride == self.stride else first_bins // self.stride * stride
+
+
+def as_totals(zones: NDArray[np.int64], units: NDArray[np.int64], values: NDArray[np.int64]) -> ZoneValueTotals:
+    """The non-zero cells of a (local zone, code) table of units, ordered by zone and value."""
+    zone_i, code_i = np.nonzero(units)
+    order = np.lexsort((values[code_i], zone_i))
+    zone_i, code_i = zone_i[order], code_i[order]
+    return ZoneValueTotals(zone=zones[zone_i], value=values[code_i], units=units[zone_i, code_i])
 
 
 def chunk_counter(cov: Coverage, row_units: NDArray[np.float64], *, stride: int) -> ChunkCounter:
