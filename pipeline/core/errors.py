@@ -47,6 +47,19 @@ class OutputError(SinkzoneError):
     """The output folder cannot be written, or another run holds it."""
 
 
+class StoreError(SinkzoneError):
+    """The history store cannot be used as asked: not a history store, written by a newer sinkzone, a role that may
+    not do this, or an output folder that cannot be ingested (no complete run.json, files that do not match it)."""
+
+
+class StoreUnavailable(StoreError):
+    """The history store cannot be reached (server down, wrong password) or another writer holds it too long.
+
+    A run that finished keeps its own output and exits with this code; `sinkzone ingest` catches up later."""
+
+    exit_code = 4
+
+
 class ValidationFailed(SinkzoneError):
     """Several problems were found at once; `problems` lists each one."""
 
