@@ -3,6 +3,7 @@ the file and what to do. The command line turns these into a message and a non-z
 
 
 INTERRUPTED_EXIT = 130  # 128 + SIGINT, as shells report a Ctrl-C
+NOT_STORED_EXIT = 4  # the run's output is written, but the history store did not take it
 
 
 class SinkzoneError(Exception):
@@ -57,7 +58,7 @@ class StoreUnavailable(StoreError):
 
     A run that finished keeps its own output and exits with this code; `sinkzone ingest` catches up later."""
 
-    exit_code = 4
+    exit_code = NOT_STORED_EXIT
 
 
 class ValidationFailed(SinkzoneError):

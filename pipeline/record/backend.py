@@ -42,6 +42,7 @@ class Store(ABC):
         """A MultiPolygon (WKB, EPSG:4326) as the back end stores it, for the `geom_placeholder` of an INSERT."""
 
     geom_placeholder = "?"
+    wkb_sql = "{}"  # SQL giving the WKB of a geometry column, formatted with the column
 
     @abstractmethod
     def columns(self, table: str) -> list[str]: ...

@@ -131,7 +131,8 @@ class GeoPackageStore(Store):
             "AND name NOT LIKE 'sqlite_%' ORDER BY name")]
         for name in (n for n in made if n not in listed):
             spatial = name in SPATIAL
-            self._db.execute("INSERT INTO gpkg_contents (table_name, data_type, identifier, srs_id) VALUES (?, ?, ?, ?)",
+            self._db.execute("INSERT INTO gpkg_contents (table_name, data_type, identifier, srs_id) "
+                             "VALUES (?, ?, ?, ?)",
                              (name, "features" if spatial else "attributes", name, SRID if spatial else None))
             if spatial:
                 self._db.execute("INSERT INTO gpkg_geometry_columns VALUES (?, 'geom', 'MULTIPOLYGON', ?, 0, 0)",

@@ -63,7 +63,8 @@ def ingest(store: Store, output: RunOutput) -> Ingested:
                                          finished=str(record["finished_utc"]))
         count = 0
         for fig, frame in figures:
-            count += _insert_figures(store, fig, frame.assign(zone_version=frame["zone_id"].map(versions).astype("Int64")))
+            version = frame["zone_id"].map(versions).astype("Int64")
+            count += _insert_figures(store, fig, frame.assign(zone_version=version))
     return Ingested(run_id=rid, stored=True, new_zone_versions=added, figure_rows=count)
 
 
@@ -128,15 +129,16 @@ def _zone_versions(store: Store, zones: pd.DataFrame, *, zone_set: str, rid: str
     newest = known.groupby("zone_id")["version"].max().astype(int).to_dict() if len(known) else {}
     versions: dict[str, int] = {}
     new, seen = [], []
-    for zone in zones.itertuples(index=False):
-        found = match.get((zone.zone_id, zone.sha, zone.attributes))
+    for zone_id, wkb, bounds, sha, area_ha, attributes in zones[
+            ["zone_id", "wkb", "bounds", "sha", "area_ha", "attributes"]].itertuples(index=False, name=None):
+        found = match.get((zone_id, sha, attributes))
         if found is None:
-            found = newest.get(zone.zone_id, 0) + 1
-            new.append((store.geometry_value(zone.wkb, zone.bounds), zone_set, zone.zone_id, found, zone.sha,
-                        None if pd.isna(zone.area_ha) else float(zone.area_ha), zone.attributes, rid, rid))
+            found = newest.get(zone_id, 0) + 1
+            new.append((store.geometry_value(wkb, bounds), zone_set, zone_id, found, sha,
+                        None if area_ha is None or pd.isna(area_ha) else float(area_ha), attributes, rid, rid))
         else:
-            seen.append((rid, zone_set, zone.zone_id, found))
-        versions[zone.zone_id] = found
+            seen.append((rid, zone_set, zone_id, found))
+        versions[zone_id] = found
     store.executemany("INSERT INTO zone_versions (geom, zone_set, zone_id, version, geom_sha256, area_ha, attributes, "
                       f"first_run, last_run) VALUES ({store.geom_placeholder}, ?, ?, ?, ?, ?, ?, ?, ?)", new)
     for end, compare in (("last_run", "<"), ("first_run", ">")):
@@ -158,7 +160,7 @@ def _figure_frames(output: RunOutput) -> list[tuple[Figures, pd.DataFrame]]:
             frame = frame.merge(output.tables[SOURCES], on="source_id", how="left")
         zone_ids = frame["zone_id"].astype(str) if "zone_id" in frame else pd.Series(None, index=frame.index)
         keys = pd.DataFrame({"run_id": str(output.record["run_id"]), "zone_id": zone_ids,
-                             "year": frame[fig.year_from] if fig.year_from in frame else None}, index=frame.index)
+                             "year": frame.get(fig.year_from)}, index=frame.index)
         made.append((fig, pd.concat([keys, frame.drop(columns=["zone_id", "year"], errors="ignore")], axis=1)))
     return made
 
@@ -180,7 +182,8 @@ def _insert_figures(store: Store, fig: Figures, frame: pd.DataFrame) -> int:
     """The rows into the long table; a column a newer run's table brings is added to the store (nullable)."""
     have = set(store.columns(fig.name))
     for column in (c for c in frame.columns if c not in have):
-        store.execute(f"ALTER TABLE {fig.name} ADD COLUMN {ident(column)} {column_type(_kind(frame[column]), store.dialect)}")
+        kind = column_type(_kind(frame[column]), store.dialect)
+        store.execute(f"ALTER TABLE {fig.name} ADD COLUMN {ident(column)} {kind}")
     ordered = frame[[c for c, _ in KEY_COLUMNS] + [c for c in frame.columns if c not in dict(KEY_COLUMNS)]]
     names = ", ".join(ident(c) for c in ordered.columns)
     store.executemany(f"INSERT INTO {fig.name} ({names}) VALUES ({', '.join('?' * len(ordered.columns))})",

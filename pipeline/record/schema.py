@@ -35,10 +35,11 @@ class Figures:
     year_from: str = "year"
 
 
-_ACCURACY = (("class", "text"), ("map_area_ha", "real"), ("adjusted_area_ha", "real"), ("se_ha", "real"),
+_ACCURACY: tuple[tuple[str, Kind], ...] = (
+             ("class", "text"), ("map_area_ha", "real"), ("adjusted_area_ha", "real"), ("se_ha", "real"),
              ("ci95_low_ha", "real"), ("ci95_high_ha", "real"), ("users_accuracy", "real"), ("users_se", "real"),
              ("producers_accuracy", "real"), ("producers_se", "real"), ("n_samples", "int"), ("method", "text"))
-_SHARES = (("var_share_area", "real"), ("var_share_factors", "real"))
+_SHARES: tuple[tuple[str, Kind], ...] = (("var_share_area", "real"), ("var_share_factors", "real"))
 FIGURES: tuple[Figures, ...] = (
     Figures("class_area", (CLASS_AREA,), (("class", "text"), ("area_ha", "real"), ("area_mu", "real"),
                                           ("share", "real"))),
@@ -96,7 +97,8 @@ def _ddl(name: str, columns: Sequence[tuple[str, Kind]], dialect: Dialect, *, ex
 
 def _tables(dialect: Dialect) -> list[str]:
     t = _TYPES[dialect]
-    fid = "fid INTEGER PRIMARY KEY AUTOINCREMENT" if dialect == "gpkg" else "fid bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY"
+    fid = ("fid INTEGER PRIMARY KEY AUTOINCREMENT" if dialect == "gpkg"
+           else "fid bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY")
     geom = "geom MULTIPOLYGON" if dialect == "gpkg" else f"geom geometry(MultiPolygon, {SRID})"
     statements = [
         f"CREATE TABLE runs (run_id {t['text']} PRIMARY KEY, name {t['text']} NOT NULL, finished_utc {t['text']} "
@@ -143,8 +145,8 @@ def _series_view() -> str:
         "CASE r.review WHEN 'accepted' THEN 0 ELSE 1 END, r.finished_utc DESC, r.run_id DESC) AS pick "
         "FROM zone_figures f JOIN runs r ON r.run_id = f.run_id "
         "LEFT JOIN run_epochs e ON e.run_id = f.run_id AND e.year = f.year WHERE r.review <> 'superseded'")
-    served = ("SELECT s.*, FIRST_VALUE(lineage) OVER (PARTITION BY zone_set, zone_id, metric ORDER BY year) AS origin "
-              f"FROM ({ranked}) s WHERE pick = 1")
+    served = ("SELECT s.*, FIRST_VALUE(lineage) OVER (PARTITION BY zone_set, zone_id, metric ORDER BY year) "
+              f"AS origin FROM ({ranked}) s WHERE pick = 1")
     return ("CREATE VIEW zone_series AS SELECT zone_set, zone_id, zone_version, year, metric, value, unit, run_id, "
             "review, product, product_version, code_version, "
             f"CASE WHEN lineage <> origin THEN 1 ELSE 0 END AS version_break FROM ({served}) t")
