@@ -22,8 +22,9 @@ import shapely
 
 from pipeline.core.names import CARBON, SOURCES
 from pipeline.files.run_output import RunOutput, read_run_output
-from pipeline.record.backend import Store, open_store, rows, utc_now
+from pipeline.record.backend import Store, rows, utc_now
 from pipeline.record.schema import FIGURES, KEY_COLUMNS, SRID, Figures, Kind, column_type
+from pipeline.record.store import open_store
 
 LAYERS = (*(layer for fig in FIGURES for layer in fig.layers), SOURCES)
 _DIGITS = 9  # degrees rounded to ~0.1 mm before hashing: the same boundary read twice hashes the same

@@ -136,7 +136,7 @@ def _figures_view() -> str:
 def _series_view() -> str:
     """For each zone, year and metric the newest accepted run's figure, else the newest draft's (review says which);
     superseded runs serve nothing. `version_break` marks every row whose product, product version or sinkzone version
-    differs from the first year of its series."""
+    differs from those of the zone's first year (a transition into a year of another version counts as crossing)."""
     lineage = "COALESCE(e.product, '') || '/' || COALESCE(e.product_version, '') || '/' || r.code_version"
     ranked = (
         "SELECT r.zone_set, f.zone_id, f.zone_version, f.year, f.metric, f.value, f.unit, f.run_id, r.review, "
@@ -145,7 +145,7 @@ def _series_view() -> str:
         "CASE r.review WHEN 'accepted' THEN 0 ELSE 1 END, r.finished_utc DESC, r.run_id DESC) AS pick "
         "FROM zone_figures f JOIN runs r ON r.run_id = f.run_id "
         "LEFT JOIN run_epochs e ON e.run_id = f.run_id AND e.year = f.year WHERE r.review <> 'superseded'")
-    served = ("SELECT s.*, FIRST_VALUE(lineage) OVER (PARTITION BY zone_set, zone_id, metric ORDER BY year) "
+    served = ("SELECT s.*, FIRST_VALUE(lineage) OVER (PARTITION BY zone_set, zone_id ORDER BY year) "
               f"AS origin FROM ({ranked}) s WHERE pick = 1")
     return ("CREATE VIEW zone_series AS SELECT zone_set, zone_id, zone_version, year, metric, value, unit, run_id, "
             "review, product, product_version, code_version, "

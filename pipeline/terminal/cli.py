@@ -302,7 +302,7 @@ def _print_table(frame: pd.DataFrame, fmt: str) -> None:
 @contextmanager
 def _history(target: str, *, fmt: str = "text", create: bool = False) -> Iterator[Store]:
     """The store for one history command; a store problem ends it with its message and exit code."""
-    from pipeline.record.backend import open_store
+    from pipeline.record.store import open_store
 
     if fmt not in ("text", "csv", "json"):
         _say("error:", "bold red", f"--format {fmt!r}: use text, csv or json")
