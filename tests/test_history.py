@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+import psycopg
 import pytest
 from builders import ROOT, box_cells, land_cover, two_zones, write_config, write_tiled_raster, write_zone_layer
 from cli_support import assert_clean_failure, cli
@@ -23,6 +24,7 @@ from pg_cluster import Cluster, cluster
 from pipeline.core.errors import NOT_STORED_EXIT, StoreError
 from pipeline.files.run_output import read_run_output
 from pipeline.inputs.run_config import load_config
+from pipeline.present.styles import current_zones_style
 from pipeline.record import queries
 from pipeline.record.backend import Store
 from pipeline.record.ingest import LAYERS, ingest, ingest_folder
@@ -30,6 +32,7 @@ from pipeline.record.store import open_store
 from pipeline.run import runner
 
 BACKENDS = ["gpkg", "postgis"]
+QGIS_PYTHON = os.environ.get("SINKZONE_QGIS_PYTHON", "/usr/bin/python3")
 
 
 @dataclass(frozen=True)
@@ -237,7 +240,7 @@ def test_reader_cannot_write(pg: Cluster, runs: Runs) -> None:
 
 def test_a_newer_schema_is_refused(target: Target) -> None:
     with open_store(target.owner) as store:
-        assert store.query("SELECT version FROM schema_version ORDER BY version")["version"].tolist() == [1, 2]
+        assert store.query("SELECT version FROM schema_version ORDER BY version")["version"].tolist() == [1, 2, 3]
         with store.writing():
             store.execute("INSERT INTO schema_version VALUES (99, 'from the future', '9.9', '2030-01-01T00:00:00Z')")
     with pytest.raises(StoreError, match="newer sinkzone"):
@@ -255,7 +258,7 @@ def test_an_older_store_is_upgraded(backend: str, tmp_path: Path, request: pytes
         assert store.schema_version() == 1
         assert not store.has_table("zone_series")
     with open_store(path) as store:
-        assert store.schema_version() == 2
+        assert store.schema_version() == 3
         assert store.has_table("zone_series")
 
 
@@ -309,3 +312,24 @@ def test_history_commands(tmp_path: Path, runs: Runs) -> None:
     assert exported.exit_code == 0
     assert (tmp_path / "series.xlsx").is_file()
     assert_clean_failure(cli("history", "show", "nope", "--history", store), "no stored run", "nope")
+
+
+def test_current_zones_opens_styled_in_qgis(target: Target, runs: Runs, tmp_path: Path) -> None:
+    ingest_folder(runs.a.out_dir, target=target.writer)
+    if target.reader.endswith(".gpkg"):
+        uri, provider = f"{target.reader}|layername=current_zones", "ogr"
+    else:
+        info = psycopg.conninfo.conninfo_to_dict(target.reader)
+        uri = (f"dbname='{info['dbname']}' host={info['host']} port={info['port']} user='{info['user']}' "
+               "key='fid' srid=4326 type=MultiPolygon table=\"public\".\"current_zones\" (geom)")
+        provider = "postgres"
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_RUNTIME_DIR": str(tmp_path)}
+    env.pop("PYTHONPATH", None)  # the venv's packages must not shadow Debian's for the system Python
+    done = subprocess.run([QGIS_PYTHON, str(ROOT / "tests" / "qgis_history_check.py"), uri, provider],
+                          capture_output=True, text=True, env=env, timeout=300, check=False, cwd=ROOT / "tests")
+    assert done.returncode == 0, done.stderr[-3000:]
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen["valid"]
+    assert seen["features"] == 2
+    assert seen["style"] == current_zones_style().name
+    assert seen["renderer"] == "categorizedSymbol"

@@ -23,7 +23,7 @@ from pipeline.record.backend import Store
 from pipeline.record.schema import SPATIAL, SRID, Dialect
 
 _APPLICATION_ID = 0x47504B47  # "GPKG"
-_USER_VERSION = 10400  # GeoPackage 1.4
+_USER_VERSION = 10300  # GeoPackage 1.3, what GDAL 3.6 (QGIS here) reads without a warning
 _LOCK_WAIT_S = 60.0  # how long a writer waits for another to commit before the store counts as locked
 _CORE = (
     "CREATE TABLE gpkg_spatial_ref_sys (srs_name TEXT NOT NULL, srs_id INTEGER PRIMARY KEY, organization TEXT NOT "

@@ -12,6 +12,7 @@ from typing import Literal
 
 from pipeline.core.classmaps import NODATA_CLASS, ROLES
 from pipeline.core.names import ACCURACY_AREA, CARBON, CHANGE, CLASS_AREA, PROGRESS, REGION, TRANSITIONS, ZONE_ACCURACY
+from pipeline.present.styles import current_zones_style
 
 Dialect = Literal["gpkg", "postgis"]
 Kind = Literal["text", "int", "real", "json", "bool"]
@@ -178,6 +179,31 @@ def _views(dialect: Dialect) -> list[str]:
     return [_figures_view(), _series_view(), _current_zones_view()]
 
 
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _styles(dialect: Dialect) -> list[str]:
+    """layer_styles as QGIS itself makes it in each back end, holding current_zones' default style."""
+    style = current_zones_style()
+    qml, name, title = _literal(style.qml), _literal(style.name), _literal(style.title)
+    if dialect == "gpkg":
+        return ["CREATE TABLE layer_styles (id INTEGER PRIMARY KEY AUTOINCREMENT, f_table_catalog TEXT(256), "
+                "f_table_schema TEXT(256), f_table_name TEXT(256), f_geometry_column TEXT(256), styleName TEXT(30), "
+                "styleQML TEXT, styleSLD TEXT, useAsDefault BOOLEAN, description TEXT, owner TEXT(30), ui TEXT(30), "
+                "update_time DATETIME DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')))",
+                "INSERT INTO layer_styles (f_table_catalog, f_table_schema, f_table_name, f_geometry_column, "
+                "styleName, styleQML, styleSLD, useAsDefault, description, owner, ui) VALUES ('', '', "
+                f"'current_zones', 'geom', {name}, {qml}, '', 1, {title}, '', '')"]
+    return ["CREATE TABLE IF NOT EXISTS layer_styles (id serial PRIMARY KEY, f_table_catalog varchar, f_table_schema "
+            "varchar, f_table_name varchar, f_geometry_column varchar, stylename text, styleqml xml, stylesld xml, "
+            "useasdefault boolean, description text, owner varchar(63) DEFAULT CURRENT_USER, ui xml, update_time "
+            "timestamp DEFAULT CURRENT_TIMESTAMP, type varchar)",
+            "INSERT INTO layer_styles (f_table_catalog, f_table_schema, f_table_name, f_geometry_column, stylename, "
+            "styleqml, useasdefault, description) VALUES (current_database(), current_schema(), "
+            f"'current_zones', 'geom', {name}, XMLPARSE(DOCUMENT {qml}), true, {title})"]
+
+
 @dataclass(frozen=True)
 class Migration:
     number: int
@@ -190,6 +216,7 @@ class Migration:
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "runs, run epochs, zone versions and the long figure tables", _tables),
     Migration(2, "the views zone_figures, zone_series and current_zones", _views),
+    Migration(3, "layer_styles: the default QGIS style of current_zones", _styles),
 )
 LATEST = MIGRATIONS[-1].number
 SPATIAL = {"zone_versions": "zone versions", "current_zones": "current zones"}
