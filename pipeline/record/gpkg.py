@@ -69,6 +69,8 @@ class GeoPackageStore(Store):
 
     def _create(self) -> None:
         with self.writing():
+            if not self._empty():
+                return  # another process made it while this one waited for the lock
             self._db.execute(f"PRAGMA application_id = {_APPLICATION_ID}")
             self._db.execute(f"PRAGMA user_version = {_USER_VERSION}")
             for statement in _CORE:

@@ -186,7 +186,5 @@ def _insert_figures(store: Store, fig: Figures, frame: pd.DataFrame) -> int:
         kind = column_type(_kind(frame[column]), store.dialect)
         store.execute(f"ALTER TABLE {fig.name} ADD COLUMN {ident(column)} {kind}")
     ordered = frame[[c for c, _ in KEY_COLUMNS] + [c for c in frame.columns if c not in dict(KEY_COLUMNS)]]
-    names = ", ".join(ident(c) for c in ordered.columns)
-    store.executemany(f"INSERT INTO {fig.name} ({names}) VALUES ({', '.join('?' * len(ordered.columns))})",
-                      list(rows(ordered)))
+    store.insert(fig.name, [ident(c) for c in ordered.columns], rows(ordered))
     return len(ordered)

@@ -118,7 +118,6 @@ def _tables(dialect: Dialect) -> list[str]:
     for fig in FIGURES:
         statements.append(_ddl(fig.name, [*KEY_COLUMNS, *fig.columns], dialect,
                                extra=", FOREIGN KEY (run_id) REFERENCES runs (run_id)"))
-        statements.append(f"CREATE INDEX {fig.name}_run ON {fig.name} (run_id)")
         statements.append(f"CREATE INDEX {fig.name}_zone ON {fig.name} (zone_id, year)")
     return statements
 
