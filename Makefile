@@ -65,3 +65,4 @@ PARCELS_WORK ?= bench/work/parcels
 bench-parcels: $(STAMP) ## 小班 scale: 40,000 parcels over a 5000², 20-epoch series with carbon (table in bench/work/parcels/results.md)
 	PYTHONPATH=. $(PY) bench/parcels.py make --work $(PARCELS_WORK)
 	PYTHONPATH=. $(PY) bench/parcels.py run --work $(PARCELS_WORK)
+	PYTHONPATH=. $(PY) bench/parcels.py history --work $(PARCELS_WORK) $(if $(PARCELS_POSTGIS),--postgis $(PARCELS_POSTGIS))
