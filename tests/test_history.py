@@ -333,3 +333,20 @@ def test_current_zones_opens_styled_in_qgis(target: Target, runs: Runs, tmp_path
     assert seen["features"] == 2
     assert seen["style"] == current_zones_style().name
     assert seen["renderer"] == "categorizedSymbol"
+
+
+def test_batch_and_config_store_every_run(tmp_path: Path) -> None:
+    batch = tmp_path / "configs"
+    batch.mkdir()
+    write_config(batch, rasters={2020: write_tiled_raster(tmp_path / "lc.tif", land_cover())},
+                 zones=write_zone_layer(tmp_path / "zones.gpkg", two_zones()), out=tmp_path / "out",
+                 history={"target": "../history.gpkg"})  # relative to the config's folder
+    first = cli("batch", str(batch))
+    assert first.exit_code == 0, first.output
+    with open_store(str(tmp_path / "history.gpkg"), create=False) as store:
+        stored = store.query("SELECT run_id, output_dir FROM runs")
+    assert stored["output_dir"].tolist() == [str(tmp_path / "out")]
+    elsewhere = cli("batch", str(batch), "--history", str(tmp_path / "other.gpkg"))  # the flag wins over the config
+    assert elsewhere.exit_code == 0, elsewhere.output
+    with open_store(str(tmp_path / "other.gpkg"), create=False) as store:
+        assert store.query("SELECT run_id FROM runs")["run_id"].tolist() == stored["run_id"].tolist()
