@@ -292,7 +292,9 @@ _STORE = Annotated[str, typer.Option("--history", help=_HISTORY_HELP)]
 def _print_table(frame: pd.DataFrame, fmt: str) -> None:
     """A table on standard output: aligned text, CSV or JSON records (user text always literal)."""
     if fmt == "csv":
-        print(frame.to_csv(index=False), end="")
+        from pipeline.core.literal import csv_text
+
+        print(frame.map(lambda v: csv_text(v) if isinstance(v, str) else v).to_csv(index=False), end="")
     elif fmt == "json":
         print(frame.to_json(orient="records", force_ascii=False, date_format="iso"))
     else:
