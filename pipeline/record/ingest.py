@@ -184,6 +184,9 @@ def _insert_figures(store: Store, fig: Figures, frame: pd.DataFrame) -> int:
         kind = column_type(_kind(frame[column]), store.dialect)
         store.execute(f"ALTER TABLE {fig.name} ADD COLUMN {ident(column)} {kind}")
     ordered = frame[[c for c, _ in KEY_COLUMNS] + [c for c in frame.columns if c not in dict(KEY_COLUMNS)]]
+    # whole numbers held as floats beside a gap (a carbon row without a source) go in as integers
+    whole = [c for c, kind in (*KEY_COLUMNS, *fig.columns) if kind == "int" and c in ordered]
+    ordered = ordered.astype(dict.fromkeys(whole, "Int64")).sort_values(["zone_id", "year"], kind="stable")
     names = [ident(c) for c in ordered.columns]
     for start in range(0, len(ordered), _BATCH_ROWS):  # a 小班 run's millions of rows, a slice at a time
         store.insert(fig.name, names, rows(ordered.iloc[start:start + _BATCH_ROWS]))
