@@ -23,7 +23,7 @@ from conftest import DemoRun
 from pg_cluster import Cluster, cluster
 
 from pipeline.core.errors import NOT_STORED_EXIT, StoreError, StoreUnavailable
-from pipeline.files.run_output import read_run_output
+from pipeline.files.run_output import RunOutput, read_run_output
 from pipeline.inputs.run_config import load_config
 from pipeline.present.styles import current_zones_style
 from pipeline.record import queries
@@ -365,3 +365,22 @@ def test_a_disk_that_fills_during_ingest_stores_nothing(tmp_path: Path, runs: Ru
             assert opened.query("SELECT COUNT(*) AS n FROM runs")["n"].iloc[0] == 0
         filler.unlink()
         assert ingest_folder(runs.a.out_dir, target=store).stored
+
+
+def test_whole_numbers_beside_gaps_are_stored_as_integers(target: Target, runs: Runs) -> None:
+    """A carbon row without a source holds source_id as a gap, so the column arrives as floats (1.0, NaN): it must go
+    in as the integer 1 and NULL (PostgreSQL's COPY refuses "1.0" for a bigint)."""
+    output = read_run_output(runs.a.out_dir, tables=LAYERS)
+    carbon = pd.DataFrame({"zone_id": ["z0", "z1"], "year": [2020, 2020], "pool": ["above", "above"],
+                           "carbon_t": [1.5, 2.5], "co2e_t": [5.5, 9.2], "method": ["pools_table", "pools_table"],
+                           "source_id": [1.0, float("nan")]})
+    with_carbon = RunOutput(folder=output.folder, record=output.record, zones=output.zones,
+                            tables={**output.tables, "zone_carbon": carbon})
+    with open_store(target.writer) as store:
+        ingest(store, with_carbon)
+        whole = store.query("SELECT zone_id FROM carbon WHERE source_id = 1")["zone_id"].tolist()
+        gap = store.query("SELECT zone_id FROM carbon WHERE source_id IS NULL")["zone_id"].tolist()
+        if store.dialect == "gpkg":  # SQLite keeps whatever type it is given; PostgreSQL's bigint took it above
+            assert store.query("SELECT typeof(source_id) AS t FROM carbon WHERE zone_id = 'z0'")["t"].iloc[0] == \
+                "integer"
+    assert (whole, gap) == (["z0"], ["z1"])
