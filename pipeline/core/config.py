@@ -77,6 +77,12 @@ class Output(_Frozen):
     workbook_max_rows: int = Field(default=EXCEL_ROWS - 1, ge=0)
 
 
+class History(_Frozen):
+    """The history store every finished run is ingested into: a GeoPackage path or a postgresql:// URL."""
+
+    target: str = Field(min_length=1)
+
+
 class FactorRange(_Frozen):
     """A conversion factor with its 90 % range; a bare number in YAML means no range."""
 
@@ -365,6 +371,7 @@ class RunConfig(_Frozen):
     values: tuple[ValueRaster, ...] = ()
     vegetation_cover: VegetationCover | None = None
     protected_areas: ProtectedAreas | None = None
+    history: History | None = None  # where the run is ingested at its end; not part of the run id
     # the config file it was read from (none from flags alone): not a setting, kept out of dumps and run ids
     origin: str | None = Field(default=None, exclude=True)
 
@@ -472,6 +479,7 @@ class Overrides(_Frozen):
     classes: str | None = None
     pools: str | None = None
     biomass: tuple[str, ...] = ()
+    history: str | None = None
 
 
 Model = TypeVar("Model", bound=BaseModel)

@@ -21,7 +21,7 @@ import pyogrio
 import pyogrio.errors
 
 from pipeline.core.errors import OutputError
-from pipeline.core.literal import EXCEL_ROWS, cell_text, exact_number
+from pipeline.core.literal import EXCEL_ROWS, cell_text, csv_text, exact_number
 from pipeline.core.names import GPKG_NAME, OUTPUT_MARKER, PROJECT_NAME, RUN_RECORD, STYLE_TABLE
 from pipeline.files.xlsx import EMPTY, bool_cell, number_cell, text_cell, write_xlsx
 
@@ -107,6 +107,17 @@ def write_files(folder: Path, files: Mapping[str, bytes]) -> None:
         target = folder / name
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(content)
+
+
+def write_series(path: Path, *, series: pd.DataFrame, zones: gpd.GeoDataFrame) -> None:
+    """`sinkzone history export`: the series as CSV, as a workbook (series and zones), or as a GeoPackage holding
+    the zones layer and the series table, by the file's suffix."""
+    if path.suffix == ".csv":  # zone ids are user text: literal in a spreadsheet (core/literal.py)
+        series.map(lambda v: csv_text(v) if isinstance(v, str) else v).to_csv(path, index=False, encoding="utf-8")
+    elif path.suffix == ".xlsx":
+        write_workbook(path, {"zone_series": series, "zones": pd.DataFrame(zones.drop(columns=zones.geometry.name))})
+    else:
+        _write_gpkg(path, {"zones": zones, "zone_series": series})
 
 
 def _cell(value: object) -> str:
