@@ -51,17 +51,21 @@ _ACCURACY: tuple[tuple[str, Kind], ...] = (
              ("ci95_low_ha", "real"), ("ci95_high_ha", "real"), ("users_accuracy", "real"), ("users_se", "real"),
              ("producers_accuracy", "real"), ("producers_se", "real"), ("n_samples", "int"), ("method", "text"))
 _SHARES: tuple[tuple[str, Kind], ...] = (("var_share_area", "real"), ("var_share_factors", "real"))
+# the carbon-market precision rule: relative half-width of the 90 % interval (metrics/carbon.py)
+_PRECISION: tuple[tuple[str, Kind], ...] = (("u90_pct", "real"),)
 FIGURES: tuple[Figures, ...] = (
     Figures("class_area", (CLASS_AREA,), (("class", "text"), ("area_ha", "real"), ("area_mu", "real"),
                                           ("share", "real"))),
     Figures("carbon", (CARBON,), (("pool", "text"), ("carbon_t", "real"), ("co2e_t", "real"), ("co2e_low_t", "real"),
-                                  ("co2e_high_t", "real"), *_SHARES, ("method", "text"), ("source_id", "int"))),
+                                  ("co2e_high_t", "real"), *_SHARES, ("method", "text"), ("source_id", "int"),
+                                  *_PRECISION, ("conservative_co2e_t", "real"))),
     # the citation behind each source_id of a run's carbon rows (once per run, not on each of its million rows)
     Figures("carbon_sources", (SOURCES,), (("source_id", "int"), ("source", "text"))),
     Figures("change", (CHANGE,), (("year_from", "int"), ("year_to", "int"), ("co2e_change_t", "real"),
                                   ("co2e_change_low_t", "real"), ("co2e_change_high_t", "real"),
                                   ("co2e_per_year_t", "real"), ("co2e_per_year_low_t", "real"),
-                                  ("co2e_per_year_high_t", "real"), *_SHARES), year_from="year_to"),
+                                  ("co2e_per_year_high_t", "real"), *_SHARES, *_PRECISION,
+                                  ("conservative_co2e_change_t", "real")), year_from="year_to"),
     Figures("transitions", (TRANSITIONS,), (("year_from", "int"), ("year_to", "int"), ("class_from", "text"),
                                             ("class_to", "text"), ("area_ha", "real")), year_from="year_to"),
     Figures("progress", (PROGRESS,), (("metric", "text"), ("unit", "text"), ("classes", "text"),
@@ -73,7 +77,9 @@ FIGURES: tuple[Figures, ...] = (
     Figures("region_indicators", (REGION,), (("region", "text"), ("indicator", "text"), ("label_zh", "text"),
                                              ("label_en", "text"), ("unit", "text"), ("value", "real"),
                                              ("target", "real"), ("target_year", "real"), ("pct_of_target", "real"),
-                                             ("meets_target", "real"), ("target_source", "text"))),
+                                             ("meets_target", "real"), ("target_source", "text"),
+                                             ("sink_type", "text"), ("illustrative", "bool"),
+                                             ("wetland_source", "text"))),
 )
 KEY_COLUMNS: tuple[tuple[str, Kind], ...] = (("run_id", "text"), ("zone_id", "text"), ("zone_version", "int"),
                                             ("year", "int"))
