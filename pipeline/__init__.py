@@ -18,5 +18,6 @@ PHASES: tuple[tuple[str, str], ...] = (
     ("metrics", "one table family per module, tabulated from the computed totals"),
     ("present", "what people see, built in memory: palettes, labels, QGIS styles and project, report, workbook"),
     ("run", "a whole run from config to published output; batches; sampling"),
+    ("serve", "the web platform: a Django site over the history store, its users, roles and audit log"),
     ("terminal", "the command line: the only place that prints or sets an exit code"),
 )

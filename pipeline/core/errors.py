@@ -47,6 +47,10 @@ class OutputError(SinkzoneError):
     """The output folder cannot be written, or another run holds it."""
 
 
+class PlatformError(SinkzoneError):
+    """The web platform cannot start or do as asked: no history store, an unsafe key file, an unknown user or role."""
+
+
 class ValidationFailed(SinkzoneError):
     """Several problems were found at once; `problems` lists each one."""
 
