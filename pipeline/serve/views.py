@@ -10,7 +10,7 @@ from typing import Any
 
 from django.contrib.auth.views import LoginView
 from django.core.cache import cache
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseForbidden
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
@@ -42,6 +42,12 @@ class ThrottledLogin(LoginView):
         else:
             cache.delete(key)
         return response
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """A form sent without its CSRF token (Django's own page styles itself inline, which the CSP blocks)."""
+    return HttpResponseForbidden("403: 表单已过期或来源不明，请返回重新提交。The form is stale or not from this site: "
+                                 "go back, reload and send it again.", content_type="text/plain; charset=utf-8")
 
 
 def _json(data: dict[str, Any], *, status: int = 200) -> HttpResponse:
