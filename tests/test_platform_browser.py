@@ -13,11 +13,10 @@ from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
 
-import pytest
-from playwright import sync_api
-
 import platform_history as ph
+import pytest
 from platform_server import USERS, Server, start
+from playwright import sync_api
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -79,8 +78,8 @@ def _shot(page: sync_api.Page, name: str) -> None:
 
 
 def _table(page: sync_api.Page, selector: str) -> list[list[str]]:
-    return [[cell.strip() for cell in row] for row in
-            page.eval_on_selector_all(f"{selector} tbody tr", "rows => rows.map(r => [...r.cells].map(c => c.innerText))")]
+    cells = "rows => rows.map(r => [...r.cells].map(c => c.innerText))"
+    return [[cell.strip() for cell in row] for row in page.eval_on_selector_all(f"{selector} tbody tr", cells)]
 
 
 def _served(history: Path, zone_id: str) -> list[list[str]]:
