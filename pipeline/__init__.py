@@ -7,8 +7,8 @@ README's architecture table is checked against it.
 
 __version__ = "0.1.0"
 
-# (folder, what it holds); the history store and the web platform will take their places between `present` and
-# `run` and between `run` and `terminal`, in names that keep the alphabetical order of the flow
+# (folder, what it holds); the web platform will take its place between `run` and `terminal`, in a name that keeps
+# the alphabetical order of the flow
 PHASES: tuple[tuple[str, str], ...] = (
     ("core", "pure models and maths: errors, names, units, text, config models, class maps, grid, coverage, "
              "accuracy estimators"),
@@ -17,6 +17,7 @@ PHASES: tuple[tuple[str, str], ...] = (
     ("measure", "the one lazy dask graph, its per-chunk kernels, and the reuse of cached totals"),
     ("metrics", "one table family per module, tabulated from the computed totals"),
     ("present", "what people see, built in memory: palettes, labels, QGIS styles and project, report, workbook"),
+    ("record", "the history store: every run's figures kept, versioned and comparable, in a GeoPackage or PostGIS"),
     ("run", "a whole run from config to published output; batches; sampling"),
     ("serve", "the web platform: a Django site over the history store, its users, roles and audit log"),
     ("terminal", "the command line: the only place that prints or sets an exit code"),

@@ -1,5 +1,6 @@
-"""A small history store for the platform's tests, in the shape issue 20 fixes (table and view names, columns),
-with figures chosen by hand so that every expected value below is known without the code under test.
+"""A small history store for the platform's tests: the store's own schema (tables and views made by its
+migrations), filled with figures chosen by hand so that every expected value below is known without the code
+under test, and with zone names no run of the demos has (a hostile one, quotes, ampersands).
 
 Two runs over three zones near Baotou:
 - run A (finished 2025-03-01, accepted): 2020 and 2023;
@@ -11,12 +12,13 @@ review Z1's 2023 forest is run A's 120.5 ha; once B is accepted it is B's 125.25
 from __future__ import annotations
 
 import json
-import sqlite3
-from contextlib import closing
 from pathlib import Path
+from typing import Any
 
-import geopandas as gpd
 from shapely.geometry import MultiPolygon, box
+
+from pipeline.record.backend import Store
+from pipeline.record.store import open_store
 
 HOSTILE_NAME = "<img src=x onerror=alert(1)>"
 RUN_A, RUN_B = "a" * 16, "b" * 16
@@ -33,82 +35,68 @@ FIGURES = {
 }
 STATUS = {"Z1": "on track", "Z2": "behind", "Z3": "reached"}
 
-_TABLES = """
-CREATE TABLE runs (run_id TEXT PRIMARY KEY, name TEXT NOT NULL, finished_utc TEXT NOT NULL, code_version TEXT NOT NULL,
-  config TEXT NOT NULL, inputs TEXT NOT NULL, class_map TEXT NOT NULL, review TEXT NOT NULL DEFAULT 'draft',
-  reviewed_by TEXT, reviewed_utc TEXT, notes TEXT, zone_set TEXT NOT NULL);
-CREATE TABLE run_epochs (run_id TEXT, year INTEGER, product TEXT, product_version TEXT, path TEXT, sha256 TEXT);
-CREATE TABLE class_area (run_id TEXT, zone_id TEXT, zone_version INTEGER, year INTEGER, class TEXT, area_ha REAL);
-CREATE TABLE carbon (run_id TEXT, zone_id TEXT, zone_version INTEGER, year INTEGER, pool TEXT, carbon_t REAL);
-CREATE TABLE progress (run_id TEXT, zone_id TEXT, zone_version INTEGER, year INTEGER, metric TEXT, unit TEXT,
-  latest_year INTEGER, latest_value REAL, target_value REAL, target_year INTEGER, pct_of_target REAL, status TEXT);
-CREATE TABLE region_indicators (run_id TEXT, zone_id TEXT, zone_version INTEGER, year INTEGER, region TEXT,
-  indicator TEXT, label_zh TEXT, label_en TEXT, unit TEXT, value REAL, target REAL, target_year REAL,
-  pct_of_target REAL, meets_target REAL, target_source TEXT);
-CREATE VIEW zone_figures AS
-  SELECT run_id, zone_id, zone_version, year, class || '_ha' AS metric, area_ha AS value, 'ha' AS unit FROM class_area
-  UNION ALL SELECT run_id, zone_id, zone_version, year, 'carbon_t', SUM(carbon_t), 't C' FROM carbon
-  GROUP BY run_id, zone_id, zone_version, year;
-CREATE VIEW zone_series AS SELECT zone_set, zone_id, zone_version, year, metric, value, unit, run_id, review, product,
-  product_version FROM (SELECT r.zone_set, f.*, r.review, e.product, e.product_version, ROW_NUMBER() OVER (PARTITION BY
-  r.zone_set, f.zone_id, f.year, f.metric ORDER BY CASE r.review WHEN 'accepted' THEN 0 ELSE 1 END,
-  r.finished_utc DESC) AS pick FROM zone_figures f JOIN runs r ON r.run_id = f.run_id LEFT JOIN run_epochs e
-  ON e.run_id = f.run_id AND e.year = f.year WHERE r.review <> 'superseded') WHERE pick = 1;
-CREATE VIEW current_zones AS SELECT z.fid, z.geom, z.zone_set, z.zone_id, z.version AS zone_version, z.area_ha,
-  z.attributes, w.year, w.run_id, w.review, w.forest_ha, w.grassland_ha, w.carbon_t,
-  (SELECT p.status FROM progress p WHERE p.run_id = w.run_id AND p.zone_id = z.zone_id LIMIT 1) AS plan_status
-  FROM zone_versions z LEFT JOIN (SELECT zone_id, year, MAX(run_id) AS run_id, MAX(review) AS review,
-  MAX(CASE WHEN metric = 'forest_ha' THEN value END) AS forest_ha,
-  MAX(CASE WHEN metric = 'grassland_ha' THEN value END) AS grassland_ha,
-  MAX(CASE WHEN metric = 'carbon_t' THEN value END) AS carbon_t FROM zone_series s
-  WHERE year = (SELECT MAX(year) FROM zone_series t WHERE t.zone_id = s.zone_id) GROUP BY zone_id, year) w
-  ON w.zone_id = z.zone_id;
-"""
 
 
-def _zone_layer(path: Path) -> None:
-    rows = [{"zone_set": "baotou", "zone_id": zone_id, "version": 1, "geom_sha256": f"{i:064x}",
-             "area_ha": 100.0, "attributes": json.dumps({"name": name}, ensure_ascii=False),
-             "first_run": RUN_A, "last_run": RUN_B,
-             "geometry": MultiPolygon([box(x, y, x + 0.01, y + 0.01)])}
-            for i, (zone_id, (name, (x, y))) in enumerate(ZONES.items())]
-    gpd.GeoDataFrame(rows, crs="EPSG:4326").to_file(path, layer="zone_versions", driver="GPKG")
+def _insert(store: Store, table: str, rows: list[dict[str, Any]]) -> None:
+    """Rows by column name; the store's other columns stay empty."""
+    columns = list(rows[0])
+    marks = ", ".join(store.geom_placeholder if c == "geom" else "?" for c in columns)
+    store.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})",
+                      [tuple(row[c] for c in columns) for row in rows])
 
 
-def _runs(db: sqlite3.Connection) -> None:
-    for run_id, finished, review in ((RUN_A, "2025-03-01T00:00:00+00:00", "accepted"),
-                                     (RUN_B, "2026-03-01T00:00:00+00:00", "draft")):
-        inputs = [{"year": y, "product": "clcd", "version": "v1", "path": f"/data/clcd_{y}.tif", "sha256": "0" * 64}
-                  for y in ((2020, 2023) if run_id == RUN_A else (2023,))]
-        db.execute("INSERT INTO runs VALUES (?, ?, ?, '0.1.0', '{}', ?, '{}', ?, NULL, NULL, NULL, 'baotou')",
-                   (run_id, f"baotou {finished[:4]}", finished, json.dumps(inputs), review))
-        db.executemany("INSERT INTO run_epochs VALUES (?, ?, 'clcd', 'v1', ?, ?)",
-                       [(run_id, i["year"], i["path"], i["sha256"]) for i in inputs])
+def _zones(store: Store) -> None:
+    rows = []
+    for i, (zone_id, (name, (x, y))) in enumerate(ZONES.items()):
+        shape = MultiPolygon([box(x, y, x + 0.01, y + 0.01)])
+        rows.append({"geom": store.geometry_value(shape.wkb, shape.bounds), "zone_set": "baotou",
+                     "zone_id": zone_id, "version": 1, "geom_sha256": f"{i:064x}", "area_ha": 100.0,
+                     "attributes": json.dumps({"name": name}, ensure_ascii=False), "first_run": RUN_A,
+                     "last_run": RUN_B})
+    _insert(store, "zone_versions", rows)
 
 
-def _figures(db: sqlite3.Connection) -> None:
+def _runs(store: Store) -> None:
+    for run_id, finished, review in ((RUN_A, "2025-03-01T00:00:00Z", "accepted"),
+                                     (RUN_B, "2026-03-01T00:00:00Z", "draft")):
+        years = (2020, 2023) if run_id == RUN_A else (2023,)
+        epochs = [{"run_id": run_id, "year": y, "product": "clcd", "product_version": "v1",
+                   "path": f"/data/clcd_{y}.tif", "sha256": f"{y:064x}"} for y in years]
+        _insert(store, "runs", [{"run_id": run_id, "name": f"baotou {finished[:4]}", "finished_utc": finished,
+                                 "code_version": "0.1.0", "config": "{}", "inputs": json.dumps(epochs),
+                                 "class_map": "{}", "review": review, "zone_set": "baotou",
+                                 "ingested_utc": finished}])
+        _insert(store, "run_epochs", epochs)
+
+
+def _figures(store: Store) -> None:
+    key = ("run_id", "zone_id", "zone_version", "year")
     for (run_id, zone_id, year), (forest, grass, carbon) in FIGURES.items():
-        db.executemany("INSERT INTO class_area VALUES (?, ?, 1, ?, ?, ?)",
-                       [(run_id, zone_id, year, "forest", forest), (run_id, zone_id, year, "grassland", grass)])
-        # two pools, half each, so zone_series sums them back to the carbon figure
-        db.executemany("INSERT INTO carbon VALUES (?, ?, 1, ?, ?, ?)",
-                       [(run_id, zone_id, year, pool, carbon / 2) for pool in ("agb", "soc")])
+        _insert(store, "class_area", [dict(zip((*key, "class", "area_ha"), (run_id, zone_id, 1, year, c, a),
+                                               strict=True)) for c, a in (("forest", forest), ("grassland", grass))])
+        # two pools, half each: zone_series sums them back to carbon_t (and co2e_t = 44/12 of it)
+        _insert(store, "carbon", [dict(zip((*key, "pool", "carbon_t", "co2e_t"),
+                                           (run_id, zone_id, 1, year, pool, carbon / 2, carbon / 2 * 44 / 12),
+                                           strict=True)) for pool in ("agb", "soc")])
     for run_id in (RUN_A, RUN_B):
-        db.executemany("INSERT INTO progress VALUES (?, ?, 1, 2023, 'forest_ha', 'ha', 2023, ?, 130.0, 2030, ?, ?)",
-                       [(run_id, z, FIGURES[(run_id, z, 2023)][0], 100 * FIGURES[(run_id, z, 2023)][0] / 130.0,
-                         STATUS[z]) for z in ZONES])
+        _insert(store, "progress", [
+            {"run_id": run_id, "zone_id": z, "zone_version": 1, "year": 2023, "metric": "forest_ha", "unit": "ha",
+             "latest_year": 2023, "latest_value": FIGURES[(run_id, z, 2023)][0], "target_value": 130.0,
+             "target_year": 2030, "pct_of_target": 100 * FIGURES[(run_id, z, 2023)][0] / 130.0,
+             "status": STATUS[z]} for z in ZONES])
         # forest coverage of the three zones (300 ha): run A 181.5 ha = 60.5 %, run B 185.75 ha = 61.9166.. %
-        forest = sum(FIGURES[(run_id, z, 2023)][0] for z in ZONES)
-        db.execute("INSERT INTO region_indicators VALUES (?, NULL, NULL, 2023, 'baotou', 'forest_coverage_pct', "
-                   "'森林覆盖率', 'Forest coverage', '%', ?, 65.0, 2030, ?, 0, 'plan')",
-                   (run_id, 100 * forest / 300, 100 * (100 * forest / 300) / 65.0))
+        coverage = 100 * sum(FIGURES[(run_id, z, 2023)][0] for z in ZONES) / 300
+        _insert(store, "region_indicators", [
+            {"run_id": run_id, "year": 2023, "region": "baotou", "indicator": "forest_coverage_pct",
+             "label_zh": "森林覆盖率", "label_en": "Forest coverage", "unit": "%", "value": coverage,
+             "target": 65.0, "target_year": 2030.0, "pct_of_target": 100 * coverage / 65.0, "meets_target": 0.0,
+             "target_source": "plan"}])
 
 
 def build(path: Path) -> Path:
-    """The store at `path` (a GeoPackage QGIS can open), returned."""
-    _zone_layer(path)
-    with closing(sqlite3.connect(path)) as db, db:
-        db.executescript(_TABLES)
-        _runs(db)
-        _figures(db)
+    """The store at `path`, made by the store's own migrations, holding the figures above."""
+    with open_store(str(path)) as store, store.writing():
+        _runs(store)
+        _zones(store)
+        _figures(store)
     return path

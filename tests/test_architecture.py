@@ -113,11 +113,12 @@ def django_site(tmp_path_factory: pytest.TempPathFactory) -> None:
     from django.conf import settings
 
     if not settings.configured:
+        from pipeline.record.store import open_store
         from pipeline.serve import site
 
-        history = tmp_path_factory.mktemp("site") / "history.gpkg"
-        history.touch()
-        site.start(history, hosts=[])
+        history = str(tmp_path_factory.mktemp("site") / "history.gpkg")
+        open_store(history).close()
+        site.start(history, state=None, hosts=[])
 
 
 @pytest.mark.parametrize("module", sorted(set(_graph()) - {"pipeline.__main__"}))  # __main__ runs the CLI

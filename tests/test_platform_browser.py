@@ -85,9 +85,9 @@ def _table(page: sync_api.Page, selector: str) -> list[list[str]]:
 def _served(history: Path, zone_id: str) -> list[list[str]]:
     """The store's own zone_series rows for a zone, as the page prints them (four decimals), by year then metric."""
     with closing(sqlite3.connect(history)) as db:
-        rows = db.execute("SELECT year, metric, value, unit, run_id, review, product, product_version FROM zone_series "
-                          "WHERE zone_id = ? ORDER BY year, metric", (zone_id,)).fetchall()
-    return [[str(y), m, f"{v:.4f}", u, r, rv, p, pv] for y, m, v, u, r, rv, p, pv in rows]
+        rows = db.execute("SELECT year, metric, value, unit, run_id, review, product, product_version, version_break "
+                          "FROM zone_series WHERE zone_id = ? ORDER BY year, metric", (zone_id,)).fetchall()
+    return [[str(y), m, f"{v:.4f}", u, r, rv, p, pv, str(vb)] for y, m, v, u, r, rv, p, pv, vb in rows]
 
 
 def test_log_in_and_out(page: sync_api.Page, server: Server) -> None:
@@ -110,7 +110,10 @@ def test_the_overview_shows_one_shape_per_zone_coloured_by_plan_status(page: syn
     strokes = sorted(shapes.nth(i).get_attribute("stroke") or "" for i in range(shapes.count()))
     # Z1 on track (blue), Z2 behind (red), Z3 reached (green): app.js's STATUS_COLOURS
     assert strokes == sorted(["#4575b4", "#d73027", "#1a9850"])
-    assert page.inner_text(".cards .value").startswith("60.50")
+    # forest coverage: run A 181.5 of 300 ha, or run B 185.75 of 300 ha once the accept test below has run
+    with closing(sqlite3.connect(server.history)) as db:
+        b_accepted = db.execute("SELECT review FROM runs WHERE run_id = ?", (ph.RUN_B,)).fetchone()[0] == "accepted"
+    assert page.inner_text(".cards .value").startswith("61.92" if b_accepted else "60.50")
     _shot(page, "overview")
 
 
@@ -174,7 +177,7 @@ def test_a_hostile_zone_name_shows_as_text(page: sync_api.Page, server: Server) 
     page.locator("#map path.zone-shape[stroke='#d73027']").click()  # Z2, behind
     assert page.inner_text(".leaflet-popup-content a") == ph.HOSTILE_NAME
     assert page.locator("img").count() == 0  # no page of ours has an <img>: any one is the name run as HTML
-    page.wait_for_function("getComputedStyle(document.querySelector('.leaflet-popup')).opacity === '1'")
+    sync_api.expect(page.locator(".leaflet-popup")).to_have_css("opacity", "1")  # faded in, for the screenshot
     _shot(page, "overview-popup")
     page.goto(server.url + "/zones/Z2/")
     assert page.inner_text("#zone-name") == ph.HOSTILE_NAME

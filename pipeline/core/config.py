@@ -63,6 +63,12 @@ class Output(_Frozen):
     workbook_max_rows: int = Field(default=200_000, ge=0)
 
 
+class History(_Frozen):
+    """The history store every finished run is ingested into: a GeoPackage path or a postgresql:// URL."""
+
+    target: str = Field(min_length=1)
+
+
 class FactorRange(_Frozen):
     """A conversion factor with its 90 % range; a bare number in YAML means no range."""
 
@@ -271,6 +277,7 @@ class RunConfig(_Frozen):
     report: Report | None = None  # one page and map per zone: asked for, not made for thousands of parcels
     transitions: Transitions = Transitions()
     accuracy: Accuracy | None = None
+    history: History | None = None  # where the run is ingested at its end; not part of the run id
     # the config file it was read from (none from flags alone): not a setting, kept out of dumps and run ids
     origin: str | None = Field(default=None, exclude=True)
 
@@ -362,6 +369,7 @@ class Overrides(_Frozen):
     classes: str | None = None
     pools: str | None = None
     biomass: tuple[str, ...] = ()
+    history: str | None = None
 
 
 Model = TypeVar("Model", bound=BaseModel)

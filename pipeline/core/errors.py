@@ -3,6 +3,7 @@ the file and what to do. The command line turns these into a message and a non-z
 
 
 INTERRUPTED_EXIT = 130  # 128 + SIGINT, as shells report a Ctrl-C
+NOT_STORED_EXIT = 4  # the run's output is written, but the history store did not take it
 
 
 class SinkzoneError(Exception):
@@ -45,6 +46,19 @@ class TableError(InputError):
 
 class OutputError(SinkzoneError):
     """The output folder cannot be written, or another run holds it."""
+
+
+class StoreError(SinkzoneError):
+    """The history store cannot be used as asked: not a history store, written by a newer sinkzone, a role that may
+    not do this, or an output folder that cannot be ingested (no complete run.json, files that do not match it)."""
+
+
+class StoreUnavailable(StoreError):
+    """The history store cannot be reached (server down, wrong password) or another writer holds it too long.
+
+    A run that finished keeps its own output and exits with this code; `sinkzone ingest` catches up later."""
+
+    exit_code = NOT_STORED_EXIT
 
 
 class PlatformError(SinkzoneError):

@@ -40,7 +40,8 @@ def run_id(config: dict[str, Any], fingerprints: list[dict[str, Any]], *, code: 
     The fingerprints keep the config's order (epochs by year), so swapping two epochs' files changes the id.
     """
     payload = {
-        "config": {k: v for k, v in config.items() if k != "output"},
+        # where the figures are written or stored does not change them
+        "config": {k: v for k, v in config.items() if k not in ("output", "history")},
         "inputs": [f["sha256"] for f in fingerprints],
         "sinkzone": pipeline.__version__,
         "code": code,

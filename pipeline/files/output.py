@@ -111,6 +111,17 @@ def write_files(folder: Path, files: Mapping[str, bytes]) -> None:
         target.write_bytes(content)
 
 
+def write_series(path: Path, *, series: pd.DataFrame, zones: gpd.GeoDataFrame) -> None:
+    """`sinkzone history export`: the series as CSV, as a workbook (series and zones), or as a GeoPackage holding
+    the zones layer and the series table, by the file's suffix."""
+    if path.suffix == ".csv":
+        series.to_csv(path, index=False)
+    elif path.suffix == ".xlsx":
+        write_workbook(path, {"zone_series": series, "zones": pd.DataFrame(zones.drop(columns=zones.geometry.name))})
+    else:
+        _write_gpkg(path, {"zones": zones, "zone_series": series})
+
+
 _EXCEL_ROWS = 1_048_576  # rows of one worksheet, the header included
 
 

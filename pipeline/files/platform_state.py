@@ -14,15 +14,26 @@ from pipeline.core.errors import PlatformError
 _SECRET_BYTES = 50
 
 
-def state_paths(history: Path) -> tuple[Path, Path]:
-    """(the platform's SQLite database, its secret key file) for a history GeoPackage."""
-    if not history.is_file():
-        raise PlatformError(f"{history}: no history store there; give the GeoPackage `sinkzone ingest` wrote "
-                            "(--history PATH)")
-    database = history.with_name(f"{history.stem}.platform.sqlite3")
+def state_paths(history: str, *, state: Path | None) -> tuple[Path, Path]:
+    """(the platform's SQLite database, its secret key file): in the folder `state`, else beside the history
+    GeoPackage as `<name>.platform.sqlite3` and `<name>.platform.secret`."""
+    if state is not None:
+        if not state.is_dir():
+            raise PlatformError(f"--state {state}: no such folder; create it for the platform's own database and key")
+        database, key = state / "platform.sqlite3", state / "platform.secret"
+    elif "://" in history:
+        raise PlatformError(f"{history}: a PostGIS store has no folder beside it; give --state DIR for the "
+                            "platform's own database and key")
+    else:
+        path = Path(history)
+        if not path.is_file():
+            raise PlatformError(f"{history}: no history store there; give the GeoPackage `sinkzone ingest` wrote "
+                                "(--history PATH)")
+        database = path.with_name(f"{path.stem}.platform.sqlite3")
+        key = path.with_name(f"{path.stem}.platform.secret")
     with contextlib.suppress(FileExistsError):  # password hashes: readable by the service's user only
         os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-    return database, history.with_name(f"{history.stem}.platform.secret")
+    return database, key
 
 
 def secret_key(path: Path) -> str:

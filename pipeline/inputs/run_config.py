@@ -18,6 +18,7 @@ from pipeline.core.config import (
     BiomassRaster,
     Carbon,
     Epoch,
+    History,
     Output,
     Overrides,
     RunConfig,
@@ -54,7 +55,9 @@ def _validated(build: Any, source: str) -> RunConfig:
 def with_flags(config: RunConfig, flags: Overrides) -> RunConfig:
     """The config with the command line's settings in place of the file's."""
     output = replaced(config.output, dir=_absolute(str(flags.out))) if flags.out is not None else config.output
+    history = History(target=_store_target(flags.history)) if flags.history is not None else config.history
     return replaced(config, output=output, compute=replaced(config.compute, **_given(scheduler=flags.scheduler)),
+                    history=history,
                     zones=replaced(config.zones, **_given(layer=flags.zones_layer, encoding=flags.zones_encoding)),
                     carbon=_carbon_with_flags(config, flags))
 
@@ -88,6 +91,15 @@ def _one_off(flags: Overrides) -> RunConfig:
                      zones=Zones(path=Path(_absolute(str(flags.zones))), id_field=str(flags.zone_id)),
                      classes=_absolute(classes) if classes.endswith((".yaml", ".yml")) else classes,
                      output=Output(dir=Path(_absolute(str(flags.out)))))
+
+
+def is_url(target: str) -> bool:
+    """A history store named by a URL (postgresql://...) rather than a file."""
+    return "://" in target
+
+
+def _store_target(target: str) -> str:
+    return target if is_url(target) else _absolute(target)
 
 
 def _absolute(value: str) -> str:
@@ -133,6 +145,9 @@ def _resolve(raw: dict[str, Any], base: Path, *, source: str) -> dict[str, Any]:
     for section, key in (("zones", "path"), ("output", "dir"), ("plans", "path"), ("accuracy", "samples")):
         if isinstance(raw.get(section), dict):
             out[section] = {**raw[section], key: fix(raw[section].get(key))}
+    history = raw.get("history")
+    if isinstance(history, dict) and isinstance(history.get("target"), str) and not is_url(history["target"]):
+        out["history"] = {**history, "target": fix(history["target"])}
     classes = raw.get("classes")
     if isinstance(classes, str) and classes.endswith((".yaml", ".yml")):
         out["classes"] = fix(classes)

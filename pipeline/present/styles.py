@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import geopandas as gpd
 import pandas as pd
 
-from pipeline.core.classmaps import LABELS, ClassMap, label
+from pipeline.core.classmaps import LABELS, ROLES, ClassMap, label
 from pipeline.core.names import CANDIDATES, ZONES
 from pipeline.present.labels import class_text, field_alias
 from pipeline.present.palette import GREENS, PROGRESS, class_colour, class_colours, palette_entries
@@ -320,3 +320,16 @@ def raster_style(class_map: ClassMap) -> LayerStyle:
     name = f"landcover-{class_map.name}"
     return LayerStyle(name=name, title=f"土地覆盖 / Land cover ({class_map.name})", root=qml_document(name, [pipe]),
                       colours={str(code): colour for code, colour, _ in entries})
+
+
+def current_zones_style() -> LayerStyle:
+    """The history store's current_zones: each zone in the colour of its largest land-cover role, labelled by id.
+
+    Fixed when the store is made (the classes a store will hold are not known then), so it uses the roles, which
+    every class map's `<class>_ha` columns of current_zones are named after."""
+    roles = list(ROLES)
+    cats = [(r, class_text(r), class_colour(r, i)) for i, r in enumerate(roles)]
+    body = [categorized_renderer(dominant_class_expression(roles), cats), label_settings(field_ref("zone_id"))]
+    name = "current-zones-dominant-role"
+    return LayerStyle(name=name, title="当前片区：主要地类 / Current zones: main land class",
+                      root=qml_document(name, body, labels=True), colours={r: c for r, _, c in cats})

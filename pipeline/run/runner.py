@@ -17,7 +17,7 @@ import shapely
 
 from pipeline.core import provenance
 from pipeline.core.config import RunConfig
-from pipeline.core.errors import OutputError
+from pipeline.core.errors import OutputError, StoreError
 from pipeline.core.grid import padded_bounds
 from pipeline.core.names import (
     CACHE_DIR,
@@ -53,6 +53,7 @@ from pipeline.metrics.zone_layer import zone_layer
 from pipeline.present import report
 from pipeline.present.qgis_project import build_package, style_frame
 from pipeline.present.workbook import workbook_sheets
+from pipeline.record.ingest import Ingested
 
 log = logging.getLogger(__name__)
 _MAP_SIDE = 600  # cells a side of a report map: a picture, never used for areas
@@ -66,6 +67,8 @@ class RunResult:
     zones: gpd.GeoDataFrame
     record: Mapping[str, Any] = field(default_factory=dict)
     skipped: bool = False
+    stored: Ingested | None = None  # what the history store made of the run, when the config names one
+    not_stored: StoreError | None = None  # why the history store did not take it (the output is written)
 
 
 def run_stages(inputs: Inputs, computed: Computed) -> list[StageResult]:

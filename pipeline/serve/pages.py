@@ -13,7 +13,7 @@ from pipeline.serve.history import History, Row
 
 MAP_TOLERANCE_DEG = 1e-4  # about 10 m: simplified for the browser; the figures come from the exact boundaries
 LATEST_RUNS = 5
-_ZONE_FIELDS = ("zone_id", "name", "zone_version", "area_ha", "year", "run_id", "review", "plan_status")
+_ZONE_FIELDS = ("zone_set", "zone_id", "name", "zone_version", "area_ha", "year", "run_id", "review", "plan_status")
 
 
 def number(value: object) -> str:
@@ -36,12 +36,10 @@ def overview(history: History) -> dict[str, Any]:
 def zone_shapes(history: History, zone_id: str | None = None) -> dict[str, Any]:
     """The current zones (or one) as GeoJSON in WGS 84, simplified for the map."""
     rows = store.zones(history) if zone_id is None else [z for z in [store.zone(history, zone_id)] if z]
-    features = []
-    for row in rows:
-        shape = store.geometry(row["geom"])
-        if shape is not None:
-            features.append({"type": "Feature", "properties": _zone_summary(row),
-                             "geometry": mapping(shape.simplify(MAP_TOLERANCE_DEG, preserve_topology=True))})
+    shapes = store.shapes(history, zone_id)
+    features = [{"type": "Feature", "properties": _zone_summary(row),
+                 "geometry": mapping(shapes[row["zone_id"]].simplify(MAP_TOLERANCE_DEG, preserve_topology=True))}
+                for row in rows if shapes.get(row["zone_id"]) is not None]
     return {"type": "FeatureCollection", "features": features}
 
 
@@ -57,4 +55,5 @@ def zone(history: History, zone_id: str, *, sort: str) -> dict[str, Any] | None:
 
 
 def run(history: History, run_id: str) -> dict[str, Any] | None:
-    return store.run(history, run_id)
+    found = store.run(history, run_id)
+    return None if found is None else {**found, "epochs": store.epochs(history, run_id)}

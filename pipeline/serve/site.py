@@ -19,8 +19,8 @@ LOGIN_PAUSE_S = 15 * 60
 CSP = "default-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 
 
-def _settings(history: Path, *, hosts: list[str]) -> dict[str, Any]:
-    database, key_file = state_paths(history)
+def _settings(history: str, *, state: Path | None, hosts: list[str]) -> dict[str, Any]:
+    database, key_file = state_paths(history, state=state)
     return {
         "DEBUG": False,
         "SECRET_KEY": secret_key(key_file),
@@ -59,11 +59,14 @@ def _settings(history: Path, *, hosts: list[str]) -> dict[str, Any]:
     }
 
 
-def start(history: Path, *, hosts: list[str]) -> None:
-    """Django configured for this history store, the platform's own tables created or upgraded."""
+def start(history: str, *, state: Path | None, hosts: list[str]) -> None:
+    """Django configured for this history store (opened once to check it is one), the platform's own tables
+    created or upgraded."""
     from django.core.management import call_command
 
-    settings.configure(**_settings(history, hosts=hosts))
+    with History(history).opened():
+        pass  # a missing or foreign store, or one from a newer sinkzone, is refused before anything is made
+    settings.configure(**_settings(history, state=state, hosts=hosts))
     django.setup()
     call_command("migrate", verbosity=0, interactive=False)
 

@@ -117,7 +117,7 @@ def review(request: HttpRequest, run_id: str, action: str) -> HttpResponse:
     if action not in _REVIEWS or pages.run(history(), run_id) is None:
         raise Http404("no such run or action")
     note = request.POST.get("note", "").strip()
-    store.set_review(history(), run_id, review=_REVIEWS[action], by=request.user.get_username(), note=note)
+    store.review(history(), run_id, state=_REVIEWS[action], by=request.user.get_username(), note=note)
     audit(request.user.get_username(), f"run.{action}", run_id, note)
     return redirect("run", run_id=run_id)
 

@@ -1,4 +1,6 @@
-"""Command line: `sinkzone validate | run | batch | sample | serve | users`. The only module that prints or exits."""
+"""Command line: `sinkzone validate | run | batch | sample | ingest | history | serve | users`.
+
+The only module that prints or exits."""
 
 from __future__ import annotations
 
@@ -15,11 +17,14 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from pipeline.core.errors import INTERRUPTED_EXIT, SinkzoneError
+from pipeline.core.errors import INTERRUPTED_EXIT, NOT_STORED_EXIT, SinkzoneError
 from pipeline.core.names import GPKG_NAME, RUN_RECORD
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from pipeline.measure.graph import ProgressHook
+    from pipeline.record.backend import Store
 
 # The commands import the pipeline (dask, geopandas, matplotlib...) only when they run, so `sinkzone
 # --help` and a mistyped command answer at once.
@@ -28,6 +33,9 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="sinkzone: exact land-cover area and carbon per carbon-sink zone, as a QGIS-ready GeoPackage.")
 # soft_wrap: messages keep their lines whole (a log file or cron mail is not 80 columns wide)
 console = Console(stderr=True, soft_wrap=True)
+history_app = typer.Typer(no_args_is_help=True, help="The history store: list, compare, review and export runs.")
+app.add_typer(history_app, name="history")
+_HISTORY_HELP = "history store: a GeoPackage path (history.gpkg) or postgresql://user@host/db"
 log = logging.getLogger("pipeline")
 
 
@@ -139,6 +147,7 @@ def run(
     scheduler: Annotated[str | None, typer.Option(help="dask.distributed scheduler address")] = None,
     pools: Annotated[str | None, typer.Option(help="carbon pools table: built-in name (baotou) or CSV")] = None,
     biomass: Annotated[list[str] | None, typer.Option(help="[YEAR=]PATH of a biomass raster, t d.m./ha")] = None,
+    history: Annotated[str | None, typer.Option(help=_HISTORY_HELP + "; the run is ingested at its end")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Compute class area per zone and write sinkzones.gpkg and run.json."""
@@ -149,7 +158,7 @@ def run(
     _setup_logging(verbose)
     flags = Overrides(out=out, scheduler=scheduler, landcover=tuple(landcover or ()), zones=zones, zone_id=zone_id,
                       zones_layer=zones_layer, zones_encoding=zones_encoding, classes=classes, pools=pools,
-                      biomass=tuple(biomass or ()))
+                      biomass=tuple(biomass or ()), history=history)
     try:
         with _interruptible():
             cfg = load_config(config, flags)
@@ -160,16 +169,25 @@ def run(
         return
     if result.skipped:
         _say("up to date:", "green", f"{result.out_dir} (use --overwrite to recompute)")
-        return
-    _say("done:", "green", f"{result.out_dir / GPKG_NAME} and {result.out_dir / RUN_RECORD} "
-         f"({len(result.zones)} zones)")
+    else:
+        _say("done:", "green", f"{result.out_dir / GPKG_NAME} and {result.out_dir / RUN_RECORD} "
+             f"({len(result.zones)} zones)")
+    if result.stored is not None:
+        _say("stored:" if result.stored.stored else "already stored:", "green", f"run {result.stored.run_id} in the "
+             "history store")
+    if result.not_stored is not None:
+        _say("not stored:", "bold red", f"{result.not_stored}; the output is written: store it later with "
+             f"`sinkzone ingest {result.out_dir} --history TARGET`")
+        raise typer.Exit(code=NOT_STORED_EXIT)
 
 
 @app.command()
 def batch(folder: Annotated[Path, typer.Argument(help="folder of run configs (*.yaml)")],
           overwrite: Annotated[bool, typer.Option(help="recompute every run even if nothing changed")] = False,
+          history: Annotated[str | None, typer.Option(help=_HISTORY_HELP + "; every run is ingested")] = None,
           verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
-    """Run every config in FOLDER, go on past failures, print a summary; exit 1 if any run failed."""
+    """Run every config in FOLDER, go on past failures, print a summary; exit 1 if any run failed (4 if every run
+    finished but the history store did not take one)."""
     from rich.table import Table
 
     from pipeline.files.paths import list_configs
@@ -182,11 +200,12 @@ def batch(folder: Annotated[Path, typer.Argument(help="folder of run configs (*.
         _fail(exc)
         return
     with _unwinding():
-        outcomes = batch.run_batch(configs, overwrite=overwrite)
+        outcomes = batch.run_batch(configs, overwrite=overwrite, history=history)
     table = Table(title=Text(f"batch {folder}: {len(outcomes)} run(s)"))
     for column in ("config", "status", "seconds", "output or error"):
         table.add_column(column, overflow="fold")
-    colours = {"done": "green", "up to date": "green", "failed": "bold red", "not run": "yellow"}
+    colours = {"done": "green", "up to date": "green", "not stored": "yellow", "failed": "bold red",
+               "not run": "yellow"}
     for o in outcomes:
         table.add_row(Text(o.config.name), Text(o.status, style=colours[o.status]), f"{o.seconds:.1f}",
                       Text(o.detail))
@@ -199,6 +218,10 @@ def batch(folder: Annotated[Path, typer.Argument(help="folder of run configs (*.
         _say("error:", "bold red", f"{failed} of {len(outcomes)} run(s) failed" if outcomes
              else f"no *.yaml config in {folder}")
         raise typer.Exit(code=1)
+    if any(o.status == "not stored" for o in outcomes):
+        _say("not stored:", "bold red", "the outputs are written; store the runs marked 'not stored' later with "
+             "`sinkzone ingest OUTPUT_DIR... --history TARGET`")
+        raise typer.Exit(code=NOT_STORED_EXIT)
 
 
 @app.command()
@@ -243,15 +266,18 @@ def sample(
 
 users_app = typer.Typer(no_args_is_help=True, help="the web platform's users: add one, list them")
 app.add_typer(users_app, name="users")
-HistoryOption = Annotated[Path, typer.Option("--history", help="the history store (history.gpkg)")]
+HistoryOption = Annotated[str, typer.Option("--history", help="the history store: history.gpkg or postgresql://...")]
+StateOption = Annotated[Path | None, typer.Option(
+    "--state", help="folder for the platform's own database and key (default: beside the GeoPackage; needed with "
+                    "a postgresql:// store)")]
 
 
-def _platform(history: Path, *, hosts: list[str]) -> None:
+def _platform(history: str, state: Path | None, *, hosts: list[str]) -> None:
     """The web platform set up for this history store (its own tables beside it), or the reason it cannot be."""
     from pipeline.serve import site
 
     try:
-        site.start(history, hosts=hosts)
+        site.start(history, state=state, hosts=hosts)
     except SinkzoneError as exc:
         _fail(exc)
 
@@ -267,12 +293,12 @@ def _bind(bind: str) -> tuple[str, int]:
 @app.command()
 def serve(history: HistoryOption,
           bind: Annotated[str, typer.Option(help="HOST:PORT to listen on (0.0.0.0:8000 for the intranet)")]
-          = "127.0.0.1:8000") -> None:
+          = "127.0.0.1:8000", state: StateOption = None) -> None:
     """Serve the web platform (综合管理平台) for a history store: maps, series, runs and their review."""
     from pipeline.serve import site
 
     host, port = _bind(bind)
-    _platform(history, hosts=site.hosts_for(host))
+    _platform(history, state, hosts=site.hosts_for(host))
     _say("serving:", "green", f"http://{bind}/ for {history}; add users with `sinkzone users add NAME --role ROLE "
          f"--history {history}` (password on standard input); Ctrl-C stops")
     site.serve(host, port)
@@ -282,9 +308,10 @@ def serve(history: HistoryOption,
 def users_add(name: Annotated[str, typer.Argument(help="the user's log-in name")],
               role: Annotated[str, typer.Option(help="admin | analyst | data_entry | viewer")],
               history: HistoryOption,
-              counties: Annotated[str, typer.Option(help="counties A,B a data entry user works on")] = "") -> None:
+              counties: Annotated[str, typer.Option(help="counties A,B a data entry user works on")] = "",
+              state: StateOption = None) -> None:
     """Add a user; the password is read from standard input (typed unseen on a terminal)."""
-    _platform(history, hosts=[])
+    _platform(history, state, hosts=[])
     from pipeline.serve import roles  # Django's models load once the site is set up
 
     password = getpass.getpass("password: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\r\n")
@@ -298,11 +325,11 @@ def users_add(name: Annotated[str, typer.Argument(help="the user's log-in name")
 
 
 @users_app.command("list")
-def users_list(history: HistoryOption) -> None:
+def users_list(history: HistoryOption, state: StateOption = None) -> None:
     """List the platform's users with their roles and counties."""
     from rich.table import Table
 
-    _platform(history, hosts=[])
+    _platform(history, state, hosts=[])
     from pipeline.serve import roles  # Django's models load once the site is set up
 
     table = Table(title="users 用户")
@@ -311,6 +338,179 @@ def users_list(history: HistoryOption) -> None:
     for name, role, counties in roles.list_users():
         table.add_row(Text(name), Text(role), Text(",".join(counties)))
     Console(soft_wrap=True).print(table)
+
+
+@app.command()
+def ingest(outputs: Annotated[list[Path], typer.Argument(help="output folders of finished runs")],
+           history: Annotated[str, typer.Option(help=_HISTORY_HELP)],
+           verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
+    """Store finished runs' outputs in the history store, one transaction each; a run already stored is left."""
+    from pipeline.record.ingest import ingest_folder
+
+    _setup_logging(verbose)
+    failed = 0
+    with _interruptible():
+        for folder in outputs:
+            try:
+                done = ingest_folder(folder, target=history)
+            except SinkzoneError as exc:
+                _say("error:", "bold red", exc)
+                failed += 1
+                continue
+            _say("stored:" if done.stored else "already stored:", "green", f"{folder}: run {done.run_id}"
+                 + (f", {done.figure_rows:,} figures, {done.new_zone_versions} new zone version(s)" if done.stored
+                    else " (nothing changed)"))
+    if failed:
+        raise typer.Exit(code=2)
+
+
+_FORMAT = Annotated[str, typer.Option("--format", help="text, csv or json")]
+_STORE = Annotated[str, typer.Option("--history", help=_HISTORY_HELP)]
+
+
+def _print_table(frame: pd.DataFrame, fmt: str) -> None:
+    """A table on standard output: aligned text, CSV or JSON records (user text always literal)."""
+    if fmt == "csv":
+        print(frame.to_csv(index=False), end="")
+    elif fmt == "json":
+        print(frame.to_json(orient="records", force_ascii=False, date_format="iso"))
+    else:
+        print(frame.to_string(index=False) if len(frame) else "(none)")
+
+
+@contextmanager
+def _history(target: str, *, fmt: str = "text", create: bool = False) -> Iterator[Store]:
+    """The store for one history command; a store problem ends it with its message and exit code."""
+    from pipeline.record.store import open_store
+
+    if fmt not in ("text", "csv", "json"):
+        _say("error:", "bold red", f"--format {fmt!r}: use text, csv or json")
+        raise typer.Exit(code=2)
+    try:
+        with _interruptible(), open_store(target, create=create) as store:
+            yield store
+    except SinkzoneError as exc:
+        _fail(exc)
+
+
+@history_app.command("runs")
+def history_runs(history: _STORE, fmt: _FORMAT = "text") -> None:
+    """Every stored run, newest first: id, name, finish time, review state, years."""
+    from pipeline.record import queries
+
+    with _history(history, fmt=fmt) as store:
+        _print_table(queries.runs(store), fmt)
+
+
+@history_app.command("show")
+def history_show(run: Annotated[str, typer.Argument(help="run id (or a unique start of one)")], history: _STORE,
+                 fmt: _FORMAT = "text") -> None:
+    """One run: its record, its epochs (product, version, file hash) and its rows per table."""
+    import pandas as pd
+
+    from pipeline.record import queries
+
+    with _history(history, fmt=fmt) as store:
+        record, epochs, counts = queries.show(store, run)
+    if fmt == "text":
+        for key, value in record.items():
+            print(f"{key}: {value}")
+        _print_table(epochs, fmt)
+        _print_table(counts, fmt)
+    else:
+        _print_table(pd.DataFrame([record.astype(str)]), fmt)
+
+
+@history_app.command("coverage")
+def history_coverage(history: _STORE, fmt: _FORMAT = "text") -> None:
+    """Zones x years: accepted, draft or missing (全覆盖)."""
+    from pipeline.record import queries
+
+    with _history(history, fmt=fmt) as store:
+        _print_table(queries.coverage(store), fmt)
+
+
+@history_app.command("diff")
+def history_diff(run_a: Annotated[str, typer.Argument(help="the earlier run")],
+                 run_b: Annotated[str, typer.Argument(help="the later run")], history: _STORE,
+                 fmt: _FORMAT = "text") -> None:
+    """Per zone, year and metric the change from RUN_A to RUN_B, largest first; and which inputs differ."""
+    from pipeline.record import queries
+
+    with _history(history, fmt=fmt) as store:
+        found = queries.diff(store, run_a, run_b)
+    _print_table(found.figures, fmt)
+    if fmt == "text":
+        print("inputs that differ:")
+        _print_table(found.inputs, fmt)
+
+
+@history_app.command("accept")
+def history_accept(run: Annotated[str, typer.Argument(help="run id")], history: _STORE,
+                   by: Annotated[str | None, typer.Option(help="who accepts (default: your login)")] = None) -> None:
+    """Accept a run: zone_series serves its figures before any draft's."""
+    import getpass
+
+    from pipeline.record import queries
+
+    with _history(history) as store:
+        rid = queries.review(store, run, state="accepted", by=by or getpass.getuser())
+    _say("accepted:", "green", f"run {rid}")
+
+
+@history_app.command("supersede")
+def history_supersede(run: Annotated[str, typer.Argument(help="run id")], history: _STORE,
+                      by: Annotated[str, typer.Option(help="who supersedes it")],
+                      note: Annotated[str, typer.Option(help="why (kept with the run)")]) -> None:
+    """Supersede a run: zone_series no longer serves its figures; they stay stored."""
+    from pipeline.record import queries
+
+    with _history(history) as store:
+        rid = queries.review(store, run, state="superseded", by=by, note=note)
+    _say("superseded:", "green", f"run {rid}")
+
+
+@history_app.command("export")
+def history_export(history: _STORE,
+                   out: Annotated[Path, typer.Option(help="series.xlsx, series.csv or series.gpkg")],
+                   zone: Annotated[str | None, typer.Option(help="one zone id")] = None,
+                   years: Annotated[str | None, typer.Option(help="A:B, the years from A to B")] = None) -> None:
+    """Write the served series (zone_series) to a workbook, CSV or GeoPackage (with the zones)."""
+    from pipeline.files.output import write_series
+    from pipeline.files.publish import publish_files
+    from pipeline.record import queries
+
+    if out.suffix not in (".xlsx", ".csv", ".gpkg"):
+        _say("error:", "bold red", f"{out}: --out must end in .xlsx, .csv or .gpkg")
+        raise typer.Exit(code=2)
+    span = _years(years)
+    with _history(history) as store:
+        series = queries.series(store, zone=zone, years=span)
+        zones = queries.zone_shapes(store, zone=zone)
+        try:
+            publish_files(out.parent, {out.name: lambda p: write_series(p, series=series, zones=zones)}, inputs=[])
+        except SinkzoneError as exc:
+            _fail(exc)
+    _say("done:", "green", f"{out}: {len(series):,} figures of {series['zone_id'].nunique()} zone(s)")
+
+
+def _years(text: str | None) -> tuple[int, int] | None:
+    if text is None:
+        return None
+    first, _, last = text.partition(":")
+    try:
+        return int(first), int(last or first)
+    except ValueError:
+        _say("error:", "bold red", f"--years {text!r}: give A:B, e.g. 2018:2024")
+        raise typer.Exit(code=2) from None
+
+
+@history_app.command("migrate")
+def history_migrate(history: _STORE) -> None:
+    """Create the store or bring it to this sinkzone's schema (PostGIS: as the owner role)."""
+    with _history(history, create=True) as store:
+        version = store.schema_version()
+    _say("ok:", "green", f"history store at schema version {version}")
 
 
 class _progress_bar:  # noqa: N801 - used as a context manager like a function

@@ -1,0 +1,78 @@
+"""The one small interface both back ends of the history store implement (record/store.py opens one).
+
+SQL is written once, with `?` placeholders; each back end adapts it. Every write happens inside `writing()`: one
+transaction that also keeps other writers out until it commits or rolls back.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from typing import Any
+
+import pandas as pd
+
+from pipeline.record.schema import Dialect
+
+
+class Store(ABC):
+    dialect: Dialect
+    target: str
+
+    @abstractmethod
+    def writing(self) -> AbstractContextManager[None]:
+        """One transaction that no other writer interleaves with; rolled back on any error."""
+
+    @abstractmethod
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None: ...
+
+    @abstractmethod
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
+
+    @abstractmethod
+    def query(self, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame: ...
+
+    @abstractmethod
+    def geometry_value(self, wkb: bytes, bounds: tuple[float, float, float, float]) -> Any:
+        """A MultiPolygon (WKB, EPSG:4326) as the back end stores it, for the `geom_placeholder` of an INSERT."""
+
+    geom_placeholder = "?"
+    wkb_sql = "{}"  # SQL giving the WKB of a geometry column, formatted with the column
+
+    @abstractmethod
+    def columns(self, table: str) -> list[str]: ...
+
+    @abstractmethod
+    def has_table(self, table: str) -> bool: ...
+
+    @abstractmethod
+    def after_migration(self, number: int) -> None:
+        """What the back end adds after a migration (a GeoPackage registers new tables and views)."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def schema_version(self) -> int:
+        if not self.has_table("schema_version"):
+            return 0
+        found = self.query("SELECT MAX(version) AS v FROM schema_version")["v"].iloc[0]
+        return 0 if pd.isna(found) else int(found)
+
+
+def utc_now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def rows(frame: pd.DataFrame) -> Iterator[tuple[Any, ...]]:
+    """A frame's rows as plain Python values, gaps as None (what both drivers bind)."""
+    clean = frame.astype(object).where(frame.notna(), None)
+    for row in clean.itertuples(index=False, name=None):
+        yield tuple(v.item() if hasattr(v, "item") else v for v in row)

@@ -1,0 +1,223 @@
+"""The history store's schema, one for both back ends: tables, views and the numbered migrations that make them.
+
+The names here are a contract: QGIS projects, the web platform and users' SQL read them. Figures are insert-only;
+a run's review state is the only thing that changes after its ingest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from pipeline.core.classmaps import NODATA_CLASS, ROLES
+from pipeline.core.names import ACCURACY_AREA, CARBON, CHANGE, CLASS_AREA, PROGRESS, REGION, TRANSITIONS, ZONE_ACCURACY
+from pipeline.present.styles import current_zones_style
+
+Dialect = Literal["gpkg", "postgis"]
+Kind = Literal["text", "int", "real", "json", "bool"]
+
+_TYPES: dict[Dialect, dict[Kind, str]] = {
+    "gpkg": {"text": "TEXT", "int": "INTEGER", "real": "REAL", "json": "TEXT", "bool": "BOOLEAN"},
+    "postgis": {"text": "text", "int": "bigint", "real": "double precision", "json": "jsonb", "bool": "boolean"},
+}
+SRID = 4326  # zone sets come in any CRS; one store holds them all in WGS 84, as QGIS and the web pages read them
+REVIEW_STATES = ("draft", "accepted", "superseded")
+
+
+@dataclass(frozen=True)
+class Figures:
+    """One long table of figures: the store's name, the run's layers it holds, its columns after the key columns
+    (run_id, zone_id, zone_version, year), and the run column giving `year` where the run's table has no `year`."""
+
+    name: str
+    layers: tuple[str, ...]
+    columns: tuple[tuple[str, Kind], ...]
+    year_from: str = "year"
+
+
+_ACCURACY: tuple[tuple[str, Kind], ...] = (
+             ("class", "text"), ("map_area_ha", "real"), ("adjusted_area_ha", "real"), ("se_ha", "real"),
+             ("ci95_low_ha", "real"), ("ci95_high_ha", "real"), ("users_accuracy", "real"), ("users_se", "real"),
+             ("producers_accuracy", "real"), ("producers_se", "real"), ("n_samples", "int"), ("method", "text"))
+_SHARES: tuple[tuple[str, Kind], ...] = (("var_share_area", "real"), ("var_share_factors", "real"))
+FIGURES: tuple[Figures, ...] = (
+    Figures("class_area", (CLASS_AREA,), (("class", "text"), ("area_ha", "real"), ("area_mu", "real"),
+                                          ("share", "real"))),
+    Figures("carbon", (CARBON,), (("pool", "text"), ("carbon_t", "real"), ("co2e_t", "real"), ("co2e_low_t", "real"),
+                                  ("co2e_high_t", "real"), *_SHARES, ("method", "text"), ("source_id", "int"),
+                                  ("source", "text"))),
+    Figures("change", (CHANGE,), (("year_from", "int"), ("year_to", "int"), ("co2e_change_t", "real"),
+                                  ("co2e_change_low_t", "real"), ("co2e_change_high_t", "real"),
+                                  ("co2e_per_year_t", "real"), ("co2e_per_year_low_t", "real"),
+                                  ("co2e_per_year_high_t", "real"), *_SHARES), year_from="year_to"),
+    Figures("transitions", (TRANSITIONS,), (("year_from", "int"), ("year_to", "int"), ("class_from", "text"),
+                                            ("class_to", "text"), ("area_ha", "real")), year_from="year_to"),
+    Figures("progress", (PROGRESS,), (("metric", "text"), ("unit", "text"), ("classes", "text"),
+                                      ("latest_year", "int"), ("latest_value", "real"), ("target_value", "real"),
+                                      ("target_year", "int"), ("pct_of_target", "real"), ("slope_per_year", "real"),
+                                      ("projected_value", "real"), ("status", "text")), year_from="latest_year"),
+    # the region's estimate has no zone (zone_id empty); each zone's own has one
+    Figures("accuracy_area", (ACCURACY_AREA, ZONE_ACCURACY), _ACCURACY),
+    Figures("region_indicators", (REGION,), (("region", "text"), ("indicator", "text"), ("label_zh", "text"),
+                                             ("label_en", "text"), ("unit", "text"), ("value", "real"),
+                                             ("target", "real"), ("target_year", "real"), ("pct_of_target", "real"),
+                                             ("meets_target", "real"), ("target_source", "text"))),
+)
+KEY_COLUMNS: tuple[tuple[str, Kind], ...] = (("run_id", "text"), ("zone_id", "text"), ("zone_version", "int"),
+                                            ("year", "int"))
+
+# zone_series: (table, figure column, metric name as SQL, unit as SQL); class names and pools are the run's own
+_SERIES: tuple[tuple[str, str, str, str], ...] = (
+    ("class_area", "area_ha", "class || '_ha'", "'ha'"),
+    ("class_area", "area_mu", "class || '_mu'", "'亩'"),
+    ("class_area", "share", "class || '_share'", "'fraction'"),
+    *(("carbon", c, f"pool || ':{c}'", u) for c, u in (("carbon_t", "'t C'"), ("co2e_t", "'t CO2e'"),
+                                                       ("co2e_low_t", "'t CO2e'"), ("co2e_high_t", "'t CO2e'"))),
+    *(("change", c, f"'{c}'", "'t CO2e'") for c in ("co2e_change_t", "co2e_change_low_t", "co2e_change_high_t")),
+    *(("change", c, f"'{c}'", "'t CO2e/yr'") for c in ("co2e_per_year_t", "co2e_per_year_low_t",
+                                                       "co2e_per_year_high_t")),
+    ("transitions", "area_ha", "class_from || '>' || class_to || '_ha'", "'ha'"),
+    *(("progress", c, f"metric || ':{c}'", "unit") for c in ("latest_value", "target_value", "projected_value")),
+    ("progress", "pct_of_target", "metric || ':pct_of_target'", "'%'"),
+    *(("accuracy_area", c, f"class || ':{c}'", "'ha'") for c in ("adjusted_area_ha", "se_ha", "ci95_low_ha",
+                                                                 "ci95_high_ha")),
+)
+# the carbon totals over pools, as the run's zones layer gives them
+_TOTALS = (("carbon_t", "'t C'"), ("co2e_t", "'t CO2e'"))
+
+
+def column_type(kind: Kind, dialect: Dialect) -> str:
+    return _TYPES[dialect][kind]
+
+
+def _ddl(name: str, columns: Sequence[tuple[str, Kind]], dialect: Dialect, *, extra: str = "") -> str:
+    body = ", ".join(f"{col} {column_type(kind, dialect)}" for col, kind in columns)
+    return f"CREATE TABLE {name} ({body}{extra})"
+
+
+def _tables(dialect: Dialect) -> list[str]:
+    t = _TYPES[dialect]
+    fid = ("fid INTEGER PRIMARY KEY AUTOINCREMENT" if dialect == "gpkg"
+           else "fid bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY")
+    geom = "geom MULTIPOLYGON" if dialect == "gpkg" else f"geom geometry(MultiPolygon, {SRID})"
+    statements = [
+        f"CREATE TABLE runs (run_id {t['text']} PRIMARY KEY, name {t['text']} NOT NULL, finished_utc {t['text']} "
+        f"NOT NULL, code_version {t['text']} NOT NULL, config {t['json']} NOT NULL, inputs {t['json']} NOT NULL, "
+        f"class_map {t['json']} NOT NULL, review {t['text']} NOT NULL DEFAULT 'draft' "
+        f"CHECK (review IN ('draft', 'accepted', 'superseded')), reviewed_by {t['text']}, reviewed_utc {t['text']}, "
+        f"notes {t['text']}, zone_set {t['text']} NOT NULL, output_dir {t['text']}, ingested_utc {t['text']} NOT NULL)",
+        f"CREATE TABLE run_epochs (run_id {t['text']} NOT NULL REFERENCES runs (run_id), year {t['int']} NOT NULL, "
+        f"product {t['text']}, product_version {t['text']}, path {t['text']}, sha256 {t['text']}, "
+        "PRIMARY KEY (run_id, year))",
+        f"CREATE TABLE zone_versions ({fid}, {geom}, zone_set {t['text']} NOT NULL, zone_id {t['text']} NOT NULL, "
+        f"version {t['int']} NOT NULL, geom_sha256 {t['text']} NOT NULL, area_ha {t['real']}, "
+        f"attributes {t['json']} NOT NULL, first_run {t['text']} NOT NULL REFERENCES runs (run_id), "
+        f"last_run {t['text']} NOT NULL REFERENCES runs (run_id), UNIQUE (zone_set, zone_id, version))",
+    ]
+    for fig in FIGURES:
+        statements.append(_ddl(fig.name, [*KEY_COLUMNS, *fig.columns], dialect,
+                               extra=", FOREIGN KEY (run_id) REFERENCES runs (run_id)"))
+        statements.append(f"CREATE INDEX {fig.name}_run ON {fig.name} (run_id)")
+        statements.append(f"CREATE INDEX {fig.name}_zone ON {fig.name} (zone_id, year)")
+    return statements
+
+
+def _figures_view() -> str:
+    """Every per-zone figure as (run, zone, version, year, metric, value, unit), one arm per figure column."""
+    arms = [f"SELECT run_id, zone_id, zone_version, year, {metric} AS metric, {column} AS value, {unit} AS unit "
+            f"FROM {table} WHERE zone_id IS NOT NULL AND {column} IS NOT NULL"
+            for table, column, metric, unit in _SERIES]
+    arms += [f"SELECT run_id, zone_id, zone_version, year, '{column}' AS metric, SUM({column}) AS value, {unit} AS "
+             f"unit FROM carbon WHERE zone_id IS NOT NULL GROUP BY run_id, zone_id, zone_version, year"
+             for column, unit in _TOTALS]
+    return "CREATE VIEW zone_figures AS\n" + "\nUNION ALL ".join(arms)
+
+
+def _series_view() -> str:
+    """For each zone, year and metric the newest accepted run's figure, else the newest draft's (review says which);
+    superseded runs serve nothing. `version_break` marks every row whose product, product version or sinkzone version
+    differs from those of the zone's first year (a transition into a year of another version counts as crossing)."""
+    lineage = "COALESCE(e.product, '') || '/' || COALESCE(e.product_version, '') || '/' || r.code_version"
+    ranked = (
+        "SELECT r.zone_set, f.zone_id, f.zone_version, f.year, f.metric, f.value, f.unit, f.run_id, r.review, "
+        f"e.product, e.product_version, r.code_version, {lineage} AS lineage, "
+        "ROW_NUMBER() OVER (PARTITION BY r.zone_set, f.zone_id, f.year, f.metric ORDER BY "
+        "CASE r.review WHEN 'accepted' THEN 0 ELSE 1 END, r.finished_utc DESC, r.run_id DESC) AS pick "
+        "FROM zone_figures f JOIN runs r ON r.run_id = f.run_id "
+        "LEFT JOIN run_epochs e ON e.run_id = f.run_id AND e.year = f.year WHERE r.review <> 'superseded'")
+    served = ("SELECT s.*, FIRST_VALUE(lineage) OVER (PARTITION BY zone_set, zone_id ORDER BY year) "
+              f"AS origin FROM ({ranked}) s WHERE pick = 1")
+    return ("CREATE VIEW zone_series AS SELECT zone_set, zone_id, zone_version, year, metric, value, unit, run_id, "
+            "review, product, product_version, code_version, "
+            f"CASE WHEN lineage <> origin THEN 1 ELSE 0 END AS version_break FROM ({served}) t")
+
+
+WIDE_COLUMNS = (*(f"{role}_ha" for role in (*ROLES, NODATA_CLASS)), "carbon_t", "co2e_t", "co2e_per_year_t")
+
+
+def _current_zones_view() -> str:
+    """Each zone's latest version with the figures zone_series serves for its latest year, wide, and its plan
+    status (the share target's, else the first target's)."""
+    wide = ", ".join(f"MAX(CASE WHEN s.metric = '{c}' THEN s.value END) AS {c}" for c in WIDE_COLUMNS)
+    latest_year = ("SELECT zone_set, zone_id, MAX(year) AS year FROM zone_series "
+                   "WHERE metric LIKE '%\\_ha' ESCAPE '\\' GROUP BY zone_set, zone_id")
+    figures = (f"SELECT s.zone_set, s.zone_id, s.year, MAX(s.run_id) AS run_id, MAX(s.review) AS review, {wide} "
+               f"FROM zone_series s JOIN ({latest_year}) y ON y.zone_set = s.zone_set AND y.zone_id = s.zone_id "
+               "AND y.year = s.year GROUP BY s.zone_set, s.zone_id, s.year")
+    newest = "SELECT zone_set, zone_id, MAX(version) AS version FROM zone_versions GROUP BY zone_set, zone_id"
+    status = ("(SELECT p.status FROM progress p WHERE p.run_id = w.run_id AND p.zone_id = w.zone_id ORDER BY "
+              "CASE p.metric WHEN 'share' THEN 0 ELSE 1 END, p.metric LIMIT 1)")
+    return ("CREATE VIEW current_zones AS SELECT z.fid, z.geom, z.zone_set, z.zone_id, z.version AS zone_version, "
+            f"z.area_ha, z.attributes, w.year, w.run_id, w.review, {', '.join(f'w.{c}' for c in WIDE_COLUMNS)}, "
+            f"{status} AS plan_status FROM zone_versions z JOIN ({newest}) n ON n.zone_set = z.zone_set AND "
+            f"n.zone_id = z.zone_id AND n.version = z.version LEFT JOIN ({figures}) w ON w.zone_set = z.zone_set "
+            "AND w.zone_id = z.zone_id")
+
+
+def _views(dialect: Dialect) -> list[str]:
+    return [_figures_view(), _series_view(), _current_zones_view()]
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _styles(dialect: Dialect) -> list[str]:
+    """layer_styles as QGIS itself makes it in each back end, holding current_zones' default style."""
+    style = current_zones_style()
+    qml, name, title = _literal(style.qml), _literal(style.name), _literal(style.title)
+    if dialect == "gpkg":
+        return ["CREATE TABLE layer_styles (id INTEGER PRIMARY KEY AUTOINCREMENT, f_table_catalog TEXT(256), "
+                "f_table_schema TEXT(256), f_table_name TEXT(256), f_geometry_column TEXT(256), styleName TEXT(30), "
+                "styleQML TEXT, styleSLD TEXT, useAsDefault BOOLEAN, description TEXT, owner TEXT(30), ui TEXT(30), "
+                "update_time DATETIME DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')))",
+                "INSERT INTO layer_styles (f_table_catalog, f_table_schema, f_table_name, f_geometry_column, "
+                "styleName, styleQML, styleSLD, useAsDefault, description, owner, ui) VALUES ('', '', "
+                f"'current_zones', 'geom', {name}, {qml}, '', 1, {title}, '', '')"]
+    return ["CREATE TABLE IF NOT EXISTS layer_styles (id serial PRIMARY KEY, f_table_catalog varchar, f_table_schema "
+            "varchar, f_table_name varchar, f_geometry_column varchar, stylename text, styleqml xml, stylesld xml, "
+            "useasdefault boolean, description text, owner varchar(63) DEFAULT CURRENT_USER, ui xml, update_time "
+            "timestamp DEFAULT CURRENT_TIMESTAMP, type varchar)",
+            "INSERT INTO layer_styles (f_table_catalog, f_table_schema, f_table_name, f_geometry_column, stylename, "
+            "styleqml, useasdefault, description) VALUES (current_database(), current_schema(), "
+            f"'current_zones', 'geom', {name}, XMLPARSE(DOCUMENT {qml}), true, {title})"]
+
+
+@dataclass(frozen=True)
+class Migration:
+    number: int
+    description: str
+    statements: Callable[[Dialect], list[str]]
+
+
+# Numbered and never edited once released: a store records each one applied in schema_version, and opening an
+# older store applies the ones it lacks, in order, each in its own transaction.
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "runs, run epochs, zone versions and the long figure tables", _tables),
+    Migration(2, "the views zone_figures, zone_series and current_zones", _views),
+    Migration(3, "layer_styles: the default QGIS style of current_zones", _styles),
+)
+LATEST = MIGRATIONS[-1].number
+SPATIAL = {"zone_versions": "zone versions", "current_zones": "current zones"}
+VIEWS = ("zone_figures", "zone_series", "current_zones")

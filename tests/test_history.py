@@ -1,0 +1,335 @@
+"""The history store, against both back ends (a GeoPackage file and a throwaway PostgreSQL + PostGIS cluster):
+ingest once, zone versions, the served series, review states, faults (kill, two writers, an unreachable store)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import psycopg
+import pytest
+from builders import ROOT, box_cells, land_cover, two_zones, write_config, write_tiled_raster, write_zone_layer
+from cli_support import assert_clean_failure, cli
+from conftest import DemoRun
+from pg_cluster import Cluster, cluster
+
+from pipeline.core.errors import NOT_STORED_EXIT, StoreError
+from pipeline.files.run_output import read_run_output
+from pipeline.inputs.run_config import load_config
+from pipeline.present.styles import current_zones_style
+from pipeline.record import queries
+from pipeline.record.backend import Store
+from pipeline.record.ingest import LAYERS, ingest, ingest_folder
+from pipeline.record.store import open_store
+from pipeline.run import runner
+
+BACKENDS = ["gpkg", "postgis"]
+QGIS_PYTHON = os.environ.get("SINKZONE_QGIS_PYTHON", "/usr/bin/python3")
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a test's store lives: the writer's target, and on PostGIS the owner's and the reader's."""
+
+    writer: str
+    owner: str
+    reader: str
+
+
+@pytest.fixture(scope="module")
+def pg() -> Iterator[Cluster]:
+    with cluster() as running:
+        yield running
+
+
+@pytest.fixture(params=BACKENDS)
+def target(request: pytest.FixtureRequest, tmp_path: Path) -> Target:
+    if request.param == "gpkg":
+        path = str(tmp_path / "history.gpkg")
+        return Target(writer=path, owner=path, reader=path)
+    running: Cluster = request.getfixturevalue("pg")
+    name = f"h_{os.getpid()}_{len(list(tmp_path.parent.iterdir()))}_{tmp_path.name[-6:].replace('-', '_')}"
+    running.new_database(name)
+    made = Target(writer=running.url(name, role="sinkzone_writer"), owner=running.url(name, role="sinkzone_owner"),
+                  reader=running.url(name, role="sinkzone_reader"))
+    open_store(made.owner).close()  # the owner applies the migrations; the writer then ingests
+    return made
+
+
+@dataclass(frozen=True)
+class Runs:
+    a: runner.RunResult  # zones v1, land cover seed 0
+    b: runner.RunResult  # zones v1, land cover seed 1: other figures for the same zones and year
+    c: runner.RunResult  # zone z0's boundary edited, land cover seed 0
+
+
+def _run(folder: Path, zones: Path, seed: int) -> runner.RunResult:
+    folder.mkdir()
+    raster = write_tiled_raster(folder / "lc.tif", land_cover(seed))
+    return runner.run(load_config(write_config(folder, rasters={2020: raster}, zones=zones)))
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> Runs:
+    base = tmp_path_factory.mktemp("history_runs")
+    zones = write_zone_layer(base / "zones.gpkg", two_zones())
+    a = _run(base / "a", zones, 0)
+    time.sleep(1.1)  # run.json times whole seconds: b is the newer run
+    b = _run(base / "b", zones, 1)
+    write_zone_layer(zones, [box_cells(2.5, 2.5, 20, 30), two_zones()[1]])  # the same file, z0 made smaller
+    return Runs(a=a, b=b, c=_run(base / "c", zones, 0))
+
+
+def _contents(store: Store) -> dict[str, pd.DataFrame]:
+    tables = ["runs", "run_epochs", "zone_versions", "class_area", "carbon", "transitions", "region_indicators"]
+    return {t: store.query(f"SELECT * FROM {t}").drop(columns=["geom", "ingested_utc"], errors="ignore")
+            .astype(str).sort_values(by=["run_id"] if t != "zone_versions" else ["zone_id", "version"])
+            .reset_index(drop=True) for t in tables}
+
+
+def test_ingest_twice_is_a_noop(target: Target, runs: Runs) -> None:
+    first = ingest_folder(runs.a.out_dir, target=target.writer)
+    assert first.stored
+    assert first.new_zone_versions == 2
+    # class_area: 2 zones x 1 year x (4 CLCD codes drawn + nodata) rows, as the run's own table has
+    assert first.figure_rows >= len(runs.a.tables["zone_class_area"]) > 0
+    with open_store(target.reader, create=False) as store:
+        before = _contents(store)
+    again = ingest_folder(runs.a.out_dir, target=target.writer)
+    assert not again.stored
+    assert again.run_id == first.run_id
+    with open_store(target.reader, create=False) as store:
+        after = _contents(store)
+    for name, frame in before.items():
+        pd.testing.assert_frame_equal(frame, after[name], obj=name)
+
+
+def test_changed_boundary_adds_a_version_and_older_figures_keep_theirs(target: Target, runs: Runs) -> None:
+    ingest_folder(runs.a.out_dir, target=target.writer)
+    added = ingest_folder(runs.c.out_dir, target=target.writer)
+    assert added.new_zone_versions == 1  # z0 changed, z1 did not
+    with open_store(target.reader, create=False) as store:
+        versions = store.query("SELECT zone_id, version, area_ha, first_run, last_run FROM zone_versions "
+                               "ORDER BY zone_id, version")
+        used = store.query("SELECT DISTINCT run_id, zone_id, zone_version FROM class_area ORDER BY run_id, zone_id")
+    assert versions[["zone_id", "version"]].values.tolist() == [["z0", 1], ["z0", 2], ["z1", 1]]
+    # z0 went from 27.5 to 17.5 cells wide: its new version is smaller; z1's one version served both runs
+    assert versions["area_ha"].iloc[1] < versions["area_ha"].iloc[0]
+    assert versions.iloc[2][["first_run", "last_run"]].tolist() == [runs.a.record["run_id"], runs.c.record["run_id"]]
+    served = {(r, z): int(v) for r, z, v in used.itertuples(index=False)}
+    assert served[(runs.a.record["run_id"], "z0")] == 1
+    assert served[(runs.c.record["run_id"], "z0")] == 2
+
+
+def _served(store: Store, zone: str) -> dict[str, float]:
+    found = store.query("SELECT metric, value FROM zone_series WHERE zone_id = ? AND year = 2020", (zone,))
+    return {m: float(v) for m, v in zip(found["metric"], found["value"], strict=True)
+            if m.endswith("_ha") and ">" not in m}
+
+
+def _own(result: runner.RunResult, zone: str) -> dict[str, float]:
+    table = result.tables["zone_class_area"]
+    mine = table[table["zone_id"] == zone]
+    return {f"{c}_ha": float(a) for c, a in zip(mine["class"], mine["area_ha"], strict=True)}
+
+
+def test_accept_and_supersede_change_what_the_series_serves(target: Target, runs: Runs) -> None:
+    for result in (runs.a, runs.b):
+        ingest_folder(result.out_dir, target=target.writer)
+    a, _b = str(runs.a.record["run_id"]), str(runs.b.record["run_id"])
+    with open_store(target.writer) as store:
+        assert _served(store, "z1") == _own(runs.b, "z1")  # both drafts: the newest, b
+        queries.review(store, a, state="accepted", by="analyst")
+        assert _served(store, "z1") == _own(runs.a, "z1")  # an accepted run beats a newer draft
+        queries.review(store, a, state="superseded", by="analyst", note="wrong raster")
+        assert _served(store, "z1") == _own(runs.b, "z1")  # superseded serves nothing: the draft again
+        record = store.query("SELECT review, reviewed_by, notes FROM runs WHERE run_id = ?", (a,)).iloc[0]
+    assert record.tolist() == ["superseded", "analyst", "wrong raster"]
+    assert _own(runs.a, "z1") != _own(runs.b, "z1")
+
+
+@pytest.mark.slow
+def test_demo_series_equals_the_runs_own_tables(target: Target, demo_run: DemoRun) -> None:
+    result = demo_run("sao_tome_worldcover")
+    ingest_folder(result.out_dir, target=target.writer)
+    with open_store(target.reader, create=False) as store:
+        series = store.query("SELECT zone_id, year, metric, value, product_version, version_break FROM zone_series")
+    got = {(z, int(y), m): float(v) for z, y, m, v in series[["zone_id", "year", "metric", "value"]].itertuples(
+        index=False)}
+    expected: dict[tuple[str, int, str], float] = {}
+    for row in result.tables["zone_class_area"].itertuples(index=False):
+        expected[(row.zone_id, row.year, f"{row._2}_ha")] = row.area_ha
+        expected[(row.zone_id, row.year, f"{row._2}_share")] = row.share
+    for row in result.tables["zone_carbon"].itertuples(index=False):
+        expected[(row.zone_id, row.year, f"{row.pool}:co2e_t")] = row.co2e_t
+    for row in result.tables["zone_change"].itertuples(index=False):
+        expected[(row.zone_id, row.year_to, "co2e_per_year_t")] = row.co2e_per_year_t
+    for row in result.tables["zone_transitions"].itertuples(index=False):
+        expected[(row.zone_id, row.year_to, f"{row.class_from}>{row.class_to}_ha")] = row.area_ha
+    assert {k: got.get(k) for k in expected} == expected
+    # 2020 is WorldCover v100 and 2021 v200: every 2021 row says the series crossed a product version
+    breaks = series.groupby("product_version")["version_break"].agg(set).to_dict()
+    assert breaks == {"v100": {0}, "v200": {1}}
+
+
+def test_kill_during_ingest_leaves_nothing_of_the_run(target: Target, runs: Runs) -> None:
+    script = ("import sys, time\n"
+              "from pathlib import Path\n"
+              "from pipeline.files.run_output import read_run_output\n"
+              "from pipeline.record import ingest as i\n"
+              "from pipeline.record.store import open_store\n"
+              "output = read_run_output(Path(sys.argv[2]), tables=i.LAYERS)\n"
+              "store = open_store(sys.argv[1])\n"
+              "with store.writing():\n"
+              "    i._insert_run(store, output)\n"
+              "    i._zone_versions(store, i._zone_rows(output.zones), zone_set=i.zone_set(output.record),\n"
+              "                     rid=output.record['run_id'], finished=output.record['finished_utc'])\n"
+              "    print('inside', flush=True)\n"
+              "    time.sleep(120)\n")
+    child = subprocess.Popen([sys.executable, "-c", script, target.writer, str(runs.a.out_dir)],
+                             stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    assert child.stdout is not None
+    assert child.stdout.readline().strip() == "inside"
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait(timeout=30)
+    with open_store(target.writer) as store:
+        assert store.query("SELECT COUNT(*) AS n FROM runs")["n"].iloc[0] == 0
+        assert store.query("SELECT COUNT(*) AS n FROM zone_versions")["n"].iloc[0] == 0
+    assert ingest_folder(runs.a.out_dir, target=target.writer).stored  # the next ingest completes it
+
+
+def test_two_ingests_at_once_never_corrupt(target: Target, runs: Runs) -> None:
+    folders = [str(r.out_dir) for r in (runs.a, runs.b, runs.c)]
+    command = [sys.executable, "-m", "pipeline", "ingest"]
+    children = [subprocess.Popen([*command, *order, "--history", target.writer], cwd=ROOT, stderr=subprocess.PIPE,
+                                 text=True) for order in (folders, folders[::-1])]
+    for child in children:
+        _, err = child.communicate(timeout=300)
+        assert child.returncode == 0, err
+    with open_store(target.reader, create=False) as store:
+        assert sorted(store.query("SELECT run_id FROM runs")["run_id"]) == sorted(
+            str(r.record["run_id"]) for r in (runs.a, runs.b, runs.c))
+        versions = store.query("SELECT zone_id, version FROM zone_versions ORDER BY zone_id, version")
+        rows = int(store.query("SELECT COUNT(*) AS n FROM class_area")["n"].iloc[0])
+    assert versions.values.tolist() == [["z0", 1], ["z0", 2], ["z1", 1]]
+    assert rows == sum(len(r.tables["zone_class_area"]) for r in (runs.a, runs.b, runs.c))
+
+
+def test_reader_cannot_write(pg: Cluster, runs: Runs) -> None:
+    pg.new_database("reader_check")
+    owner, reader = pg.url("reader_check", role="sinkzone_owner"), pg.url("reader_check", role="sinkzone_reader")
+    open_store(owner).close()
+    ingest_folder(runs.a.out_dir, target=pg.url("reader_check", role="sinkzone_writer"))
+    with open_store(reader, create=False) as store:
+        assert len(store.query("SELECT * FROM zone_series")) > 0  # it reads
+        with pytest.raises(StoreError, match="may not change"):
+            queries.review(store, str(runs.a.record["run_id"]), state="accepted", by="reader")
+        with pytest.raises(StoreError, match="may not change"), store.writing():
+            store.execute("DELETE FROM class_area")
+    with pytest.raises(StoreError, match="may not change"):
+        ingest_folder(runs.b.out_dir, target=reader)
+
+
+def test_a_newer_schema_is_refused(target: Target) -> None:
+    with open_store(target.owner) as store:
+        assert store.query("SELECT version FROM schema_version ORDER BY version")["version"].tolist() == [1, 2, 3]
+        with store.writing():
+            store.execute("INSERT INTO schema_version VALUES (99, 'from the future', '9.9', '2030-01-01T00:00:00Z')")
+    with pytest.raises(StoreError, match="newer sinkzone"):
+        open_store(target.owner)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_an_older_store_is_upgraded(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    path = str(tmp_path / "old.gpkg")
+    if backend == "postgis":
+        running: Cluster = request.getfixturevalue("pg")
+        running.new_database("upgraded")
+        path = running.url("upgraded", role="sinkzone_owner")
+    with open_store(path, upto=1) as store:
+        assert store.schema_version() == 1
+        assert not store.has_table("zone_series")
+    with open_store(path) as store:
+        assert store.schema_version() == 3
+        assert store.has_table("zone_series")
+
+
+def test_refusals(tmp_path: Path, runs: Runs) -> None:
+    with pytest.raises(StoreError, match="not a sinkzone history store"):
+        open_store(str(runs.a.out_dir / "sinkzones.gpkg"))
+    with pytest.raises(StoreError, match="not a finished sinkzone output"):
+        ingest_folder(tmp_path, target=str(tmp_path / "h.gpkg"))
+    copy = tmp_path / "copy"
+    subprocess.run(["cp", "-a", str(runs.a.out_dir), str(copy)], check=True)
+    record = json.loads((copy / "run.json").read_text(encoding="utf-8"))
+    record["rows"]["zone_class_area"] += 1
+    (copy / "run.json").write_text(json.dumps(record), encoding="utf-8")
+    with pytest.raises(StoreError, match="do not match the run"):
+        ingest_folder(copy, target=str(tmp_path / "h.gpkg"))
+    assert not (tmp_path / "h.gpkg").exists()  # refused before the store was opened
+
+
+def test_a_run_whose_store_is_unreachable_keeps_its_output(tmp_path: Path) -> None:
+    folder = tmp_path / "run"
+    folder.mkdir()
+    config = write_config(folder, rasters={2020: write_tiled_raster(folder / "lc.tif", land_cover())},
+                          zones=write_zone_layer(folder / "zones.gpkg", two_zones()))
+    down = f"postgresql://sinkzone_writer@/history?host={tmp_path}&port=9"  # no server listens there
+    result = cli("run", str(config), "--history", down)
+    assert result.exit_code == NOT_STORED_EXIT, result.output
+    assert "not stored:" in result.output
+    assert "cannot connect" in result.output
+    assert (folder / "out" / "run.json").is_file()
+    caught_up = cli("ingest", str(folder / "out"), "--history", str(tmp_path / "h.gpkg"))
+    assert caught_up.exit_code == 0
+    assert "stored:" in caught_up.output
+
+
+def test_history_commands(tmp_path: Path, runs: Runs) -> None:
+    store = str(tmp_path / "h.gpkg")
+    for result in (runs.a, runs.c):
+        ingest(open_store(store), read_run_output(result.out_dir, tables=LAYERS))
+    a, c = str(runs.a.record["run_id"]), str(runs.c.record["run_id"])
+    assert cli("history", "accept", a[:8], "--history", store, "--by", "li").exit_code == 0
+    listed = json.loads(cli("history", "runs", "--history", store, "--format", "json").output)
+    assert {r["run_id"]: r["review"] for r in listed} == {a: "accepted", c: "draft"}
+    coverage = cli("history", "coverage", "--history", store, "--format", "csv").output.splitlines()
+    assert coverage[0].endswith("zone_id,2020")
+    assert all(line.endswith(",accepted") for line in coverage[1:])
+    changed = pd.read_csv(pd.io.common.StringIO(cli("history", "diff", a, c, "--history", store, "--format",
+                                                    "csv").output))
+    assert changed["zone_id"].iloc[0] == "z0"  # only z0's boundary changed: its figures lead the differences
+    assert (changed.loc[changed["zone_id"] == "z1", "change"].fillna(0) == 0).all()
+    exported = cli("history", "export", "--history", store, "--out", str(tmp_path / "series.xlsx"), "--zone", "z1")
+    assert exported.exit_code == 0
+    assert (tmp_path / "series.xlsx").is_file()
+    assert_clean_failure(cli("history", "show", "nope", "--history", store), "no stored run", "nope")
+
+
+def test_current_zones_opens_styled_in_qgis(target: Target, runs: Runs, tmp_path: Path) -> None:
+    ingest_folder(runs.a.out_dir, target=target.writer)
+    if target.reader.endswith(".gpkg"):
+        uri, provider = f"{target.reader}|layername=current_zones", "ogr"
+    else:
+        info = psycopg.conninfo.conninfo_to_dict(target.reader)
+        uri = (f"dbname='{info['dbname']}' host={info['host']} port={info['port']} user='{info['user']}' "
+               "key='fid' srid=4326 type=MultiPolygon table=\"public\".\"current_zones\" (geom)")
+        provider = "postgres"
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_RUNTIME_DIR": str(tmp_path)}
+    env.pop("PYTHONPATH", None)  # the venv's packages must not shadow Debian's for the system Python
+    done = subprocess.run([QGIS_PYTHON, str(ROOT / "tests" / "qgis_history_check.py"), uri, provider],
+                          capture_output=True, text=True, env=env, timeout=300, check=False, cwd=ROOT / "tests")
+    assert done.returncode == 0, done.stderr[-3000:]
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen["valid"]
+    assert seen["features"] == 2
+    assert seen["style"] == current_zones_style().name
+    assert seen["renderer"] == "categorizedSymbol"
