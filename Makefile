@@ -32,6 +32,20 @@ lock: ## re-resolve pyproject.toml's ranges in a scratch venv and write the vers
 run: $(STAMP) ## run CONFIG (default configs/demo.yaml) and print where the outputs are
 	$(VENV)/bin/sinkzone run $(CONFIG)
 
+SERVE_HISTORY ?= output/history.gpkg
+SERVE_BIND ?= 127.0.0.1:8000
+SERVE_LOGIN := output/demo-login.txt
+.PHONY: serve
+serve: $(STAMP) ## run the shipped demos, ingest them into output/history.gpkg, add a demo analyst, serve the platform
+	$(VENV)/bin/sinkzone run configs/demo.yaml
+	$(VENV)/bin/sinkzone run configs/sao_tome_worldcover.yaml
+	$(VENV)/bin/sinkzone ingest output/demo output/sao_tome_worldcover --history $(SERVE_HISTORY)
+	@test -s $(SERVE_LOGIN) || { pw=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(12))'); \
+	  echo "$$pw" | $(VENV)/bin/sinkzone users add demo --role analyst --history $(SERVE_HISTORY) && \
+	  (umask 077 && echo "demo $$pw" > $(SERVE_LOGIN)); }
+	@echo "log in at http://$(SERVE_BIND)/ as user $$(cut -d' ' -f1 $(SERVE_LOGIN)), password $$(cut -d' ' -f2 $(SERVE_LOGIN)) (kept in $(SERVE_LOGIN))"
+	$(VENV)/bin/sinkzone serve --history $(SERVE_HISTORY) --bind $(SERVE_BIND)
+
 batch: $(STAMP) ## run every config in configs/batch/, go on past failures, exit 1 if any failed
 	$(VENV)/bin/sinkzone batch configs/batch
 
