@@ -14,6 +14,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadReque
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from pipeline.core.errors import SinkzoneError
 from pipeline.core.literal import csv_text
 from pipeline.serve import history as store
 from pipeline.serve import pages
@@ -117,7 +118,10 @@ def review(request: HttpRequest, run_id: str, action: str) -> HttpResponse:
     if action not in _REVIEWS or pages.run(history(), run_id) is None:
         raise Http404("no such run or action")
     note = request.POST.get("note", "").strip()
-    store.review(history(), run_id, state=_REVIEWS[action], by=request.user.get_username(), note=note)
+    try:
+        store.review(history(), run_id, state=_REVIEWS[action], by=request.user.get_username(), note=note)
+    except SinkzoneError as exc:  # e.g. the platform reads a PostGIS store as its reader role
+        return HttpResponse(f"503: {exc}", status=503, content_type="text/plain; charset=utf-8")
     audit(request.user.get_username(), f"run.{action}", run_id, note)
     return redirect("run", run_id=run_id)
 
