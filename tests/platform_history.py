@@ -94,9 +94,14 @@ def _figures(store: Store) -> None:
 
 
 def build(path: Path) -> Path:
-    """The store at `path`, made by the store's own migrations, holding the figures above."""
-    with open_store(str(path)) as store, store.writing():
+    """The GeoPackage store at `path`, made by the store's own migrations, holding the figures above."""
+    fill(str(path))
+    return path
+
+
+def fill(target: str) -> None:
+    """The store at `target` (a GeoPackage or a postgresql:// URL of its owner role) made and filled."""
+    with open_store(target) as store, store.writing():
         _runs(store)
         _zones(store)
         _figures(store)
-    return path

@@ -23,17 +23,22 @@ USERS = {"admin": ("ada", "admin-pass-1"), "analyst": ("ana", "analyst-pass-1"),
          "data_entry": ("dee", "entry-pass-1"), "viewer": ("vic", "viewer-pass-1")}
 
 
-def add_user(history: Path, name: str, role: str, password: str, *, counties: str = "") -> subprocess.CompletedProcess:
-    command = [SINKZONE, "users", "add", name, "--role", role, "--history", str(history)]
+def add_user(history: Path | str, name: str, role: str, password: str, *, counties: str = "",
+             state: Path | None = None) -> subprocess.CompletedProcess:
+    command = [SINKZONE, "users", "add", name, "--role", role, "--history", str(history), *_state(state)]
     return subprocess.run([*command, *(["--counties", counties] if counties else [])], input=password + "\n",
                           capture_output=True, text=True, check=False)
+
+
+def _state(state: Path | None) -> list[str]:
+    return [] if state is None else ["--state", str(state)]
 
 
 @dataclass
 class Server:
     url: str
     process: subprocess.Popen
-    history: Path
+    history: Path  # a GeoPackage; a postgresql:// store's tests name their URL themselves
     log: Path
 
     def stop(self) -> None:
@@ -47,16 +52,17 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def start(history: Path) -> Server:
+def start(history: Path | str, *, state: Path | None = None) -> Server:
     """The platform serving `history`, with one user of each role, answering within START_S seconds."""
     for role, (name, password) in USERS.items():
-        added = add_user(history, name, role, password, counties="Donghe" if role == "data_entry" else "")
+        added = add_user(history, name, role, password, counties="Donghe" if role == "data_entry" else "",
+                         state=state)
         assert added.returncode == 0, added.stderr
     port = _free_port()
-    log = history.with_name("serve.log")
-    process = subprocess.Popen([SINKZONE, "serve", "--history", str(history), "--bind", f"127.0.0.1:{port}"],
-                               stdout=log.open("w"), stderr=subprocess.STDOUT)
-    server = Server(f"http://127.0.0.1:{port}", process, history, log)
+    log = (state or Path(history).parent) / "serve.log"
+    process = subprocess.Popen([SINKZONE, "serve", "--history", str(history), "--bind", f"127.0.0.1:{port}",
+                                *_state(state)], stdout=log.open("w"), stderr=subprocess.STDOUT)
+    server = Server(f"http://127.0.0.1:{port}", process, Path(history), log)
     deadline = time.monotonic() + START_S
     while time.monotonic() < deadline:
         try:
