@@ -19,6 +19,7 @@ from pathlib import Path
 
 import platform_history as ph
 import pytest
+from cli_support import assert_clean_failure, cli
 from platform_server import SINKZONE, USERS, Client, Server, add_user, start
 
 
@@ -215,3 +216,18 @@ def test_users_are_added_with_a_known_role_and_a_long_enough_password(history: P
     with closing(sqlite3.connect(history.with_name("history.platform.sqlite3"))) as db:
         added = {row[0] for row in db.execute("SELECT target FROM platform_auditentry WHERE action = 'user.add'")}
     assert {name for name, _ in USERS.values()} <= added
+
+
+# ---- the command line's refusals (in-process: each stops before Django is set up) -----------------------
+
+
+def test_serve_refuses_a_missing_store_a_foreign_file_and_a_bad_bind(tmp_path: Path) -> None:
+    missing = tmp_path / "nothing.gpkg"
+    assert_clean_failure(cli("serve", "--history", str(missing)), "no history store here")
+    assert not missing.exists()
+    foreign = tmp_path / "notes.gpkg"
+    with closing(sqlite3.connect(foreign)) as db, db:
+        db.execute("CREATE TABLE notes (text TEXT)")
+    assert_clean_failure(cli("users", "list", "--history", str(foreign)), "not a sinkzone history store")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.gpkg"]  # nothing made beside it
+    assert_clean_failure(cli("serve", "--history", str(foreign), "--bind", "localhost"), "is not HOST:PORT")
