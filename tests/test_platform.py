@@ -203,6 +203,20 @@ def test_the_api_lists_the_zones_and_the_overview_cards(server: Server) -> None:
     assert b"60.50" in client.get("/")[2]
 
 
+def test_a_run_page_shows_its_changes_against_the_previous_accepted_run(server: Server) -> None:
+    client = _client(server, "viewer")
+    diff = json.loads(client.get(f"/api/v1/runs/{ph.RUN_B}")[2])["diff"]
+    assert diff["previous"] == ph.RUN_A
+    # largest first: Z1's CO2e, (5600 - 5400) t C x 44/12 = 733.3333 t CO2e (platform_history.FIGURES)
+    first = diff["figures"][0]
+    assert (first["zone_id"], first["year"], first["metric"], first["change"]) == ("Z1", 2023, "co2e_t", "733.3333")
+    forest = next(d for d in diff["figures"] if (d["zone_id"], d["metric"]) == ("Z1", "forest_ha"))
+    assert (forest["value_a"], forest["value_b"], forest["change"]) == ("120.5000", "125.2500", "4.7500")
+    assert diff["only_previous"] == 3 * 8  # 2020 of three zones, 8 metrics each, measured by run A only
+    assert json.loads(client.get(f"/api/v1/runs/{ph.RUN_A}")[2])["diff"] is None  # nothing accepted before A
+    assert b'id="diff"' in client.get(f"/runs/{ph.RUN_B}/")[2]
+
+
 def test_users_are_added_with_a_known_role_and_a_long_enough_password(history: Path) -> None:
     for args, message in ((("bob", "boss", "long-enough-1"), "role 'boss' is unknown"),
                           (("bob", "viewer", "short"), "shorter than 8"),

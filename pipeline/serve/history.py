@@ -120,6 +120,26 @@ def epochs(history: History, run_id: str) -> list[Row]:
                         "ORDER BY year", run_id)
 
 
+DIFF_ROWS = 20  # the largest changes a run page lists; `sinkzone history diff` gives them all
+
+
+def diff_previous(history: History, run_id: str) -> Row | None:
+    """The run against the newest accepted run that finished before it: its largest figure changes and the inputs
+    that differ (the store's own diff), or None when no accepted run came before."""
+    found = history.rows("SELECT p.run_id FROM runs p, runs r WHERE r.run_id = ? AND p.review = 'accepted' AND "
+                         "p.finished_utc < r.finished_utc ORDER BY p.finished_utc DESC LIMIT 1", run_id)
+    if not found:
+        return None
+    with history.opened() as store:
+        changes = queries.diff(store, found[0]["run_id"], run_id)
+    # figures only the previous run has (years this run did not measure) are counted, not listed as changes
+    measured = changes.figures["value_b"].notna()
+    figures, inputs = changes.figures[measured].head(DIFF_ROWS), changes.inputs
+    return {"previous": found[0]["run_id"], "only_previous": int((~measured).sum()),
+            "figures": [dict(zip(figures.columns, row, strict=True)) for row in rows(figures)],
+            "inputs": [dict(zip(inputs.columns, row, strict=True)) for row in rows(inputs)]}
+
+
 def region(history: History) -> list[Row]:
     """The region's indicators of its latest year against its targets, from the newest accepted run that has them,
     else the newest draft (superseded runs serve nothing, as in zone_series)."""

@@ -56,4 +56,10 @@ def zone(history: History, zone_id: str, *, sort: str) -> dict[str, Any] | None:
 
 def run(history: History, run_id: str) -> dict[str, Any] | None:
     found = store.run(history, run_id)
-    return None if found is None else {**found, "epochs": store.epochs(history, run_id)}
+    if found is None:
+        return None
+    changes = store.diff_previous(history, run_id)
+    if changes is not None:
+        changes["figures"] = [{k: number(v) if isinstance(v, float) else v for k, v in row.items()}
+                              for row in changes["figures"]]
+    return {**found, "epochs": store.epochs(history, run_id), "diff": changes}
