@@ -76,6 +76,7 @@ bench: $(STAMP) ## benchmark vs exactextract on a generated 12288² case, 1/5/20
 
 PARCELS_WORK ?= bench/work/parcels
 .PHONY: bench-parcels
-bench-parcels: $(STAMP) ## 小班 scale: 40,000 parcels over a 5000², 20-epoch series with carbon (table in bench/work/parcels/results.md)
+bench-parcels: $(STAMP) ## 小班 scale: 40,000 parcels, 5000², 20 epochs, carbon; then its history store (bench/work/parcels/*.md)
 	PYTHONPATH=. $(PY) bench/parcels.py make --work $(PARCELS_WORK)
 	PYTHONPATH=. $(PY) bench/parcels.py run --work $(PARCELS_WORK)
+	PYTHONPATH=. $(PY) bench/parcels.py history --work $(PARCELS_WORK) $(if $(PARCELS_POSTGIS),--postgis $(PARCELS_POSTGIS))

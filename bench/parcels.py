@@ -6,10 +6,14 @@ single-cell speckle, a few per cent of cells changing class each year), and a pa
 sub-compartments of 0.01-26 ha (a Voronoi partition of clustered random seeds, each cell shrunk about its
 centroid to a log-uniform target area, so parcels never overlap, then densified and wiggled to about 40
 vertices each). `run` times `sinkzone run` on it in a child process, sampling the summed RSS of the
-process tree every 0.1 s, and writes bench/work/parcels/results.md.
+process tree every 0.1 s, and writes bench/work/parcels/results.md. `history` then stores the carbon case's output
+in a history GeoPackage (and a PostGIS store with `--postgis URL`), twice: the second time a copy of the output
+under another run id stands for next year's run. It times each ingest and `zone_series` for one zone, and
+compares the history GeoPackage's size with the run's own (bench/work/parcels/history.md).
 
     PYTHONPATH=. python bench/parcels.py make --work bench/work/parcels
     PYTHONPATH=. python bench/parcels.py run --work bench/work/parcels
+    PYTHONPATH=. python bench/parcels.py history --work bench/work/parcels [--postgis postgresql://...]
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -193,14 +198,73 @@ def run_cases(work: Path, names: list[str]) -> None:
     print("\n".join(lines))
 
 
+def _second_run(out: Path) -> Path:
+    """A copy of the output whose run.json names another run id: next year's run, as far as the store can tell."""
+    copy = out.with_name(out.name + "_next")
+    shutil.rmtree(copy, ignore_errors=True)
+    subprocess.run(["cp", "-a", str(out), str(copy)], check=True)
+    record = json.loads((copy / "run.json").read_text(encoding="utf-8"))
+    record["run_id"] = "next" + record["run_id"][4:]
+    (copy / "run.json").write_text(json.dumps(record), encoding="utf-8")
+    return copy
+
+
+def _history_case(out: Path, target: str) -> dict[str, float]:
+    from pipeline.record.ingest import ingest_folder
+    from pipeline.record.store import open_store
+
+    times = {}
+    for label, folder in (("first", out), ("second", _second_run(out))):
+        started = time.perf_counter()
+        ingest_folder(folder, target=target)
+        times[f"ingest {label} s"] = time.perf_counter() - started
+    with open_store(target, create=False) as store:
+        zone = str(store.query("SELECT zone_id FROM zone_versions LIMIT 1")["zone_id"].iloc[0])
+        best = []
+        for _ in range(5):
+            started = time.perf_counter()
+            found = store.query("SELECT * FROM zone_series WHERE zone_id = ?", (zone,))
+            best.append(time.perf_counter() - started)
+    times["zone_series one zone ms"] = min(best) * 1000
+    times["zone_series rows"] = float(len(found))
+    return times
+
+
+def history_bench(work: Path, *, postgis: str | None) -> None:
+    out = work / "out_carbon"
+    record = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    gpkg = work / "history.gpkg"
+    gpkg.unlink(missing_ok=True)
+    targets = {"GeoPackage": str(gpkg), **({"PostGIS": postgis} if postgis else {})}
+    timed_run = next((line.split("|")[2].strip() for line in (work / "results.md").read_text(encoding="utf-8")
+                      .splitlines() if line.startswith("| carbon |")), "?")
+    lines = [f"the run: {timed_run} s wall (results.md), {sum(record['rows'].values()):,} rows; its GeoPackage "
+             f"{(out / 'sinkzones.gpkg').stat().st_size / 1e6:.0f} MB",
+             "| store | ingest s (1st run) | ingest s (2nd run) | zone_series one zone, ms (best of 5) | rows |",
+             "|---|---|---|---|---|"]
+    for name, target in targets.items():
+        t = _history_case(out, target)
+        lines.append(f"| {name} | {t['ingest first s']:.1f} | {t['ingest second s']:.1f} | "
+                     f"{t['zone_series one zone ms']:.1f} | {t['zone_series rows']:.0f} |")
+        print(lines[-1], flush=True)
+    per_run = gpkg.stat().st_size / 2 / (out / "sinkzones.gpkg").stat().st_size
+    lines.append(f"history GeoPackage with both runs: {gpkg.stat().st_size / 1e6:.0f} MB, {per_run:.2f}x the run's "
+                 "GeoPackage per run")
+    (work / "history.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print("\n".join(lines))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("action", choices=("make", "run"))
+    parser.add_argument("action", choices=("make", "run", "history"))
+    parser.add_argument("--postgis", help="also time a PostGIS history store at this URL (the writer role)")
     parser.add_argument("--work", type=Path, default=Path("bench/work/parcels"))
     parser.add_argument("--cases", nargs="*", choices=list(CASES), default=list(CASES), help="which runs to time")
     args = parser.parse_args()
     if args.action == "make":
         make_case(args.work)
+    elif args.action == "history":
+        history_bench(args.work.resolve(), postgis=args.postgis)
     else:
         run_cases(args.work.resolve(), args.cases)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -17,11 +18,11 @@ import pandas as pd
 import psycopg
 import pytest
 from builders import ROOT, box_cells, land_cover, two_zones, write_config, write_tiled_raster, write_zone_layer
-from cli_support import assert_clean_failure, cli
+from cli_support import assert_clean_failure, cli, mounted_tmpfs
 from conftest import DemoRun
 from pg_cluster import Cluster, cluster
 
-from pipeline.core.errors import NOT_STORED_EXIT, StoreError
+from pipeline.core.errors import NOT_STORED_EXIT, StoreError, StoreUnavailable
 from pipeline.files.run_output import read_run_output
 from pipeline.inputs.run_config import load_config
 from pipeline.present.styles import current_zones_style
@@ -333,3 +334,34 @@ def test_current_zones_opens_styled_in_qgis(target: Target, runs: Runs, tmp_path
     assert seen["features"] == 2
     assert seen["style"] == current_zones_style().name
     assert seen["renderer"] == "categorizedSymbol"
+
+
+def test_batch_and_config_store_every_run(tmp_path: Path) -> None:
+    batch = tmp_path / "configs"
+    batch.mkdir()
+    write_config(batch, rasters={2020: write_tiled_raster(tmp_path / "lc.tif", land_cover())},
+                 zones=write_zone_layer(tmp_path / "zones.gpkg", two_zones()), out=tmp_path / "out",
+                 history={"target": "../history.gpkg"})  # relative to the config's folder
+    first = cli("batch", str(batch))
+    assert first.exit_code == 0, first.output
+    with open_store(str(tmp_path / "history.gpkg"), create=False) as store:
+        stored = store.query("SELECT run_id, output_dir FROM runs")
+    assert stored["output_dir"].tolist() == [str(tmp_path / "out")]
+    elsewhere = cli("batch", str(batch), "--history", str(tmp_path / "other.gpkg"))  # the flag wins over the config
+    assert elsewhere.exit_code == 0, elsewhere.output
+    with open_store(str(tmp_path / "other.gpkg"), create=False) as store:
+        assert store.query("SELECT run_id FROM runs")["run_id"].tolist() == stored["run_id"].tolist()
+
+
+def test_a_disk_that_fills_during_ingest_stores_nothing(tmp_path: Path, runs: Runs) -> None:
+    with mounted_tmpfs(tmp_path / "disk", size="1m") as disk:
+        store = str(disk / "history.gpkg")
+        open_store(store).close()
+        filler = disk / "filler"
+        filler.write_bytes(b"\0" * (shutil.disk_usage(disk).free - 8192))  # two pages left: the ingest needs more
+        with pytest.raises(StoreUnavailable, match="free some space"):
+            ingest_folder(runs.a.out_dir, target=store)
+        with open_store(store, create=False) as opened:
+            assert opened.query("SELECT COUNT(*) AS n FROM runs")["n"].iloc[0] == 0
+        filler.unlink()
+        assert ingest_folder(runs.a.out_dir, target=store).stored

@@ -24,7 +24,7 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from pipeline.core.errors import OutputError
-from pipeline.core.literal import cell_text, exact_number
+from pipeline.core.literal import cell_text, csv_text, exact_number
 from pipeline.core.names import GPKG_NAME, OUTPUT_MARKER, PROJECT_NAME, RUN_RECORD, STYLE_TABLE
 
 log = logging.getLogger(__name__)
@@ -114,8 +114,8 @@ def write_files(folder: Path, files: Mapping[str, bytes]) -> None:
 def write_series(path: Path, *, series: pd.DataFrame, zones: gpd.GeoDataFrame) -> None:
     """`sinkzone history export`: the series as CSV, as a workbook (series and zones), or as a GeoPackage holding
     the zones layer and the series table, by the file's suffix."""
-    if path.suffix == ".csv":
-        series.to_csv(path, index=False)
+    if path.suffix == ".csv":  # zone ids are user text: literal in a spreadsheet (core/literal.py)
+        series.map(lambda v: csv_text(v) if isinstance(v, str) else v).to_csv(path, index=False, encoding="utf-8")
     elif path.suffix == ".xlsx":
         write_workbook(path, {"zone_series": series, "zones": pd.DataFrame(zones.drop(columns=zones.geometry.name))})
     else:

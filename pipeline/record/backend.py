@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -30,6 +30,11 @@ class Store(ABC):
 
     @abstractmethod
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
+
+    def insert(self, table: str, columns: Sequence[str], values: Sequence[Sequence[Any]]) -> None:
+        """Many rows into a table (PostGIS copies them in); `columns` quoted as SQL identifiers."""
+        self.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+                         values)
 
     @abstractmethod
     def query(self, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame: ...
@@ -71,8 +76,9 @@ def utc_now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
-def rows(frame: pd.DataFrame) -> Iterator[tuple[Any, ...]]:
-    """A frame's rows as plain Python values, gaps as None (what both drivers bind)."""
-    clean = frame.astype(object).where(frame.notna(), None)
-    for row in clean.itertuples(index=False, name=None):
-        yield tuple(v.item() if hasattr(v, "item") else v for v in row)
+def rows(frame: pd.DataFrame) -> list[tuple[Any, ...]]:
+    """A frame's rows as plain Python values, gaps as None (what both drivers bind); converted a column at a time,
+    as numpy's tolist does it fastest."""
+    columns = [frame[c].astype(object).where(frame[c].notna(), None).tolist() if frame[c].hasnans or
+               frame[c].dtype == object else frame[c].to_numpy().tolist() for c in frame.columns]
+    return list(zip(*columns, strict=True))

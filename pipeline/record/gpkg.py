@@ -69,6 +69,8 @@ class GeoPackageStore(Store):
 
     def _create(self) -> None:
         with self.writing():
+            if not self._empty():
+                return  # another process made it while this one waited for the lock
             self._db.execute(f"PRAGMA application_id = {_APPLICATION_ID}")
             self._db.execute(f"PRAGMA user_version = {_USER_VERSION}")
             for statement in _CORE:
@@ -97,10 +99,20 @@ class GeoPackageStore(Store):
                                    f"waiting {_LOCK_WAIT_S:.0f} s; try again when it is done") from exc
         try:
             yield
+            self._db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            self._rollback()
+            kind = StoreUnavailable if "full" in str(exc) else StoreError
+            raise kind(f"{self.target}: writing the history store failed ({exc}); nothing of this transaction was "
+                       "stored" + (": free some space on that disk and ingest again" if "full" in str(exc) else ""))\
+                from exc
         except BaseException:
-            self._db.execute("ROLLBACK")
+            self._rollback()
             raise
-        self._db.execute("COMMIT")
+
+    def _rollback(self) -> None:
+        if self._db.in_transaction:
+            self._db.execute("ROLLBACK")
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         self._db.execute(sql, tuple(params))

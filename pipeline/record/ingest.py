@@ -20,13 +20,13 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from pipeline.core.names import CARBON, SOURCES
 from pipeline.files.run_output import RunOutput, read_run_output
 from pipeline.record.backend import Store, rows, utc_now
 from pipeline.record.schema import FIGURES, KEY_COLUMNS, SRID, Figures, Kind, column_type
 from pipeline.record.store import open_store
 
-LAYERS = (*(layer for fig in FIGURES for layer in fig.layers), SOURCES)
+LAYERS = tuple(layer for fig in FIGURES for layer in fig.layers)
+_BATCH_ROWS = 200_000
 _DIGITS = 9  # degrees rounded to ~0.1 mm before hashing: the same boundary read twice hashes the same
 
 
@@ -157,8 +157,6 @@ def _figure_frames(output: RunOutput) -> list[tuple[Figures, pd.DataFrame]]:
         if not parts:
             continue
         frame = pd.concat(parts, ignore_index=True)
-        if fig.layers[0] == CARBON and SOURCES in output.tables:
-            frame = frame.merge(output.tables[SOURCES], on="source_id", how="left")
         zone_ids = frame["zone_id"].astype(str) if "zone_id" in frame else pd.Series(None, index=frame.index)
         keys = pd.DataFrame({"run_id": str(output.record["run_id"]), "zone_id": zone_ids,
                              "year": frame.get(fig.year_from)}, index=frame.index)
@@ -186,7 +184,10 @@ def _insert_figures(store: Store, fig: Figures, frame: pd.DataFrame) -> int:
         kind = column_type(_kind(frame[column]), store.dialect)
         store.execute(f"ALTER TABLE {fig.name} ADD COLUMN {ident(column)} {kind}")
     ordered = frame[[c for c, _ in KEY_COLUMNS] + [c for c in frame.columns if c not in dict(KEY_COLUMNS)]]
-    names = ", ".join(ident(c) for c in ordered.columns)
-    store.executemany(f"INSERT INTO {fig.name} ({names}) VALUES ({', '.join('?' * len(ordered.columns))})",
-                      list(rows(ordered)))
+    # whole numbers held as floats beside a gap (a carbon row without a source) go in as integers
+    whole = [c for c, kind in (*KEY_COLUMNS, *fig.columns) if kind == "int" and c in ordered]
+    ordered = ordered.astype(dict.fromkeys(whole, "Int64")).sort_values(["zone_id", "year"], kind="stable")
+    names = [ident(c) for c in ordered.columns]
+    for start in range(0, len(ordered), _BATCH_ROWS):  # a 小班 run's millions of rows, a slice at a time
+        store.insert(fig.name, names, rows(ordered.iloc[start:start + _BATCH_ROWS]))
     return len(ordered)

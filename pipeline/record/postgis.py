@@ -68,6 +68,12 @@ class PostgisStore(Store):
             with self._db.cursor() as cursor:
                 cursor.executemany(_adapted(sql), rows)
 
+    def insert(self, table: str, columns: Sequence[str], values: Sequence[Sequence[Any]]) -> None:
+        """COPY: several times faster than INSERTs for the millions of rows of a 小班 run."""
+        with self._db.cursor() as cursor, cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in values:
+                copy.write_row(row)
+
     def query(self, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
         try:
             with self._db.cursor() as cursor:

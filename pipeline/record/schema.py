@@ -11,7 +11,17 @@ from dataclasses import dataclass
 from typing import Literal
 
 from pipeline.core.classmaps import NODATA_CLASS, ROLES
-from pipeline.core.names import ACCURACY_AREA, CARBON, CHANGE, CLASS_AREA, PROGRESS, REGION, TRANSITIONS, ZONE_ACCURACY
+from pipeline.core.names import (
+    ACCURACY_AREA,
+    CARBON,
+    CHANGE,
+    CLASS_AREA,
+    PROGRESS,
+    REGION,
+    SOURCES,
+    TRANSITIONS,
+    ZONE_ACCURACY,
+)
 from pipeline.present.styles import current_zones_style
 
 Dialect = Literal["gpkg", "postgis"]
@@ -45,8 +55,9 @@ FIGURES: tuple[Figures, ...] = (
     Figures("class_area", (CLASS_AREA,), (("class", "text"), ("area_ha", "real"), ("area_mu", "real"),
                                           ("share", "real"))),
     Figures("carbon", (CARBON,), (("pool", "text"), ("carbon_t", "real"), ("co2e_t", "real"), ("co2e_low_t", "real"),
-                                  ("co2e_high_t", "real"), *_SHARES, ("method", "text"), ("source_id", "int"),
-                                  ("source", "text"))),
+                                  ("co2e_high_t", "real"), *_SHARES, ("method", "text"), ("source_id", "int"))),
+    # the citation behind each source_id of a run's carbon rows (once per run, not on each of its million rows)
+    Figures("carbon_sources", (SOURCES,), (("source_id", "int"), ("source", "text"))),
     Figures("change", (CHANGE,), (("year_from", "int"), ("year_to", "int"), ("co2e_change_t", "real"),
                                   ("co2e_change_low_t", "real"), ("co2e_change_high_t", "real"),
                                   ("co2e_per_year_t", "real"), ("co2e_per_year_low_t", "real"),
@@ -118,7 +129,6 @@ def _tables(dialect: Dialect) -> list[str]:
     for fig in FIGURES:
         statements.append(_ddl(fig.name, [*KEY_COLUMNS, *fig.columns], dialect,
                                extra=", FOREIGN KEY (run_id) REFERENCES runs (run_id)"))
-        statements.append(f"CREATE INDEX {fig.name}_run ON {fig.name} (run_id)")
         statements.append(f"CREATE INDEX {fig.name}_zone ON {fig.name} (zone_id, year)")
     return statements
 

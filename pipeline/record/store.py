@@ -19,6 +19,8 @@ def migrate(store: Store, *, upto: int = LATEST) -> list[int]:
     applied = []
     for migration in (m for m in MIGRATIONS if current < m.number <= upto):
         with store.writing():
+            if store.schema_version() >= migration.number:
+                continue  # another process applied it while this one waited for the lock
             if migration.number == 1:
                 store.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, description TEXT NOT NULL, "
                               "sinkzone TEXT NOT NULL, applied_utc TEXT NOT NULL)")

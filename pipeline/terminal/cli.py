@@ -344,24 +344,25 @@ def users_list(history: HistoryOption, state: StateOption = None) -> None:
 def ingest(outputs: Annotated[list[Path], typer.Argument(help="output folders of finished runs")],
            history: Annotated[str, typer.Option(help=_HISTORY_HELP)],
            verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
-    """Store finished runs' outputs in the history store, one transaction each; a run already stored is left."""
+    """Store finished runs' outputs in the history store, one transaction each; a run already stored is left.
+    Exit 2 if an output was refused, 4 if the store could not take one."""
     from pipeline.record.ingest import ingest_folder
 
     _setup_logging(verbose)
-    failed = 0
+    code = 0
     with _interruptible():
         for folder in outputs:
             try:
                 done = ingest_folder(folder, target=history)
             except SinkzoneError as exc:
                 _say("error:", "bold red", exc)
-                failed += 1
+                code = max(code, exc.exit_code)
                 continue
             _say("stored:" if done.stored else "already stored:", "green", f"{folder}: run {done.run_id}"
                  + (f", {done.figure_rows:,} figures, {done.new_zone_versions} new zone version(s)" if done.stored
                     else " (nothing changed)"))
-    if failed:
-        raise typer.Exit(code=2)
+    if code:
+        raise typer.Exit(code=code)
 
 
 _FORMAT = Annotated[str, typer.Option("--format", help="text, csv or json")]
@@ -371,7 +372,9 @@ _STORE = Annotated[str, typer.Option("--history", help=_HISTORY_HELP)]
 def _print_table(frame: pd.DataFrame, fmt: str) -> None:
     """A table on standard output: aligned text, CSV or JSON records (user text always literal)."""
     if fmt == "csv":
-        print(frame.to_csv(index=False), end="")
+        from pipeline.core.literal import csv_text
+
+        print(frame.map(lambda v: csv_text(v) if isinstance(v, str) else v).to_csv(index=False), end="")
     elif fmt == "json":
         print(frame.to_json(orient="records", force_ascii=False, date_format="iso"))
     else:
