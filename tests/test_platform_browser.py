@@ -117,6 +117,20 @@ def test_the_overview_shows_one_shape_per_zone_coloured_by_plan_status(page: syn
     _shot(page, "overview")
 
 
+def test_the_wall_screen_hides_the_menu_and_enlarges_the_map(page: sync_api.Page, server: Server) -> None:
+    _log_in(page, server, "viewer")
+    normal = page.locator("#map").bounding_box()
+    page.click("#wall-link")
+    page.wait_for_selector("body.wall #map[data-shapes]")
+    assert not page.locator("header").is_visible()
+    wall = page.locator("#map").bounding_box()
+    assert normal is not None
+    assert wall is not None
+    assert wall["height"] > normal["height"]
+    assert page.locator("#map path.zone-shape").count() == len(ph.ZONES)
+    _shot(page, "wall")
+
+
 def test_a_zone_table_equals_the_history_and_its_csv(page: sync_api.Page, server: Server) -> None:
     _log_in(page, server, "viewer")
     page.goto(server.url + "/zones/Z1/")

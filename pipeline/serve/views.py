@@ -68,7 +68,8 @@ def _sort(request: HttpRequest) -> str | None:
 
 @require_GET
 def overview(request: HttpRequest) -> HttpResponse:
-    return _page(request, "serve/overview.html", pages.overview(history()))
+    """The overview; `?wall=1` is the wall screen (大屏): no menu, a large map and cards, reloaded every 5 minutes."""
+    return _page(request, "serve/overview.html", {**pages.overview(history()), "wall": request.GET.get("wall") == "1"})
 
 
 @require_GET
