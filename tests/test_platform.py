@@ -217,6 +217,14 @@ def test_a_run_page_shows_its_changes_against_the_previous_accepted_run(server: 
     assert b'id="diff"' in client.get(f"/runs/{ph.RUN_B}/")[2]
 
 
+def test_only_an_admin_sees_the_users_and_the_audit_log(server: Server) -> None:
+    assert _client(server, "analyst").get("/audit/")[0] == 403
+    status, _, page = _client(server, "admin").get("/audit/")
+    assert status == 200
+    assert page.count(b"user.add") >= len(USERS)  # each user the module's server started with
+    assert b"Donghe" in page
+
+
 def test_users_are_added_with_a_known_role_and_a_long_enough_password(history: Path) -> None:
     for args, message in ((("bob", "boss", "long-enough-1"), "role 'boss' is unknown"),
                           (("bob", "viewer", "short"), "shorter than 8"),

@@ -157,6 +157,10 @@ def test_an_analyst_accepts_a_run_and_the_series_changes(page: sync_api.Page, se
     _shot(page, "run")
     page.goto(server.url + "/zones/Z1/")
     after = {(r[0], r[1]): (r[2], r[4]) for r in _table(page, "#series")}
+    page.click("#logout")
+    _log_in(page, server, "admin")
+    page.goto(server.url + "/audit/")
+    assert ["ana", "run.accept", ph.RUN_B, "reprocessed 2023 checked 复核"] in [r[1:] for r in _table(page, "#audit")]
     # both runs accepted now: the newer run B serves 2023; 2020, which B lacks, stays run A's
     assert after[("2023", "forest_ha")] == ("125.2500", ph.RUN_B)
     assert after[("2020", "forest_ha")] == ("110.0000", ph.RUN_A)

@@ -14,6 +14,7 @@ urlpatterns = [
     path("runs/", views.runs, name="runs"),
     path("runs/<str:run_id>/", views.run, name="run"),
     path("runs/<str:run_id>/<str:action>/", views.review, name="review"),
+    path("audit/", views.audit_log, name="audit"),
     path("api/v1/overview", views.api_overview, name="api_overview"),
     path("api/v1/zones", views.api_zones, name="api_zones"),
     path("api/v1/zones.geojson", views.api_zone_shapes, name="api_zone_shapes"),

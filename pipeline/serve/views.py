@@ -18,7 +18,8 @@ from pipeline.core.errors import SinkzoneError
 from pipeline.core.literal import csv_text
 from pipeline.serve import history as store
 from pipeline.serve import pages
-from pipeline.serve.roles import ROLES, audit, requires, role_of
+from pipeline.serve.models import AuditEntry
+from pipeline.serve.roles import ROLES, audit, list_users, requires, role_of
 from pipeline.serve.site import LOGIN_ATTEMPTS, LOGIN_PAUSE_S, history
 
 _REVIEWS = {"accept": "accepted", "supersede": "superseded"}
@@ -125,6 +126,17 @@ def review(request: HttpRequest, run_id: str, action: str) -> HttpResponse:
         return HttpResponse(f"503: {exc}", status=503, content_type="text/plain; charset=utf-8")
     audit(request.user.get_username(), f"run.{action}", run_id, note)
     return redirect("run", run_id=run_id)
+
+
+AUDIT_ROWS = 500
+
+
+@require_GET
+@requires("admin")
+def audit_log(request: HttpRequest) -> HttpResponse:
+    """管理: the newest changes first, with who and when; and the users with their roles."""
+    return _page(request, "serve/audit.html", {"entries": AuditEntry.objects.all()[:AUDIT_ROWS],
+                                               "users": list_users()})
 
 
 @require_GET
