@@ -32,13 +32,16 @@ lock: ## re-resolve pyproject.toml's ranges in a scratch venv and write the vers
 run: $(STAMP) ## run CONFIG (default configs/demo.yaml) and print where the outputs are
 	$(VENV)/bin/sinkzone run $(CONFIG)
 
-SERVE_HISTORY ?= output/history.gpkg
+SERVE_HISTORY ?= output/demo-history/history.gpkg
 SERVE_BIND ?= 127.0.0.1:8000
-SERVE_LOGIN := output/demo-login.txt
+# beside the store and the platform's own database: removing the folder starts the demo afresh
+SERVE_LOGIN := $(dir $(SERVE_HISTORY))demo-login.txt
 .PHONY: serve
-serve: $(STAMP) ## run the shipped demos, ingest them into output/history.gpkg, add a demo analyst, serve the platform
-	$(VENV)/bin/sinkzone run configs/demo.yaml
-	$(VENV)/bin/sinkzone run configs/sao_tome_worldcover.yaml
+serve: $(STAMP) ## run the shipped demos, store them in output/demo-history/, add a demo analyst, serve the platform
+	@# both demos at once: each run has single-threaded stretches (reading, writing) the other fills
+	$(VENV)/bin/sinkzone run configs/demo.yaml & one=$$!; $(VENV)/bin/sinkzone run configs/sao_tome_worldcover.yaml; \
+	  two=$$?; wait $$one && test $$two = 0
+	@mkdir -p $(dir $(SERVE_HISTORY))
 	$(VENV)/bin/sinkzone ingest output/demo output/sao_tome_worldcover --history $(SERVE_HISTORY)
 	@test -s $(SERVE_LOGIN) || { pw=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(12))'); \
 	  echo "$$pw" | $(VENV)/bin/sinkzone users add demo --role analyst --history $(SERVE_HISTORY) && \
