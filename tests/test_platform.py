@@ -119,6 +119,8 @@ def test_debug_is_off(server: Server) -> None:
 
 
 def test_a_form_posted_without_its_csrf_token_is_refused(server: Server, history: Path) -> None:
+    name, password = USERS["viewer"]
+    assert Client(server.url).post("/login/", {"username": name, "password": password}, form_page=None)[0] == 403
     client = _client(server, "analyst")
     assert client.post(f"/runs/{ph.RUN_B}/accept/", {"note": "x"}, form_page=None)[0] == 403
     assert _review(history, ph.RUN_B) == "draft"
