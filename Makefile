@@ -32,6 +32,23 @@ lock: ## re-resolve pyproject.toml's ranges in a scratch venv and write the vers
 run: $(STAMP) ## run CONFIG (default configs/demo.yaml) and print where the outputs are
 	$(VENV)/bin/sinkzone run $(CONFIG)
 
+SERVE_HISTORY ?= output/demo-history/history.gpkg
+SERVE_BIND ?= 127.0.0.1:8000
+# beside the store and the platform's own database: removing the folder starts the demo afresh
+SERVE_LOGIN := $(dir $(SERVE_HISTORY))demo-login.txt
+.PHONY: serve
+serve: $(STAMP) ## run the shipped demos, store them in output/demo-history/, add a demo analyst, serve the platform
+	@# both demos at once: each run has single-threaded stretches (reading, writing) the other fills
+	$(VENV)/bin/sinkzone run configs/demo.yaml & one=$$!; $(VENV)/bin/sinkzone run configs/sao_tome_worldcover.yaml; \
+	  two=$$?; wait $$one && test $$two = 0
+	@mkdir -p $(dir $(SERVE_HISTORY))
+	$(VENV)/bin/sinkzone ingest output/demo output/sao_tome_worldcover --history $(SERVE_HISTORY)
+	@test -s $(SERVE_LOGIN) || { pw=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(12))'); \
+	  echo "$$pw" | $(VENV)/bin/sinkzone users add demo --role analyst --history $(SERVE_HISTORY) && \
+	  (umask 077 && echo "demo $$pw" > $(SERVE_LOGIN)); }
+	@echo "log in at http://$(SERVE_BIND)/ as user $$(cut -d' ' -f1 $(SERVE_LOGIN)), password $$(cut -d' ' -f2 $(SERVE_LOGIN)) (kept in $(SERVE_LOGIN))"
+	$(VENV)/bin/sinkzone serve --history $(SERVE_HISTORY) --bind $(SERVE_BIND)
+
 batch: $(STAMP) ## run every config in configs/batch/, go on past failures, exit 1 if any failed
 	$(VENV)/bin/sinkzone batch configs/batch
 

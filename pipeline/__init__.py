@@ -19,5 +19,6 @@ PHASES: tuple[tuple[str, str], ...] = (
     ("present", "what people see, built in memory: palettes, labels, QGIS styles and project, report, workbook"),
     ("record", "the history store: every run's figures kept, versioned and comparable, in a GeoPackage or PostGIS"),
     ("run", "a whole run from config to published output; batches; sampling"),
+    ("serve", "the web platform: a Django site over the history store, its users, roles and audit log"),
     ("terminal", "the command line: the only place that prints or sets an exit code"),
 )

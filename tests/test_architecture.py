@@ -107,8 +107,22 @@ def test_the_cycle_finder_finds_a_late_import_cycle(tmp_path: Path) -> None:
                                                                                "pipeline.y.z"}
 
 
+@pytest.fixture(scope="module")
+def django_site(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The Django site `sinkzone serve` sets up: the platform's models and views load only inside one."""
+    from django.conf import settings
+
+    if not settings.configured:
+        from pipeline.record.store import open_store
+        from pipeline.serve import site
+
+        history = str(tmp_path_factory.mktemp("site") / "history.gpkg")
+        open_store(history).close()
+        site.start(history, state=None, hosts=[])
+
+
 @pytest.mark.parametrize("module", sorted(set(_graph()) - {"pipeline.__main__"}))  # __main__ runs the CLI
-def test_every_module_imports(module: str) -> None:
+def test_every_module_imports(module: str, django_site: None) -> None:
     __import__(module)
 
 

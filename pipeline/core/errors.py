@@ -61,6 +61,10 @@ class StoreUnavailable(StoreError):
     exit_code = NOT_STORED_EXIT
 
 
+class PlatformError(SinkzoneError):
+    """The web platform cannot start or do as asked: no history store, an unsafe key file, an unknown user or role."""
+
+
 class ValidationFailed(SinkzoneError):
     """Several problems were found at once; `problems` lists each one."""
 

@@ -1,9 +1,13 @@
-"""Command line: `sinkzone validate | run | batch | sample | ingest | history`. The only module that prints or exits."""
+"""Command line: `sinkzone validate | run | batch | sample | ingest | history | serve | users`.
+
+The only module that prints or exits."""
 
 from __future__ import annotations
 
+import getpass
 import logging
 import signal
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -273,6 +277,81 @@ def sample(
     for note in drawn.notes:
         _say("note:", "yellow", note)
     _say("done:", "green", f"{', '.join(str(f) for f in drawn.files)}; fill in the column `reference`")
+
+users_app = typer.Typer(no_args_is_help=True, help="the web platform's users: add one, list them")
+app.add_typer(users_app, name="users")
+HistoryOption = Annotated[str, typer.Option("--history", help="the history store: history.gpkg or postgresql://...")]
+StateOption = Annotated[Path | None, typer.Option(
+    "--state", help="folder for the platform's own database and key (default: beside the GeoPackage; needed with "
+                    "a postgresql:// store)")]
+
+
+def _platform(history: str, state: Path | None, *, hosts: list[str]) -> None:
+    """The web platform set up for this history store (its own tables beside it), or the reason it cannot be."""
+    from pipeline.serve import site
+
+    try:
+        site.start(history, state=state, hosts=hosts)
+    except SinkzoneError as exc:
+        _fail(exc)
+
+
+def _bind(bind: str) -> tuple[str, int]:
+    host, _, port = bind.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        _say("error:", "bold red", f"--bind {bind!r} is not HOST:PORT; give e.g. 127.0.0.1:8000")
+        raise typer.Exit(code=2)
+    return host.strip("[]"), int(port)
+
+
+@app.command()
+def serve(history: HistoryOption,
+          bind: Annotated[str, typer.Option(help="HOST:PORT to listen on (0.0.0.0:8000 for the intranet)")]
+          = "127.0.0.1:8000", state: StateOption = None) -> None:
+    """Serve the web platform (综合管理平台) for a history store: maps, series, runs and their review."""
+    from pipeline.serve import site
+
+    host, port = _bind(bind)
+    _platform(history, state, hosts=site.hosts_for(host))
+    _say("serving:", "green", f"http://{bind}/ for {history}; add users with `sinkzone users add NAME --role ROLE "
+         f"--history {history}` (password on standard input); Ctrl-C stops")
+    site.serve(host, port)
+
+
+@users_app.command("add")
+def users_add(name: Annotated[str, typer.Argument(help="the user's log-in name")],
+              role: Annotated[str, typer.Option(help="admin | analyst | data_entry | viewer")],
+              history: HistoryOption,
+              counties: Annotated[str, typer.Option(help="counties A,B a data entry user works on")] = "",
+              state: StateOption = None) -> None:
+    """Add a user; the password is read from standard input (typed unseen on a terminal)."""
+    _platform(history, state, hosts=[])
+    from pipeline.serve import roles  # Django's models load once the site is set up
+
+    password = getpass.getpass("password: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\r\n")
+    try:
+        roles.add_user(name, role=role, counties=[c.strip() for c in counties.split(",") if c.strip()],
+                       password=password, by=f"command line ({getpass.getuser()})")
+    except SinkzoneError as exc:
+        _fail(exc)
+        return
+    _say("added:", "green", f"{name} ({role}); log in at the platform's /login/")
+
+
+@users_app.command("list")
+def users_list(history: HistoryOption, state: StateOption = None) -> None:
+    """List the platform's users with their roles and counties."""
+    from rich.table import Table
+
+    _platform(history, state, hosts=[])
+    from pipeline.serve import roles  # Django's models load once the site is set up
+
+    table = Table(title="users 用户")
+    for column in ("name", "role", "counties"):
+        table.add_column(column)
+    for name, role, counties in roles.list_users():
+        table.add_row(Text(name), Text(role), Text(",".join(counties)))
+    Console(soft_wrap=True).print(table)
 
 
 @app.command()

@@ -1,0 +1,158 @@
+"""The platform's queries on the history store, through the store's own interface (`pipeline/record`), so pages
+read a GeoPackage and a PostGIS store alike, by the names issue 20 fixes (`runs`, `zone_versions`, `progress`,
+`region_indicators`, the views `zone_series` and `current_zones`).
+
+Every value travels as a bound parameter; the only text put into SQL is a sort order picked from `SERIES_SORTS`.
+The one change the platform makes to the store, a run's review, goes through the store's own `review`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from shapely.geometry.base import BaseGeometry
+
+from pipeline.record import queries
+from pipeline.record.backend import Store, rows
+from pipeline.record.store import open_store
+
+Row = dict[str, Any]
+# the zone page's sort names and the SQL each stands for: nothing a visitor types reaches the SQL text
+SERIES_SORTS: dict[str, str] = {
+    "year": "year, metric",
+    "-year": "year DESC, metric",
+    "metric": "metric, year",
+    "value": "value, metric, year",
+    "-value": "value DESC, metric, year",
+}
+SERIES_COLUMNS = ("year", "metric", "value", "unit", "run_id", "review", "product", "product_version",
+                  "version_break")
+REVIEWS = ("accepted", "superseded")
+_ZONE_COLUMNS = "zone_set, zone_id, zone_version, area_ha, attributes, year, run_id, review, plan_status"
+_JSON_COLUMNS = ("attributes", "config", "inputs", "class_map")
+
+
+@dataclass(frozen=True)
+class History:
+    """A history store named by its target: a GeoPackage path or a postgresql:// URL."""
+
+    target: str
+
+    @contextmanager
+    def opened(self) -> Iterator[Store]:
+        store = open_store(self.target, create=False)
+        try:
+            yield store
+        finally:
+            store.close()
+
+    def rows(self, sql: str, *params: Any) -> list[Row]:
+        with self.opened() as store:
+            frame = store.query(sql, params)
+        return [{k: _decoded(k, v) for k, v in zip(frame.columns, row, strict=True)} for row in rows(frame)]
+
+
+def _decoded(column: str, value: Any) -> Any:
+    """JSON columns as Python values: text in a GeoPackage, already decoded from PostGIS's jsonb."""
+    return json.loads(value) if column in _JSON_COLUMNS and isinstance(value, str) else value
+
+
+def zones(history: History) -> list[Row]:
+    """Every current zone with its name, plan status and the run serving its latest figures."""
+    return [_named(row) for row in history.rows(f"SELECT {_ZONE_COLUMNS} FROM current_zones ORDER BY zone_id")]
+
+
+def zone(history: History, zone_id: str) -> Row | None:
+    found = history.rows(f"SELECT {_ZONE_COLUMNS} FROM current_zones WHERE zone_id = ?", zone_id)
+    return _named(found[0]) if found else None
+
+
+def _named(row: Row) -> Row:
+    """The zone with a `name`: the zone layer's name field as the run recorded it, else its id."""
+    attributes = row.get("attributes") or {}
+    name = next((attributes[k] for k in ("name", "名称", "片区名称") if attributes.get(k) is not None), None)
+    return {**row, "name": str(name) if name is not None else row["zone_id"]}
+
+
+def shapes(history: History, zone_id: str | None = None) -> dict[str, BaseGeometry]:
+    """Each current zone's boundary (WGS 84) by zone id."""
+    with history.opened() as store:
+        found = queries.zone_shapes(store, zone=zone_id)
+    return dict(zip(found["zone_id"], found.geometry, strict=True))
+
+
+def series(history: History, zone_id: str, *, sort: str = "year") -> list[Row]:
+    """The zone's served series (zone_series), in one of the whitelisted orders."""
+    order = SERIES_SORTS[sort]
+    return history.rows(f"SELECT {', '.join(SERIES_COLUMNS)} FROM zone_series WHERE zone_id = ? ORDER BY {order}",
+                        zone_id)
+
+
+def targets(history: History, zone_id: str, run_id: str | None) -> list[Row]:
+    """The plan targets against what was achieved, from the run that serves the zone's latest figures."""
+    return history.rows("SELECT metric, unit, latest_year, latest_value, target_value, target_year, pct_of_target, "
+                        "status FROM progress WHERE zone_id = ? AND run_id = ? ORDER BY metric", zone_id, run_id)
+
+
+def versions(history: History, zone_id: str) -> list[Row]:
+    return history.rows("SELECT version, area_ha, geom_sha256, first_run, last_run FROM zone_versions "
+                        "WHERE zone_id = ? ORDER BY version", zone_id)
+
+
+def runs(history: History) -> list[Row]:
+    return history.rows("SELECT run_id, name, finished_utc, code_version, review, reviewed_by, reviewed_utc, notes "
+                        "FROM runs ORDER BY finished_utc DESC, run_id")
+
+
+def run(history: History, run_id: str) -> Row | None:
+    found = history.rows("SELECT run_id, name, finished_utc, code_version, config, inputs, class_map, review, "
+                         "reviewed_by, reviewed_utc, notes FROM runs WHERE run_id = ?", run_id)
+    return found[0] if found else None
+
+
+def epochs(history: History, run_id: str) -> list[Row]:
+    """The run's inputs, one per epoch: file, fingerprint, product and version."""
+    return history.rows("SELECT year, product, product_version, path, sha256 FROM run_epochs WHERE run_id = ? "
+                        "ORDER BY year", run_id)
+
+
+DIFF_ROWS = 20  # the largest changes a run page lists; `sinkzone history diff` gives them all
+
+
+def diff_previous(history: History, run_id: str) -> Row | None:
+    """The run against the newest accepted run that finished before it: its largest figure changes and the inputs
+    that differ (the store's own diff), or None when no accepted run came before."""
+    found = history.rows("SELECT p.run_id FROM runs p, runs r WHERE r.run_id = ? AND p.review = 'accepted' AND "
+                         "p.finished_utc < r.finished_utc ORDER BY p.finished_utc DESC LIMIT 1", run_id)
+    if not found:
+        return None
+    with history.opened() as store:
+        changes = queries.diff(store, found[0]["run_id"], run_id)
+    # figures only the previous run has (years this run did not measure) are counted, not listed as changes
+    measured = changes.figures["value_b"].notna()
+    figures, inputs = changes.figures[measured].head(DIFF_ROWS), changes.inputs
+    return {"previous": found[0]["run_id"], "only_previous": int((~measured).sum()),
+            "figures": [dict(zip(figures.columns, row, strict=True)) for row in rows(figures)],
+            "inputs": [dict(zip(inputs.columns, row, strict=True)) for row in rows(inputs)]}
+
+
+def region(history: History) -> list[Row]:
+    """The region's indicators of its latest year against its targets, from the newest accepted run that has them,
+    else the newest draft (superseded runs serve nothing, as in zone_series)."""
+    return history.rows(
+        "SELECT i.region, i.indicator, i.label_zh, i.label_en, i.unit, i.value, i.target, i.target_year, "
+        "i.pct_of_target, i.meets_target, i.year, i.run_id FROM region_indicators i WHERE i.run_id = (SELECT "
+        "r.run_id FROM runs r WHERE r.review <> 'superseded' AND r.run_id IN (SELECT run_id FROM region_indicators) "
+        "ORDER BY CASE r.review WHEN 'accepted' THEN 0 ELSE 1 END, r.finished_utc DESC LIMIT 1) "
+        "AND i.year = (SELECT MAX(y.year) FROM region_indicators y WHERE y.run_id = i.run_id) "
+        "ORDER BY i.region, i.indicator")
+
+
+def review(history: History, run_id: str, *, state: str, by: str, note: str) -> None:
+    """A run accepted or superseded, with who and when (the store's own review; figures never change)."""
+    with history.opened() as store:
+        queries.review(store, run_id, state=state, by=by, note=note or None)

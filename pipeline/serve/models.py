@@ -1,0 +1,27 @@
+"""The platform's own tables, in its own SQLite file beside the history store: who may see which counties, and
+the audit log of every change."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class Profile(models.Model):
+    """A user's counties (data entry users see and edit ledgers of these only); empty means all."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile")
+    counties = models.JSONField(default=list)
+
+
+class AuditEntry(models.Model):
+    """One change: who, when, what and to which object. Rows are only ever added."""
+
+    when_utc = models.DateTimeField(auto_now_add=True)
+    who = models.CharField(max_length=150)
+    action = models.CharField(max_length=40)
+    target = models.CharField(max_length=300)
+    detail = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ("-when_utc", "-id")

@@ -1,0 +1,176 @@
+"""The pages (总览, 片区, 监测运行), their JSON twins under /api/v1/, and the login with its throttle.
+
+Reading is GET; the one change, a run's review, is a POST with its CSRF token, by analysts only, audited."""
+
+from __future__ import annotations
+
+import csv
+import json
+from typing import Any
+
+from django.contrib.auth.views import LoginView
+from django.core.cache import cache
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseForbidden
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from pipeline.core.errors import SinkzoneError
+from pipeline.core.literal import csv_text
+from pipeline.serve import history as store
+from pipeline.serve import pages
+from pipeline.serve.models import AuditEntry
+from pipeline.serve.roles import ROLES, audit, list_users, requires, role_of
+from pipeline.serve.site import LOGIN_ATTEMPTS, LOGIN_PAUSE_S, history
+
+_REVIEWS = {"accept": "accepted", "supersede": "superseded"}
+# `<`, `>` and `&` as \u escapes: the JSON stays the same data, yet nothing in it can open a tag if a browser or a
+# proxy ever shows it as HTML
+_JSON_ESCAPES = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"})
+
+
+class ThrottledLogin(LoginView):
+    """Django's login, paused for a user name and address after LOGIN_ATTEMPTS failures in a row."""
+
+    template_name = "serve/login.html"
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        key = f"login-failures:{request.META.get('REMOTE_ADDR', '')}:{request.POST.get('username', '')}"
+        if cache.get(key, 0) >= LOGIN_ATTEMPTS:
+            return render(request, self.template_name, {"form": self.get_form(), "paused": LOGIN_PAUSE_S // 60},
+                          status=429)
+        response = super().post(request, *args, **kwargs)
+        if response.status_code == 200:  # the form came back: wrong name or password
+            cache.set(key, cache.get(key, 0) + 1, LOGIN_PAUSE_S)
+        else:
+            cache.delete(key)
+        return response
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """A form sent without its CSRF token (Django's own page styles itself inline, which the CSP blocks)."""
+    return HttpResponseForbidden("403: 表单已过期或来源不明，请返回重新提交。The form is stale or not from this site: "
+                                 "go back, reload and send it again.", content_type="text/plain; charset=utf-8")
+
+
+def _json(data: dict[str, Any], *, status: int = 200) -> HttpResponse:
+    text = json.dumps(data, ensure_ascii=False).translate(_JSON_ESCAPES)
+    return HttpResponse(text, content_type="application/json; charset=utf-8", status=status)
+
+
+def _page(request: HttpRequest, template: str, context: dict[str, Any]) -> HttpResponse:
+    role = role_of(request.user)
+    return render(request, template, {**context, "role": role, "role_label": ROLES.get(role or "", ("", ""))})
+
+
+def _sort(request: HttpRequest) -> str | None:
+    sort = request.GET.get("sort", "year")
+    return sort if sort in store.SERIES_SORTS else None
+
+
+@require_GET
+def overview(request: HttpRequest) -> HttpResponse:
+    """The overview; `?wall=1` is the wall screen (大屏): no menu, a large map and cards, reloaded every 5 minutes."""
+    return _page(request, "serve/overview.html", {**pages.overview(history()), "wall": request.GET.get("wall") == "1"})
+
+
+@require_GET
+def zone(request: HttpRequest, zone_id: str) -> HttpResponse:
+    sort = _sort(request)
+    if sort is None:
+        return HttpResponseBadRequest(f"sort must be one of {', '.join(store.SERIES_SORTS)}")
+    data = pages.zone(history(), zone_id, sort=sort)
+    if data is None:
+        raise Http404("no such zone 无此片区")
+    return _page(request, "serve/zone.html", {**data, "sort": sort, "sorts": list(store.SERIES_SORTS)})
+
+
+@require_GET
+def zone_csv(request: HttpRequest, zone_id: str) -> HttpResponse:
+    """The zone page's series table as CSV: the same rows, order and figures the page shows."""
+    sort = _sort(request)
+    data = pages.zone(history(), zone_id, sort=sort) if sort else None
+    if data is None:
+        raise Http404("no such zone 无此片区")
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="zone_series.csv"'
+    response.write("\ufeff")  # Excel reads UTF-8 (Chinese class names) only after a byte-order mark
+    writer = csv.writer(response, lineterminator="\n")
+    writer.writerow(store.SERIES_COLUMNS)
+    writer.writerows([csv_text(str(row[c] if row[c] is not None else "")) for c in store.SERIES_COLUMNS]
+                     for row in data["series"])
+    return response
+
+
+@require_GET
+def runs(request: HttpRequest) -> HttpResponse:
+    return _page(request, "serve/runs.html", {"runs": store.runs(history())})
+
+
+@require_GET
+def run(request: HttpRequest, run_id: str) -> HttpResponse:
+    data = pages.run(history(), run_id)
+    if data is None:
+        raise Http404("no such run 无此运行")
+    return _page(request, "serve/run.html", {"run": data, "may_review": role_of(request.user) == "analyst"})
+
+
+@require_POST
+@requires("analyst")
+def review(request: HttpRequest, run_id: str, action: str) -> HttpResponse:
+    if action not in _REVIEWS or pages.run(history(), run_id) is None:
+        raise Http404("no such run or action")
+    note = request.POST.get("note", "").strip()
+    try:
+        store.review(history(), run_id, state=_REVIEWS[action], by=request.user.get_username(), note=note)
+    except SinkzoneError as exc:  # e.g. the platform reads a PostGIS store as its reader role
+        return HttpResponse(f"503: {exc}", status=503, content_type="text/plain; charset=utf-8")
+    audit(request.user.get_username(), f"run.{action}", run_id, note)
+    return redirect("run", run_id=run_id)
+
+
+AUDIT_ROWS = 500
+
+
+@require_GET
+@requires("admin")
+def audit_log(request: HttpRequest) -> HttpResponse:
+    """管理: the newest changes first, with who and when; and the users with their roles."""
+    return _page(request, "serve/audit.html", {"entries": AuditEntry.objects.all()[:AUDIT_ROWS],
+                                               "users": list_users()})
+
+
+@require_GET
+def api_zones(request: HttpRequest) -> HttpResponse:
+    return _json({"zones": pages.overview(history())["zones"]})
+
+
+@require_GET
+def api_zone_shapes(request: HttpRequest) -> HttpResponse:
+    return _json(pages.zone_shapes(history(), request.GET.get("zone")))
+
+
+@require_GET
+def api_overview(request: HttpRequest) -> HttpResponse:
+    return _json(pages.overview(history()))
+
+
+@require_GET
+def api_zone(request: HttpRequest, zone_id: str) -> HttpResponse:
+    sort = _sort(request)
+    data = pages.zone(history(), zone_id, sort=sort) if sort else None
+    if data is None:
+        return _json({"error": "no such zone or sort"}, status=404)
+    return _json(data)
+
+
+@require_GET
+def api_runs(request: HttpRequest) -> HttpResponse:
+    return _json({"runs": store.runs(history())})
+
+
+@require_GET
+def api_run(request: HttpRequest, run_id: str) -> HttpResponse:
+    data = pages.run(history(), run_id)
+    if data is None:
+        return _json({"error": "no such run"}, status=404)
+    return _json(data)

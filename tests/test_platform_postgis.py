@@ -1,0 +1,74 @@
+"""The web platform on a PostGIS store (issue 20's other back end), in a throwaway PostgreSQL 15 cluster: the
+same pages and figures as on a GeoPackage, its own database and key in the --state folder, and an analyst's
+accept written through the writer role."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import stat
+from collections.abc import Iterator
+
+import platform_history as ph
+import pytest
+from pg_cluster import cluster
+from platform_server import Client, Server, start
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    with cluster() as pg:
+        pg.new_database("platform")
+        ph.fill(pg.url("platform", role="sinkzone_owner"))
+        state = tmp_path_factory.mktemp("platform-state")
+        server = start(pg.url("platform", role="sinkzone_writer"), state=state)
+        try:
+            yield server
+        finally:
+            server.stop()
+
+
+def _series(client: Client) -> dict[tuple[str, str], tuple[str, str]]:
+    body = client.get("/zones/Z1/series.csv")[2].decode("utf-8-sig")
+    return {(r["year"], r["metric"]): (r["value"], r["run_id"]) for r in csv.DictReader(io.StringIO(body))}
+
+
+def _analyst(server: Server) -> Client:
+    client = Client(server.url)
+    assert client.login("analyst") == 302
+    return client
+
+
+def test_the_platform_keeps_its_own_files_in_the_state_folder(server: Server) -> None:
+    state = server.log.parent
+    assert stat.S_IMODE((state / "platform.secret").stat().st_mode) == 0o600
+    assert stat.S_IMODE((state / "platform.sqlite3").stat().st_mode) == 0o600
+
+
+def test_pages_show_the_postgis_store_and_an_accept_changes_the_series(server: Server) -> None:
+    client = _analyst(server)
+    assert b"&lt;img src=x onerror=alert(1)&gt;" in client.get("/")[2]
+    before = _series(client)
+    # hand figures (platform_history.FIGURES): run A accepted; run B is a draft until accepted
+    assert before[("2020", "forest_ha")] == ("110.0000", ph.RUN_A)
+    was_accepted = before[("2023", "forest_ha")] == ("125.2500", ph.RUN_B)
+    if not was_accepted:
+        assert before[("2023", "forest_ha")] == ("120.5000", ph.RUN_A)
+        status, _, _ = client.post(f"/runs/{ph.RUN_B}/accept/", {"note": "checked"}, form_page=f"/runs/{ph.RUN_B}/")
+        assert status == 302
+    after = _series(client)
+    assert after[("2023", "forest_ha")] == ("125.2500", ph.RUN_B)
+    assert after[("2020", "forest_ha")] == ("110.0000", ph.RUN_A)
+    assert b"accepted" in client.get(f"/runs/{ph.RUN_B}/")[2]
+
+
+def test_the_map_gets_every_zone_from_postgis(server: Server) -> None:
+    shapes = json.loads(_analyst(server).get("/api/v1/zones.geojson")[2])
+    assert sorted(f["properties"]["zone_id"] for f in shapes["features"]) == sorted(ph.ZONES)
+    # each zone a 0.01° square (platform_history.ZONES): its bounds survive the map's simplification
+    x, y = ph.ZONES["Z1"][1]
+    ring = next(f for f in shapes["features"] if f["properties"]["zone_id"] == "Z1")["geometry"]["coordinates"]
+    flat = [p for part in (ring if isinstance(ring[0][0][0], list) else [ring]) for r in part for p in r]
+    assert (min(p[0] for p in flat), min(p[1] for p in flat)) == pytest.approx((x, y))
+    assert (max(p[0] for p in flat), max(p[1] for p in flat)) == pytest.approx((x + 0.01, y + 0.01))
