@@ -133,6 +133,9 @@ def _resolve(raw: dict[str, Any], base: Path, *, source: str) -> dict[str, Any]:
                          ("protected_areas", "path")):
         if isinstance(raw.get(section), dict):
             out[section] = {**raw[section], key: fix(raw[section].get(key))}
+    wetlands = out["protected_areas"].get("wetlands") if isinstance(out.get("protected_areas"), dict) else None
+    if isinstance(wetlands, dict):
+        out["protected_areas"] = {**out["protected_areas"], "wetlands": {**wetlands, "path": fix(wetlands.get("path"))}}
     classes = raw.get("classes")
     if isinstance(classes, str) and classes.endswith((".yaml", ".yml")):
         out["classes"] = fix(classes)
