@@ -102,8 +102,9 @@ def read_protected(config: RunConfig, zones: PreparedZones, grid: Grid, problems
                      "is 0")
     if wetland is None:
         return ProtectedInput(parts=parts, region=region, notes=tuple(notes))
+    surveyed, survey_notes = wetland
     whole = np.append(zones.geoms, np.array([shapely.union_all(zones.geoms)], dtype=object))
     inside = np.append(parts, np.array([region], dtype=object))
-    survey = SurveyWetland(wetland_m2=zone_areas_m2(shapely.intersection(whole, wetland[0]), grid),
-                           protected_m2=zone_areas_m2(shapely.intersection(inside, wetland[0]), grid))
-    return ProtectedInput(parts=parts, region=region, notes=(*notes, *wetland[1]), survey=survey)
+    survey = SurveyWetland(wetland_m2=zone_areas_m2(shapely.intersection(whole, surveyed), grid),
+                           protected_m2=zone_areas_m2(shapely.intersection(inside, surveyed), grid))
+    return ProtectedInput(parts=parts, region=region, notes=(*notes, *survey_notes), survey=survey)
