@@ -71,3 +71,52 @@ def test_a_point_layer_is_refused_with_the_other_problems(tmp_path: Path) -> Non
     text = str(caught.value)
     assert "holds no polygons" in text
     assert "missing.tif" in text
+
+
+def test_survey_wetland_polygons_give_the_rate(tmp_path: Path) -> None:
+    """The reserves above, with two survey wetland polygons (a GBK Shapefile) in place of the land cover's wetland:
+    W1 x 0-60, 0-30 m down; W2 x 40-100, 20-50 down; they overlap on x 40-60, 20-30 down (counted once).
+    The reserves' union P is x 20-70 over 0-40 down, and x 40-90 over 20-60 down. Strip by strip (metres):
+    A (x 0-50): wetland 50 x 30 (W1) + 10 x 30 (W2) - 10 x 10 (overlap) = 1700 m².
+      x 20-40: P 0-40, W 0-30 -> 20 x 30 = 600; x 40-50: P 0-60, W 0-50 -> 10 x 50 = 500; 1100 m², 64.71 %.
+    B (x 50-100): wetland x 50-60 W 0-50 -> 500, x 60-100 W 20-50 -> 40 x 30 = 1200: 1700 m².
+      x 50-60: P 0-60, W 0-50 -> 500; x 60-70: P 0-60, W 20-50 -> 300; x 70-90: P 20-60, W 20-50 -> 20 x 30
+      = 600; x 90-100: no reserve: 1400 m², 82.35 %.
+    Region: 2500 / 3400 = 73.53 %. The land cover (all of A wetland: 5000 m²) plays no part, and the rows take
+    the survey's year, not the land cover's.
+    """
+    reserves = gpd.GeoDataFrame({"名称": ["南海湿地自然保护区", "黄河国家湿地公园"]},
+                                geometry=[_box(20, 0, 70, 40), _box(40, 20, 90, 60)], crs=UTM10N)
+    reserves.to_file(tmp_path / "reserves.gpkg", driver="GPKG")
+    wetlands = gpd.GeoDataFrame({"地类名称": ["内陆滩涂", "沼泽草地"]},
+                                geometry=[_box(0, 0, 60, 30), _box(40, 20, 100, 50)], crs=UTM10N)
+    wetlands.to_file(tmp_path / "湿地.shp", encoding="GBK")
+    config = _config(tmp_path, tmp_path / "reserves.gpkg",
+                     wetlands={"path": str(tmp_path / "湿地.shp"), "year": 2019, "encoding": "GBK"})
+    inputs = check_inputs(config, deep=False)
+    computed = compute(build_graph(inputs), config=config, progress=None)
+    long = class_area.tabulate(inputs, computed).tables["zone_class_area"]
+    result = protection.tabulate(inputs, computed, class_area=long)
+    table = result.tables["zone_wetland_protection"]
+    got = {row.zone_id: (row.wetland_ha, row.protected_wetland_ha, row.protection_pct) for row in table.itertuples()}
+    assert got["A"] == pytest.approx((0.17, 0.11, 1100 / 17))
+    assert got["B"] == pytest.approx((0.17, 0.14, 1400 / 17))
+    assert got["R"] == pytest.approx((0.34, 0.25, 2500 / 34))
+    assert set(table["year"]) == {2019}
+    assert set(table["wetland_source"]) == {"wetland layer"}
+    assert result.record == {"wetland_protection": {"wetland_source": "wetland layer"}}
+
+
+def test_a_wetland_layer_of_lines_is_refused_with_the_other_problems(tmp_path: Path) -> None:
+    """Wetlands drawn as river lines and a protected-area layer of points: validate lists both."""
+    lines = gpd.GeoDataFrame({"name": ["黄河"]}, geometry=[shapely.LineString([(X0, Y0 - 5), (X0 + 90, Y0 - 5)])],
+                             crs=UTM10N)
+    lines.to_file(tmp_path / "rivers.gpkg", driver="GPKG")
+    points = gpd.GeoDataFrame({"name": ["a"]}, geometry=[shapely.Point(X0 + 5, Y0 - 5)], crs=UTM10N)
+    points.to_file(tmp_path / "pts.gpkg", driver="GPKG")
+    config = _config(tmp_path, tmp_path / "pts.gpkg", wetlands={"path": str(tmp_path / "rivers.gpkg"), "year": 2019})
+    with pytest.raises(ValidationFailed) as caught:
+        check_inputs(config, deep=False)
+    text = str(caught.value)
+    assert "the protected-area layer holds no polygons" in text
+    assert "rivers.gpkg: the wetland layer holds no polygons (geometries: LineString" in text

@@ -6,6 +6,9 @@ bureau holds and this repository does not. Nothing here is a measurement; every 
   steppe), by land-cover class, with a smooth ripple. Stands in for a MOD13Q1 annual maximum composite.
 - ILLUSTRATIVE_protected_areas.gpkg: two overlapping boxes along the Yellow River south of the city, named after
   the 黄河国家湿地公园 and the 南海湿地 but NOT their boundaries.
+- ILLUSTRATIVE_wetlands.gpkg: four wetland polygons (river flats along the Yellow River south of the city, the
+  南海湿地 lake, a reservoir in the north), standing in for a survey's wetland 图斑 (湿地资源调查, 三调 湿地),
+  which MCD12C1's 0.05 degree cells do not show. NOT the wetlands' extent.
 - ILLUSTRATIVE_volume.csv: forest stock volume (m³) per district for 2019, by species, summing to 3.5 million m³.
 
 Deterministic: run `python data/baotou/make_illustrative.py` from the repository root to write them again.
@@ -61,6 +64,18 @@ def protected_areas() -> None:
     frame.to_file(HERE / "ILLUSTRATIVE_protected_areas.gpkg", layer="protected", driver="GPKG")
 
 
+def wetlands() -> None:
+    frame = gpd.GeoDataFrame(
+        {"name": ["黄河滩涂（示例）", "南海湿地（示例）", "黄河滩涂东段（示例）", "水库湿地（示例）"],
+         "kind": ["内陆滩涂", "湖泊水面 and 沼泽草地", "内陆滩涂", "水库水面"], "illustrative": [True] * 4},
+        geometry=[shapely.Polygon([(109.55, 40.50), (110.00, 40.52), (110.00, 40.56), (109.55, 40.55)]),
+                  shapely.box(109.98, 40.52, 110.10, 40.57),
+                  shapely.Polygon([(110.40, 40.47), (110.95, 40.45), (110.95, 40.50), (110.40, 40.53)]),
+                  shapely.box(110.05, 41.00, 110.12, 41.05)],
+        crs="EPSG:4326")
+    frame.to_file(HERE / "ILLUSTRATIVE_wetlands.gpkg", layer="wetlands", driver="GPKG")
+
+
 def volume() -> None:
     rows = [{"zone_id": zone, "species": species, "volume_m3": round(total * share), "year": 2019}
             for zone, total in DISTRICT_VOLUME_M3.items()
@@ -71,4 +86,5 @@ def volume() -> None:
 if __name__ == "__main__":
     ndvi()
     protected_areas()
+    wetlands()
     volume()

@@ -50,6 +50,19 @@ class Zones(_Frozen):
     _encoding = field_validator("encoding")(_known_encoding)
 
 
+class WetlandLayer(_Frozen):
+    """The wetland polygons of a survey (湿地资源调查, 三调 湿地 地类) for 湿地保护率: when given, the rate's wetland
+    is these polygons, not the land cover's wetland classes; overlapping polygons count once."""
+
+    path: Path
+    year: int = Field(ge=1900, le=2200)  # the survey's year: the year of the rate's rows
+    layer: str | None = None
+    encoding: str | None = None  # a Shapefile's .dbf text encoding (GBK ...), when .cpg and .dbf mislead
+    illustrative: bool = False  # a made-up demonstration layer: every figure from it says so
+
+    _encoding = field_validator("encoding")(_known_encoding)
+
+
 class ProtectedAreas(_Frozen):
     """Protected areas for 湿地保护率 (nature reserves, wetland parks, 湿地保护小区, important wetlands): any polygon
     layer; overlapping polygons count once."""
@@ -58,6 +71,7 @@ class ProtectedAreas(_Frozen):
     layer: str | None = None
     encoding: str | None = None  # a Shapefile's .dbf text encoding (GBK ...), when .cpg and .dbf mislead
     illustrative: bool = False  # a made-up demonstration layer: every figure from it says so
+    wetlands: WetlandLayer | None = None  # survey wetland polygons; without them the land cover's wetland classes
 
     _encoding = field_validator("encoding")(_known_encoding)
 

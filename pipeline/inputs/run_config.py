@@ -149,6 +149,9 @@ def _resolve(raw: dict[str, Any], base: Path, *, source: str) -> dict[str, Any]:
     history = raw.get("history")
     if isinstance(history, dict) and isinstance(history.get("target"), str) and not is_url(history["target"]):
         out["history"] = {**history, "target": fix(history["target"])}
+    wetlands = out["protected_areas"].get("wetlands") if isinstance(out.get("protected_areas"), dict) else None
+    if isinstance(wetlands, dict):
+        out["protected_areas"] = {**out["protected_areas"], "wetlands": {**wetlands, "path": fix(wetlands.get("path"))}}
     classes = raw.get("classes")
     if isinstance(classes, str) and classes.endswith((".yaml", ".yml")):
         out["classes"] = fix(classes)

@@ -258,9 +258,10 @@ def value_unit_m2(v: ValueInput, landcover: Grid) -> float:
 
 def _protected_nodes(inputs: Inputs, chunks: Chunks) -> dict[int, Delayed]:
     """Class totals of every epoch inside each zone's protected part and the region's (the last zone), with
-    their own coverage on the land-cover grid; only the chunks they reach are read."""
+    their own coverage on the land-cover grid; only the chunks they reach are read. A survey wetland layer
+    measures the rate from its polygons, so then none are needed."""
     protected = inputs.protected
-    if protected is None:
+    if protected is None or protected.survey is not None:
         return {}
     geoms = np.append(protected.parts, np.array([protected.region], dtype=object))
     graph = zonal_graph(inputs.grid, geoms, chunks=chunks)

@@ -50,8 +50,9 @@ INDICATORS: dict[str, tuple[str, str, str]] = {
     "sink_zone_area_ha": ("碳汇片区面积", "Sink zone area", "ha"),
     "sink_zone_area_wan_mu": ("碳汇片区面积", "Sink zone area", "万亩"),
 }
+# wetland_source: which wetland the protection rate measures (land cover / wetland layer); empty on other rows
 COLUMNS = ["region", "year", "indicator", "sink_type", "label_zh", "label_en", "unit", "value", "target",
-           "target_year", "pct_of_target", "meets_target", "target_source", "illustrative"]
+           "target_year", "pct_of_target", "meets_target", "target_source", "wetland_source", "illustrative"]
 # the region rows of other stages' tables: (table, its value column, indicator)
 STAGE_ROWS = ((VEGETATION, "cover_pct", "grassland_vegetation_cover_pct"),
               (PROTECTION, "protection_pct", "wetland_protection_pct"),
@@ -90,6 +91,10 @@ def _against(value: float, targets: Sequence[RegionTarget]) -> dict[str, object]
             "meets_target": bool(value >= target.value) if measured else None, "target_source": target.source}
 
 
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else ""  # a row without the column reads NaN once framed
+
+
 def indicator_rows(values: pd.DataFrame, region: Region) -> pd.DataFrame:
     """Rows of region_indicators from (year, indicator, value[, sink_type, illustrative]) rows, with labels and the
     region's target of the same indicator (and sink type: none for a total)."""
@@ -100,7 +105,8 @@ def indicator_rows(values: pd.DataFrame, region: Region) -> pd.DataFrame:
         targets = [t for t in region.targets if t.indicator == name and (t.sink_type or TOTAL) == (sink or TOTAL)]
         rows.append({"region": region.name, "year": int(row["year"]), "indicator": name, "sink_type": sink,
                      "label_zh": zh, "label_en": en, "unit": unit, "value": row["value"],
-                     **_against(row["value"], targets), "illustrative": bool(row.get("illustrative", False))})
+                     **_against(row["value"], targets), "wetland_source": _text(row.get("wetland_source")),
+                     "illustrative": bool(row.get("illustrative", False))})
     return pd.DataFrame.from_records(rows, columns=COLUMNS)
 
 
@@ -114,6 +120,7 @@ def region_indicators(long: pd.DataFrame, region: Region, class_map: ClassMap) -
 def stage_rows(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     """The region rows of the vegetation cover, protection and growing stock tables, as indicator values."""
     frames = [pd.DataFrame({"year": t["year"], "indicator": name, "value": t[column],
+                            "wetland_source": t["wetland_source"] if "wetland_source" in t.columns else "",
                             "illustrative": t["illustrative"] if "illustrative" in t.columns else False})
               for table, column, name in STAGE_ROWS if table in tables
               for t in [tables[table][tables[table]["level"] == "region"]]]
@@ -151,7 +158,7 @@ def _overlap_rows(inputs: Inputs, years: list[int]) -> pd.DataFrame:
     overlap = float(inputs.overlaps["area_ha"].sum())
     rows = [{"region": inputs.config.region.name, "year": year, "indicator": "zone_overlap_ha", "sink_type": "",
              "label_zh": zh, "label_en": en, "unit": unit, "value": overlap, **_against(overlap, []),
-             "illustrative": False} for year in years]
+             "wetland_source": "", "illustrative": False} for year in years]
     return pd.DataFrame.from_records(rows, columns=COLUMNS)
 
 

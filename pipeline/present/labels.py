@@ -50,6 +50,7 @@ FIELD_LABELS: dict[str, tuple[str, str]] = {
     "protected_wetland_ha": ("受保护湿地面积 (ha)", "Protected wetland (ha)"),
     "protection_pct": ("湿地保护率 (%)", "Wetland protection rate (%)"),
     "wetland_classes": ("计入湿地的地类", "Classes counted as wetland"),
+    "wetland_source": ("湿地来源", "Wetland from"),
     "growing_stock_m3": ("森林蓄积量 (m³)", "Growing stock (m³)"),
     "grassland_cover_pct": ("草原综合植被盖度（遥感代理, %）", "Grassland vegetation cover (remote-sensing proxy, %)"),
     "wetland_protection_pct": ("湿地保护率 (%)", "Wetland protection rate (%)"),

@@ -256,7 +256,8 @@ def carbon_section(zone_id: str, tables: Mapping[str, pd.DataFrame], files: dict
 ZONE_INDICATORS = ((VEGETATION, "草原综合植被盖度（遥感代理） Grassland vegetation cover (remote-sensing proxy)",
                     ["year", "cover_pct", "grassland_observed_ha", "ndvi_soil", "ndvi_veg", "illustrative"]),
                    (PROTECTION, "湿地保护率 Wetland protection rate",
-                    ["year", "wetland_ha", "protected_wetland_ha", "protection_pct", "illustrative"]),
+                    ["year", "wetland_ha", "protected_wetland_ha", "protection_pct", "wetland_source",
+                     "illustrative"]),
                    (GROWING_STOCK, "森林蓄积量 Forest growing stock",
                     ["year", "growing_stock_m3", "growth_m3_per_year", "illustrative"]))
 
@@ -271,7 +272,8 @@ def indicators_section(zone_id: str, tables: Mapping[str, pd.DataFrame]) -> str:
         mine = table[(table["level"] == "zone") & (table["zone_id"].astype(str) == zone_id)][columns]
         parts += [f"<h3>{heading}</h3>", html_table(mine.assign(illustrative=mine["illustrative"].map(
             lambda i: "示例数据 ILLUSTRATIVE" if i else "")),
-            headers={c: " ".join(FIELD_LABELS.get(c, (c, ""))).strip() for c in columns}, text=("illustrative",))]
+            headers={c: " ".join(FIELD_LABELS.get(c, (c, ""))).strip() for c in columns},
+            text=("wetland_source", "illustrative"))]
     return "".join(parts) or '<p class="note">本次运行无规划指标 No plan indicators in this run.</p>'
 
 

@@ -187,7 +187,8 @@ def _print_targets(indicators: pd.DataFrame) -> None:
     """One line per region indicator that has a target, at its latest year, against that target."""
     targeted = indicators[indicators["target"].notna()].sort_values("year", kind="stable")
     for row in targeted.drop_duplicates(["indicator", "sink_type"], keep="last").sort_index().to_dict("records"):
-        name = f"{row['label_zh']} {row['label_en']}" + (f" ({row['sink_type']})" if row["sink_type"] else "")
+        name = f"{row['label_zh']} {row['label_en']}" + "".join(f" ({row[c]})" for c in ("sink_type", "wetland_source")
+                                                                if row.get(c))
         value = "no data" if row["value"] != row["value"] else f"{row['value']:,.2f} {row['unit']}"
         share = "" if row["pct_of_target"] != row["pct_of_target"] else f", {row['pct_of_target']:,.1f} % of it"
         marked = " [ILLUSTRATIVE input]" if row["illustrative"] else ""
