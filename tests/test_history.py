@@ -302,6 +302,7 @@ def test_history_commands(tmp_path: Path, runs: Runs) -> None:
     assert cli("history", "accept", a[:8], "--history", store, "--by", "li").exit_code == 0
     listed = json.loads(cli("history", "runs", "--history", store, "--format", "json").output)
     assert {r["run_id"]: r["review"] for r in listed} == {a: "accepted", c: "draft"}
+    assert {r["run_id"]: r["years"] for r in listed} == {a: "2020", c: "2020"}  # each run measured 2020 only
     coverage = cli("history", "coverage", "--history", store, "--format", "csv").output.splitlines()
     assert coverage[0].endswith("zone_id,2020")
     assert all(line.endswith(",accepted") for line in coverage[1:])

@@ -23,7 +23,8 @@ def runs(store: Store) -> pd.DataFrame:
                         "r.code_version, r.zone_set, r.notes FROM runs r ORDER BY r.finished_utc DESC, r.run_id")
     epochs = store.query("SELECT run_id, year FROM run_epochs ORDER BY year")
     years = epochs.groupby("run_id")["year"].apply(lambda y: ",".join(map(str, y)))
-    return found.assign(years=found["run_id"].map(years)).astype(object).where(found.notna(), None)
+    listed = found.assign(years=found["run_id"].map(years))
+    return listed.astype(object).where(listed.notna(), None)
 
 
 def run_id(store: Store, given: str) -> str:
