@@ -149,6 +149,13 @@ def test_an_analyst_sees_the_review_buttons_and_a_viewer_does_not(server: Server
     assert b'id="accept"' not in _client(server, "viewer").get(f"/runs/{ph.RUN_B}/")[2]
 
 
+def test_a_run_page_has_one_diff_table_and_a_plain_title(server: Server) -> None:
+    page = _client(server, "viewer").get(f"/runs/{ph.RUN_B}/")[2].decode()
+    title = page[page.index("<title>") + len("<title>"):page.index("</title>")]
+    assert title == f"运行 {ph.RUN_B} · 林草碳汇综合管理平台 sinkzone"
+    assert page.count('id="diff"') == 1
+
+
 def test_sort_names_come_from_a_whitelist(server: Server) -> None:
     client = _client(server, "viewer")
     assert client.get("/zones/Z1/?sort=value%3BDROP%20TABLE%20runs")[0] == 400
