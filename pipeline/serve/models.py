@@ -25,3 +25,23 @@ class AuditEntry(models.Model):
 
     class Meta:
         ordering = ("-when_utc", "-id")
+
+
+class AlertRule(models.Model):
+    """An analyst's setting of one alert rule; a rule without a row has its default (alerts.RULES)."""
+
+    rule = models.CharField(max_length=40, unique=True)
+    enabled = models.BooleanField(default=True)
+    drop_ha = models.FloatField(null=True, blank=True)
+    drop_pct = models.FloatField(null=True, blank=True)
+    days = models.IntegerField(null=True, blank=True)
+
+
+class AlertState(models.Model):
+    """What people did with a raised alert, kept by the alert's key so it stays with the alert at every evaluation."""
+
+    key = models.CharField(max_length=500, unique=True)
+    state = models.CharField(max_length=20)
+    note = models.TextField(blank=True)
+    by = models.CharField(max_length=150)
+    when_utc = models.DateTimeField(auto_now=True)

@@ -1,6 +1,7 @@
-"""The pages (总览, 片区, 监测运行), their JSON twins under /api/v1/, and the login with its throttle.
+"""The pages (总览, 片区, 监测运行, 预警), their JSON twins under /api/v1/, and the login with its throttle.
 
-Reading is GET; the one change, a run's review, is a POST with its CSRF token, by analysts only, audited."""
+Reading is GET; each change (a run's review, an alert rule, an alert's acknowledgement or resolution) is a POST
+with its CSRF token, by analysts only, audited."""
 
 from __future__ import annotations
 
@@ -14,10 +15,10 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadReque
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from pipeline.core.errors import SinkzoneError
+from pipeline.core.errors import PlatformError, SinkzoneError
 from pipeline.core.literal import csv_text
+from pipeline.serve import alerts, pages
 from pipeline.serve import history as store
-from pipeline.serve import pages
 from pipeline.serve.models import AuditEntry
 from pipeline.serve.roles import ROLES, audit, list_users, requires, role_of
 from pipeline.serve.site import LOGIN_ATTEMPTS, LOGIN_PAUSE_S, history
@@ -123,9 +124,56 @@ def review(request: HttpRequest, run_id: str, action: str) -> HttpResponse:
     try:
         store.review(history(), run_id, state=_REVIEWS[action], by=request.user.get_username(), note=note)
     except SinkzoneError as exc:  # e.g. the platform reads a PostGIS store as its reader role
-        return HttpResponse(f"503: {exc}", status=503, content_type="text/plain; charset=utf-8")
+        return _text(str(exc), 503)
     audit(request.user.get_username(), f"run.{action}", run_id, note)
     return redirect("run", run_id=run_id)
+
+
+def _text(message: str, status: int) -> HttpResponse:
+    return HttpResponse(f"{status}: {message}", status=status, content_type="text/plain; charset=utf-8")
+
+
+def _alerts_data() -> dict[str, Any]:
+    rules = alerts.rules()
+    return {"alerts": alerts.alerts(history()),
+            "rules": [{"rule": name, "label": label, "enabled": rules[name].enabled,
+                       "settings": rules[name].settings} for name, (label, _) in alerts.RULES.items()]}
+
+
+@require_GET
+def alerts_page(request: HttpRequest) -> HttpResponse:
+    return _page(request, "serve/alerts.html", {**_alerts_data(),
+                                                "may_edit": role_of(request.user) == "analyst",
+                                                "actions": [("acknowledge", "确认 Acknowledge"),
+                                                            ("resolve", "解决 Resolve")]})
+
+
+@require_GET
+def api_alerts(request: HttpRequest) -> HttpResponse:
+    return _json(_alerts_data())
+
+
+@require_POST
+@requires("analyst")
+def alert_rules(request: HttpRequest) -> HttpResponse:
+    try:
+        new = alerts.rule_settings(request.POST.dict())
+    except PlatformError as exc:
+        return _text(str(exc), 400)
+    for rule in alerts.save_rules(new):
+        settings = " ".join(f"{k}={'' if v is None else v}" for k, v in rule.settings.items())
+        audit(request.user.get_username(), "alert_rule.edit", rule.rule, f"enabled={rule.enabled} {settings}")
+    return redirect("alerts")
+
+
+@require_POST
+@requires("analyst")
+def alert_state(request: HttpRequest, action: str) -> HttpResponse:
+    key, note = request.POST.get("key", ""), request.POST.get("note", "").strip()
+    if not alerts.set_state(history(), key, action=action, note=note, by=request.user.get_username()):
+        raise Http404("no such alert or action 无此预警")
+    audit(request.user.get_username(), f"alert.{action}", key, note)
+    return redirect("alerts")
 
 
 AUDIT_ROWS = 500
