@@ -169,3 +169,11 @@ def newest_accepted(history: History) -> Row | None:
     found = history.rows("SELECT run_id, finished_utc FROM runs WHERE review = 'accepted' "
                          "ORDER BY finished_utc DESC LIMIT 1")
     return found[0] if found else None
+
+
+def accounted_sink(history: History, zone_id: str) -> float | None:
+    """The zone's accounted sink, t CO2e: the served stock changes between its epochs (co2e_change_t), added
+    up; None when the store holds no change for it."""
+    found = history.rows("SELECT SUM(value) AS sink FROM zone_series WHERE zone_id = ? AND metric = 'co2e_change_t'",
+                         zone_id)
+    return None if not found or found[0]["sink"] is None else float(found[0]["sink"])

@@ -45,3 +45,34 @@ class AlertState(models.Model):
     note = models.TextField(blank=True)
     by = models.CharField(max_length=150)
     when_utc = models.DateTimeField(auto_now=True)
+
+
+class DemoForest(models.Model):
+    """示范林: a demonstration forest a county planted in a year, its area as declared (亩) and its boundary."""
+
+    county = models.CharField(max_length=100)
+    year = models.IntegerField()
+    area_mu = models.FloatField()
+    name = models.CharField(max_length=200)
+    boundary = models.JSONField()  # GeoJSON FeatureCollection in WGS 84, the uploaded attributes as properties
+    by = models.CharField(max_length=150)
+    when_utc = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ("county", "year", "id")
+
+
+class Subscription(models.Model):
+    """碳汇认购: a buyer's subscription of a zone's accounted sink, with its certificate number."""
+
+    county = models.CharField(max_length=100)
+    buyer = models.CharField(max_length=200)
+    zone_id = models.CharField(max_length=200)
+    co2e_t = models.FloatField()
+    date = models.DateField()
+    certificate = models.CharField(max_length=100, unique=True)
+    by = models.CharField(max_length=150)
+    when_utc = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ("zone_id", "date", "id")
