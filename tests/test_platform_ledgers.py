@@ -49,11 +49,12 @@ def _geojson(*shapes: object, name: str = "示范林") -> bytes:
     return gpd.GeoDataFrame({"name": [name] * len(shapes)}, geometry=list(shapes), crs=4326).to_json().encode()
 
 
-def _gbk_shapefile(folder: Path) -> bytes:
+def _gbk_shapefile(folder: Path, *, without: tuple[str, ...] = (".cpg",)) -> bytes:
     """A zipped Shapefile as an older ArcGIS in China exports it: GBK text, no .cpg, language-driver byte 0."""
     frame = gpd.GeoDataFrame({"名称": ["乌拉山示范林"]}, geometry=[box(109.8, 40.6, 109.81, 40.61)], crs=4326)
     frame.to_file(folder / "forest.shp", encoding="gbk")
-    (folder / "forest.cpg").unlink(missing_ok=True)
+    for suffix in without:
+        (folder / "forest").with_suffix(suffix).unlink(missing_ok=True)
     dbf = bytearray((folder / "forest.dbf").read_bytes())
     dbf[29] = 0
     (folder / "forest.dbf").write_bytes(bytes(dbf))
@@ -125,6 +126,15 @@ def test_bad_uploads_are_refused_naming_why(server: Server, upload: tuple[str, b
     assert status == 400
     assert message in body.decode()
     assert len(_ledgers(admin)["forests"]) == before
+
+
+def test_a_shapefile_without_its_prj_is_refused_by_the_name_it_was_uploaded_as(server: Server,
+                                                                              tmp_path: Path) -> None:
+    upload = ("乌拉山.zip", _gbk_shapefile(tmp_path, without=(".cpg", ".prj")))
+    status, _, body = _add_forest(_client(server, "admin"), county="Tumed", mu="10", upload=upload)
+    assert status == 400
+    assert body.decode() == ("400: 乌拉山.zip: the uploaded boundary has no CRS; define it "
+                             "(e.g. ogr2ogr -a_srs EPSG:4326)")
 
 
 def test_a_data_entry_user_cannot_reach_another_countys_entry_by_its_id(server: Server) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path, PurePosixPath
 
 import geopandas as gpd
 
-from pipeline.core.errors import ZoneError
+from pipeline.core.errors import InputError, ZoneError
 from pipeline.files.tables import zip_too_large
 from pipeline.files.vectors import read_layer, zone_layer_name
 
@@ -24,7 +24,7 @@ MAX_UPLOAD_BYTES = 10 << 20  # a county's demonstration-forest boundaries take k
 MAX_UNPACKED_BYTES = 50 << 20
 _SHAPEFILE_PARTS = (".shp", ".shx", ".dbf", ".cpg", ".prj")
 _POLYGONS = ("Polygon", "MultiPolygon")
-_WHAT = "the uploaded boundary"
+_WHAT = "uploaded boundary"
 
 
 def read_boundary(data: bytes, *, name: str) -> gpd.GeoDataFrame:
@@ -41,8 +41,11 @@ def read_boundary(data: bytes, *, name: str) -> gpd.GeoDataFrame:
         else:
             path = Path(folder) / "boundary.geojson"
             path.write_bytes(data)
-        frame, _ = read_layer(path, layer=None, encoding=None, what=_WHAT, error=ZoneError, pick=zone_layer_name,
-                              encoding_flag="a .cpg file in the zip naming the encoding (e.g. GBK)")
+        try:
+            frame, _ = read_layer(path, layer=None, encoding=None, what=_WHAT, error=ZoneError, pick=zone_layer_name,
+                                  encoding_flag="a .cpg file in the zip naming the encoding (e.g. GBK)")
+        except InputError as exc:  # named as the user knows it, not by the private scratch copy
+            raise ZoneError(str(exc).replace(str(path), name)) from exc
     return _polygons(frame, name=name).to_crs(4326)
 
 
