@@ -123,6 +123,18 @@ def test_an_analyst_acknowledges_and_resolves_an_alert_with_a_note(server: Serve
     assert analyst.get("/alerts/resolve/")[0] == 405
 
 
+def test_the_overview_lists_the_open_alerts(server: Server) -> None:
+    analyst = _client(server, "analyst")
+    assert _set_rules(analyst) == 302
+    key = "grassland_drop:Z1:2020-2023"
+    listed = {a["key"] for a in json.loads(analyst.get("/api/v1/overview")[2])["open_alerts"]}
+    assert (key in listed) == (_raised(analyst)[key]["state"] == "open")
+    resolved = analyst.post("/alerts/resolve/", {"key": key, "note": "grazing ban"}, form_page="/alerts/")
+    assert resolved[0] == 302
+    assert key not in {a["key"] for a in json.loads(analyst.get("/api/v1/overview")[2])["open_alerts"]}
+    assert b'id="open-alerts"' in analyst.get("/")[2]
+
+
 def test_a_form_without_its_csrf_token_is_refused(server: Server) -> None:
     analyst = _client(server, "analyst")
     assert analyst.post("/alerts/rules/", {**DEFAULTS, "behind_plan.enabled": ""}, form_page=None)[0] == 403
