@@ -117,6 +117,9 @@ def test_the_500_mu_check_per_county_and_year(server: Server) -> None:
     (("junk.zip", b"not a zip"), "not a readable zip"),
     (("points.geojson", _geojson(Point(109.8, 40.6))), "not polygons"),
     (("forest.kml", b"<kml/>"), "not a .geojson or a .zip"),
+    (("vrt.geojson", b'<OGRVRTDataSource><OGRVRTLayer name="x"><SrcDataSource>/etc/passwd</SrcDataSource>'
+                     b"</OGRVRTLayer></OGRVRTDataSource>"), "not GeoJSON text"),
+    (("list.geojson", b"[1, 2]"), "not a GeoJSON FeatureCollection"),
     (("huge.geojson", b" " * ((10 << 20) + 1)), "more than the 10 MB"),
 ])
 def test_bad_uploads_are_refused_naming_why(server: Server, upload: tuple[str, bytes], message: str) -> None:

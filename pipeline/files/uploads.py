@@ -9,6 +9,7 @@ decoded as it is for zones, and anything but polygons is refused.
 
 from __future__ import annotations
 
+import json
 import tempfile
 import zipfile
 from io import BytesIO
@@ -24,6 +25,8 @@ MAX_UPLOAD_BYTES = 10 << 20  # a county's demonstration-forest boundaries take k
 MAX_UNPACKED_BYTES = 50 << 20
 _SHAPEFILE_PARTS = (".shp", ".shx", ".dbf", ".cpg", ".prj")
 _POLYGONS = ("Polygon", "MultiPolygon")
+_GEOJSON_TYPES = ("FeatureCollection", "Feature", "Polygon", "MultiPolygon", "Point", "MultiPoint", "LineString",
+                  "MultiLineString", "GeometryCollection")
 _WHAT = "uploaded boundary"
 
 
@@ -40,13 +43,25 @@ def read_boundary(data: bytes, *, name: str) -> gpd.GeoDataFrame:
             path = _unzipped_shapefile(data, name=name, folder=Path(folder))
         else:
             path = Path(folder) / "boundary.geojson"
-            path.write_bytes(data)
+            path.write_bytes(_geojson(data, name=name))
         try:
             frame, _ = read_layer(path, layer=None, encoding=None, what=_WHAT, error=ZoneError, pick=zone_layer_name,
                                   encoding_flag="a .cpg file in the zip naming the encoding (e.g. GBK)")
         except InputError as exc:  # named as the user knows it, not by the private scratch copy
             raise ZoneError(str(exc).replace(str(path), name)) from exc
     return _polygons(frame, name=name).to_crs(4326)
+
+
+def _geojson(data: bytes, *, name: str) -> bytes:
+    """The upload when it is GeoJSON text: GDAL picks a driver by a file's content, not its name, so anything else
+    (a VRT pointing at files on the server, say) must not reach it under a .geojson name."""
+    try:
+        parsed = json.loads(data)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ZoneError(f"{name}: not GeoJSON text ({exc}); export the boundary as GeoJSON") from exc
+    if not isinstance(parsed, dict) or parsed.get("type") not in _GEOJSON_TYPES:
+        raise ZoneError(f"{name}: not a GeoJSON FeatureCollection, Feature or geometry; export the boundary as GeoJSON")
+    return data
 
 
 def _unzipped_shapefile(data: bytes, *, name: str, folder: Path) -> Path:
