@@ -69,9 +69,9 @@ def _runs(store: Store) -> None:
         _insert(store, "run_epochs", epochs)
 
 
-def _figures(store: Store) -> None:
+def _figures(store: Store, figures: dict[tuple[str, str, int], tuple[float, float, float]]) -> None:
     key = ("run_id", "zone_id", "zone_version", "year")
-    for (run_id, zone_id, year), (forest, grass, carbon) in FIGURES.items():
+    for (run_id, zone_id, year), (forest, grass, carbon) in figures.items():
         _insert(store, "class_area", [dict(zip((*key, "class", "area_ha"), (run_id, zone_id, 1, year, c, a),
                                                strict=True)) for c, a in (("forest", forest), ("grassland", grass))])
         # two pools, half each: zone_series sums them back to carbon_t (and co2e_t = 44/12 of it)
@@ -81,11 +81,11 @@ def _figures(store: Store) -> None:
     for run_id in (RUN_A, RUN_B):
         _insert(store, "progress", [
             {"run_id": run_id, "zone_id": z, "zone_version": 1, "year": 2023, "metric": "forest_ha", "unit": "ha",
-             "latest_year": 2023, "latest_value": FIGURES[(run_id, z, 2023)][0], "target_value": 130.0,
-             "target_year": 2030, "pct_of_target": 100 * FIGURES[(run_id, z, 2023)][0] / 130.0,
+             "latest_year": 2023, "latest_value": figures[(run_id, z, 2023)][0], "target_value": 130.0,
+             "target_year": 2030, "pct_of_target": 100 * figures[(run_id, z, 2023)][0] / 130.0,
              "status": STATUS[z]} for z in ZONES])
         # forest coverage of the three zones (300 ha): run A 181.5 ha = 60.5 %, run B 185.75 ha = 61.9166.. %
-        coverage = 100 * sum(FIGURES[(run_id, z, 2023)][0] for z in ZONES) / 300
+        coverage = 100 * sum(figures[(run_id, z, 2023)][0] for z in ZONES) / 300
         _insert(store, "region_indicators", [
             {"run_id": run_id, "year": 2023, "region": "baotou", "indicator": "forest_coverage_pct",
              "label_zh": "森林覆盖率", "label_en": "Forest coverage", "unit": "%", "value": coverage,
@@ -93,15 +93,16 @@ def _figures(store: Store) -> None:
              "target_source": "plan"}])
 
 
-def build(path: Path) -> Path:
-    """The GeoPackage store at `path`, made by the store's own migrations, holding the figures above."""
-    fill(str(path))
+def build(path: Path, *, figures: dict[tuple[str, str, int], tuple[float, float, float]] = FIGURES) -> Path:
+    """The GeoPackage store at `path`, made by the store's own migrations, holding the figures above (or others
+    for the same runs, zones and years)."""
+    fill(str(path), figures=figures)
     return path
 
 
-def fill(target: str) -> None:
+def fill(target: str, *, figures: dict[tuple[str, str, int], tuple[float, float, float]] = FIGURES) -> None:
     """The store at `target` (a GeoPackage or a postgresql:// URL of its owner role) made and filled."""
     with open_store(target) as store, store.writing():
         _runs(store)
         _zones(store)
-        _figures(store)
+        _figures(store, figures)

@@ -102,6 +102,21 @@ class Client:
         return self._open(urllib.request.Request(self.base + path, data=urllib.parse.urlencode(data).encode(),
                                                  headers={"Referer": self.base + (form_page or path)}))
 
+    def upload(self, path: str, data: dict[str, str], files: dict[str, tuple[str, bytes]], *,
+               form_page: str) -> Answer:
+        """POST `data` and `files` ({field: (file name, bytes)}) as multipart/form-data, with `form_page`'s token."""
+        found = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', self.get(form_page)[2])
+        assert found, f"no form with a CSRF token on {form_page}"
+        boundary = "----sinkzone-test-boundary"
+        parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
+                 for k, v in {**data, "csrfmiddlewaretoken": found.group(1).decode()}.items()]
+        parts += [f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"; filename="{name}"\r\n'
+                  "Content-Type: application/octet-stream\r\n\r\n".encode() + content + b"\r\n"
+                  for k, (name, content) in files.items()]
+        body = b"".join(parts) + f"--{boundary}--\r\n".encode()
+        return self._open(urllib.request.Request(self.base + path, data=body, headers={
+            "Referer": self.base + form_page, "Content-Type": f"multipart/form-data; boundary={boundary}"}))
+
     def _open(self, request: urllib.request.Request) -> Answer:
         try:
             with self.opener.open(request, timeout=20) as answer:

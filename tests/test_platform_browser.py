@@ -207,3 +207,46 @@ def test_the_runs_page_lists_both_runs(page: sync_api.Page, server: Server) -> N
     page.goto(server.url + "/runs/")
     assert [row[0] for row in _table(page, "table.runs")] == [ph.RUN_B, ph.RUN_A]  # newest first
     _shot(page, "runs")
+
+
+def test_an_analyst_acknowledges_an_alert(page: sync_api.Page, server: Server) -> None:
+    _log_in(page, server, "analyst")
+    page.goto(server.url + "/alerts/")
+    # Z1's grassland 30 -> 28 ha (6.67 %, over the default 5 %), whichever run serves 2023 (B has 27 ha)
+    row = page.locator("#alerts tr[data-key='grassland_drop:Z1:2020-2023']")
+    row.locator("form[action$='/acknowledge/'] input[name=note]").fill("已派员核查 field check <b>sent</b>")
+    row.locator("button.acknowledge").click()
+    page.wait_for_url(server.url + "/alerts/")
+    cells = row.locator("td")
+    assert cells.nth(0).inner_text() == "acknowledged"
+    assert cells.nth(4).inner_text().startswith("已派员核查 field check <b>sent</b>")
+    assert ph.HOSTILE_NAME in page.inner_text("#alerts")  # Z2, behind its plan, named as text
+    assert page.locator("img").count() == 0
+    _shot(page, "alerts")
+
+
+def test_a_data_entry_user_uploads_a_boundary_and_cannot_open_another_countys_entry(
+        page: sync_api.Page, server: Server, tmp_path: Path) -> None:
+    boundary = tmp_path / "forest.geojson"
+    boundary.write_text('{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {}, '
+                        '"geometry": {"type": "Polygon", "coordinates": [[[109.8, 40.6], [109.81, 40.6], '
+                        '[109.81, 40.61], [109.8, 40.6]]]}}]}')
+    entries = {}
+    for role, county in (("admin", "Kundulun"), ("data_entry", "Donghe")):
+        _log_in(page, server, role)
+        page.goto(server.url + "/ledgers/")
+        form = page.locator("#new-forest")
+        for field, value in (("name", f"{county} 示范林"), ("county", county), ("year", "2025"), ("area_mu", "520")):
+            form.locator(f"input[name={field}]").fill(value)
+        form.locator("input[name=boundary]").set_input_files(str(boundary))
+        form.locator("button[type=submit]").click()
+        page.wait_for_url("**/ledgers/forests/*/")
+        entries[county] = page.url
+        assert page.inner_text("#entry-name") == f"{county} 示范林"
+        if role == "admin":
+            page.click("#logout")
+    page.goto(server.url + "/ledgers/")
+    assert [row[1] for row in _table(page, "#forests")] == ["Donghe"]
+    assert _table(page, "#mu-check") == [["Donghe", "2025", "520.00", "500", "达标 met"]]
+    _shot(page, "ledgers")
+    assert page.request.get(entries["Kundulun"]).status == 404  # the other county's id typed in: not found

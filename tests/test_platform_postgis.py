@@ -9,6 +9,7 @@ import io
 import json
 import stat
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import platform_history as ph
 import pytest
@@ -72,3 +73,22 @@ def test_the_map_gets_every_zone_from_postgis(server: Server) -> None:
     flat = [p for part in (ring if isinstance(ring[0][0][0], list) else [ring]) for r in part for p in r]
     assert (min(p[0] for p in flat), min(p[1] for p in flat)) == pytest.approx((x, y))
     assert (max(p[0] for p in flat), max(p[1] for p in flat)) == pytest.approx((x + 0.01, y + 0.01))
+
+
+def test_alerts_and_the_accounted_sink_read_postgis(server: Server) -> None:
+    client = _analyst(server)
+    keys = {a["key"].rsplit(":", 1)[0] if a["rule"] != "grassland_drop" else a["key"]
+            for a in json.loads(client.get("/api/v1/alerts")[2])["alerts"]}
+    # Z1's grassland 30 -> 28 ha (or 27 once run B is accepted), over 5 %; Z2 behind; and the newest accepted run
+    # (A, 2025-03-01; or B, 2026-03-01 once the test above accepted it) when it finished over 400 days ago
+    newest = max(r["finished_utc"] for r in json.loads(client.get("/api/v1/runs")[2])["runs"]
+                 if r["review"] == "accepted")
+    old = (datetime.now(UTC) - datetime.fromisoformat(newest)).days > 400
+    assert keys == {"grassland_drop:Z1:2020-2023", "behind_plan:Z2", *(["no_accepted_run"] if old else [])}
+    entry = Client(server.url)
+    assert entry.login("data_entry") == 302
+    status, _, body = entry.post("/ledgers/subscriptions/new/", {
+        "county": "Donghe", "buyer": "b", "zone_id": "Z1", "co2e_t": "1", "date": "2026-01-01",
+        "certificate": "PG-1"}, form_page="/ledgers/")
+    assert status == 400
+    assert "beyond its accounted sink: none recorded" in body.decode()  # the store holds no carbon change

@@ -89,6 +89,16 @@ MAX_UNPACKED_BYTES = 256 << 20
 MAX_PACKING_RATIO = 200
 
 
+def zip_too_large(members: list[zipfile.ZipInfo], *, limit: int) -> tuple[int, int] | None:
+    """(unpacked, packed) bytes when a zip's directory says it unpacks to more than `limit` bytes, or more than
+    a megabyte packed over MAX_PACKING_RATIO times (a zip bomb); None when it may be unpacked."""
+    total = sum(m.file_size for m in members)
+    packed = max(sum(m.compress_size for m in members), 1)
+    if total > limit or (total > 1 << 20 and total / packed > MAX_PACKING_RATIO):
+        return total, packed
+    return None
+
+
 def _unpacked_size_problem(path: Path) -> str | None:
     """Why the workbook must not be parsed (it would unpack to too much), checked from the zip's directory."""
     try:
@@ -96,10 +106,9 @@ def _unpacked_size_problem(path: Path) -> str | None:
             members = archive.infolist()
     except (OSError, zipfile.BadZipFile) as exc:
         return f"{path}: not a readable .xlsx workbook ({exc})"
-    total = sum(m.file_size for m in members)
-    packed = max(sum(m.compress_size for m in members), 1)
-    if total > MAX_UNPACKED_BYTES or (total > 1 << 20 and total / packed > MAX_PACKING_RATIO):
-        return (f"{path}: the workbook unpacks to {total:,} bytes from {packed:,} (a plan sheet unpacks to well "
+    sizes = zip_too_large(members, limit=MAX_UNPACKED_BYTES)
+    if sizes:
+        return (f"{path}: the workbook unpacks to {sizes[0]:,} bytes from {sizes[1]:,} (a plan sheet unpacks to well "
                 f"under {MAX_UNPACKED_BYTES >> 20} MB); not read: save the plan sheet on its own, or as CSV")
     return None
 

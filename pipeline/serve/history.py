@@ -156,3 +156,24 @@ def review(history: History, run_id: str, *, state: str, by: str, note: str) -> 
     """A run accepted or superseded, with who and when (the store's own review; figures never change)."""
     with history.opened() as store:
         queries.review(store, run_id, state=state, by=by, note=note or None)
+
+
+def area_series(history: History, metrics: tuple[str, ...]) -> list[Row]:
+    """The served areas of these metrics (e.g. forest_ha) for every zone, epoch by epoch."""
+    marks = ", ".join("?" for _ in metrics)
+    return history.rows(f"SELECT zone_id, metric, year, value, unit, run_id FROM zone_series WHERE metric IN ({marks}) "
+                        "ORDER BY zone_id, metric, year", *metrics)
+
+
+def newest_accepted(history: History) -> Row | None:
+    found = history.rows("SELECT run_id, finished_utc FROM runs WHERE review = 'accepted' "
+                         "ORDER BY finished_utc DESC LIMIT 1")
+    return found[0] if found else None
+
+
+def accounted_sink(history: History, zone_id: str) -> float | None:
+    """The zone's accounted sink, t CO2e: the served stock changes between its epochs (co2e_change_t), added
+    up; None when the store holds no change for it."""
+    found = history.rows("SELECT SUM(value) AS sink FROM zone_series WHERE zone_id = ? AND metric = 'co2e_change_t'",
+                         zone_id)
+    return None if not found or found[0]["sink"] is None else float(found[0]["sink"])

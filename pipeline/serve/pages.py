@@ -8,6 +8,7 @@ from typing import Any
 from shapely.geometry import mapping
 
 from pipeline.core.literal import is_missing
+from pipeline.serve import alerts
 from pipeline.serve import history as store
 from pipeline.serve.history import History, Row
 
@@ -30,7 +31,8 @@ def _zone_summary(row: Row) -> dict[str, Any]:
 def overview(history: History) -> dict[str, Any]:
     return {"zones": [_zone_summary(row) for row in store.zones(history)],
             "region": store.region(history),
-            "latest_runs": store.runs(history)[:LATEST_RUNS]}
+            "latest_runs": store.runs(history)[:LATEST_RUNS],
+            "open_alerts": [a for a in alerts.alerts(history) if a["state"] == "open"]}
 
 
 def zone_shapes(history: History, zone_id: str | None = None) -> dict[str, Any]:

@@ -68,3 +68,19 @@ def list_users() -> list[tuple[str, str, list[str]]]:
     """(name, role, counties) of every user, by name."""
     return [(user.username, role_of(user) or "-", list(getattr(getattr(user, "profile", None), "counties", [])))
             for user in User.objects.order_by("username")]
+
+
+def counties_of(user: AbstractBaseUser | AnonymousUser) -> list[str] | None:
+    """The counties whose ledgers the user sees: a data-entry user's own (all when none were given), else all
+    (None)."""
+    if role_of(user) != "data_entry":
+        return None
+    counties = list(getattr(getattr(user, "profile", None), "counties", []))
+    return counties or None
+
+
+def may_edit_ledger(user: AbstractBaseUser | AnonymousUser, county: str) -> bool:
+    """Admins edit every county's ledgers, data-entry users their own counties'; analysts and viewers read."""
+    role = role_of(user)
+    counties = counties_of(user)
+    return role == "admin" or (role == "data_entry" and (counties is None or county in counties))

@@ -1,6 +1,7 @@
-"""The pages (总览, 片区, 监测运行), their JSON twins under /api/v1/, and the login with its throttle.
+"""The pages (总览, 片区, 监测运行, 预警, 台账), their JSON twins under /api/v1/, and the login with its throttle.
 
-Reading is GET; the one change, a run's review, is a POST with its CSRF token, by analysts only, audited."""
+Reading is GET; each change (a run's review, an alert rule, an alert's acknowledgement or resolution by analysts; a
+ledger entry by admins and data-entry users of its county) is a POST with its CSRF token, audited."""
 
 from __future__ import annotations
 
@@ -8,18 +9,19 @@ import csv
 import json
 from typing import Any
 
+from django import forms
 from django.contrib.auth.views import LoginView
 from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseForbidden
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from pipeline.core.errors import SinkzoneError
+from pipeline.core.errors import PlatformError, SinkzoneError
 from pipeline.core.literal import csv_text
+from pipeline.serve import alerts, ledgers, pages
 from pipeline.serve import history as store
-from pipeline.serve import pages
-from pipeline.serve.models import AuditEntry
-from pipeline.serve.roles import ROLES, audit, list_users, requires, role_of
+from pipeline.serve.models import AuditEntry, DemoForest, Subscription
+from pipeline.serve.roles import ROLES, audit, counties_of, list_users, may_edit_ledger, requires, role_of
 from pipeline.serve.site import LOGIN_ATTEMPTS, LOGIN_PAUSE_S, history
 
 _REVIEWS = {"accept": "accepted", "supersede": "superseded"}
@@ -123,9 +125,56 @@ def review(request: HttpRequest, run_id: str, action: str) -> HttpResponse:
     try:
         store.review(history(), run_id, state=_REVIEWS[action], by=request.user.get_username(), note=note)
     except SinkzoneError as exc:  # e.g. the platform reads a PostGIS store as its reader role
-        return HttpResponse(f"503: {exc}", status=503, content_type="text/plain; charset=utf-8")
+        return _text(str(exc), 503)
     audit(request.user.get_username(), f"run.{action}", run_id, note)
     return redirect("run", run_id=run_id)
+
+
+def _text(message: str, status: int) -> HttpResponse:
+    return HttpResponse(f"{status}: {message}", status=status, content_type="text/plain; charset=utf-8")
+
+
+def _alerts_data() -> dict[str, Any]:
+    rules = alerts.rules()
+    return {"alerts": alerts.alerts(history()),
+            "rules": [{"rule": name, "label": label, "enabled": rules[name].enabled,
+                       "settings": rules[name].settings} for name, (label, _) in alerts.RULES.items()]}
+
+
+@require_GET
+def alerts_page(request: HttpRequest) -> HttpResponse:
+    return _page(request, "serve/alerts.html", {**_alerts_data(),
+                                                "may_edit": role_of(request.user) == "analyst",
+                                                "actions": [("acknowledge", "确认 Acknowledge"),
+                                                            ("resolve", "解决 Resolve")]})
+
+
+@require_GET
+def api_alerts(request: HttpRequest) -> HttpResponse:
+    return _json(_alerts_data())
+
+
+@require_POST
+@requires("analyst")
+def alert_rules(request: HttpRequest) -> HttpResponse:
+    try:
+        new = alerts.rule_settings(request.POST.dict())
+    except PlatformError as exc:
+        return _text(str(exc), 400)
+    for rule in alerts.save_rules(new):
+        settings = " ".join(f"{k}={'' if v is None else v}" for k, v in rule.settings.items())
+        audit(request.user.get_username(), "alert_rule.edit", rule.rule, f"enabled={rule.enabled} {settings}")
+    return redirect("alerts")
+
+
+@require_POST
+@requires("analyst")
+def alert_state(request: HttpRequest, action: str) -> HttpResponse:
+    key, note = request.POST.get("key", ""), request.POST.get("note", "").strip()
+    if not alerts.set_state(history(), key, action=action, note=note, by=request.user.get_username()):
+        raise Http404("no such alert or action 无此预警")
+    audit(request.user.get_username(), f"alert.{action}", key, note)
+    return redirect("alerts")
 
 
 AUDIT_ROWS = 500
@@ -174,3 +223,77 @@ def api_run(request: HttpRequest, run_id: str) -> HttpResponse:
     if data is None:
         return _json({"error": "no such run"}, status=404)
     return _json(data)
+
+
+_LEDGERS: dict[str, tuple[type[DemoForest] | type[Subscription], type[forms.Form], str]] = {
+    "forests": (DemoForest, ledgers.ForestForm, "serve/forest.html"),
+    "subscriptions": (Subscription, ledgers.SubscriptionForm, "serve/subscription.html"),
+}
+
+
+def _ledgers_data(request: HttpRequest) -> dict[str, Any]:
+    counties = counties_of(request.user)
+    forests = ledgers.visible(DemoForest, counties)
+    return {"counties": counties, "check": ledgers.mu_check(forests),
+            "forests": [ledgers.forest_row(f) for f in forests],
+            "subscriptions": [ledgers.subscription_row(s) for s in ledgers.visible(Subscription, counties)]}
+
+
+@require_GET
+def ledgers_page(request: HttpRequest) -> HttpResponse:
+    return _page(request, "serve/ledgers.html", {**_ledgers_data(request),
+                                                 "may_add": role_of(request.user) in ("admin", "data_entry")})
+
+
+@require_GET
+def api_ledgers(request: HttpRequest) -> HttpResponse:
+    return _json(_ledgers_data(request))
+
+
+def _entry(request: HttpRequest, kind: str, entry_id: int) -> Any:
+    """The entry when the user may see its county; another county's entry is not found, whatever its id."""
+    if kind not in _LEDGERS:
+        raise Http404("no such ledger 无此台账")
+    found = ledgers.visible(_LEDGERS[kind][0], counties_of(request.user)).filter(pk=entry_id).first()
+    if found is None:
+        raise Http404("no such entry 无此条目")
+    return found
+
+
+@require_GET
+def api_forest(request: HttpRequest, entry_id: int) -> HttpResponse:
+    forest = _entry(request, "forests", entry_id)
+    return _json({**ledgers.forest_row(forest), "boundary": forest.boundary})
+
+
+@require_http_methods(["GET", "POST"])
+def ledger_entry(request: HttpRequest, kind: str, entry_id: int | None = None) -> HttpResponse:
+    """One entry: shown on GET; on POST created (no id) or changed, by a user who may edit its county."""
+    entry = None if entry_id is None else _entry(request, kind, entry_id)
+    if kind not in _LEDGERS:
+        raise Http404("no such ledger 无此台账")
+    if request.method == "POST":
+        return _save_entry(request, kind, entry)
+    if entry is None:
+        raise Http404("a new entry is made from the ledgers page 新条目请在台账页填写")
+    row = ledgers.forest_row(entry) if kind == "forests" else ledgers.subscription_row(entry)
+    return _page(request, _LEDGERS[kind][2], {"entry": row, "may_edit": may_edit_ledger(request.user, entry.county)})
+
+
+def _save_entry(request: HttpRequest, kind: str, entry: Any) -> HttpResponse:
+    form = _LEDGERS[kind][1](request.POST, request.FILES)
+    if not form.is_valid():
+        return _text("; ".join(f"{field}: {' '.join(errors)}" for field, errors in form.errors.items()), 400)
+    data = form.cleaned_data
+    if not may_edit_ledger(request.user, data["county"]) or (entry and not may_edit_ledger(request.user,
+                                                                                           entry.county)):
+        return HttpResponseForbidden("403: 无权编辑该县台账 not allowed to edit this county's ledger")
+    by = request.user.get_username()
+    try:
+        saved = (ledgers.save_forest(data, entry=entry, by=by) if kind == "forests"
+                 else ledgers.save_subscription(history(), data, entry=entry, by=by))
+    except SinkzoneError as exc:
+        return _text(str(exc), 400)
+    detail = {k: str(v) for k, v in data.items() if k != "boundary"}
+    audit(by, f"{kind}.{'edit' if entry else 'add'}", f"{kind}/{saved.pk}", json.dumps(detail, ensure_ascii=False))
+    return redirect("ledger_entry", kind=kind, entry_id=saved.pk)
