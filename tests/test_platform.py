@@ -134,7 +134,7 @@ def test_a_get_changes_nothing(server: Server, history: Path) -> None:
 @pytest.mark.parametrize("role", ["viewer", "data_entry_fresh", "admin"])
 def test_only_an_analyst_may_review_a_run(server: Server, history: Path, role: str) -> None:
     if role == "data_entry_fresh":  # the module's data entry user is paused by the throttle test
-        assert add_user(history, "dee2", "data_entry", "entry-pass-2").returncode == 0
+        assert add_user(history, "dee2", "data_entry", "entry-pass-2", counties="Donghe").returncode == 0
         client = Client(server.url)
         assert client.post("/login/", {"username": "dee2", "password": "entry-pass-2"}, form_page="/login/")[0] == 302
     else:
@@ -237,7 +237,9 @@ def test_only_an_admin_sees_the_users_and_the_audit_log(server: Server) -> None:
 def test_users_are_added_with_a_known_role_and_a_long_enough_password(history: Path) -> None:
     for args, message in ((("bob", "boss", "long-enough-1"), "role 'boss' is unknown"),
                           (("bob", "viewer", "short"), "shorter than 8"),
-                          (("vic", "viewer", "long-enough-1"), "exists already")):
+                          (("vic", "viewer", "long-enough-1"), "exists already"),
+                          # default deny: a data-entry user without counties would have kept every county's ledger
+                          (("dan", "data_entry", "long-enough-1"), "give 'dan' them with --counties")):
         refused = add_user(history, *args)
         assert (refused.returncode, message in refused.stderr) == (2, True)
     listed = subprocess.run([SINKZONE, "users", "list", "--history", str(history)], capture_output=True,

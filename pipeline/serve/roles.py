@@ -55,6 +55,9 @@ def add_user(name: str, *, role: str, counties: list[str], password: str, by: st
     if len(password) < MIN_PASSWORD:
         raise PlatformError(f"the password for {name!r} is shorter than {MIN_PASSWORD} characters; "
                             "give a longer one on standard input")
+    if role == "data_entry" and not counties:
+        raise PlatformError(f"a data-entry user keeps the ledgers of their own counties: give {name!r} them with "
+                            "--counties A,B")
     if User.objects.filter(username=name).exists():
         raise PlatformError(f"user {name!r} exists already; `sinkzone users list` shows who is there")
     with transaction.atomic():
@@ -71,16 +74,15 @@ def list_users() -> list[tuple[str, str, list[str]]]:
 
 
 def counties_of(user: AbstractBaseUser | AnonymousUser) -> list[str] | None:
-    """The counties whose ledgers the user sees: a data-entry user's own (all when none were given), else all
-    (None)."""
+    """The counties whose ledgers the user sees: a data-entry user's own (none when none were given: a profile
+    that lost its counties opens nothing), else all (None)."""
     if role_of(user) != "data_entry":
         return None
-    counties = list(getattr(getattr(user, "profile", None), "counties", []))
-    return counties or None
+    return list(getattr(getattr(user, "profile", None), "counties", []))
 
 
 def may_edit_ledger(user: AbstractBaseUser | AnonymousUser, county: str) -> bool:
     """Admins edit every county's ledgers, data-entry users their own counties'; analysts and viewers read."""
     role = role_of(user)
     counties = counties_of(user)
-    return role == "admin" or (role == "data_entry" and (counties is None or county in counties))
+    return role == "admin" or (role == "data_entry" and counties is not None and county in counties)
