@@ -127,3 +127,10 @@ class Client:
     def login(self, role: str, *, password: str | None = None) -> int:
         name, right = USERS[role]
         return self.post("/login/", {"username": name, "password": password or right}, form_page="/login/")[0]
+
+
+def logged_in(server: Server, role: str) -> Client:
+    """A client of `server` logged in as the module's user of `role`."""
+    client = Client(server.url)
+    assert client.login(role) == 302
+    return client

@@ -20,7 +20,7 @@ from pathlib import Path
 import platform_history as ph
 import pytest
 from cli_support import assert_clean_failure, cli
-from platform_server import SINKZONE, USERS, Client, Server, add_user, start
+from platform_server import SINKZONE, USERS, Client, Server, add_user, logged_in, start
 
 
 @pytest.fixture(scope="module")
@@ -34,12 +34,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 @pytest.fixture(scope="module")
 def history(server: Server) -> Path:
     return server.history
-
-
-def _client(server: Server, role: str) -> Client:
-    client = Client(server.url)
-    assert client.login(role) == 302
-    return client
 
 
 def _review(history: Path, run_id: str) -> str:
@@ -58,7 +52,7 @@ def test_the_api_answers_401_without_a_login(server: Server) -> None:
 
 
 def test_log_in_and_out(server: Server) -> None:
-    client = _client(server, "viewer")
+    client = logged_in(server, "viewer")
     assert client.get("/")[0] == 200
     assert client.get("/logout/")[0] == 405  # a link or image cannot log anyone out: logging out is a POST
     assert client.post("/logout/", {}, form_page="/")[0] == 302
@@ -87,7 +81,7 @@ def test_log_ins_pause_after_five_failures(server: Server) -> None:
     for _ in range(5):
         assert client.login("data_entry", password="wrong-password") == 200
     assert client.login("data_entry") == 429  # the right password, yet paused
-    assert _client(server, "admin").get("/")[0] == 200  # another user is not
+    assert logged_in(server, "admin").get("/")[0] == 200  # another user is not
 
 
 def test_session_and_csrf_cookies_are_httponly_and_samesite(server: Server) -> None:
@@ -106,13 +100,13 @@ def test_session_and_csrf_cookies_are_httponly_and_samesite(server: Server) -> N
 @pytest.mark.parametrize("path", ["/login/", "/", "/zones/Z2/", "/runs/", "/api/v1/zones",
                                   "/static/serve/leaflet/leaflet.js", "/no-such-page/"])
 def test_every_answer_has_the_content_security_policy(server: Server, path: str) -> None:
-    headers = _client(server, "viewer").get(path)[1]
+    headers = logged_in(server, "viewer").get(path)[1]
     assert headers["Content-Security-Policy"].startswith("default-src 'self';")
     assert headers["X-Content-Type-Options"] == "nosniff"
 
 
 def test_debug_is_off(server: Server) -> None:
-    status, _, body = _client(server, "viewer").get("/no-such-page/")
+    status, _, body = logged_in(server, "viewer").get("/no-such-page/")
     assert status == 404
     assert b"DEBUG" not in body
     assert b"Traceback" not in body
@@ -121,13 +115,13 @@ def test_debug_is_off(server: Server) -> None:
 def test_a_form_posted_without_its_csrf_token_is_refused(server: Server, history: Path) -> None:
     name, password = USERS["viewer"]
     assert Client(server.url).post("/login/", {"username": name, "password": password}, form_page=None)[0] == 403
-    client = _client(server, "analyst")
+    client = logged_in(server, "analyst")
     assert client.post(f"/runs/{ph.RUN_B}/accept/", {"note": "x"}, form_page=None)[0] == 403
     assert _review(history, ph.RUN_B) == "draft"
 
 
 def test_a_get_changes_nothing(server: Server, history: Path) -> None:
-    assert _client(server, "analyst").get(f"/runs/{ph.RUN_B}/accept/")[0] == 405
+    assert logged_in(server, "analyst").get(f"/runs/{ph.RUN_B}/accept/")[0] == 405
     assert _review(history, ph.RUN_B) == "draft"
 
 
@@ -138,26 +132,26 @@ def test_only_an_analyst_may_review_a_run(server: Server, history: Path, role: s
         client = Client(server.url)
         assert client.post("/login/", {"username": "dee2", "password": "entry-pass-2"}, form_page="/login/")[0] == 302
     else:
-        client = _client(server, role)
+        client = logged_in(server, role)
     status, _, _ = client.post(f"/runs/{ph.RUN_B}/accept/", {"note": "x"}, form_page=f"/runs/{ph.RUN_B}/")
     assert status == 403
     assert _review(history, ph.RUN_B) == "draft"
 
 
 def test_an_analyst_sees_the_review_buttons_and_a_viewer_does_not(server: Server) -> None:
-    assert b'id="accept"' in _client(server, "analyst").get(f"/runs/{ph.RUN_B}/")[2]
-    assert b'id="accept"' not in _client(server, "viewer").get(f"/runs/{ph.RUN_B}/")[2]
+    assert b'id="accept"' in logged_in(server, "analyst").get(f"/runs/{ph.RUN_B}/")[2]
+    assert b'id="accept"' not in logged_in(server, "viewer").get(f"/runs/{ph.RUN_B}/")[2]
 
 
 def test_a_run_page_has_one_diff_table_and_a_plain_title(server: Server) -> None:
-    page = _client(server, "viewer").get(f"/runs/{ph.RUN_B}/")[2].decode()
+    page = logged_in(server, "viewer").get(f"/runs/{ph.RUN_B}/")[2].decode()
     title = page[page.index("<title>") + len("<title>"):page.index("</title>")]
     assert title == f"运行 {ph.RUN_B} · 林草碳汇综合管理平台 sinkzone"
     assert page.count('id="diff"') == 1
 
 
 def test_sort_names_come_from_a_whitelist(server: Server) -> None:
-    client = _client(server, "viewer")
+    client = logged_in(server, "viewer")
     assert client.get("/zones/Z1/?sort=value%3BDROP%20TABLE%20runs")[0] == 400
     assert client.get("/zones/Z1/series.csv?sort=zone_id")[0] == 404
     values = [float(r["value"]) for r in _csv(client.get("/zones/Z1/series.csv?sort=-value")[2])]
@@ -167,12 +161,12 @@ def test_sort_names_come_from_a_whitelist(server: Server) -> None:
 @pytest.mark.parametrize("path", ["/zones/Z1' OR '1'='1/", "/api/v1/zones/Z1' OR 1=1 --",
                                   "/runs/x' UNION SELECT 1 --/"])
 def test_ids_in_urls_are_parameters_never_sql(server: Server, history: Path, path: str) -> None:
-    assert _client(server, "viewer").get(urllib.parse.quote(path))[0] == 404
+    assert logged_in(server, "viewer").get(urllib.parse.quote(path))[0] == 404
     assert _review(history, ph.RUN_A) == "accepted"
 
 
 def test_a_hostile_zone_name_is_text_in_html_and_json(server: Server) -> None:
-    client = _client(server, "viewer")
+    client = logged_in(server, "viewer")
     for path in ("/", "/zones/Z2/"):
         page = client.get(path)[2].decode()
         assert "&lt;img src=x onerror=alert(1)&gt;" in page
@@ -187,7 +181,7 @@ def _csv(body: bytes) -> list[dict[str, str]]:
 
 
 def test_the_zone_csv_and_json_hold_the_served_figures(server: Server) -> None:
-    client = _client(server, "viewer")
+    client = logged_in(server, "viewer")
     rows = _csv(client.get("/zones/Z1/series.csv")[2])
     # run A is accepted, run B a draft: every figure is run A's (platform_history.FIGURES)
     served = {(int(r["year"]), r["metric"]): float(r["value"]) for r in rows}
@@ -203,7 +197,7 @@ def test_the_zone_csv_and_json_hold_the_served_figures(server: Server) -> None:
 
 
 def test_the_api_lists_the_zones_and_the_overview_cards(server: Server) -> None:
-    client = _client(server, "viewer")
+    client = logged_in(server, "viewer")
     zones = json.loads(client.get("/api/v1/zones")[2])["zones"]
     assert [(z["zone_id"], z["plan_status"]) for z in zones] == [("Z1", "on track"), ("Z2", "behind"),
                                                                  ("Z3", "reached")]
@@ -213,7 +207,7 @@ def test_the_api_lists_the_zones_and_the_overview_cards(server: Server) -> None:
 
 
 def test_a_run_page_shows_its_changes_against_the_previous_accepted_run(server: Server) -> None:
-    client = _client(server, "viewer")
+    client = logged_in(server, "viewer")
     diff = json.loads(client.get(f"/api/v1/runs/{ph.RUN_B}")[2])["diff"]
     assert diff["previous"] == ph.RUN_A
     # largest first: Z1's CO2e, (5600 - 5400) t C x 44/12 = 733.3333 t CO2e (platform_history.FIGURES)
@@ -227,8 +221,8 @@ def test_a_run_page_shows_its_changes_against_the_previous_accepted_run(server: 
 
 
 def test_only_an_admin_sees_the_users_and_the_audit_log(server: Server) -> None:
-    assert _client(server, "analyst").get("/audit/")[0] == 403
-    status, _, page = _client(server, "admin").get("/audit/")
+    assert logged_in(server, "analyst").get("/audit/")[0] == 403
+    status, _, page = logged_in(server, "admin").get("/audit/")
     assert status == 200
     assert page.count(b"user.add") >= len(USERS)  # each user the module's server started with
     assert b"Donghe" in page

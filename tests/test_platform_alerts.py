@@ -19,7 +19,7 @@ from contextlib import closing
 
 import platform_history as ph
 import pytest
-from platform_server import Client, Server, start
+from platform_server import Client, Server, logged_in, start
 
 FIGURES = {**ph.FIGURES, (ph.RUN_A, "Z1", 2023): (96.8, 28.0, 5400.0), (ph.RUN_A, "Z2", 2023): (48.5, 61.5, 1990.0)}
 DEFAULTS = {"forest_drop.enabled": "on", "forest_drop.drop_ha": "10", "forest_drop.drop_pct": "5",
@@ -32,12 +32,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     server = start(ph.build(tmp_path_factory.mktemp("alerts") / "history.gpkg", figures=FIGURES))
     yield server
     server.stop()
-
-
-def _client(server: Server, role: str) -> Client:
-    client = Client(server.url)
-    assert client.login(role) == 302
-    return client
 
 
 def _raised(client: Client) -> dict[str, dict[str, str]]:
@@ -56,7 +50,7 @@ def _audit(server: Server, action: str) -> list[tuple[str, str, str]]:
 
 
 def test_the_rules_raise_what_the_figures_say(server: Server) -> None:
-    analyst = _client(server, "analyst")
+    analyst = logged_in(server, "analyst")
     assert _set_rules(analyst) == 302
     # defaults: more than 10 ha or 5 %: Z1's forest (13.2 ha, 12 %) and grassland (6.67 %); not Z2's forest (3 %)
     assert set(_raised(analyst)) == {"forest_drop:Z1:2020-2023", "grassland_drop:Z1:2020-2023",
@@ -86,7 +80,7 @@ def test_the_rules_raise_what_the_figures_say(server: Server) -> None:
                                               ("forest_drop.drop_ha", "nan"), ("no_accepted_run.days", ""),
                                               ("no_accepted_run.days", "1.5")])
 def test_a_rule_that_is_not_a_number_is_refused_naming_the_field(server: Server, field: str, value: str) -> None:
-    analyst = _client(server, "analyst")
+    analyst = logged_in(server, "analyst")
     status, _, body = analyst.post("/alerts/rules/", {**DEFAULTS, field: value}, form_page="/alerts/")
     assert status == 400
     assert field in body.decode()
@@ -98,7 +92,7 @@ def test_only_an_analyst_edits_rules_or_acts_on_alerts(server: Server, role: str
         client = Client(server.url)
         assert client.login("data_entry") == 302
     else:
-        client = _client(server, role)
+        client = logged_in(server, role)
     assert b'id="save-rules"' not in client.get("/alerts/")[2]
     assert client.post("/alerts/rules/", {**DEFAULTS, "behind_plan.enabled": ""}, form_page="/")[0] == 403
     key = "behind_plan:Z2:" + ph.RUN_A
@@ -108,7 +102,7 @@ def test_only_an_analyst_edits_rules_or_acts_on_alerts(server: Server, role: str
 
 
 def test_an_analyst_acknowledges_and_resolves_an_alert_with_a_note(server: Server) -> None:
-    analyst = _client(server, "analyst")
+    analyst = logged_in(server, "analyst")
     key = "behind_plan:Z2:" + ph.RUN_A
     note = "县林草局已复核 <b>checked</b> =1+1"
     assert analyst.post("/alerts/acknowledge/", {"key": key, "note": note}, form_page="/alerts/")[0] == 302
@@ -124,7 +118,7 @@ def test_an_analyst_acknowledges_and_resolves_an_alert_with_a_note(server: Serve
 
 
 def test_the_overview_lists_the_open_alerts(server: Server) -> None:
-    analyst = _client(server, "analyst")
+    analyst = logged_in(server, "analyst")
     assert _set_rules(analyst) == 302
     key = "grassland_drop:Z1:2020-2023"
     listed = {a["key"] for a in json.loads(analyst.get("/api/v1/overview")[2])["open_alerts"]}
@@ -136,13 +130,13 @@ def test_the_overview_lists_the_open_alerts(server: Server) -> None:
 
 
 def test_a_form_without_its_csrf_token_is_refused(server: Server) -> None:
-    analyst = _client(server, "analyst")
+    analyst = logged_in(server, "analyst")
     assert analyst.post("/alerts/rules/", {**DEFAULTS, "behind_plan.enabled": ""}, form_page=None)[0] == 403
     assert "behind_plan:Z2:" + ph.RUN_A in _raised(analyst)
 
 
 def test_zone_names_and_notes_are_text_on_the_alerts_page(server: Server) -> None:
-    analyst = _client(server, "analyst")
+    analyst = logged_in(server, "analyst")
     key = "forest_drop:Z1:2020-2023"
     assert analyst.post("/alerts/acknowledge/", {"key": key, "note": "<script>x</script>"},
                         form_page="/alerts/")[0] == 302

@@ -20,7 +20,7 @@ from pathlib import Path
 import geopandas as gpd
 import platform_history as ph
 import pytest
-from platform_server import Client, Server, start
+from platform_server import Client, Server, logged_in, start
 from shapely.geometry import Point, box
 
 from pipeline.record.store import open_store
@@ -37,12 +37,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     server = start(history)
     yield server
     server.stop()
-
-
-def _client(server: Server, role: str) -> Client:
-    client = Client(server.url)
-    assert client.login(role) == 302
-    return client
 
 
 def _geojson(*shapes: object, name: str = "示范林") -> bytes:
@@ -91,7 +85,7 @@ def _ledgers(client: Client) -> dict:
 
 
 def test_a_gbk_shapefile_boundary_is_read_right(server: Server, tmp_path: Path) -> None:
-    dee = _client(server, "data_entry")
+    dee = logged_in(server, "data_entry")
     entry = _entry_id(_add_forest(dee, county="Donghe", mu="300", upload=("forest.zip", _gbk_shapefile(tmp_path))))
     boundary = json.loads(dee.get(f"/api/v1/ledgers/forests/{entry}")[2])["boundary"]
     assert [f["properties"]["名称"] for f in boundary["features"]] == ["乌拉山示范林"]
@@ -99,7 +93,7 @@ def test_a_gbk_shapefile_boundary_is_read_right(server: Server, tmp_path: Path) 
 
 
 def test_the_500_mu_check_per_county_and_year(server: Server) -> None:
-    admin = _client(server, "admin")
+    admin = logged_in(server, "admin")
     _entry_id(_add_forest(admin, county="Shiguai", mu="300", upload=("a.geojson", _geojson(box(0, 0, 1, 1)))))
     _entry_id(_add_forest(admin, county="Shiguai", mu="250", upload=("b.geojson", _geojson(box(1, 0, 2, 1)))))
     _entry_id(_add_forest(admin, county="Guyang", mu="499.5", upload=("c.geojson", _geojson(box(0, 0, 1, 1)))))
@@ -123,7 +117,7 @@ def test_the_500_mu_check_per_county_and_year(server: Server) -> None:
     (("huge.geojson", b" " * ((10 << 20) + 1)), "more than the 10 MB"),
 ])
 def test_bad_uploads_are_refused_naming_why(server: Server, upload: tuple[str, bytes], message: str) -> None:
-    admin = _client(server, "admin")
+    admin = logged_in(server, "admin")
     before = len(_ledgers(admin)["forests"])
     status, _, body = _add_forest(admin, county="Tumed", mu="10", upload=upload)
     assert status == 400
@@ -134,14 +128,14 @@ def test_bad_uploads_are_refused_naming_why(server: Server, upload: tuple[str, b
 def test_a_shapefile_without_its_prj_is_refused_by_the_name_it_was_uploaded_as(server: Server,
                                                                               tmp_path: Path) -> None:
     upload = ("乌拉山.zip", _gbk_shapefile(tmp_path, without=(".cpg", ".prj")))
-    status, _, body = _add_forest(_client(server, "admin"), county="Tumed", mu="10", upload=upload)
+    status, _, body = _add_forest(logged_in(server, "admin"), county="Tumed", mu="10", upload=upload)
     assert status == 400
     assert body.decode() == ("400: 乌拉山.zip: the uploaded boundary has no CRS; define it "
                              "(e.g. ogr2ogr -a_srs EPSG:4326)")
 
 
 def test_a_data_entry_user_cannot_reach_another_countys_entry_by_its_id(server: Server) -> None:
-    admin, dee = _client(server, "admin"), _client(server, "data_entry")
+    admin, dee = logged_in(server, "admin"), logged_in(server, "data_entry")
     other = _entry_id(_add_forest(admin, county="Kundulun", mu="600", upload=("k.geojson", _geojson(box(0, 0, 1, 1)))))
     own = _entry_id(_add_forest(dee, county="Donghe", mu="200", upload=("d.geojson", _geojson(box(0, 0, 1, 1)))))
     assert dee.get(f"/ledgers/forests/{own}/")[0] == 200
@@ -160,7 +154,7 @@ def test_a_data_entry_user_cannot_reach_another_countys_entry_by_its_id(server: 
 
 @pytest.mark.parametrize("role", ["viewer", "analyst"])
 def test_viewers_and_analysts_read_ledgers_but_do_not_edit_them(server: Server, role: str) -> None:
-    client = _client(server, role)
+    client = logged_in(server, role)
     assert b'id="new-forest"' not in client.get("/ledgers/")[2]
     answer = client.post("/ledgers/subscriptions/new/", {"county": "Donghe", "buyer": "b", "zone_id": "Z1",
                                                          "co2e_t": "1", "date": "2026-01-01", "certificate": "R-1"},
@@ -175,7 +169,7 @@ def _subscribe(client: Client, certificate: str, zone: str, tonnes: str, buyer: 
 
 
 def test_subscriptions_stay_within_the_zones_accounted_sink(server: Server) -> None:
-    dee = _client(server, "data_entry")
+    dee = logged_in(server, "data_entry")
     _entry_id(_subscribe(dee, "BT-2026-001", "Z1", "1000"))
     status, _, body = _subscribe(dee, "BT-2026-002", "Z1", "500")  # 1000 + 500 > 1466.6667
     assert status == 400
@@ -190,7 +184,7 @@ def test_subscriptions_stay_within_the_zones_accounted_sink(server: Server) -> N
 
 
 def test_ledger_text_is_literal_and_every_change_is_audited(server: Server) -> None:
-    dee = _client(server, "data_entry")
+    dee = logged_in(server, "data_entry")
     hostile = "<img src=x onerror=alert(1)>"
     entry = _entry_id(_add_forest(dee, county="Donghe", mu="1", name=hostile,
                                   upload=("h.geojson", _geojson(box(0, 0, 1, 1)))))
@@ -209,7 +203,7 @@ def test_ledger_text_is_literal_and_every_change_is_audited(server: Server) -> N
 
 
 def test_a_ledger_form_without_its_csrf_token_is_refused(server: Server) -> None:
-    dee = _client(server, "data_entry")
+    dee = logged_in(server, "data_entry")
     answer = dee.post("/ledgers/subscriptions/new/", {"county": "Donghe", "buyer": "b", "zone_id": "Z1",
                                                       "co2e_t": "0.001", "date": "2026-01-01",
                                                       "certificate": "NO-TOKEN"}, form_page=None)
