@@ -348,7 +348,7 @@ def platform_bench(work: Path, *, requests: int) -> None:
 
     history = work / "history.gpkg"
     with open_store(str(history), create=False) as store:
-        zone = str(store.query("SELECT zone_id FROM current_zones ORDER BY zone_id LIMIT 1")["zone_id"].iloc[0])
+        zone = str(store.query("SELECT MIN(zone_id) AS zone_id FROM zone_versions")["zone_id"].iloc[0])
         n_runs = int(store.query("SELECT COUNT(*) AS n FROM runs")["n"].iloc[0])
     port = _free_port()
     password = _viewer(history)
@@ -358,6 +358,9 @@ def platform_bench(work: Path, *, requests: int) -> None:
         opener = _logged_in(base, password)
         pages = {"overview /": "/", f"zone page /zones/{zone}/": f"/zones/{urllib.parse.quote(zone)}/",
                  "map data /api/v1/zones.geojson": "/api/v1/zones.geojson"}
+        # the platform reads the zones, their alerts and map outlines once per store state (runs and reviews):
+        # the first answer after a run or a review pays for it, timed apart from the 200
+        first = {label: _timed_gets(opener, base + url, 1)["max"] for label, url in pages.items()}
         times = {label: _timed_gets(opener, base + url, requests) for label, url in pages.items()}
         shipped = _overview_bytes(opener, base)
     finally:
@@ -369,7 +372,8 @@ def platform_bench(work: Path, *, requests: int) -> None:
     for label, t in times.items():
         goal = "" if label.startswith("map data") else f"p95 < {P95_GOAL_MS:.0f} ms: "
         met = "—" if not goal else ("yes" if t["p95"] < P95_GOAL_MS else "no")
-        lines.append(f"| {goal}{label} | p50 {t['p50']:.0f} / p95 {t['p95']:.0f} / max {t['max']:.0f} ms | {met} |")
+        lines.append(f"| {goal}{label} | p50 {t['p50']:.0f} / p95 {t['p95']:.0f} / max {t['max']:.0f} ms "
+                     f"(first answer after the run: {first[label] / 1000:.1f} s) | {met} |")
     total_mb = sum(shipped.values()) / 1e6
     parts = ", ".join(f"{k} {v / 1e6:.2f}" for k, v in shipped.items())
     lines.append(f"| overview ships < {OVERVIEW_GOAL_MB:.0f} MB | {total_mb:.2f} MB ({parts}) | "
