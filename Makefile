@@ -79,7 +79,8 @@ bench: $(STAMP) ## benchmark vs exactextract on a generated 12288² case, 1/5/20
 
 PARCELS_WORK ?= bench/work/parcels
 .PHONY: bench-parcels
-bench-parcels: $(STAMP) ## 小班 scale: 40,000 parcels, 5000², 20 epochs, carbon; then its history store (bench/work/parcels/*.md)
+bench-parcels: $(STAMP) ## 小班 scale: 40,000 parcels, 5000², 20 epochs, carbon; its history store; the platform on it (bench/work/parcels/*.md)
 	PYTHONPATH=. $(PY) bench/parcels.py make --work $(PARCELS_WORK)
 	PYTHONPATH=. $(PY) bench/parcels.py run --work $(PARCELS_WORK)
 	PYTHONPATH=. $(PY) bench/parcels.py history --work $(PARCELS_WORK) $(if $(PARCELS_POSTGIS),--postgis $(PARCELS_POSTGIS))
+	PYTHONPATH=. $(PY) bench/parcels.py platform --work $(PARCELS_WORK)

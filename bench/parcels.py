@@ -9,22 +9,32 @@ vertices each). `run` times `sinkzone run` on it in a child process, sampling th
 process tree every 0.1 s, and writes bench/work/parcels/results.md. `history` then stores the carbon case's output
 in a history GeoPackage (and a PostGIS store with `--postgis URL`), twice: the second time a copy of the output
 under another run id stands for next year's run. It times each ingest and `zone_series` for one zone, and
-compares the history GeoPackage's size with the run's own (bench/work/parcels/history.md).
+compares the history GeoPackage's size with the run's own (bench/work/parcels/history.md). `platform` serves that
+history (both runs) with a real `sinkzone serve`, logs in as a viewer and times 200 requests each of the overview, a
+zone page and the overview's map data, and counts the bytes the overview ships to a browser (bench/work/parcels/
+platform.md, also appended to results.md).
 
     PYTHONPATH=. python bench/parcels.py make --work bench/work/parcels
     PYTHONPATH=. python bench/parcels.py run --work bench/work/parcels
     PYTHONPATH=. python bench/parcels.py history --work bench/work/parcels [--postgis postgresql://...]
+    PYTHONPATH=. python bench/parcels.py platform --work bench/work/parcels [--requests 200]
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import http.cookiejar
 import json
+import re
+import secrets
 import shutil
+import socket
 import subprocess
 import sys
 import time
+import urllib.parse
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -254,17 +264,141 @@ def history_bench(work: Path, *, postgis: str | None) -> None:
     print("\n".join(lines))
 
 
+# ---- the platform on that history ---------------------------------------------------------------
+
+P95_GOAL_MS = 300.0
+OVERVIEW_GOAL_MB = 2.0  # decimal MB, as the issue's "under 2 MB"
+VIEWER = "bench_viewer"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _serve(history: Path, port: int) -> subprocess.Popen[bytes]:
+    """A real `sinkzone serve`, waited for until it answers (its own tables are made beside the history)."""
+    sinkzone = Path(sys.executable).with_name("sinkzone")
+    server = subprocess.Popen([str(sinkzone), "serve", "--history", str(history), "--bind", f"127.0.0.1:{port}"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    for _ in range(600):
+        if server.poll() is not None:
+            raise SystemExit(f"sinkzone serve stopped:\n{server.stderr.read().decode() if server.stderr else ''}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return server
+        time.sleep(0.1)
+    server.terminate()
+    raise SystemExit("sinkzone serve did not answer within 60 s")
+
+
+def _viewer(history: Path) -> str:
+    """A viewer with a fresh password (added once; later runs reset nothing and reuse the saved password)."""
+    saved = history.with_name("bench-viewer.txt")
+    if saved.is_file():
+        return saved.read_text(encoding="utf-8").strip()
+    password = secrets.token_urlsafe(12)
+    sinkzone = Path(sys.executable).with_name("sinkzone")
+    subprocess.run([str(sinkzone), "users", "add", VIEWER, "--role", "viewer", "--history", str(history)],
+                   input=password + "\n", text=True, check=True, stdout=subprocess.DEVNULL)
+    saved.write_text(password, encoding="utf-8")
+    return password
+
+
+def _logged_in(base: str, password: str) -> urllib.request.OpenerDirector:
+    """A browser-like client with the viewer's session: the login form's CSRF token posted back with its cookie."""
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+    form = opener.open(f"{base}/login/").read().decode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form)
+    if token is None:
+        raise SystemExit("the login page has no CSRF token")
+    body = urllib.parse.urlencode({"username": VIEWER, "password": password, "csrfmiddlewaretoken": token[1]})
+    landed = opener.open(urllib.request.Request(f"{base}/login/", data=body.encode(), headers={"Referer": base}))
+    if urllib.parse.urlparse(landed.geturl()).path.startswith("/login"):
+        raise SystemExit("the viewer could not log in")
+    return opener
+
+
+def _timed_gets(opener: urllib.request.OpenerDirector, url: str, n: int) -> dict[str, float]:
+    took = []
+    for _ in range(n):
+        started = time.perf_counter()
+        with opener.open(url) as answer:
+            answer.read()
+        took.append((time.perf_counter() - started) * 1000)
+    p50, p95 = np.percentile(took, [50, 95])
+    return {"p50": float(p50), "p95": float(p95), "max": max(took)}
+
+
+def _overview_bytes(opener: urllib.request.OpenerDirector, base: str) -> dict[str, int]:
+    """What a browser fetches for the overview: the HTML, the map data its map element names, its scripts and
+    styles (Leaflet's marker and layer images are never asked for: the map has neither)."""
+    html = opener.open(f"{base}/").read()
+    text = html.decode()
+    found = {"HTML": len(html)}
+    for url in re.findall(r'data-url="([^"]+)"', text):
+        found["map data"] = found.get("map data", 0) + len(opener.open(base + url).read())
+    for url in sorted(set(re.findall(r'(?:src|href)="(/static/[^"]+)"', text))):
+        found["static"] = found.get("static", 0) + len(opener.open(base + url).read())
+    return found
+
+
+def platform_bench(work: Path, *, requests: int) -> None:
+    from pipeline.record.store import open_store
+
+    history = work / "history.gpkg"
+    with open_store(str(history), create=False) as store:
+        zone = str(store.query("SELECT MIN(zone_id) AS zone_id FROM zone_versions")["zone_id"].iloc[0])
+        n_runs = int(store.query("SELECT COUNT(*) AS n FROM runs")["n"].iloc[0])
+    port = _free_port()
+    password = _viewer(history)
+    server = _serve(history, port)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        opener = _logged_in(base, password)
+        pages = {"overview /": "/", f"zone page /zones/{zone}/": f"/zones/{urllib.parse.quote(zone)}/",
+                 "map data /api/v1/zones.geojson": "/api/v1/zones.geojson"}
+        # the platform reads the zones, their alerts and map outlines once per store state (runs and reviews):
+        # the first answer after a run or a review pays for it, timed apart from the 200
+        first = {label: _timed_gets(opener, base + url, 1)["max"] for label, url in pages.items()}
+        times = {label: _timed_gets(opener, base + url, requests) for label, url in pages.items()}
+        shipped = _overview_bytes(opener, base)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    lines = [f"platform: `sinkzone serve` on history.gpkg ({n_runs} runs), a viewer, {requests} requests each, "
+             f"load {' '.join(f'{x:.2f}' for x in psutil.getloadavg())}",
+             "| goal | measured | met |", "|---|---|---|"]
+    for label, t in times.items():
+        goal = "" if label.startswith("map data") else f"p95 < {P95_GOAL_MS:.0f} ms: "
+        met = "—" if not goal else ("yes" if t["p95"] < P95_GOAL_MS else "no")
+        lines.append(f"| {goal}{label} | p50 {t['p50']:.0f} / p95 {t['p95']:.0f} / max {t['max']:.0f} ms "
+                     f"(first answer after the run: {first[label] / 1000:.1f} s) | {met} |")
+    total_mb = sum(shipped.values()) / 1e6
+    parts = ", ".join(f"{k} {v / 1e6:.2f}" for k, v in shipped.items())
+    lines.append(f"| overview ships < {OVERVIEW_GOAL_MB:.0f} MB | {total_mb:.2f} MB ({parts}) | "
+                 f"{'yes' if total_mb < OVERVIEW_GOAL_MB else 'no'} |")
+    text = "\n".join(lines) + "\n"
+    (work / "platform.md").write_text(text, encoding="utf-8")
+    with (work / "results.md").open("a", encoding="utf-8") as results:
+        results.write("\n" + text)
+    print(text, end="")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("action", choices=("make", "run", "history"))
+    parser.add_argument("action", choices=("make", "run", "history", "platform"))
     parser.add_argument("--postgis", help="also time a PostGIS history store at this URL (the writer role)")
     parser.add_argument("--work", type=Path, default=Path("bench/work/parcels"))
+    parser.add_argument("--requests", type=int, default=200, help="platform: requests per page timed")
     parser.add_argument("--cases", nargs="*", choices=list(CASES), default=list(CASES), help="which runs to time")
     args = parser.parse_args()
     if args.action == "make":
         make_case(args.work)
     elif args.action == "history":
         history_bench(args.work.resolve(), postgis=args.postgis)
+    elif args.action == "platform":
+        platform_bench(args.work.resolve(), requests=args.requests)
     else:
         run_cases(args.work.resolve(), args.cases)
 

@@ -92,6 +92,16 @@ def stale(newest: Row | None, *, days: int, now: datetime) -> list[Raised]:
 def raised(history: History, *, now: datetime | None = None) -> list[Raised]:
     """The alerts the enabled rules raise on the store's figures now."""
     active = {name: rule for name, rule in rules().items() if rule.enabled}
+    settings = tuple((name, tuple(sorted(rule.settings.items()))) for name, rule in sorted(active.items()))
+    found: list[Raised] = list(store.remembered(history, ("alerts", settings), lambda: _on_figures(history, active)))
+    if "no_accepted_run" in active:
+        found += stale(store.newest_accepted(history), days=int(active["no_accepted_run"].settings["days"] or 0),
+                       now=now or datetime.now(UTC))
+    return found
+
+
+def _on_figures(history: History, active: dict[str, Rule]) -> list[Raised]:
+    """The alerts raised by the figures alone (drops, plans behind): the same while the store's state is."""
     found: list[Raised] = []
     metrics = tuple(_DROP_METRICS[name] for name in _DROP_METRICS if name in active)
     series = store.area_series(history, metrics) if metrics else []
@@ -102,9 +112,6 @@ def raised(history: History, *, now: datetime | None = None) -> list[Raised]:
                            drop_pct=_float(active[name].settings["drop_pct"]))
     if "behind_plan" in active:
         found += behind(store.zones(history))
-    if "no_accepted_run" in active:
-        found += stale(store.newest_accepted(history), days=int(active["no_accepted_run"].settings["days"] or 0),
-                       now=now or datetime.now(UTC))
     return found
 
 
@@ -116,13 +123,17 @@ def alerts(history: History) -> list[dict[str, Any]]:
     """The raised alerts with what people did with them (state open, acknowledged or resolved; note; who)."""
     found = raised(history)
     states = {s.key: s for s in AlertState.objects.filter(key__in=[a.key for a in found])}
-    names = {z["zone_id"]: z["name"] for z in store.zones(history)}
     return [{"key": a.key, "rule": a.rule, "label": RULES[a.rule][0], "zone_id": a.zone_id,
-             "zone_name": names.get(a.zone_id, a.zone_id), "message": a.message,
+             "zone_name": _name(history, a.zone_id), "message": a.message,
              "state": states[a.key].state if a.key in states else "open",
              "note": states[a.key].note if a.key in states else "",
              "by": states[a.key].by if a.key in states else "",
              "when_utc": states[a.key].when_utc.isoformat() if a.key in states else ""} for a in found]
+
+
+def _name(history: History, zone_id: str) -> str:
+    found = store.zone(history, zone_id) if zone_id else None
+    return str(found["name"]) if found else zone_id
 
 
 def rule_settings(form: dict[str, str]) -> dict[str, Rule]:

@@ -8,8 +8,9 @@ The one change the platform makes to the store, a run's review, goes through the
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -56,6 +57,31 @@ class History:
         return [{k: _decoded(k, v) for k, v in zip(frame.columns, row, strict=True)} for row in rows(frame)]
 
 
+# what was read from each store, by the store's state when it was read (see `remembered`)
+_REMEMBERED: dict[str, tuple[str, dict[Hashable, Any]]] = {}
+
+
+def state(history: History) -> str:
+    """The store's state: its runs and their reviews. Figures, zones and plans enter the store only with a run
+    (ingest) and change what they serve only with a review, so the same state means the same answers."""
+    found = history.rows("SELECT run_id, review, reviewed_utc FROM runs ORDER BY run_id")
+    return hashlib.sha256(json.dumps(found, default=str).encode()).hexdigest()
+
+
+def remembered(history: History, key: Hashable, make: Callable[[], Any]) -> Any:
+    """`make()` read once per store state: at 小班 scale (40,000 zones) the current_zones view takes seconds to
+    read, and every overview needs it; a new run or review (from this server or from `sinkzone ingest`) reads
+    afresh. Callers must not change what they get."""
+    now = state(history)
+    stamp, values = _REMEMBERED.get(history.target, ("", {}))
+    if stamp != now:
+        values = {}
+        _REMEMBERED[history.target] = (now, values)
+    if key not in values:
+        values[key] = make()
+    return values[key]
+
+
 def _decoded(column: str, value: Any) -> Any:
     """JSON columns as Python values: text in a GeoPackage, already decoded from PostGIS's jsonb."""
     return json.loads(value) if column in _JSON_COLUMNS and isinstance(value, str) else value
@@ -63,12 +89,13 @@ def _decoded(column: str, value: Any) -> Any:
 
 def zones(history: History) -> list[Row]:
     """Every current zone with its name, plan status and the run serving its latest figures."""
-    return [_named(row) for row in history.rows(f"SELECT {_ZONE_COLUMNS} FROM current_zones ORDER BY zone_id")]
+    return remembered(history, "zones", lambda: [_named(row) for row in history.rows(
+        f"SELECT {_ZONE_COLUMNS} FROM current_zones ORDER BY zone_id")])
 
 
 def zone(history: History, zone_id: str) -> Row | None:
-    found = history.rows(f"SELECT {_ZONE_COLUMNS} FROM current_zones WHERE zone_id = ?", zone_id)
-    return _named(found[0]) if found else None
+    by_id = remembered(history, "zones by id", lambda: {row["zone_id"]: row for row in zones(history)})
+    return by_id.get(zone_id)
 
 
 def _named(row: Row) -> Row:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import shapely
 from shapely.geometry import mapping
 
 from pipeline.core.literal import is_missing
@@ -13,6 +14,10 @@ from pipeline.serve import history as store
 from pipeline.serve.history import History, Row
 
 MAP_TOLERANCE_DEG = 1e-4  # about 10 m: simplified for the browser; the figures come from the exact boundaries
+# the most zones one map answer draws, the largest in view first (40,000 parcels would be tens of MB); zooming in
+# shows the rest, each boundary simplified to about a screen pixel at that zoom
+MAP_FEATURES = 2000
+ZONES_PER_PAGE = 100  # rows of the overview's zone table (all zones: /api/v1/zones)
 LATEST_RUNS = 5
 _ZONE_FIELDS = ("zone_set", "zone_id", "name", "zone_version", "area_ha", "year", "run_id", "review", "plan_status")
 
@@ -28,21 +33,50 @@ def _zone_summary(row: Row) -> dict[str, Any]:
     return {key: row.get(key) for key in _ZONE_FIELDS}
 
 
-def overview(history: History) -> dict[str, Any]:
-    return {"zones": [_zone_summary(row) for row in store.zones(history)],
+def overview(history: History, *, page: int = 1) -> dict[str, Any]:
+    """The overview with one page of the zone table; `bounds` (west, south, east, north) frames the map."""
+    zones = store.zones(history)
+    pages = max(1, -(-len(zones) // ZONES_PER_PAGE))
+    page = min(max(page, 1), pages)
+    shown = zones[(page - 1) * ZONES_PER_PAGE:page * ZONES_PER_PAGE]
+    outlines = _map_shapes(history)
+    return {"zones": [_zone_summary(row) for row in shown], "zone_count": len(zones), "page": page, "pages": pages,
+            "bounds": [float(v) for v in shapely.total_bounds(list(outlines.values()))] if outlines else None,
             "region": store.region(history),
             "latest_runs": store.runs(history)[:LATEST_RUNS],
             "open_alerts": [a for a in alerts.alerts(history) if a["state"] == "open"]}
 
 
-def zone_shapes(history: History, zone_id: str | None = None) -> dict[str, Any]:
-    """The current zones (or one) as GeoJSON in WGS 84, simplified for the map."""
+def _map_shapes(history: History) -> dict[str, Any]:
+    """Each current zone's boundary (WGS 84) simplified for the map, read once per store state."""
+    return store.remembered(history, "map shapes", lambda: {
+        zone_id: shape.simplify(MAP_TOLERANCE_DEG, preserve_topology=True)
+        for zone_id, shape in store.shapes(history).items() if shape is not None})
+
+
+def zone_shapes(history: History, zone_id: str | None = None, *,
+                bbox: tuple[float, float, float, float] | None = None, zoom: int | None = None) -> dict[str, Any]:
+    """The current zones (or one) as GeoJSON in WGS 84: those meeting `bbox` (west, south, east, north), at most
+    MAP_FEATURES of them, the largest first, simplified to a pixel at `zoom`; `left_out` counts the rest in view."""
+    outlines = _map_shapes(history)
     rows = store.zones(history) if zone_id is None else [z for z in [store.zone(history, zone_id)] if z]
-    shapes = store.shapes(history, zone_id)
+    rows = [row for row in rows if row["zone_id"] in outlines]
+    if bbox is not None and rows:
+        bounds = shapely.bounds([outlines[row["zone_id"]] for row in rows])
+        meets = ((bounds[:, 0] <= bbox[2]) & (bounds[:, 2] >= bbox[0]) & (bounds[:, 1] <= bbox[3])
+                 & (bounds[:, 3] >= bbox[1]))
+        rows = [row for row, keep in zip(rows, meets, strict=True) if keep]
+    drawn = sorted(rows, key=lambda row: -(row["area_ha"] or 0.0))[:MAP_FEATURES] if len(rows) > MAP_FEATURES \
+        else rows
+    # a pixel of a 256-pixel web map tile at this zoom, in degrees of longitude
+    tolerance = MAP_TOLERANCE_DEG if zoom is None else max(MAP_TOLERANCE_DEG, 360.0 / (256 * 2.0 ** zoom))
     features = [{"type": "Feature", "properties": _zone_summary(row),
-                 "geometry": mapping(shapes[row["zone_id"]].simplify(MAP_TOLERANCE_DEG, preserve_topology=True))}
-                for row in rows if shapes.get(row["zone_id"]) is not None]
-    return {"type": "FeatureCollection", "features": features}
+                 "geometry": mapping(_simplified(outlines[row["zone_id"]], tolerance))} for row in drawn]
+    return {"type": "FeatureCollection", "features": features, "left_out": len(rows) - len(drawn)}
+
+
+def _simplified(shape: Any, tolerance: float) -> Any:
+    return shape if tolerance <= MAP_TOLERANCE_DEG else shape.simplify(tolerance, preserve_topology=True)
 
 
 def zone(history: History, zone_id: str, *, sort: str) -> dict[str, Any] | None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 from typing import Any
 
 from django import forms
@@ -72,7 +73,14 @@ def _sort(request: HttpRequest) -> str | None:
 @require_GET
 def overview(request: HttpRequest) -> HttpResponse:
     """The overview; `?wall=1` is the wall screen (大屏): no menu, a large map and cards, reloaded every 5 minutes."""
-    return _page(request, "serve/overview.html", {**pages.overview(history()), "wall": request.GET.get("wall") == "1"})
+    return _page(request, "serve/overview.html", {**pages.overview(history(), page=_page_number(request)),
+                                                  "wall": request.GET.get("wall") == "1"})
+
+
+def _page_number(request: HttpRequest) -> int:
+    """`?page=N` of the overview's zone table; anything else is the first page."""
+    text = request.GET.get("page", "1")
+    return int(text) if text.isdigit() else 1
 
 
 @require_GET
@@ -195,12 +203,27 @@ def api_zones(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def api_zone_shapes(request: HttpRequest) -> HttpResponse:
-    return _json(pages.zone_shapes(history(), request.GET.get("zone")))
+    """The map's zones; `?bbox=west,south,east,north&zoom=Z` (degrees, a web map zoom) those in view at that zoom."""
+    try:
+        bbox = _bbox(request.GET.get("bbox"))
+        zoom = min(max(int(request.GET["zoom"]), 0), 30) if "zoom" in request.GET else None
+    except ValueError:
+        return _json({"error": "bbox is west,south,east,north in degrees and zoom a whole number"}, status=400)
+    return _json(pages.zone_shapes(history(), request.GET.get("zone"), bbox=bbox, zoom=zoom))
+
+
+def _bbox(text: str | None) -> tuple[float, float, float, float] | None:
+    if text is None:
+        return None
+    west, south, east, north = (float(v) for v in text.split(","))
+    if not all(math.isfinite(v) for v in (west, south, east, north)):
+        raise ValueError(text)
+    return west, south, east, north
 
 
 @require_GET
 def api_overview(request: HttpRequest) -> HttpResponse:
-    return _json(pages.overview(history()))
+    return _json(pages.overview(history(), page=_page_number(request)))
 
 
 @require_GET

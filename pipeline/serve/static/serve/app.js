@@ -14,17 +14,32 @@ function popup(properties) {
   return box;
 }
 
+// The overview's map (data-bounds set) asks for the zones in view at the map's zoom, again after each move: at
+// 小班 scale the server sends the largest zones in view, boundaries simplified to about a pixel.
 async function drawMap(element) {
   const map = L.map(element, {attributionControl: false, zoomSnap: 0.25});
-  const answer = await fetch(element.dataset.url, {credentials: "same-origin"});
-  const shapes = await answer.json();
-  const layer = L.geoJSON(shapes, {
-    style: (feature) => ({color: STATUS_COLOURS[feature.properties.plan_status] || "#777777", weight: 2,
-                          fillOpacity: 0.35, className: "zone-shape"}),
-    onEachFeature: (feature, shape) => shape.bindPopup(popup(feature.properties)),
-  }).addTo(map);
-  if (layer.getLayers().length) map.fitBounds(layer.getBounds(), {padding: [10, 10]});
-  element.dataset.shapes = String(layer.getLayers().length);
+  const style = (feature) => ({color: STATUS_COLOURS[feature.properties.plan_status] || "#777777", weight: 2,
+                               fillOpacity: 0.35, className: "zone-shape"});
+  let layer = null;
+  async function load(query) {
+    const answer = await fetch(element.dataset.url + query, {credentials: "same-origin"});
+    const shapes = await answer.json();
+    if (layer) layer.remove();
+    layer = L.geoJSON(shapes, {style: style, onEachFeature: (feature, shape) => shape.bindPopup(popup(feature.properties))})
+      .addTo(map);
+    element.dataset.leftOut = String(shapes.left_out || 0);
+    element.dataset.shapes = String(layer.getLayers().length);
+  }
+  if (!element.dataset.bounds) {
+    await load("");
+    if (layer.getLayers().length) map.fitBounds(layer.getBounds(), {padding: [10, 10]});
+    return;
+  }
+  const [west, south, east, north] = element.dataset.bounds.split(",").map(Number);
+  map.fitBounds([[south, west], [north, east]], {padding: [10, 10]});
+  const inView = () => "?bbox=" + map.getBounds().toBBoxString() + "&zoom=" + Math.round(map.getZoom());
+  await load(inView());
+  map.on("moveend", () => { load(inView()); });
 }
 
 document.addEventListener("DOMContentLoaded", () => {
