@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import platform_history as ph
 import pytest
-from platform_server import SINKZONE, Client, Server, start
+from platform_server import SINKZONE, Server, logged_in, start
 
 
 @pytest.fixture(scope="module")
@@ -23,18 +23,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     server.stop()
 
 
-def _viewer(server: Server) -> Client:
-    client = Client(server.url)
-    assert client.login("viewer") == 302
-    return client
-
-
 def _zone_ids(answer: bytes) -> list[str]:
     return sorted(f["properties"]["zone_id"] for f in json.loads(answer)["features"])
 
 
 def test_the_map_gets_the_zones_in_view(server: Server) -> None:
-    client = _viewer(server)
+    client = logged_in(server, "viewer")
     # zones are 0.01° squares with west edges at 109.80, 109.82, 109.84 and south edges at 40.60
     # (platform_history.ZONES): this view reaches 109.805-109.825, so it meets Z1 (to 109.81) and Z2 only
     status, _, body = client.get("/api/v1/zones.geojson?bbox=109.805,40.605,109.825,40.62&zoom=12")
@@ -47,18 +41,18 @@ def test_the_map_gets_the_zones_in_view(server: Server) -> None:
 
 @pytest.mark.parametrize("query", ["bbox=1,2,3", "bbox=a,b,c,d", "bbox=nan,0,1,1", "bbox=0,0,1,1&zoom=x"])
 def test_a_malformed_view_is_refused(server: Server, query: str) -> None:
-    assert _viewer(server).get(f"/api/v1/zones.geojson?{query}")[0] == 400
+    assert logged_in(server, "viewer").get(f"/api/v1/zones.geojson?{query}")[0] == 400
 
 
 def test_the_overview_frames_the_map_on_all_zones(server: Server) -> None:
-    overview = json.loads(_viewer(server).get("/api/v1/overview")[2])
+    overview = json.loads(logged_in(server, "viewer").get("/api/v1/overview")[2])
     # west of Z1 to east of Z3 (109.84 + 0.01), one row of squares 40.60-40.61
     assert overview["bounds"] == pytest.approx([109.80, 40.60, 109.85, 40.61])
     assert (overview["zone_count"], overview["page"], overview["pages"]) == (3, 1, 1)
 
 
 def test_a_review_made_outside_the_server_shows_at_once(server: Server) -> None:
-    client = _viewer(server)
+    client = logged_in(server, "viewer")
     before = {z["zone_id"]: z["run_id"] for z in json.loads(client.get("/api/v1/zones")[2])["zones"]}
     assert before["Z1"] == ph.RUN_A  # the accepted run A serves 2023 before the draft B
     subprocess.run([SINKZONE, "history", "accept", ph.RUN_B, "--history", str(server.history)], check=True,
