@@ -231,7 +231,9 @@ def test_ctrl_c_in_the_first_second_says_so_and_exits_130(tmp_path: Path, delay:
     time.sleep(delay)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
-    if proc.returncode == 0:
+    # finished before the signal: exit 0, or, when the signal lands while Python shuts down (its handlers already
+    # reset), death by SIGINT, which a shell shows as the same 130
+    if proc.returncode in (0, -signal.SIGINT) and "ok:" in err:
         pytest.skip("validate finished before the signal (a fast machine)")
     assert proc.returncode == 130, err
     assert "interrupted" in err
