@@ -18,6 +18,7 @@ from typing import Any
 from shapely.geometry import MultiPolygon, box
 
 from pipeline.record.backend import Store
+from pipeline.record.current import write_current_zones
 from pipeline.record.store import open_store
 
 HOSTILE_NAME = "<img src=x onerror=alert(1)>"
@@ -106,3 +107,4 @@ def fill(target: str, *, figures: dict[tuple[str, str, int], tuple[float, float,
         _runs(store)
         _zones(store)
         _figures(store, figures)
+        write_current_zones(store, zone_set="baotou")  # as an ingest writes it

@@ -22,13 +22,15 @@ from cli_support import assert_clean_failure, cli, mounted_tmpfs
 from conftest import DemoRun
 from pg_cluster import Cluster, cluster
 
+from pipeline.core.classmaps import NODATA_CLASS, ROLES
 from pipeline.core.errors import NOT_STORED_EXIT, StoreError, StoreUnavailable
 from pipeline.files.run_output import RunOutput, read_run_output
 from pipeline.inputs.run_config import load_config
 from pipeline.present.styles import current_zones_style
-from pipeline.record import queries
+from pipeline.record import queries, schema
 from pipeline.record.backend import Store
 from pipeline.record.ingest import LAYERS, ingest, ingest_folder
+from pipeline.record.schema import WIDE_COLUMNS
 from pipeline.record.store import open_store
 from pipeline.run import runner
 
@@ -142,16 +144,33 @@ def _own(result: runner.RunResult, zone: str) -> dict[str, float]:
     return {f"{c}_ha": float(a) for c, a in zip(mine["class"], mine["area_ha"], strict=True)}
 
 
+def _current(store: Store, zone: str) -> dict[str, object]:
+    """current_zones' row for the zone: its serving run and its class areas (the wide columns that are not empty)."""
+    row = store.query("SELECT * FROM current_zones WHERE zone_id = ?", (zone,)).iloc[0]
+    areas = {c: float(row[c]) for c in row.index if c.endswith("_ha") and c != "area_ha" and pd.notna(row[c])}
+    return {"run_id": row["run_id"], "review": row["review"], "year": int(row["year"]), **areas}
+
+
+def _expected_current(result: runner.RunResult, zone: str, review: str) -> dict[str, object]:
+    """What current_zones must hold for a zone served by this run alone: the run's own class areas of its one
+    epoch, 2020 (the areas of classes outside the land-cover roles have no column there, so they are left out)."""
+    own = {k: v for k, v in _own(result, zone).items() if k[:-3] in (*ROLES, NODATA_CLASS)}
+    return {"run_id": str(result.record["run_id"]), "review": review, "year": 2020, **own}
+
+
 def test_accept_and_supersede_change_what_the_series_serves(target: Target, runs: Runs) -> None:
     for result in (runs.a, runs.b):
         ingest_folder(result.out_dir, target=target.writer)
     a, _b = str(runs.a.record["run_id"]), str(runs.b.record["run_id"])
     with open_store(target.writer) as store:
         assert _served(store, "z1") == _own(runs.b, "z1")  # both drafts: the newest, b
+        assert _current(store, "z1") == _expected_current(runs.b, "z1", "draft")
         queries.review(store, a, state="accepted", by="analyst")
         assert _served(store, "z1") == _own(runs.a, "z1")  # an accepted run beats a newer draft
+        assert _current(store, "z1") == _expected_current(runs.a, "z1", "accepted")
         queries.review(store, a, state="superseded", by="analyst", note="wrong raster")
         assert _served(store, "z1") == _own(runs.b, "z1")  # superseded serves nothing: the draft again
+        assert _current(store, "z1") == _expected_current(runs.b, "z1", "draft")
         record = store.query("SELECT review, reviewed_by, notes FROM runs WHERE run_id = ?", (a,)).iloc[0]
     assert record.tolist() == ["superseded", "analyst", "wrong raster"]
     assert _own(runs.a, "z1") != _own(runs.b, "z1")
@@ -176,9 +195,31 @@ def test_demo_series_equals_the_runs_own_tables(target: Target, demo_run: DemoRu
     for row in result.tables["zone_transitions"].itertuples(index=False):
         expected[(row.zone_id, row.year_to, f"{row.class_from}>{row.class_to}_ha")] = row.area_ha
     assert {k: got.get(k) for k in expected} == expected
+    _assert_current_zones_hold_the_latest_epoch(target, result)
     # 2020 is WorldCover v100 and 2021 v200: every 2021 row says the series crossed a product version
     breaks = series.groupby("product_version")["version_break"].agg(set).to_dict()
     assert breaks == {"v100": {0}, "v200": {1}}
+
+
+def _assert_current_zones_hold_the_latest_epoch(target: Target, result: runner.RunResult) -> None:
+    """Each zone's row in current_zones: the run's own figures of its latest epoch, carbon summed over the pools
+    and the yearly rate of the latest consecutive pair, worked out here from the run's tables."""
+    with open_store(target.reader, create=False) as store:
+        current = store.query("SELECT * FROM current_zones").set_index("zone_id")
+    latest = max(result.tables["zone_class_area"]["year"])
+    areas = result.tables["zone_class_area"].query("year == @latest")
+    carbon = result.tables["zone_carbon"].query("year == @latest").groupby("zone_id")[["carbon_t", "co2e_t"]].sum()
+    change = result.tables["zone_change"].query("year_to == @latest")
+    rate = change.sort_values("year_from").groupby("zone_id")["co2e_per_year_t"].last()
+    assert set(current.index) == set(areas["zone_id"])
+    assert (current["year"] == latest).all()
+    for row in areas.itertuples(index=False):
+        if f"{row._2}_ha" in current.columns:
+            assert current.at[row.zone_id, f"{row._2}_ha"] == pytest.approx(row.area_ha, rel=1e-12)
+    for zone_id in current.index:
+        assert current.at[zone_id, "carbon_t"] == pytest.approx(carbon.at[zone_id, "carbon_t"], rel=1e-12)
+        assert current.at[zone_id, "co2e_t"] == pytest.approx(carbon.at[zone_id, "co2e_t"], rel=1e-12)
+        assert current.at[zone_id, "co2e_per_year_t"] == pytest.approx(rate[zone_id], rel=1e-12)
 
 
 def test_kill_during_ingest_leaves_nothing_of_the_run(target: Target, runs: Runs) -> None:
@@ -241,11 +282,39 @@ def test_reader_cannot_write(pg: Cluster, runs: Runs) -> None:
 
 def test_a_newer_schema_is_refused(target: Target) -> None:
     with open_store(target.owner) as store:
-        assert store.query("SELECT version FROM schema_version ORDER BY version")["version"].tolist() == [1, 2, 3]
+        assert store.query("SELECT version FROM schema_version ORDER BY version")["version"].tolist() == [1, 2, 3, 4]
         with store.writing():
             store.execute("INSERT INTO schema_version VALUES (99, 'from the future', '9.9', '2030-01-01T00:00:00Z')")
     with pytest.raises(StoreError, match="newer sinkzone"):
         open_store(target.owner)
+
+
+def _current_zones(store: Store) -> pd.DataFrame:
+    columns = ["zone_set", "zone_id", "zone_version", "year", "run_id", "review", *WIDE_COLUMNS, "plan_status"]
+    found = store.query(f"SELECT {', '.join(columns)} FROM current_zones ORDER BY zone_set, zone_id")
+    return found.astype(dict.fromkeys(WIDE_COLUMNS, float)).round(6)
+
+
+def test_current_zones_table_holds_what_the_released_view_showed(target: Target, runs: Runs) -> None:
+    """Migration 4 made current_zones a table written at ingest and review; on the same runs it must hold what
+    migration 2's view showed (the view's SQL is kept in the schema module as released). A store at schema 3 is
+    then brought to 4 and filled from its runs."""
+    for result in (runs.a, runs.b, runs.c):
+        ingest_folder(result.out_dir, target=target.writer)
+    with open_store(target.owner) as store:
+        queries.review(store, str(runs.b.record["run_id"]), state="accepted", by="analyst")
+        table = _current_zones(store)
+        with store.writing():
+            store.execute("DROP TABLE current_zones")
+            store.execute(schema._current_zones_view())
+            store.execute("DELETE FROM schema_version WHERE version = 4")
+        view = _current_zones(store)
+    pd.testing.assert_frame_equal(table, view)
+    assert table["zone_version"].tolist() == [2, 1]  # z0's boundary was edited by run c
+    assert set(table["review"]) == {"accepted"}
+    with open_store(target.owner) as store:
+        assert store.schema_version() == 4
+        pd.testing.assert_frame_equal(_current_zones(store), view)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -259,7 +328,7 @@ def test_an_older_store_is_upgraded(backend: str, tmp_path: Path, request: pytes
         assert store.schema_version() == 1
         assert not store.has_table("zone_series")
     with open_store(path) as store:
-        assert store.schema_version() == 3
+        assert store.schema_version() == 4
         assert store.has_table("zone_series")
 
 

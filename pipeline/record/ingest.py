@@ -22,6 +22,7 @@ import shapely
 
 from pipeline.files.run_output import RunOutput, read_run_output
 from pipeline.record.backend import Store, rows, utc_now
+from pipeline.record.current import write_current_zones
 from pipeline.record.schema import FIGURES, KEY_COLUMNS, SRID, Figures, Kind, column_type
 from pipeline.record.store import open_store
 
@@ -66,6 +67,7 @@ def ingest(store: Store, output: RunOutput) -> Ingested:
         for fig, frame in figures:
             version = frame["zone_id"].map(versions).astype("Int64")
             count += _insert_figures(store, fig, frame.assign(zone_version=version))
+        write_current_zones(store, zone_set=zone_set(record))
     return Ingested(run_id=rid, stored=True, new_zone_versions=added, figure_rows=count)
 
 

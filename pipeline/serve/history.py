@@ -1,6 +1,6 @@
 """The platform's queries on the history store, through the store's own interface (`pipeline/record`), so pages
 read a GeoPackage and a PostGIS store alike, by the names issue 20 fixes (`runs`, `zone_versions`, `progress`,
-`region_indicators`, the views `zone_series` and `current_zones`).
+`region_indicators`, `current_zones` and the view `zone_series`).
 
 Every value travels as a bound parameter; the only text put into SQL is a sort order picked from `SERIES_SORTS`.
 The one change the platform makes to the store, a run's review, goes through the store's own `review`.
@@ -69,9 +69,9 @@ def state(history: History) -> str:
 
 
 def remembered(history: History, key: Hashable, make: Callable[[], Any]) -> Any:
-    """`make()` read once per store state: at 小班 scale (40,000 zones) the current_zones view takes seconds to
-    read, and every overview needs it; a new run or review (from this server or from `sinkzone ingest`) reads
-    afresh. Callers must not change what they get."""
+    """`make()` read once per store state: at 小班 scale (40,000 zones) the zone list, its outlines and the alerts
+    take a second or more to read, and every overview needs them; a new run or review (from this server or from
+    `sinkzone ingest`) reads afresh. Callers must not change what they get."""
     now = state(history)
     stamp, values = _REMEMBERED.get(history.target, ("", {}))
     if stamp != now:
