@@ -81,11 +81,11 @@ def _layout(codes: Sequence[Codes]) -> tuple[NDArray[np.integer], NDArray[np.int
 
 
 def compiled_totals(cov: Coverage, row_units: NDArray[np.float64], cells: NDArray[np.integer],
-                    lut: NDArray[np.int64], values: list[NDArray[np.int64]],
-                    pairs: tuple[tuple[int, int], ...]) -> tuple[ZoneValueTotals, ...]:
-    """Totals of each epoch's codes, then of each (from, to) pair, as zonal.chunk_totals gives them."""
+                    lut: NDArray[np.int64], values: list[NDArray[np.int64]], pairs: tuple[tuple[int, int], ...], *,
+                    zones: NDArray[np.int64], local: NDArray[np.int64]) -> tuple[ZoneValueTotals, ...]:
+    """Totals of each epoch's codes, then of each (from, to) pair, as zonal.chunk_totals gives them; `zones` are
+    the chunk's zones and `local` each run's then each boundary cell's index among them."""
     sizes = np.array([len(v) for v in values], dtype=np.int64)
-    zones, local = np.unique(np.concatenate([cov.r_zone, cov.b_zone]), return_inverse=True)
     r_zone, b_zone = local[:len(cov.r_zone)].astype(np.int64), local[len(cov.r_zone):].astype(np.int64)
     by_epoch, by_pair = _add_units(
         cells, cov.shape[1], lut, sizes, np.array(pairs, dtype=np.int64).reshape(-1, 2), cov.r_row, cov.r_start,
@@ -111,7 +111,7 @@ def compiled_chunk_totals(cov: Coverage, row_units: NDArray[np.float64], blocks:
     held = list(blocks)
     cells, lut, values = _layout([block_codes(block, nodata=nd) for block, nd in zip(held, nodata, strict=True)])
     stride = max(len(v) for v in values)
-    n_zones = len(np.unique(np.concatenate([cov.r_zone, cov.b_zone])))
-    if 8 * n_zones * stride * (len(values) + len(pairs) * stride) > MAX_TABLE_BYTES:
+    zones, local = np.unique(np.concatenate([cov.r_zone, cov.b_zone]), return_inverse=True)
+    if 8 * len(zones) * stride * (len(values) + len(pairs) * stride) > MAX_TABLE_BYTES:
         return chunk_totals(cov, row_units, held, nodata, pairs=pairs)
-    return compiled_totals(cov, row_units, cells, lut, values, pairs)
+    return compiled_totals(cov, row_units, cells, lut, values, pairs, zones=zones, local=local)
