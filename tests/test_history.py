@@ -317,6 +317,22 @@ def test_current_zones_table_holds_what_the_released_view_showed(target: Target,
         pd.testing.assert_frame_equal(_current_zones(store), view)
 
 
+def test_served_class_areas_are_the_series_rows_of_those_classes(target: Target, runs: Runs) -> None:
+    """The alerts read served areas from class_area alone; they must be the rows zone_series serves, whatever the
+    reviews (b accepted over the newer draft c; then b superseded: c, the newest draft, for both zones)."""
+    for result in (runs.a, runs.b, runs.c):
+        ingest_folder(result.out_dir, target=target.writer)
+    columns = ["zone_id", "metric", "year", "value", "unit", "run_id"]
+    with open_store(target.writer) as store:
+        for state in ("accepted", "superseded"):
+            queries.review(store, str(runs.b.record["run_id"]), state=state, by="analyst")
+            view = store.query(f"SELECT {', '.join(columns)} FROM zone_series WHERE metric IN ('forest_ha', "
+                               "'cropland_ha') ORDER BY zone_id, metric, year")
+            pd.testing.assert_frame_equal(queries.served_class_areas(store, ("forest", "cropland")), view)
+            assert set(view["run_id"]) == {str((runs.b if state == "accepted" else runs.c).record["run_id"])}
+            assert len(view) == 4  # two zones x two classes, one epoch
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_an_older_store_is_upgraded(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
     path = str(tmp_path / "old.gpkg")

@@ -13,7 +13,7 @@ import shapely
 from pipeline.core.errors import StoreError
 from pipeline.record.backend import Store, utc_now
 from pipeline.record.current import write_current_zones
-from pipeline.record.schema import FIGURES
+from pipeline.record.schema import FIGURES, served_first
 
 _ORDER = {"accepted": 0, "draft": 1, "superseded": 2}
 
@@ -118,3 +118,16 @@ def zone_shapes(store: Store, *, zone: str | None = None) -> gpd.GeoDataFrame:
                         + (" WHERE zone_id = ?" if zone is not None else ""), (zone,) if zone is not None else ())
     geoms = shapely.from_wkb([bytes(w) for w in found["wkb"]])
     return gpd.GeoDataFrame(found.drop(columns="wkb"), geometry=geoms, crs="EPSG:4326")
+
+
+def served_class_areas(store: Store, classes: tuple[str, ...]) -> pd.DataFrame:
+    """zone_series' `<class>_ha` rows for these classes, every zone and year: zone_id, metric, year, value, unit,
+    run_id. Read from class_area alone, ranked as zone_series ranks, because the view works out every metric of every
+    run before a filter on the metric applies (minutes at 40,000 zones x 20 epochs)."""
+    marks = ", ".join("?" for _ in classes)
+    ranked = ("SELECT c.zone_id, c.class || '_ha' AS metric, c.year, c.area_ha AS value, 'ha' AS unit, c.run_id, "
+              f"ROW_NUMBER() OVER (PARTITION BY r.zone_set, c.zone_id, c.year, c.class ORDER BY {served_first('r')}) "
+              "AS pick FROM class_area c JOIN runs r ON r.run_id = c.run_id WHERE r.review <> 'superseded' AND "
+              f"c.zone_id IS NOT NULL AND c.area_ha IS NOT NULL AND c.class IN ({marks})")
+    return store.query(f"SELECT zone_id, metric, year, value, unit, run_id FROM ({ranked}) t WHERE pick = 1 "
+                       "ORDER BY zone_id, metric, year", classes)

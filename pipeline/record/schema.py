@@ -195,7 +195,13 @@ def _views(dialect: Dialect) -> list[str]:
     return [_figures_view(), _series_view(), _current_zones_view()]
 
 
-_RANK = "CASE s.review WHEN 'accepted' THEN 0 ELSE 1 END, s.finished_utc DESC, s.run_id DESC"
+def served_first(runs: str) -> str:
+    """ORDER BY terms putting first the run zone_series serves a figure from: accepted before draft, then the
+    newest (`runs` is the alias of the runs table in the query)."""
+    return f"CASE {runs}.review WHEN 'accepted' THEN 0 ELSE 1 END, {runs}.finished_utc DESC, {runs}.run_id DESC"
+
+
+_RANK = served_first("s")
 
 
 def current_zones_upsert(*, one_set: bool) -> str:

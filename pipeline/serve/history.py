@@ -187,9 +187,9 @@ def review(history: History, run_id: str, *, state: str, by: str, note: str) -> 
 
 def area_series(history: History, metrics: tuple[str, ...]) -> list[Row]:
     """The served areas of these metrics (e.g. forest_ha) for every zone, epoch by epoch."""
-    marks = ", ".join("?" for _ in metrics)
-    return history.rows(f"SELECT zone_id, metric, year, value, unit, run_id FROM zone_series WHERE metric IN ({marks}) "
-                        "ORDER BY zone_id, metric, year", *metrics)
+    with history.opened() as store:
+        found = queries.served_class_areas(store, tuple(m.removesuffix("_ha") for m in metrics))
+    return [dict(zip(found.columns, row, strict=True)) for row in rows(found)]
 
 
 def newest_accepted(history: History) -> Row | None:
