@@ -271,6 +271,8 @@ def _current_zones_table(dialect: Dialect) -> list[str]:
             f"zone_version {t['int']} NOT NULL, area_ha {t['real']}, attributes {t['json']} NOT NULL, year {t['int']}, "
             f"run_id {t['text']}, review {t['text']}, {wide}, plan_status {t['text']}, UNIQUE (zone_set, zone_id))",
             "CREATE INDEX current_zones_zone ON current_zones (zone_id)",
+            # a zone page asks for one zone's versions by id alone (the unique key starts with the zone set)
+            "CREATE INDEX zone_versions_zone ON zone_versions (zone_id)",
             current_zones_upsert(one_set=False)]
 
 
