@@ -148,3 +148,22 @@ def test_zone_names_and_notes_are_text_on_the_alerts_page(server: Server) -> Non
     raw = analyst.get("/api/v1/alerts")[2].decode()
     assert "<img" not in raw
     assert "<script>" not in raw
+
+
+def test_alerts_come_largest_loss_first_and_are_counted(server: Server) -> None:
+    analyst = logged_in(server, "analyst")
+    # every loss raises: Z1 forest 13.2 ha, Z1 grassland 2 ha, Z3 grassland 2 ha, Z2 forest 1.5 ha (module doc)
+    assert _set_rules(analyst, **{"forest_drop.drop_ha": "0", "grassland_drop.drop_ha": "0"}) == 302
+    listed = json.loads(analyst.get("/api/v1/alerts")[2])
+    keys = [a["key"] for a in listed["alerts"]]
+    assert (listed["count"], listed["page"], listed["pages"]) == (6, 1, 1)
+    # alerts without an area lost (behind plan, no accepted run) lead; then the losses, largest first
+    assert set(keys[:2]) == {"behind_plan:Z2:" + ph.RUN_A, "no_accepted_run:" + ph.RUN_A}
+    assert keys[2] == "forest_drop:Z1:2020-2023"
+    assert set(keys[3:5]) == {"grassland_drop:Z1:2020-2023", "grassland_drop:Z3:2020-2023"}
+    assert keys[5] == "forest_drop:Z2:2020-2023"
+    overview = json.loads(analyst.get("/api/v1/overview")[2])
+    still_open = [a["key"] for a in listed["alerts"] if a["state"] == "open"]  # earlier tests acted on some
+    assert overview["open_alert_count"] == len(still_open)
+    assert [a["key"] for a in overview["open_alerts"]] == still_open  # fewer than the overview's ten: all of them
+    assert _set_rules(analyst) == 302

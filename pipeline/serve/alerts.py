@@ -48,6 +48,7 @@ class Raised:
     rule: str
     zone_id: str
     message: str
+    lost_ha: float = math.inf  # what orders the list: the largest loss first, alerts without an area before them
 
 
 def rules() -> dict[str, Rule]:
@@ -67,7 +68,7 @@ def drops(series: list[Row], *, rule: str, drop_ha: float | None, drop_pct: floa
             if lost > 0 and ((drop_ha is not None and lost > drop_ha) or (drop_pct is not None and pct > drop_pct)):
                 found.append(Raised(f"{rule}:{zone_id}:{before['year']}-{after['year']}", rule, zone_id,
                                     f"{metric} {before['year']}→{after['year']}: {before['value']:.4f} → "
-                                    f"{after['value']:.4f} ha, 减少 down {lost:.4f} ha ({pct:.2f} %)"))
+                                    f"{after['value']:.4f} ha, 减少 down {lost:.4f} ha ({pct:.2f} %)", lost))
     return found
 
 
@@ -90,14 +91,14 @@ def stale(newest: Row | None, *, days: int, now: datetime) -> list[Raised]:
 
 
 def raised(history: History, *, now: datetime | None = None) -> list[Raised]:
-    """The alerts the enabled rules raise on the store's figures now."""
+    """The alerts the enabled rules raise on the store's figures now, the largest losses first."""
     active = {name: rule for name, rule in rules().items() if rule.enabled}
     settings = tuple((name, tuple(sorted(rule.settings.items()))) for name, rule in sorted(active.items()))
     found: list[Raised] = list(store.remembered(history, ("alerts", settings), lambda: _on_figures(history, active)))
     if "no_accepted_run" in active:
         found += stale(store.newest_accepted(history), days=int(active["no_accepted_run"].settings["days"] or 0),
                        now=now or datetime.now(UTC))
-    return found
+    return sorted(found, key=lambda a: -a.lost_ha)
 
 
 def _on_figures(history: History, active: dict[str, Rule]) -> list[Raised]:
@@ -119,16 +120,26 @@ def _float(value: float | int | None) -> float | None:
     return None if value is None else float(value)
 
 
-def alerts(history: History) -> list[dict[str, Any]]:
-    """The raised alerts with what people did with them (state open, acknowledged or resolved; note; who)."""
-    found = raised(history)
-    states = {s.key: s for s in AlertState.objects.filter(key__in=[a.key for a in found])}
-    return [{"key": a.key, "rule": a.rule, "label": RULES[a.rule][0], "zone_id": a.zone_id,
-             "zone_name": _name(history, a.zone_id), "message": a.message,
-             "state": states[a.key].state if a.key in states else "open",
-             "note": states[a.key].note if a.key in states else "",
-             "by": states[a.key].by if a.key in states else "",
-             "when_utc": states[a.key].when_utc.isoformat() if a.key in states else ""} for a in found]
+ALERTS_PER_PAGE = 100  # a 小班 store's drop rules can raise a hundred thousand alerts: they are listed a page at a time
+
+
+def alerts(history: History, *, open_only: bool = False, page: int = 1,
+           per_page: int = ALERTS_PER_PAGE) -> dict[str, Any]:
+    """One page of the raised alerts (all, or the open ones) with what people did with them (state open,
+    acknowledged or resolved; note; who), and how many there are."""
+    states = {s.key: s for s in AlertState.objects.all()}  # only alerts someone acted on have a row
+    found = [a for a in raised(history) if not open_only or a.key not in states or states[a.key].state == "open"]
+    pages = max(1, -(-len(found) // per_page))
+    page = min(max(page, 1), pages)
+    return {"count": len(found), "page": page, "pages": pages,
+            "alerts": [_listed(history, a, states.get(a.key)) for a in found[(page - 1) * per_page:page * per_page]]}
+
+
+def _listed(history: History, alert: Raised, state: AlertState | None) -> dict[str, Any]:
+    return {"key": alert.key, "rule": alert.rule, "label": RULES[alert.rule][0], "zone_id": alert.zone_id,
+            "zone_name": _name(history, alert.zone_id), "message": alert.message,
+            "state": state.state if state else "open", "note": state.note if state else "",
+            "by": state.by if state else "", "when_utc": state.when_utc.isoformat() if state else ""}
 
 
 def _name(history: History, zone_id: str) -> str:

@@ -44,7 +44,15 @@ def overview(history: History, *, page: int = 1) -> dict[str, Any]:
             "bounds": [float(v) for v in shapely.total_bounds(list(outlines.values()))] if outlines else None,
             "region": store.region(history),
             "latest_runs": store.runs(history)[:LATEST_RUNS],
-            "open_alerts": [a for a in alerts.alerts(history) if a["state"] == "open"]}
+            **_open_alerts(history)}
+
+
+OVERVIEW_ALERTS = 10  # the open alerts the overview lists, the largest losses first; /alerts/ has them all
+
+
+def _open_alerts(history: History) -> dict[str, Any]:
+    found = alerts.alerts(history, open_only=True, per_page=OVERVIEW_ALERTS)
+    return {"open_alerts": found["alerts"], "open_alert_count": found["count"]}
 
 
 def _map_shapes(history: History) -> dict[str, Any]:

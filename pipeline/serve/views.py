@@ -78,7 +78,7 @@ def overview(request: HttpRequest) -> HttpResponse:
 
 
 def _page_number(request: HttpRequest) -> int:
-    """`?page=N` of the overview's zone table; anything else is the first page."""
+    """`?page=N` of a listed table (the overview's zones, the alerts); anything else is the first page."""
     text = request.GET.get("page", "1")
     return int(text) if text.isdigit() else 1
 
@@ -142,16 +142,16 @@ def _text(message: str, status: int) -> HttpResponse:
     return HttpResponse(f"{status}: {message}", status=status, content_type="text/plain; charset=utf-8")
 
 
-def _alerts_data() -> dict[str, Any]:
+def _alerts_data(request: HttpRequest) -> dict[str, Any]:
     rules = alerts.rules()
-    return {"alerts": alerts.alerts(history()),
+    return {**alerts.alerts(history(), page=_page_number(request)),
             "rules": [{"rule": name, "label": label, "enabled": rules[name].enabled,
                        "settings": rules[name].settings} for name, (label, _) in alerts.RULES.items()]}
 
 
 @require_GET
 def alerts_page(request: HttpRequest) -> HttpResponse:
-    return _page(request, "serve/alerts.html", {**_alerts_data(),
+    return _page(request, "serve/alerts.html", {**_alerts_data(request),
                                                 "may_edit": role_of(request.user) == "analyst",
                                                 "actions": [("acknowledge", "确认 Acknowledge"),
                                                             ("resolve", "解决 Resolve")]})
@@ -159,7 +159,7 @@ def alerts_page(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def api_alerts(request: HttpRequest) -> HttpResponse:
-    return _json(_alerts_data())
+    return _json(_alerts_data(request))
 
 
 @require_POST
