@@ -94,11 +94,11 @@ def raised(history: History, *, now: datetime | None = None) -> list[Raised]:
     """The alerts the enabled rules raise on the store's figures now, the largest losses first."""
     active = {name: rule for name, rule in rules().items() if rule.enabled}
     settings = tuple((name, tuple(sorted(rule.settings.items()))) for name, rule in sorted(active.items()))
-    found: list[Raised] = list(store.remembered(history, ("alerts", settings), lambda: _on_figures(history, active)))
-    if "no_accepted_run" in active:
-        found += stale(store.newest_accepted(history), days=int(active["no_accepted_run"].settings["days"] or 0),
-                       now=now or datetime.now(UTC))
-    return sorted(found, key=lambda a: -a.lost_ha)
+    by_figures: list[Raised] = store.remembered(history, ("alerts", settings), lambda: sorted(
+        _on_figures(history, active), key=lambda a: -a.lost_ha))
+    timely = stale(store.newest_accepted(history), days=int(active["no_accepted_run"].settings["days"] or 0),
+                   now=now or datetime.now(UTC)) if "no_accepted_run" in active else []
+    return [*timely, *by_figures]  # neither has an area lost: they lead
 
 
 def _on_figures(history: History, active: dict[str, Rule]) -> list[Raised]:
@@ -128,7 +128,10 @@ def alerts(history: History, *, open_only: bool = False, page: int = 1,
     """One page of the raised alerts (all, or the open ones) with what people did with them (state open,
     acknowledged or resolved; note; who), and how many there are."""
     states = {s.key: s for s in AlertState.objects.all()}  # only alerts someone acted on have a row
-    found = [a for a in raised(history) if not open_only or a.key not in states or states[a.key].state == "open"]
+    closed = {key for key, s in states.items() if s.state != "open"}
+    found = raised(history)
+    if open_only and closed:
+        found = [a for a in found if a.key not in closed]
     pages = max(1, -(-len(found) // per_page))
     page = min(max(page, 1), pages)
     return {"count": len(found), "page": page, "pages": pages,

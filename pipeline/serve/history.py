@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -45,6 +46,12 @@ class History:
 
     @contextmanager
     def opened(self) -> Iterator[Store]:
+        """The store: within a request (`one_store_per_request`) the one it opened first, else a fresh one."""
+        if getattr(_REQUEST, "active", False):
+            if _REQUEST.store is None:
+                _REQUEST.store = open_store(self.target, create=False)
+            yield _REQUEST.store
+            return
         store = open_store(self.target, create=False)
         try:
             yield store
@@ -59,13 +66,33 @@ class History:
 
 # what was read from each store, by the store's state when it was read (see `remembered`)
 _REMEMBERED: dict[str, tuple[str, dict[Hashable, Any]]] = {}
+# the request this thread serves: its open store and the store's state, read once (a page asks for both a dozen times)
+_REQUEST = threading.local()
+
+
+def one_store_per_request(get_response: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """Middleware: each request opens the store once and reads its state once, and closes it when answered."""
+    def middleware(request: Any) -> Any:
+        _REQUEST.active, _REQUEST.store, _REQUEST.state = True, None, None
+        try:
+            return get_response(request)
+        finally:
+            if _REQUEST.store is not None:
+                _REQUEST.store.close()
+            _REQUEST.active, _REQUEST.store, _REQUEST.state = False, None, None
+    return middleware
 
 
 def state(history: History) -> str:
     """The store's state: its runs and their reviews. Figures, zones and plans enter the store only with a run
     (ingest) and change what they serve only with a review, so the same state means the same answers."""
+    if getattr(_REQUEST, "state", None) is not None:
+        return str(_REQUEST.state)
     found = history.rows("SELECT run_id, review, reviewed_utc FROM runs ORDER BY run_id")
-    return hashlib.sha256(json.dumps(found, default=str).encode()).hexdigest()
+    now = hashlib.sha256(json.dumps(found, default=str).encode()).hexdigest()
+    if getattr(_REQUEST, "active", False):
+        _REQUEST.state = now
+    return now
 
 
 def remembered(history: History, key: Hashable, make: Callable[[], Any]) -> Any:
@@ -183,6 +210,7 @@ def review(history: History, run_id: str, *, state: str, by: str, note: str) -> 
     """A run accepted or superseded, with who and when (the store's own review; figures never change)."""
     with history.opened() as store:
         queries.review(store, run_id, state=state, by=by, note=note or None)
+    _REQUEST.state = None  # the store's state changed: what this request reads after it is read afresh
 
 
 def area_series(history: History, metrics: tuple[str, ...]) -> list[Row]:

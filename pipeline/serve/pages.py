@@ -39,9 +39,8 @@ def overview(history: History, *, page: int = 1) -> dict[str, Any]:
     pages = max(1, -(-len(zones) // ZONES_PER_PAGE))
     page = min(max(page, 1), pages)
     shown = zones[(page - 1) * ZONES_PER_PAGE:page * ZONES_PER_PAGE]
-    outlines = _map_shapes(history)
     return {"zones": [_zone_summary(row) for row in shown], "zone_count": len(zones), "page": page, "pages": pages,
-            "bounds": [float(v) for v in shapely.total_bounds(list(outlines.values()))] if outlines else None,
+            "bounds": store.remembered(history, "map bounds", lambda: _bounds(_map_shapes(history))),
             "region": store.region(history),
             "latest_runs": store.runs(history)[:LATEST_RUNS],
             **_open_alerts(history)}
@@ -53,6 +52,10 @@ OVERVIEW_ALERTS = 10  # the open alerts the overview lists, the largest losses f
 def _open_alerts(history: History) -> dict[str, Any]:
     found = alerts.alerts(history, open_only=True, per_page=OVERVIEW_ALERTS)
     return {"open_alerts": found["alerts"], "open_alert_count": found["count"]}
+
+
+def _bounds(outlines: dict[str, Any]) -> list[float] | None:
+    return [float(v) for v in shapely.total_bounds(list(outlines.values()))] if outlines else None
 
 
 def _map_shapes(history: History) -> dict[str, Any]:
