@@ -98,7 +98,8 @@ def state(history: History) -> str:
 def remembered(history: History, key: Hashable, make: Callable[[], Any]) -> Any:
     """`make()` read once per store state: at 小班 scale (40,000 zones) the zone list, its outlines and the alerts
     take a second or more to read, and every overview needs them; a new run or review (from this server or from
-    `sinkzone ingest`) reads afresh. Callers must not change what they get."""
+    `sinkzone ingest`) reads afresh. Callers must not change what they get, but may fill a dict `make` gave them
+    with what follows from the same state alone (features made when first asked for)."""
     now = state(history)
     stamp, values = _REMEMBERED.get(history.target, ("", {}))
     if stamp != now:

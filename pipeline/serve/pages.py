@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import shapely
+from numpy.typing import NDArray
 from shapely.geometry import mapping
 
 from pipeline.core.literal import is_missing
@@ -69,25 +71,37 @@ def zone_shapes(history: History, zone_id: str | None = None, *,
                 bbox: tuple[float, float, float, float] | None = None, zoom: int | None = None) -> dict[str, Any]:
     """The current zones (or one) as GeoJSON in WGS 84: those meeting `bbox` (west, south, east, north), at most
     MAP_FEATURES of them, the largest first, simplified to a pixel at `zoom`; `left_out` counts the rest in view."""
-    outlines = _map_shapes(history)
-    rows = store.zones(history) if zone_id is None else [z for z in [store.zone(history, zone_id)] if z]
-    rows = [row for row in rows if row["zone_id"] in outlines]
-    if bbox is not None and rows:
-        bounds = shapely.bounds([outlines[row["zone_id"]] for row in rows])
+    rows, bounds = store.remembered(history, "map index", lambda: _map_index(history))
+    if zone_id is not None:
+        meets = np.array([row["zone_id"] == zone_id for row in rows], dtype=bool)
+    elif bbox is not None:
         meets = ((bounds[:, 0] <= bbox[2]) & (bounds[:, 2] >= bbox[0]) & (bounds[:, 1] <= bbox[3])
                  & (bounds[:, 3] >= bbox[1]))
-        rows = [row for row, keep in zip(rows, meets, strict=True) if keep]
-    drawn = sorted(rows, key=lambda row: -(row["area_ha"] or 0.0))[:MAP_FEATURES] if len(rows) > MAP_FEATURES \
-        else rows
+    else:
+        meets = np.ones(len(rows), dtype=bool)
+    shown = np.flatnonzero(meets)
     # a pixel of a 256-pixel web map tile at this zoom, in degrees of longitude
     tolerance = MAP_TOLERANCE_DEG if zoom is None else max(MAP_TOLERANCE_DEG, 360.0 / (256 * 2.0 ** zoom))
-    features = [{"type": "Feature", "properties": _zone_summary(row),
-                 "geometry": mapping(_simplified(outlines[row["zone_id"]], tolerance))} for row in drawn]
-    return {"type": "FeatureCollection", "features": features, "left_out": len(rows) - len(drawn)}
+    # each feature made once per store state and tolerance, when a map first asks for it
+    made: dict[str, dict[str, Any]] = store.remembered(history, ("map features", tolerance), dict)
+    outlines = _map_shapes(history)
+    features = [made.get(rows[i]["zone_id"]) or made.setdefault(rows[i]["zone_id"], _feature(
+        rows[i], outlines[rows[i]["zone_id"]], tolerance)) for i in shown[:MAP_FEATURES]]
+    return {"type": "FeatureCollection", "features": features, "left_out": max(0, len(shown) - MAP_FEATURES)}
 
 
-def _simplified(shape: Any, tolerance: float) -> Any:
-    return shape if tolerance <= MAP_TOLERANCE_DEG else shape.simplify(tolerance, preserve_topology=True)
+def _map_index(history: History) -> tuple[list[Row], NDArray[np.float64]]:
+    """The zones that have an outline, the largest first, and their outlines' bounds (one row each)."""
+    outlines = _map_shapes(history)
+    rows = sorted((row for row in store.zones(history) if row["zone_id"] in outlines),
+                  key=lambda row: -(row["area_ha"] or 0.0))
+    bounds = shapely.bounds([outlines[row["zone_id"]] for row in rows]) if rows else np.empty((0, 4))
+    return rows, bounds
+
+
+def _feature(row: Row, outline: Any, tolerance: float) -> dict[str, Any]:
+    shape = outline if tolerance <= MAP_TOLERANCE_DEG else outline.simplify(tolerance, preserve_topology=True)
+    return {"type": "Feature", "properties": _zone_summary(row), "geometry": mapping(shape)}
 
 
 def zone(history: History, zone_id: str, *, sort: str) -> dict[str, Any] | None:
