@@ -420,6 +420,16 @@ def history_runs(history: _STORE, fmt: _FORMAT = "text") -> None:
         _print_table(queries.runs(store), fmt)
 
 
+@history_app.command("attempts")
+def history_attempts(history: _STORE, fmt: _FORMAT = "text") -> None:
+    """Every config a batch tried, newest first: when, status (done, up to date, not stored, failed, not run), why,
+    its run and the host."""
+    from pipeline.record import attempts
+
+    with _history(history, fmt=fmt) as store:
+        _print_table(attempts.recent(store), fmt)
+
+
 @history_app.command("show")
 def history_show(run: Annotated[str, typer.Argument(help="run id (or a unique start of one)")], history: _STORE,
                  fmt: _FORMAT = "text") -> None:
