@@ -264,7 +264,8 @@ def test_batch_goes_on_past_a_failure_and_exits_non_zero(tmp_path: Path) -> None
 
 def test_a_batch_stopped_by_sigterm_records_the_stopped_config_and_those_not_run(tmp_path: Path) -> None:
     folder = two_config_batch(tmp_path)  # bad.yaml fails before computing; good.yaml computes
-    later = {**yaml.safe_load((folder / "good.yaml").read_text()), "name": "later", "output": {"dir": str(tmp_path / "o")}}
+    later = {**yaml.safe_load((folder / "good.yaml").read_text()), "name": "later",
+             "output": {"dir": str(tmp_path / "out_later")}}
     (folder / "later.yaml").write_text(yaml.safe_dump(later))
     store = tmp_path / "history.gpkg"
     proc = _spawn("computed", "batch", str(folder), "--history", str(store), stderr=subprocess.PIPE)
