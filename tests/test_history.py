@@ -291,7 +291,7 @@ def test_a_store_at_schema_3_keeps_its_runs_when_it_gains_run_attempts(backend: 
         open_store(path, create=False)
     assert cli("history", "migrate", "--history", path).exit_code == 0
     with open_store(path, create=False) as store:
-        assert store.migrations() == {1, 2, 3, 5}
+        assert {1, 2, 3, 5} <= store.migrations()  # 4, from another branch, once merged
         after = _contents(store)
         assert queries.runs(store)["review"].tolist() == ["accepted"]
         assert store.query("SELECT COUNT(*) AS n FROM run_attempts")["n"].iloc[0] == 0
