@@ -202,7 +202,7 @@ def batch(folder: Annotated[Path, typer.Argument(help="folder of run configs (*.
           history: Annotated[str | None, typer.Option(help=_HISTORY_HELP + "; every run is ingested")] = None,
           verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
     """Run every config in FOLDER, go on past failures, print a summary; exit 1 if any run failed (4 if every run
-    finished but the history store did not take one)."""
+    finished but the history store did not take one). Each config's attempt is recorded in its history store."""
     from rich.table import Table
 
     from pipeline.files.paths import list_configs
