@@ -161,3 +161,18 @@ def good_inputs(folder: Path) -> Path:
     raster = write_tiled_raster(folder / "lc.tif", land_cover())
     zones = write_zone_layer(folder / "zones.gpkg", two_zones())
     return write_config(folder, rasters={2020: raster}, zones=zones)
+
+
+def two_config_batch(base: Path, *, bad_name: str = "bad", missing: str = "nowhere.tif", **extra: Any) -> Path:
+    """A batch folder of two configs over one 64 x 64 raster and two zones: `good.yaml` runs; `bad.yaml` (named
+    `bad_name`) names a land-cover raster `missing` that does not exist, so it fails. Each writes its own output
+    beside the folder. Returns the folder."""
+    inputs, folder = base / "inputs", base / "batch"
+    inputs.mkdir()
+    folder.mkdir()
+    raster = write_tiled_raster(inputs / "lc.tif", land_cover())
+    zones = write_zone_layer(inputs / "zones.gpkg", two_zones())
+    for stem, name, path in (("good", "good", raster), ("bad", bad_name, inputs / missing)):
+        write_config(inputs, rasters={2020: path}, zones=zones, out=base / f"out_{stem}", name=name,
+                     **extra).rename(folder / f"{stem}.yaml")
+    return folder

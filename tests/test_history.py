@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -17,7 +18,16 @@ from pathlib import Path
 import pandas as pd
 import psycopg
 import pytest
-from builders import ROOT, box_cells, land_cover, two_zones, write_config, write_tiled_raster, write_zone_layer
+from builders import (
+    ROOT,
+    box_cells,
+    land_cover,
+    two_config_batch,
+    two_zones,
+    write_config,
+    write_tiled_raster,
+    write_zone_layer,
+)
 from cli_support import assert_clean_failure, cli, mounted_tmpfs
 from conftest import DemoRun
 from pg_cluster import Cluster, cluster
@@ -282,7 +292,7 @@ def test_reader_cannot_write(pg: Cluster, runs: Runs) -> None:
 
 def test_a_newer_schema_is_refused(target: Target) -> None:
     with open_store(target.owner) as store:
-        assert store.query("SELECT version FROM schema_version ORDER BY version")["version"].tolist() == [1, 2, 3, 4]
+        assert store.query("SELECT version FROM schema_version ORDER BY version")["version"].tolist() == [1, 2, 3, 4, 5]
         with store.writing():
             store.execute("INSERT INTO schema_version VALUES (99, 'from the future', '9.9', '2030-01-01T00:00:00Z')")
     with pytest.raises(StoreError, match="newer sinkzone"):
@@ -314,7 +324,7 @@ def test_current_zones_table_holds_what_the_released_view_showed(target: Target,
     assert table["zone_version"].tolist() == [2, 1]  # z0's boundary was edited by run c
     assert set(table["review"]) == {"accepted"}
     with open_store(target.owner) as store:
-        assert store.schema_version() == 4
+        assert 4 in store.migrations()
         pd.testing.assert_frame_equal(_current_zones(store), view)
 
 
@@ -345,8 +355,38 @@ def test_an_older_store_is_upgraded(backend: str, tmp_path: Path, request: pytes
         assert store.schema_version() == 1
         assert not store.has_table("zone_series")
     with open_store(path) as store:
-        assert store.schema_version() == 4
+        assert 4 in set(store.query("SELECT version FROM schema_version")["version"])
         assert store.has_table("zone_series")
+        assert store.has_table("run_attempts")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_store_at_schema_4_keeps_its_runs_when_it_gains_run_attempts(backend: str, tmp_path: Path, runs: Runs,
+                                                                       request: pytest.FixtureRequest) -> None:
+    path = str(tmp_path / "released.gpkg")
+    if backend == "postgis":
+        running: Cluster = request.getfixturevalue("pg")
+        running.new_database("released")
+        path = running.url("released", role="sinkzone_owner")
+    with open_store(path) as store:  # a store filled, then taken back to before migration 5 (no run_attempts)
+        ingest(store, read_run_output(runs.a.out_dir, tables=LAYERS))
+        queries.review(store, str(runs.a.record["run_id"]), state="accepted", by="李工")
+        before = _contents(store)
+        with store.writing():
+            store.execute("DROP TABLE run_attempts")
+            store.execute("DELETE FROM schema_version WHERE version = 5")
+            if backend == "gpkg":
+                store.execute("DELETE FROM gpkg_contents WHERE table_name = 'run_attempts'")
+    with pytest.raises(StoreError, match="schema version 4"):  # a reader waits for the migration
+        open_store(path, create=False)
+    assert cli("history", "migrate", "--history", path).exit_code == 0
+    with open_store(path, create=False) as store:
+        assert store.migrations() == {1, 2, 3, 4, 5}
+        after = _contents(store)
+        assert queries.runs(store)["review"].tolist() == ["accepted"]
+        assert store.query("SELECT COUNT(*) AS n FROM run_attempts")["n"].iloc[0] == 0
+    for name, frame in before.items():
+        pd.testing.assert_frame_equal(frame, after[name], obj=name)
 
 
 def test_refusals(tmp_path: Path, runs: Runs) -> None:
@@ -434,10 +474,14 @@ def test_batch_and_config_store_every_run(tmp_path: Path) -> None:
     with open_store(str(tmp_path / "history.gpkg"), create=False) as store:
         stored = store.query("SELECT run_id, output_dir FROM runs")
     assert stored["output_dir"].tolist() == [str(tmp_path / "out")]
+    assert [(a["status"], a["run_id"]) for a in _attempts(str(tmp_path / "history.gpkg"))] == [
+        ("done", stored["run_id"].iloc[0])]
     elsewhere = cli("batch", str(batch), "--history", str(tmp_path / "other.gpkg"))  # the flag wins over the config
     assert elsewhere.exit_code == 0, elsewhere.output
     with open_store(str(tmp_path / "other.gpkg"), create=False) as store:
         assert store.query("SELECT run_id FROM runs")["run_id"].tolist() == stored["run_id"].tolist()
+    assert [a["status"] for a in _attempts(str(tmp_path / "other.gpkg"))] == ["up to date"]
+    assert len(_attempts(str(tmp_path / "history.gpkg"))) == 1  # the flag's store took this one
 
 
 def test_a_disk_that_fills_during_ingest_stores_nothing(tmp_path: Path, runs: Runs) -> None:
@@ -471,3 +515,50 @@ def test_whole_numbers_beside_gaps_are_stored_as_integers(target: Target, runs: 
             assert store.query("SELECT typeof(source_id) AS t FROM carbon WHERE zone_id = 'z0'")["t"].iloc[0] == \
                 "integer"
     assert (whole, gap) == (["z0"], ["z1"])
+
+
+def _attempts(target: str) -> list[dict[str, object]]:
+    listed = cli("history", "attempts", "--history", target, "--format", "json")
+    assert listed.exit_code == 0, listed.output
+    found: list[dict[str, object]] = json.loads(listed.output)
+    return found
+
+
+def test_a_batch_records_each_configs_attempt(target: Target, tmp_path: Path) -> None:
+    folder = two_config_batch(tmp_path)
+    result = cli("batch", str(folder), "--history", target.writer)
+    assert result.exit_code == 1, result.output  # one of two failed: the exit code batches always gave
+    listed = _attempts(target.reader)
+    # bad.yaml runs before good.yaml (name order); newest first lists good first
+    assert [(a["config_name"], a["status"]) for a in listed] == [("good", "done"), ("bad", "failed")]
+    good, bad = listed
+    assert "nowhere.tif" in str(bad["detail"])
+    assert "not found" in str(bad["detail"])
+    assert bad["run_id"] is None
+    with open_store(target.reader, create=False) as store:
+        stored = store.query("SELECT run_id FROM runs")["run_id"].tolist()
+    assert [good["run_id"]] == stored
+    assert (good["config_path"], bad["config_path"]) == (str(folder / "good.yaml"), str(folder / "bad.yaml"))
+    assert {a["host"] for a in listed} == {socket.gethostname()}
+    for attempt in listed:
+        assert str(attempt["started_utc"]) <= str(attempt["finished_utc"])
+    assert str(bad["finished_utc"]) <= str(good["started_utc"])
+    text = cli("history", "attempts", "--history", target.reader)
+    assert "nowhere.tif" in text.output
+
+
+def test_a_batch_whose_store_is_unreachable_finishes_and_says_so(tmp_path: Path) -> None:
+    folder = two_config_batch(tmp_path)
+    down = f"postgresql://sinkzone_writer@/history?host={tmp_path}&port=9"  # no server listens there
+    result = cli("batch", str(folder), "--history", down)
+    flat = " ".join(result.output.split())
+    assert result.exit_code == 1, result.output  # bad failed; the store's refusal adds nothing to the code
+    assert "bad.yaml: the attempt (failed) is not recorded in the history store" in flat
+    assert "good.yaml: the attempt (not stored) is not recorded in the history store" in flat
+    assert "postgresql://sinkzone_writer@" in flat  # the store named, as the connection error gives it
+    assert "cannot connect" in flat
+    assert (tmp_path / "out_good" / "run.json").is_file()
+    (folder / "bad.yaml").unlink()
+    alone = cli("batch", str(folder), "--history", down)
+    assert alone.exit_code == NOT_STORED_EXIT, alone.output  # every run finished, the store took none: 4, as ever
+    assert "the attempt (not stored) is not recorded in the history store" in " ".join(alone.output.split())

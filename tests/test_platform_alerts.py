@@ -24,7 +24,8 @@ from platform_server import Client, Server, logged_in, start
 FIGURES = {**ph.FIGURES, (ph.RUN_A, "Z1", 2023): (96.8, 28.0, 5400.0), (ph.RUN_A, "Z2", 2023): (48.5, 61.5, 1990.0)}
 DEFAULTS = {"forest_drop.enabled": "on", "forest_drop.drop_ha": "10", "forest_drop.drop_pct": "5",
             "grassland_drop.enabled": "on", "grassland_drop.drop_ha": "10", "grassland_drop.drop_pct": "5",
-            "behind_plan.enabled": "on", "no_accepted_run.enabled": "on", "no_accepted_run.days": "400"}
+            "behind_plan.enabled": "on", "no_accepted_run.enabled": "on", "no_accepted_run.days": "400",
+            "failed_run.enabled": "on"}
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from builders import good_inputs, land_cover, write_tiled_raster
+from builders import good_inputs, land_cover, two_config_batch, write_tiled_raster
 from cli_support import assert_clean_failure, cli, leftovers, mounted_tmpfs, snapshot
 
 from pipeline.files import output, publish
@@ -260,6 +260,25 @@ def test_batch_goes_on_past_a_failure_and_exits_non_zero(tmp_path: Path) -> None
     again = cli("batch", str(batch))
     assert again.exit_code == 0
     assert "up to date" in again.output
+
+
+def test_a_batch_stopped_by_sigterm_records_the_stopped_config_and_those_not_run(tmp_path: Path) -> None:
+    folder = two_config_batch(tmp_path)  # bad.yaml fails before computing; good.yaml computes
+    later = {**yaml.safe_load((folder / "good.yaml").read_text()), "name": "later",
+             "output": {"dir": str(tmp_path / "out_later")}}
+    (folder / "later.yaml").write_text(yaml.safe_dump(later))
+    store = tmp_path / "history.gpkg"
+    proc = _spawn("computed", "batch", str(folder), "--history", str(store), stderr=subprocess.PIPE)
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "STOPPED"  # good.yaml, computing
+    proc.send_signal(signal.SIGTERM)
+    printed, logged = proc.communicate(timeout=60)
+    assert proc.returncode == 130, printed + logged
+    listed = json.loads(cli("history", "attempts", "--history", str(store), "--format", "json").output)
+    # newest first: later.yaml never started, good.yaml was stopped, bad.yaml failed on its own
+    assert [(a["config_name"], a["status"]) for a in listed] == [("later", "not run"), ("good", "failed"),
+                                                                 ("bad", "failed")]
+    assert "interrupted" in listed[1]["detail"]
 
 
 def test_the_run_log_is_json_lines_kept_with_the_output(done_once: tuple[Path, Path]) -> None:

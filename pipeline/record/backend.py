@@ -71,6 +71,12 @@ class Store(ABC):
         found = self.query("SELECT MAX(version) AS v FROM schema_version")["v"].iloc[0]
         return 0 if pd.isna(found) else int(found)
 
+    def migrations(self) -> set[int]:
+        """The numbers of the migrations applied (a store made on another branch may hold 5 before 4)."""
+        if not self.has_table("schema_version"):
+            return set()
+        return {int(v) for v in self.query("SELECT version FROM schema_version")["version"]}
+
 
 def utc_now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())

@@ -301,6 +301,20 @@ def _styles(dialect: Dialect) -> list[str]:
             f"'current_zones', 'geom', {name}, XMLPARSE(DOCUMENT {qml}), true, {title})"]
 
 
+ATTEMPT_COLUMNS: tuple[tuple[str, Kind], ...] = (
+    ("attempt_id", "text"), ("config_path", "text"), ("config_name", "text"), ("started_utc", "text"),
+    ("finished_utc", "text"), ("status", "text"), ("detail", "text"), ("run_id", "text"), ("host", "text"))
+
+
+def _attempts(dialect: Dialect) -> list[str]:
+    """run_attempts: one row per config a batch tried, whatever became of it. No foreign key to runs: a run that
+    was not stored has a run id the store does not hold. Times are UTC with microseconds, so two attempts of one
+    config in the same second still come in order."""
+    return [_ddl("run_attempts", ATTEMPT_COLUMNS, dialect, extra=", PRIMARY KEY (attempt_id)"),
+            "CREATE INDEX run_attempts_config ON run_attempts (config_path, started_utc)",
+            "CREATE INDEX run_attempts_started ON run_attempts (started_utc)"]
+
+
 @dataclass(frozen=True)
 class Migration:
     number: int
@@ -316,6 +330,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(3, "layer_styles: the default QGIS style of current_zones", _styles),
     Migration(4, "current_zones as a table written at each ingest and review (the view took minutes at 40,000 "
                  "zones)", _current_zones_table),
+    Migration(5, "run_attempts: every config a batch tried, with its status", _attempts),
 )
 LATEST = MIGRATIONS[-1].number
 SPATIAL = {"zone_versions": "zone versions", "current_zones": "current zones"}

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pipeline
 from pipeline.core.errors import StoreError
 from pipeline.record.backend import Store, utc_now
-from pipeline.record.schema import LATEST, MIGRATIONS
+from pipeline.record.schema import LATEST, MIGRATIONS, Migration
 
 
 def migrate(store: Store, *, upto: int = LATEST) -> list[int]:
@@ -17,9 +17,9 @@ def migrate(store: Store, *, upto: int = LATEST) -> list[int]:
                          f"sinkzone (this one, {pipeline.__version__}, knows up to {LATEST}): upgrade sinkzone to "
                          "use it; it was left untouched")
     applied = []
-    for migration in (m for m in MIGRATIONS if current < m.number <= upto):
+    for migration in lacking(store, upto=upto):
         with store.writing():
-            if store.schema_version() >= migration.number:
+            if migration.number in store.migrations():
                 continue  # another process applied it while this one waited for the lock
             if migration.number == 1:
                 store.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, description TEXT NOT NULL, "
@@ -31,6 +31,13 @@ def migrate(store: Store, *, upto: int = LATEST) -> list[int]:
                           (migration.number, migration.description, pipeline.__version__, utc_now()))
         applied.append(migration.number)
     return applied
+
+
+def lacking(store: Store, *, upto: int = LATEST) -> list[Migration]:
+    """The migrations up to `upto` the store has not applied, in order: numbers are compared one by one, not with
+    the highest, as branches developed apart may have given a store a later number before an earlier one."""
+    have = store.migrations()
+    return [m for m in MIGRATIONS if m.number <= upto and m.number not in have]
 
 
 def open_store(target: str, *, create: bool = True, upto: int | None = None) -> Store:
@@ -47,7 +54,7 @@ def open_store(target: str, *, create: bool = True, upto: int | None = None) -> 
     try:
         if create:
             migrate(store, upto=LATEST if upto is None else upto)
-        elif store.schema_version() < LATEST:
+        elif lacking(store):
             raise StoreError(f"{target}: the history store has schema version {store.schema_version()} and this "
                              f"sinkzone needs {LATEST}: ingest into it (or run `sinkzone history migrate`) once with "
                              "a role that may change it")

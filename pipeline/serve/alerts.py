@@ -1,5 +1,6 @@
-"""预警 Alerts: rules over the figures the history store serves (zone_series, current_zones' plan status, runs);
-the platform compares stored figures with thresholds and never recomputes one.
+"""预警 Alerts: rules over the figures the history store serves (zone_series, current_zones' plan status, runs) and
+over the batch attempts it records (run_attempts); the platform compares stored figures with thresholds and never
+recomputes one.
 
 The rules are evaluated when a page that shows alerts is opened, not at ingest: `sinkzone ingest` writes the store on
 the machine that ran the run, often where no platform is installed and, for a PostGIS store, without knowing the
@@ -30,6 +31,7 @@ RULES: dict[str, tuple[str, dict[str, float | int | None]]] = {
     "behind_plan": ("片区落后于规划 zone behind its plan", {}),
     # monitoring is yearly: a year and a month without an accepted run means one was missed
     "no_accepted_run": ("长期无采纳运行 no accepted run for N days", {"days": 400}),
+    "failed_run": ("失败的定时运行 a failed scheduled run", {}),
 }
 _DROP_METRICS = {"forest_drop": "forest_ha", "grassland_drop": "grassland_ha"}
 ACTIONS = {"acknowledge": "acknowledged", "resolve": "resolved"}
@@ -77,6 +79,14 @@ def behind(zones: list[Row]) -> list[Raised]:
                    f"规划状态 plan status: behind (run {z['run_id']})") for z in zones if z["plan_status"] == "behind"]
 
 
+def failed_runs(latest: list[Row]) -> list[Raised]:
+    """An alert for each config whose latest attempt failed or was not stored, keyed by that attempt: its state
+    stays with it, and the config's next failure is a new alert."""
+    return [Raised(f"failed_run:{a['attempt_id']}", "failed_run", "",
+                   f"配置 config {a['config_name']} ({a['config_path']}) {a['status']} at {a['started_utc']} on "
+                   f"{a['host']}: {a['detail']}") for a in latest]
+
+
 def stale(newest: Row | None, *, days: int, now: datetime) -> list[Raised]:
     """The alert when the newest accepted run finished more than `days` days before `now` (or there is none)."""
     if newest is None:
@@ -102,7 +112,8 @@ def raised(history: History, *, now: datetime | None = None) -> list[Raised]:
 
 
 def _on_figures(history: History, active: dict[str, Rule]) -> list[Raised]:
-    """The alerts raised by the figures alone (drops, plans behind): the same while the store's state is."""
+    """The alerts raised by what the store holds (drops, plans behind, failed attempts): the same while the store's
+    state is."""
     found: list[Raised] = []
     metrics = tuple(_DROP_METRICS[name] for name in _DROP_METRICS if name in active)
     series = store.area_series(history, metrics) if metrics else []
@@ -113,6 +124,8 @@ def _on_figures(history: History, active: dict[str, Rule]) -> list[Raised]:
                            drop_pct=_float(active[name].settings["drop_pct"]))
     if "behind_plan" in active:
         found += behind(store.zones(history))
+    if "failed_run" in active:
+        found += failed_runs(store.failing_attempts(history))
     return found
 
 

@@ -16,9 +16,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import pandas as pd
 from shapely.geometry.base import BaseGeometry
 
-from pipeline.record import queries
+from pipeline.record import attempts, queries
 from pipeline.record.backend import Store, rows
 from pipeline.record.store import open_store
 
@@ -84,11 +85,14 @@ def one_store_per_request(get_response: Callable[[Any], Any]) -> Callable[[Any],
 
 
 def state(history: History) -> str:
-    """The store's state: its runs and their reviews. Figures, zones and plans enter the store only with a run
-    (ingest) and change what they serve only with a review, so the same state means the same answers."""
+    """The store's state: its runs and their reviews, and the batch attempts recorded. Figures, zones and plans enter
+    the store only with a run (ingest) and change what they serve only with a review; attempts are only ever added,
+    so their count and newest start say whether one came. The same state means the same answers."""
     if getattr(_REQUEST, "state", None) is not None:
         return str(_REQUEST.state)
-    found = history.rows("SELECT run_id, review, reviewed_utc FROM runs ORDER BY run_id")
+    with history.opened() as opened:
+        found = [rows(opened.query("SELECT run_id, review, reviewed_utc FROM runs ORDER BY run_id")),
+                 rows(opened.query("SELECT COUNT(*) AS n, MAX(started_utc) AS newest FROM run_attempts"))]
     now = hashlib.sha256(json.dumps(found, default=str).encode()).hexdigest()
     if getattr(_REQUEST, "active", False):
         _REQUEST.state = now
@@ -163,6 +167,25 @@ def runs(history: History) -> list[Row]:
                         "FROM runs ORDER BY finished_utc DESC, run_id")
 
 
+RECENT_ATTEMPTS = 20  # the batch attempts the runs page lists; `sinkzone history attempts` gives them all
+
+
+def recent_attempts(history: History) -> list[Row]:
+    """The newest batch attempts, whatever became of them."""
+    with history.opened() as opened:
+        return _listed(attempts.recent(opened, limit=RECENT_ATTEMPTS))
+
+
+def failing_attempts(history: History) -> list[Row]:
+    """Each config whose latest attempt that ran failed or was not stored."""
+    with history.opened() as opened:
+        return _listed(attempts.failing(opened))
+
+
+def _listed(frame: pd.DataFrame) -> list[Row]:
+    return [dict(zip(frame.columns, row, strict=True)) for row in rows(frame)]
+
+
 def run(history: History, run_id: str) -> Row | None:
     found = history.rows("SELECT run_id, name, finished_utc, code_version, config, inputs, class_map, review, "
                          "reviewed_by, reviewed_utc, notes FROM runs WHERE run_id = ?", run_id)
@@ -191,8 +214,7 @@ def diff_previous(history: History, run_id: str) -> Row | None:
     measured = changes.figures["value_b"].notna()
     figures, inputs = changes.figures[measured].head(DIFF_ROWS), changes.inputs
     return {"previous": found[0]["run_id"], "only_previous": int((~measured).sum()),
-            "figures": [dict(zip(figures.columns, row, strict=True)) for row in rows(figures)],
-            "inputs": [dict(zip(inputs.columns, row, strict=True)) for row in rows(inputs)]}
+            "figures": _listed(figures), "inputs": _listed(inputs)}
 
 
 def region(history: History) -> list[Row]:

@@ -115,6 +115,11 @@ def zone(history: History, zone_id: str, *, sort: str) -> dict[str, Any] | None:
             "versions": store.versions(history, zone_id)}
 
 
+def runs(history: History) -> dict[str, Any]:
+    """Every run, newest first, and the newest batch attempts (whether the schedule is working)."""
+    return {"runs": store.runs(history), "attempts": store.recent_attempts(history)}
+
+
 def run(history: History, run_id: str) -> dict[str, Any] | None:
     found = store.run(history, run_id)
     if found is None:

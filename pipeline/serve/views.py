@@ -113,7 +113,7 @@ def zone_csv(request: HttpRequest, zone_id: str) -> HttpResponse:
 
 @require_GET
 def runs(request: HttpRequest) -> HttpResponse:
-    return _page(request, "serve/runs.html", {"runs": store.runs(history())})
+    return _page(request, "serve/runs.html", pages.runs(history()))
 
 
 @require_GET
@@ -237,7 +237,7 @@ def api_zone(request: HttpRequest, zone_id: str) -> HttpResponse:
 
 @require_GET
 def api_runs(request: HttpRequest) -> HttpResponse:
-    return _json({"runs": store.runs(history())})
+    return _json(pages.runs(history()))
 
 
 @require_GET

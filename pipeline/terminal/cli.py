@@ -202,7 +202,7 @@ def batch(folder: Annotated[Path, typer.Argument(help="folder of run configs (*.
           history: Annotated[str | None, typer.Option(help=_HISTORY_HELP + "; every run is ingested")] = None,
           verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
     """Run every config in FOLDER, go on past failures, print a summary; exit 1 if any run failed (4 if every run
-    finished but the history store did not take one)."""
+    finished but the history store did not take one). Each config's attempt is recorded in its history store."""
     from rich.table import Table
 
     from pipeline.files.paths import list_configs
@@ -418,6 +418,16 @@ def history_runs(history: _STORE, fmt: _FORMAT = "text") -> None:
 
     with _history(history, fmt=fmt) as store:
         _print_table(queries.runs(store), fmt)
+
+
+@history_app.command("attempts")
+def history_attempts(history: _STORE, fmt: _FORMAT = "text") -> None:
+    """Every config a batch tried, newest first: when, status (done, up to date, not stored, failed, not run), why,
+    its run and the host."""
+    from pipeline.record import attempts
+
+    with _history(history, fmt=fmt) as store:
+        _print_table(attempts.recent(store), fmt)
 
 
 @history_app.command("show")
