@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pandas as pd
 import shapely
 from shapely.geometry import mapping
 
@@ -88,6 +89,14 @@ def zone(history: History, zone_id: str, *, sort: str) -> dict[str, Any] | None:
                for r in store.targets(history, zone_id, row.get("run_id"))]
     return {"zone": _zone_summary(row), "series": series, "targets": targets,
             "versions": store.versions(history, zone_id)}
+
+
+def series_table(series: list[Row]) -> pd.DataFrame:
+    """The zone page's series rows as a table of its columns, each figure the number the page prints (four
+    decimals), so a workbook holds what the page and the CSV show."""
+    table = pd.DataFrame(series, columns=list(store.SERIES_COLUMNS))
+    table["value"] = pd.to_numeric(table["value"].replace("", None), errors="raise").astype("float64")
+    return table
 
 
 def run(history: History, run_id: str) -> dict[str, Any] | None:
