@@ -23,10 +23,16 @@ async function drawMap(element) {
   const style = (feature) => ({color: STATUS_COLOURS[feature.properties.plan_status] || "#777777",
                                weight: outlined ? 3 : 2, fillOpacity: outlined ? 0 : 0.35, className: "zone-shape"});
   let layer = null;
+  let casing = null;  // a white line under the outline, so it shows over any land-cover colour
   async function load(query) {
     const answer = await fetch(element.dataset.url + query, {credentials: "same-origin"});
     const shapes = await answer.json();
     if (layer) layer.remove();
+    if (casing) casing.remove();
+    if (outlined) {
+      casing = L.geoJSON(shapes, {style: {color: "#ffffff", weight: 7, opacity: 0.85, fill: false},
+                                  interactive: false}).addTo(map);
+    }
     layer = L.geoJSON(shapes, {style: style, onEachFeature: (feature, shape) => shape.bindPopup(popup(feature.properties))})
       .addTo(map);
     element.dataset.leftOut = String(shapes.left_out || 0);
