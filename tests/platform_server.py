@@ -68,7 +68,7 @@ def start(history: Path | str, *, state: Path | None = None) -> Server:
         try:
             urllib.request.urlopen(server.url + "/login/", timeout=2).close()
             return server
-        except (urllib.error.URLError, ConnectionError):
+        except (urllib.error.URLError, ConnectionError, TimeoutError):  # a loaded machine: still starting
             time.sleep(0.2)
     server.stop()
     raise AssertionError(f"the platform did not answer within {START_S} s: {log.read_text()}")
