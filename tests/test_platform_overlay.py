@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
-import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +21,7 @@ import pytest
 import rasterio
 from PIL import Image
 from platform_browser import chromium, guarded_page, log_in, shot, table
-from platform_server import Server, logged_in, start
+from platform_server import Client, Server, logged_in, page_overlays, start, workbook_rows
 from playwright import sync_api
 
 from pipeline.record.store import open_store
@@ -75,12 +73,6 @@ def browser() -> Iterator[sync_api.Browser]:
         yield browser
 
 
-def _overlays(page_html: bytes) -> list[dict]:
-    found = re.search(rb'<script id="overlays" type="application/json">(.*?)</script>', page_html, re.S)
-    assert found, "the zone page carries no overlay data"
-    return list(json.loads(found.group(1)))
-
-
 def test_the_zone_page_shows_the_latest_epoch_and_the_slider_loads_another(browser: sync_api.Browser,
                                                                           server: Server) -> None:
     asked: list[str] = []
@@ -121,7 +113,7 @@ def _mercator_centres(corners: list[list[float]], shape: tuple[int, int]) -> tup
 
 def test_the_picture_has_each_cells_class_colour_where_the_map_places_it(server: Server) -> None:
     client = logged_in(server, "viewer")
-    epochs = {e["year"]: e for e in _overlays(client.get("/zones/Z1/")[2])}
+    epochs = {e["year"]: e for e in page_overlays(client.get("/zones/Z1/")[2])}
     status, headers, body = client.get("/zones/Z1/landcover/2020.png")
     assert status == 200
     assert headers["Content-Type"] == "image/png"
@@ -145,7 +137,7 @@ def test_a_moved_raster_leaves_a_note_naming_it_not_an_error(browser: sync_api.B
     client = logged_in(server, "viewer")
     status, _, body = client.get("/zones/Z1/")
     assert status == 200
-    epochs = {e["year"]: e for e in _overlays(body)}
+    epochs = {e["year"]: e for e in page_overlays(body)}
     assert "url" not in epochs[2020]
     assert epochs[2020]["path"] == str(path)
     assert client.get("/zones/Z1/landcover/2023.png")[0] == 200
@@ -173,16 +165,9 @@ def test_an_unknown_year_or_zone_is_not_found(server: Server) -> None:
 
 
 def test_the_picture_needs_a_login(server: Server) -> None:
-    status, headers, _ = logged_in(server, "viewer").__class__(server.url).get("/zones/Z1/landcover/2020.png")
+    status, headers, _ = Client(server.url).get("/zones/Z1/landcover/2020.png")
     assert status == 302
     assert headers["Location"].startswith("/login/")
-
-
-def _shown(cell: object) -> str:
-    """A workbook cell as the page prints it: figures with four decimals, whole numbers as they are."""
-    if cell is None:
-        return ""
-    return f"{cell:.4f}" if isinstance(cell, float) else str(cell)
 
 
 def test_the_xlsx_holds_the_pages_table_and_the_csvs(browser: sync_api.Browser, server: Server) -> None:
@@ -195,18 +180,22 @@ def test_the_xlsx_holds_the_pages_table_and_the_csvs(browser: sync_api.Browser, 
         with page.expect_download() as download:
             page.click("#xlsx")
         assert download.value.suggested_filename == "zone_series.xlsx"
-        with open(download.value.path(), "rb") as workbook:
-            sheet = openpyxl.load_workbook(workbook).active
+        from_xlsx = workbook_rows(Path(download.value.path()).read_bytes())
         with page.expect_download() as download:
             page.click("#csv")
         with open(download.value.path(), encoding="utf-8-sig", newline="") as handle:
             from_csv = list(csv.reader(handle))
-    rows = list(sheet.iter_rows())
-    assert [c.value for c in rows[0]] == from_csv[0]
-    assert [[_shown(c.value) for c in row] for row in rows[1:]] == shown
+    assert from_xlsx[0] == from_csv[0]
+    assert from_xlsx[1:] == shown
     # the CSV's text policy puts an apostrophe before text a spreadsheet would run (core/literal.py)
     assert [[c.removeprefix("'") for c in row] for row in from_csv[1:]] == shown
-    hostile = [row[1] for row in rows[1:] if row[1].value == f"{HOSTILE_CLASS}_ha"]
-    assert len(hostile) == 1
-    assert hostile[0].data_type == "s"  # text, never a formula
-    assert [row[3].value for row in rows[1:] if row[1].value == "carbon_t"] == ["t C", "t C"]  # units as the page
+    assert [row[3] for row in from_xlsx if row[1] == "carbon_t"] == ["t C", "t C"]  # the units, as on the page
+
+
+def test_a_class_named_like_a_formula_stays_text_in_the_workbook(server: Server) -> None:
+    workbook = logged_in(server, "viewer").get("/zones/Z2/series.xlsx")[2]
+    sheet = openpyxl.load_workbook(io.BytesIO(workbook)).active
+    assert sheet is not None
+    cells = [row[1] for row in sheet.iter_rows(min_row=2) if row[1].value == f"{HOSTILE_CLASS}_ha"]
+    assert len(cells) == 1
+    assert cells[0].data_type == "s"  # text, never a formula

@@ -63,11 +63,11 @@ def _drawn(epoch: Row, bounds: tuple[float, float, float, float]) -> Overlay:
     path = Path(str(epoch["path"]))
     if not path.is_absolute():
         raise PlatformError(f"{path}: recorded as a relative path, so the folder it was relative to is unknown")
+    picture = read_web_mercator(path, bounds=bounds, max_side=MAX_SIDE)
     classes = (epoch["config"] or {}).get("classes")
     if not isinstance(classes, str):
         raise PlatformError(f"run {epoch['run_id']} recorded no class map, so its classes have no colours")
-    return Overlay(picture=read_web_mercator(path, bounds=bounds, max_side=MAX_SIDE),
-                   class_map=load_class_map(classes), nodata=_epoch_entry(epoch).get("nodata"))
+    return Overlay(picture=picture, class_map=load_class_map(classes), nodata=_epoch_entry(epoch).get("nodata"))
 
 
 def drawn(history: History, zone_id: str, year: int) -> Overlay | None:
