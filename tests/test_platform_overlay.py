@@ -137,6 +137,7 @@ def test_a_moved_raster_leaves_a_note_naming_it_not_an_error(browser: sync_api.B
     epochs = {e["year"]: e for e in page_overlays(body)}
     assert "url" not in epochs[2020]
     assert epochs[2020]["path"] == str(path)
+    assert epochs[2020]["problem"] == "file not found"
     assert client.get("/zones/Z1/landcover/2023.png")[0] == 200
     status, _, body = client.get("/zones/Z1/landcover/2020.png")
     assert status == 404

@@ -82,8 +82,8 @@ def _shown(zone_id: str, epoch: Row, bounds: tuple[float, float, float, float]) 
     year = int(epoch["year"])
     try:
         found = _drawn(epoch, bounds)
-    except SinkzoneError as exc:
-        return {"year": year, "path": str(epoch["path"]), "problem": str(exc)}
+    except SinkzoneError as exc:  # the note names the path once: messages about a file start with it
+        return {"year": year, "path": str(epoch["path"]), "problem": str(exc).removeprefix(f"{epoch['path']}: ")}
     west, south, east, north = found.picture.bounds
     return {"year": year, "url": reverse("zone_landcover", kwargs={"zone_id": zone_id, "year": year}),
             "corners": [[south, west], [north, east]], "legend": found.legend()}
