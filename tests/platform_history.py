@@ -12,6 +12,7 @@ review Z1's 2023 forest is run A's 120.5 ha; once B is accepted it is B's 125.25
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,10 @@ FIGURES = {
     (RUN_B, "Z3", 2023): (12.5, 87.5, 770.0),
 }
 STATUS = {"Z1": "on track", "Z2": "behind", "Z3": "reached"}
+# the zones moved over São Tomé, where the shipped ESA WorldCover rasters lie (the land-cover overlay's tests):
+# Z1 on the coast at the capital (forest, built-up, water), Z2 and Z3 inland
+SAO_TOME = {"Z1": (6.72, 0.34), "Z2": (6.70, 0.36), "Z3": (6.74, 0.30)}
+Landcover = Mapping[int, Path]  # year -> the land-cover file the runs record for it (ESA WorldCover codes)
 
 
 
@@ -46,9 +51,10 @@ def _insert(store: Store, table: str, rows: list[dict[str, Any]]) -> None:
                       [tuple(row[c] for c in columns) for row in rows])
 
 
-def _zones(store: Store) -> None:
+def _zones(store: Store, corners: Mapping[str, tuple[float, float]]) -> None:
     rows = []
-    for i, (zone_id, (name, (x, y))) in enumerate(ZONES.items()):
+    for i, (zone_id, (name, _)) in enumerate(ZONES.items()):
+        x, y = corners[zone_id]
         shape = MultiPolygon([box(x, y, x + 0.01, y + 0.01)])
         rows.append({"geom": store.geometry_value(shape.wkb, shape.bounds), "zone_set": "baotou",
                      "zone_id": zone_id, "version": 1, "geom_sha256": f"{i:064x}", "area_ha": 100.0,
@@ -57,14 +63,23 @@ def _zones(store: Store) -> None:
     _insert(store, "zone_versions", rows)
 
 
-def _runs(store: Store) -> None:
+def _config(landcover: Landcover | None) -> str:
+    """A run's config as far as the platform reads it: its class map and land-cover epochs."""
+    if landcover is None:
+        return "{}"
+    return json.dumps({"classes": "esa_worldcover", "landcover": [{"year": y, "path": str(p), "nodata": None}
+                                                                  for y, p in landcover.items()]})
+
+
+def _runs(store: Store, landcover: Landcover | None) -> None:
     for run_id, finished, review in ((RUN_A, "2025-03-01T00:00:00Z", "accepted"),
                                      (RUN_B, "2026-03-01T00:00:00Z", "draft")):
         years = (2020, 2023) if run_id == RUN_A else (2023,)
-        epochs = [{"run_id": run_id, "year": y, "product": "clcd", "product_version": "v1",
-                   "path": f"/data/clcd_{y}.tif", "sha256": f"{y:064x}"} for y in years]
+        epochs = [{"run_id": run_id, "year": y, "product": "clcd" if landcover is None else "esa_worldcover",
+                   "product_version": "v1", "path": f"/data/clcd_{y}.tif" if landcover is None else str(landcover[y]),
+                   "sha256": f"{y:064x}"} for y in years]
         _insert(store, "runs", [{"run_id": run_id, "name": f"baotou {finished[:4]}", "finished_utc": finished,
-                                 "code_version": "0.1.0", "config": "{}", "inputs": json.dumps(epochs),
+                                 "code_version": "0.1.0", "config": _config(landcover), "inputs": json.dumps(epochs),
                                  "class_map": "{}", "review": review, "zone_set": "baotou",
                                  "ingested_utc": finished}])
         _insert(store, "run_epochs", epochs)
@@ -94,17 +109,20 @@ def _figures(store: Store, figures: dict[tuple[str, str, int], tuple[float, floa
              "target_source": "plan"}])
 
 
-def build(path: Path, *, figures: dict[tuple[str, str, int], tuple[float, float, float]] = FIGURES) -> Path:
+def build(path: Path, *, figures: dict[tuple[str, str, int], tuple[float, float, float]] = FIGURES,
+          landcover: Landcover | None = None) -> Path:
     """The GeoPackage store at `path`, made by the store's own migrations, holding the figures above (or others
-    for the same runs, zones and years)."""
-    fill(str(path), figures=figures)
+    for the same runs, zones and years); with `landcover`, the runs read those files and the zones lie over
+    São Tomé (SAO_TOME), else the runs name files that do not exist."""
+    fill(str(path), figures=figures, landcover=landcover)
     return path
 
 
-def fill(target: str, *, figures: dict[tuple[str, str, int], tuple[float, float, float]] = FIGURES) -> None:
+def fill(target: str, *, figures: dict[tuple[str, str, int], tuple[float, float, float]] = FIGURES,
+         landcover: Landcover | None = None) -> None:
     """The store at `target` (a GeoPackage or a postgresql:// URL of its owner role) made and filled."""
     with open_store(target) as store, store.writing():
-        _runs(store)
-        _zones(store)
+        _runs(store, landcover)
+        _zones(store, {z: corner for z, (_, corner) in ZONES.items()} if landcover is None else SAO_TOME)
         _figures(store, figures)
         write_current_zones(store, zone_set="baotou")  # as an ingest writes it

@@ -4,6 +4,8 @@ client that logs in as a browser does (cookies, the CSRF token from the form).""
 from __future__ import annotations
 
 import http.cookiejar
+import io
+import json
 import re
 import socket
 import subprocess
@@ -15,6 +17,9 @@ import urllib.request
 from dataclasses import dataclass, field
 from email.message import Message
 from pathlib import Path
+from typing import Any
+
+import openpyxl
 
 SINKZONE = str(Path(sys.executable).parent / "sinkzone")
 Answer = tuple[int, Message, bytes]
@@ -68,7 +73,7 @@ def start(history: Path | str, *, state: Path | None = None) -> Server:
         try:
             urllib.request.urlopen(server.url + "/login/", timeout=2).close()
             return server
-        except (urllib.error.URLError, ConnectionError):
+        except (urllib.error.URLError, ConnectionError, TimeoutError):  # a loaded machine: still starting
             time.sleep(0.2)
     server.stop()
     raise AssertionError(f"the platform did not answer within {START_S} s: {log.read_text()}")
@@ -134,3 +139,19 @@ def logged_in(server: Server, role: str) -> Client:
     client = Client(server.url)
     assert client.login(role) == 302
     return client
+
+
+def page_overlays(html: bytes) -> list[dict[str, Any]]:
+    """The land-cover epochs a zone page carries for its map (its `overlays` JSON)."""
+    found = re.search(rb'<script id="overlays" type="application/json">(.*?)</script>', html, re.S)
+    assert found, "the zone page carries no overlay data"
+    return list(json.loads(found.group(1)))
+
+
+def workbook_rows(workbook: bytes) -> list[list[str]]:
+    """An .xlsx download's first sheet as the page prints it: figures with four decimals, whole numbers as they
+    are, a gap blank."""
+    sheet = openpyxl.load_workbook(io.BytesIO(workbook)).active
+    assert sheet is not None
+    return [["" if v is None else f"{v:.4f}" if isinstance(v, float) else str(v) for v in row]
+            for row in sheet.iter_rows(values_only=True)]

@@ -1,8 +1,6 @@
-"""The web platform in a real browser: Debian's chromium, headless, driven by Playwright (never `playwright
-install`: the browser is the system's). Any request to a host other than the test server fails the test, as does
-any alert() or console error (a blocked script or style under the content security policy shows as one).
-
-Screenshots of every page go to output/platform-screens/ (look at them). Only the accept test changes the store.
+"""The web platform in a real browser (tests/platform_browser.py: Debian's chromium, no request to another host, no
+console error). Screenshots of every page go to output/platform-screens/ (look at them). Only the accept test
+changes the store.
 """
 
 from __future__ import annotations
@@ -15,13 +13,9 @@ from pathlib import Path
 
 import platform_history as ph
 import pytest
-from platform_server import USERS, Server, start
+from platform_browser import chromium, guarded_page, log_in, shot, table
+from platform_server import Server, start
 from playwright import sync_api
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--no-first-run", "--disable-sync"]
-SCREENS = Path(__file__).resolve().parents[1] / "output" / "platform-screens"
 
 
 @pytest.fixture(scope="module")
@@ -33,53 +27,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[sync_api.Browser]:
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+    with chromium() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture
 def page(browser: sync_api.Browser, server: Server) -> Iterator[sync_api.Page]:
-    """A fresh browser profile that may talk to the test server only."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
-    foreign: list[str] = []
-    problems: list[str] = []
-
-    def only_the_server(route: sync_api.Route) -> None:
-        if route.request.url.startswith(server.url + "/"):
-            route.continue_()
-        else:
-            foreign.append(route.request.url)
-            route.abort()
-
-    context.route("**/*", only_the_server)
-    page = context.new_page()
-    page.on("dialog", lambda dialog: (problems.append(f"dialog: {dialog.message}"), dialog.dismiss()))
-    page.on("console", lambda m: problems.append(f"console: {m.text}") if m.type == "error" else None)
-    yield page
-    context.close()
-    assert foreign == [], f"requests to other hosts: {foreign}"
-    assert [p for p in problems if "403" not in p] == []  # the refused POSTs below log their 403 on purpose
-
-
-def _log_in(page: sync_api.Page, server: Server, role: str) -> None:
-    name, password = USERS[role]
-    page.goto(server.url + "/login/")
-    page.fill("input[name=username]", name)
-    page.fill("input[name=password]", password)
-    page.click("form.login button[type=submit]")
-    page.wait_for_url(server.url + "/")
-
-
-def _shot(page: sync_api.Page, name: str) -> None:
-    SCREENS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENS / f"{name}.png"), full_page=True)
-
-
-def _table(page: sync_api.Page, selector: str) -> list[list[str]]:
-    cells = "rows => rows.map(r => [...r.cells].map(c => c.innerText))"
-    return [[cell.strip() for cell in row] for row in page.eval_on_selector_all(f"{selector} tbody tr", cells)]
+    with guarded_page(browser, server) as page:
+        yield page
 
 
 def _served(history: Path, zone_id: str) -> list[list[str]]:
@@ -93,8 +48,8 @@ def _served(history: Path, zone_id: str) -> list[list[str]]:
 def test_log_in_and_out(page: sync_api.Page, server: Server) -> None:
     page.goto(server.url + "/")
     assert page.url.startswith(server.url + "/login/")
-    _shot(page, "login")
-    _log_in(page, server, "viewer")
+    shot(page, "login")
+    log_in(page, server, "viewer")
     assert "vic" in page.inner_text("header")
     page.click("#logout")
     page.wait_for_url(server.url + "/login/")
@@ -103,7 +58,7 @@ def test_log_in_and_out(page: sync_api.Page, server: Server) -> None:
 
 
 def test_the_overview_shows_one_shape_per_zone_coloured_by_plan_status(page: sync_api.Page, server: Server) -> None:
-    _log_in(page, server, "viewer")
+    log_in(page, server, "viewer")
     page.wait_for_selector("#map[data-shapes]")
     shapes = page.locator("#map path.zone-shape")
     assert shapes.count() == len(ph.ZONES)
@@ -114,11 +69,11 @@ def test_the_overview_shows_one_shape_per_zone_coloured_by_plan_status(page: syn
     with closing(sqlite3.connect(server.history)) as db:
         b_accepted = db.execute("SELECT review FROM runs WHERE run_id = ?", (ph.RUN_B,)).fetchone()[0] == "accepted"
     assert page.inner_text(".cards .value").startswith("61.92" if b_accepted else "60.50")
-    _shot(page, "overview")
+    shot(page, "overview")
 
 
 def test_the_wall_screen_hides_the_menu_and_enlarges_the_map(page: sync_api.Page, server: Server) -> None:
-    _log_in(page, server, "viewer")
+    log_in(page, server, "viewer")
     normal = page.locator("#map").bounding_box()
     page.click("#wall-link")
     page.wait_for_selector("body.wall #map[data-shapes]")
@@ -128,46 +83,46 @@ def test_the_wall_screen_hides_the_menu_and_enlarges_the_map(page: sync_api.Page
     assert wall is not None
     assert wall["height"] > normal["height"]
     assert page.locator("#map path.zone-shape").count() == len(ph.ZONES)
-    _shot(page, "wall")
+    shot(page, "wall")
 
 
 def test_a_zone_table_equals_the_history_and_its_csv(page: sync_api.Page, server: Server) -> None:
-    _log_in(page, server, "viewer")
+    log_in(page, server, "viewer")
     page.goto(server.url + "/zones/Z1/")
-    shown = _table(page, "#series")
+    shown = table(page, "#series")
     assert shown == _served(server.history, "Z1")
     with page.expect_download() as download:
         page.click("#csv")
     with open(download.value.path(), encoding="utf-8-sig", newline="") as handle:
         assert list(csv.reader(handle))[1:] == shown
     page.wait_for_selector("#map[data-shapes='1']")
-    _shot(page, "zone")
+    shot(page, "zone")
 
 
 def test_an_analyst_accepts_a_run_and_the_series_changes(page: sync_api.Page, server: Server) -> None:
-    _log_in(page, server, "analyst")
+    log_in(page, server, "analyst")
     page.goto(server.url + "/zones/Z1/")
-    before = {(r[0], r[1]): (r[2], r[4]) for r in _table(page, "#series")}
+    before = {(r[0], r[1]): (r[2], r[4]) for r in table(page, "#series")}
     assert before[("2023", "forest_ha")] == ("120.5000", ph.RUN_A)  # the accepted run A's figure
     page.goto(server.url + f"/runs/{ph.RUN_B}/")
     page.fill("form[action$='/accept/'] input[name=note]", "reprocessed 2023 checked 复核")
     page.click("#accept")
     page.wait_for_url(server.url + f"/runs/{ph.RUN_B}/")
     assert page.inner_text("#review") == "accepted"
-    _shot(page, "run")
+    shot(page, "run")
     page.goto(server.url + "/zones/Z1/")
-    after = {(r[0], r[1]): (r[2], r[4]) for r in _table(page, "#series")}
+    after = {(r[0], r[1]): (r[2], r[4]) for r in table(page, "#series")}
     page.click("#logout")
-    _log_in(page, server, "admin")
+    log_in(page, server, "admin")
     page.goto(server.url + "/audit/")
-    assert ["ana", "run.accept", ph.RUN_B, "reprocessed 2023 checked 复核"] in [r[1:] for r in _table(page, "#audit")]
+    assert ["ana", "run.accept", ph.RUN_B, "reprocessed 2023 checked 复核"] in [r[1:] for r in table(page, "#audit")]
     # both runs accepted now: the newer run B serves 2023; 2020, which B lacks, stays run A's
     assert after[("2023", "forest_ha")] == ("125.2500", ph.RUN_B)
     assert after[("2020", "forest_ha")] == ("110.0000", ph.RUN_A)
 
 
 def test_a_viewer_has_no_review_buttons_and_gets_403_on_accept(page: sync_api.Page, server: Server) -> None:
-    _log_in(page, server, "viewer")
+    log_in(page, server, "viewer")
     page.goto(server.url + f"/runs/{ph.RUN_A}/")
     assert page.locator("#accept").count() == 0
     token = page.get_attribute("form.logout input[name=csrfmiddlewaretoken]", "value")
@@ -177,7 +132,7 @@ def test_a_viewer_has_no_review_buttons_and_gets_403_on_accept(page: sync_api.Pa
 
 
 def test_a_form_posted_without_its_csrf_token_is_refused(page: sync_api.Page, server: Server) -> None:
-    _log_in(page, server, "analyst")
+    log_in(page, server, "analyst")
     page.goto(server.url + f"/runs/{ph.RUN_A}/")
     page.eval_on_selector("form[action$='/supersede/'] input[name=csrfmiddlewaretoken]", "e => e.remove()")
     page.fill("form[action$='/supersede/'] input[name=note]", "no token")
@@ -189,28 +144,28 @@ def test_a_form_posted_without_its_csrf_token_is_refused(page: sync_api.Page, se
 
 
 def test_a_hostile_zone_name_shows_as_text(page: sync_api.Page, server: Server) -> None:
-    _log_in(page, server, "viewer")
+    log_in(page, server, "viewer")
     page.wait_for_selector("#map[data-shapes]")
     assert ph.HOSTILE_NAME in page.inner_text("#zones")
     page.locator("#map path.zone-shape[stroke='#d73027']").click()  # Z2, behind
     assert page.inner_text(".leaflet-popup-content a") == ph.HOSTILE_NAME
     assert page.locator("img").count() == 0  # no page of ours has an <img>: any one is the name run as HTML
     sync_api.expect(page.locator(".leaflet-popup")).to_have_css("opacity", "1")  # faded in, for the screenshot
-    _shot(page, "overview-popup")
+    shot(page, "overview-popup")
     page.goto(server.url + "/zones/Z2/")
     assert page.inner_text("#zone-name") == ph.HOSTILE_NAME
     assert page.locator("img").count() == 0
 
 
 def test_the_runs_page_lists_both_runs(page: sync_api.Page, server: Server) -> None:
-    _log_in(page, server, "viewer")
+    log_in(page, server, "viewer")
     page.goto(server.url + "/runs/")
-    assert [row[0] for row in _table(page, "table.runs")] == [ph.RUN_B, ph.RUN_A]  # newest first
-    _shot(page, "runs")
+    assert [row[0] for row in table(page, "table.runs")] == [ph.RUN_B, ph.RUN_A]  # newest first
+    shot(page, "runs")
 
 
 def test_an_analyst_acknowledges_an_alert(page: sync_api.Page, server: Server) -> None:
-    _log_in(page, server, "analyst")
+    log_in(page, server, "analyst")
     page.goto(server.url + "/alerts/")
     # Z1's grassland 30 -> 28 ha (6.67 %, over the default 5 %), whichever run serves 2023 (B has 27 ha)
     row = page.locator("#alerts tr[data-key='grassland_drop:Z1:2020-2023']")
@@ -222,7 +177,7 @@ def test_an_analyst_acknowledges_an_alert(page: sync_api.Page, server: Server) -
     assert cells.nth(4).inner_text().startswith("已派员核查 field check <b>sent</b>")
     assert ph.HOSTILE_NAME in page.inner_text("#alerts")  # Z2, behind its plan, named as text
     assert page.locator("img").count() == 0
-    _shot(page, "alerts")
+    shot(page, "alerts")
 
 
 def test_a_data_entry_user_uploads_a_boundary_and_cannot_open_another_countys_entry(
@@ -233,7 +188,7 @@ def test_a_data_entry_user_uploads_a_boundary_and_cannot_open_another_countys_en
                         '[109.81, 40.61], [109.8, 40.6]]]}}]}')
     entries = {}
     for role, county in (("admin", "Kundulun"), ("data_entry", "Donghe")):
-        _log_in(page, server, role)
+        log_in(page, server, role)
         page.goto(server.url + "/ledgers/")
         form = page.locator("#new-forest")
         for field, value in (("name", f"{county} 示范林"), ("county", county), ("year", "2025"), ("area_mu", "520")):
@@ -246,7 +201,7 @@ def test_a_data_entry_user_uploads_a_boundary_and_cannot_open_another_countys_en
         if role == "admin":
             page.click("#logout")
     page.goto(server.url + "/ledgers/")
-    assert [row[1] for row in _table(page, "#forests")] == ["Donghe"]
-    assert _table(page, "#mu-check") == [["Donghe", "2025", "520.00", "500", "达标 met"]]
-    _shot(page, "ledgers")
+    assert [row[1] for row in table(page, "#forests")] == ["Donghe"]
+    assert table(page, "#mu-check") == [["Donghe", "2025", "520.00", "500", "达标 met"]]
+    shot(page, "ledgers")
     assert page.request.get(entries["Kundulun"]).status == 404  # the other county's id typed in: not found

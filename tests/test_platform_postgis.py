@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 import platform_history as ph
 import pytest
 from pg_cluster import cluster
-from platform_server import Client, Server, start
+from platform_server import Client, Server, page_overlays, start, workbook_rows
 
 
 @pytest.fixture(scope="module")
@@ -92,3 +92,14 @@ def test_alerts_and_the_accounted_sink_read_postgis(server: Server) -> None:
         "certificate": "PG-1"}, form_page="/ledgers/")
     assert status == 400
     assert "beyond its accounted sink: none recorded" in body.decode()  # the store holds no carbon change
+
+
+def test_the_zone_pages_land_cover_and_workbook_read_postgis(server: Server) -> None:
+    client = _analyst(server)
+    # platform_history's runs record files that do not exist here: each year a note naming its file
+    epochs = page_overlays(client.get("/zones/Z1/")[2])
+    assert [(e["year"], e["path"]) for e in epochs] == [(2020, "/data/clcd_2020.tif"), (2023, "/data/clcd_2023.tif")]
+    assert all("url" not in e and "file not found" in e["problem"] for e in epochs)
+    assert client.get("/zones/Z1/landcover/2020.png")[0] == 404
+    from_csv = list(csv.reader(io.StringIO(client.get("/zones/Z1/series.csv")[2].decode("utf-8-sig"))))
+    assert workbook_rows(client.get("/zones/Z1/series.xlsx")[2]) == from_csv

@@ -12,7 +12,7 @@ import warnings
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import geopandas as gpd
 import numpy as np
@@ -149,8 +149,9 @@ def _column(values: pd.Series) -> list[str]:
     return [seen[k] if (k := (type(v), v)) in seen else seen.setdefault(k, _cell(v)) for v in values.tolist()]
 
 
-def write_workbook(path: Path, sheets: Mapping[str, pd.DataFrame]) -> None:
-    """One worksheet per table; a table longer than a worksheet goes on over `<name> (2)`, `<name> (3)` ...
+def write_workbook(path: Path | IO[bytes], sheets: Mapping[str, pd.DataFrame]) -> None:
+    """One worksheet per table, into a file or a binary stream (a web download); a table longer than a worksheet
+    goes on over `<name> (2)`, `<name> (3)` ...
 
     Streamed (files/xlsx.py): a worksheet's rows are formatted column by column and deflated in batches."""
     per_sheet = EXCEL_ROWS - 1

@@ -15,7 +15,10 @@ import pyproj
 import rasterio
 import rasterio.windows
 from numpy.typing import NDArray
-from rasterio.errors import RasterioError, RasterioIOError
+from rasterio.enums import Resampling
+from rasterio.errors import RasterioError, RasterioIOError, WindowError
+from rasterio.vrt import WarpedVRT
+from rasterio.warp import transform_bounds
 
 from pipeline.core.errors import MissingCRSError, RasterError
 from pipeline.core.grid import Grid
@@ -25,6 +28,9 @@ from pipeline.files.paths import gdal_name, is_tile_pattern, require_file, tile_
 # Each storage block is decoded once per run, so GDAL's block cache (5% of RAM by default) only adds
 # memory that grows with the raster. Scoped to sinkzone's own reads; a user's explicit setting wins.
 _GDAL_OPTIONS = {} if "GDAL_CACHEMAX" in os.environ else {"GDAL_CACHEMAX": 64 * 2**20}  # bytes
+
+# the web map's projection and the degrees its corners are given in
+_MERCATOR, _DEGREES = "EPSG:3857", "EPSG:4326"
 
 
 @contextmanager
@@ -202,6 +208,20 @@ def block_aligned_chunks(info: RasterInfo, *, target_cells: int) -> tuple[int, i
     return int(min(rows, height)), int(cols)
 
 
+def _covering(src: Any, bounds: tuple[float, float, float, float], *,
+              max_side: int) -> tuple[rasterio.windows.Window, tuple[int, int]]:
+    """The whole cells of `src` covering `bounds` (its CRS), clipped to it, and the shape that window is read into:
+    at most max_side cells a side, decimated by nearest neighbour."""
+    raw = rasterio.windows.from_bounds(*bounds, transform=src.transform)
+    # whole cells covering the bounds: rounding each end to the nearest could leave a thin raster out
+    col0, row0 = math.floor(raw.col_off), math.floor(raw.row_off)
+    window = rasterio.windows.Window(col0, row0, math.ceil(raw.col_off + raw.width) - col0,
+                                     math.ceil(raw.row_off + raw.height) - row0)
+    window = window.intersection(rasterio.windows.Window(0, 0, src.width, src.height))
+    scale = max(1.0, max(window.height, window.width) / max_side)
+    return window, (max(1, int(window.height / scale)), max(1, int(window.width / scale)))
+
+
 def read_preview(source: str | Path, *, bounds: tuple[float, float, float, float],
                  max_side: int) -> tuple[Any, Any]:
     """Band 1 inside `bounds` (raster CRS), decimated by nearest neighbour to at most max_side cells a side.
@@ -210,15 +230,41 @@ def read_preview(source: str | Path, *, bounds: tuple[float, float, float, float
     areas. Returns (array, transform of the array).
     """
     with _opened(source) as src:
-        raw = rasterio.windows.from_bounds(*bounds, transform=src.transform)
-        # whole cells covering the bounds: rounding each end to the nearest could leave a thin raster out
-        col0, row0 = math.floor(raw.col_off), math.floor(raw.row_off)
-        window = rasterio.windows.Window(col0, row0, math.ceil(raw.col_off + raw.width) - col0,
-                                         math.ceil(raw.row_off + raw.height) - row0)
-        window = window.intersection(rasterio.windows.Window(0, 0, src.width, src.height))
-        scale = max(1.0, max(window.height, window.width) / max_side)
-        shape = (max(1, int(window.height / scale)), max(1, int(window.width / scale)))
+        window, shape = _covering(src, bounds, max_side=max_side)
         data = src.read(1, window=window, out_shape=shape)
         transform = src.window_transform(window) * rasterio.Affine.scale(window.width / shape[1],
                                                                           window.height / shape[0])
     return data, transform
+
+
+@dataclass(frozen=True)
+class MercatorPicture:
+    """Band 1 around a place, warped to Web Mercator: the cells, which of them hold data, and the picture's
+    west, south, east, north edges in degrees (WGS 84)."""
+
+    values: NDArray[Any]
+    valid: NDArray[np.bool_]
+    bounds: tuple[float, float, float, float]
+
+
+def read_web_mercator(path: Path, *, bounds: tuple[float, float, float, float], max_side: int) -> MercatorPicture:
+    """Band 1 of a land-cover raster (or tile mosaic) around `bounds` (west, south, east, north in degrees),
+    warped to Web Mercator (EPSG:3857) by nearest neighbour, at most max_side cells a side: a web map stretches a
+    picture linearly between its corners in that projection, so each cell lands where it lies.
+
+    For pictures only, never for areas; a raster that cannot be read (moved, deleted) is a RasterError naming it.
+    """
+    if not is_tile_pattern(path):
+        require_file(path)
+    try:
+        with _opened(raster_source(path)) as src, WarpedVRT(src, crs=_MERCATOR, resampling=Resampling.nearest,
+                                                            add_alpha=src.nodata is None) as vrt:
+            window, shape = _covering(vrt, transform_bounds(_DEGREES, _MERCATOR, *bounds), max_side=max_side)
+            values = vrt.read(1, window=window, out_shape=shape)
+            valid = vrt.read_masks(1, window=window, out_shape=shape) > 0
+            edges = transform_bounds(_MERCATOR, _DEGREES, *vrt.window_bounds(window))
+    except WindowError as exc:
+        raise RasterError(f"{path}: the raster does not reach the place {bounds} (degrees)") from exc
+    except RasterioError as exc:
+        raise RasterError(f"{path}: not a readable raster ({exc})") from exc
+    return MercatorPicture(values=values, valid=valid, bounds=edges)

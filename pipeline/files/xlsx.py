@@ -47,8 +47,9 @@ def bool_cell(value: bool) -> str:
     return f'<c t="b"><v>{int(value)}</v></c>'
 
 
-def write_xlsx(path: Path, sheets: Mapping[str, Iterable[Sequence[str]]]) -> None:
-    """Worksheets named as given (at most 31 characters each), each from its rows of cell XML, in order."""
+def write_xlsx(path: Path | IO[bytes], sheets: Mapping[str, Iterable[Sequence[str]]]) -> None:
+    """Worksheets named as given (at most 31 characters each), each from its rows of cell XML, in order, into a
+    file or a binary stream."""
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
         archive.writestr("[Content_Types].xml", _content_types(len(sheets)))
         archive.writestr("_rels/.rels", _relations([("officeDocument", "xl/workbook.xml")], ns=_DOC_REL))

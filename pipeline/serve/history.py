@@ -255,3 +255,13 @@ def accounted_sink(history: History, zone_id: str) -> float | None:
     found = history.rows("SELECT SUM(value) AS sink FROM zone_series WHERE zone_id = ? AND metric = 'co2e_change_t'",
                          zone_id)
     return None if not found or found[0]["sink"] is None else float(found[0]["sink"])
+
+
+def landcover_epochs(history: History, zone_id: str) -> list[Row]:
+    """Each year of the zone's served areas with the land-cover file the serving run read for it (its run_epochs
+    path) and that run's config; the serving run is picked as current_zones picks it."""
+    served = ("SELECT year, MAX(run_id) AS run_id FROM zone_series WHERE zone_id = ? AND metric LIKE '%\\_ha' "
+              "ESCAPE '\\' GROUP BY year")
+    return history.rows(f"SELECT e.year, e.run_id, e.path, r.config FROM ({served}) s JOIN run_epochs e ON "
+                        "e.run_id = s.run_id AND e.year = s.year JOIN runs r ON r.run_id = e.run_id ORDER BY e.year",
+                        zone_id)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import shapely
 from numpy.typing import NDArray
 from shapely.geometry import mapping
@@ -118,6 +119,14 @@ def zone(history: History, zone_id: str, *, sort: str) -> dict[str, Any] | None:
 def runs(history: History) -> dict[str, Any]:
     """Every run, newest first, and the newest batch attempts (whether the schedule is working)."""
     return {"runs": store.runs(history), "attempts": store.recent_attempts(history)}
+
+
+def series_table(series: list[Row]) -> pd.DataFrame:
+    """The zone page's series rows as a table of its columns, each figure the number the page prints (four
+    decimals), so a workbook holds what the page and the CSV show."""
+    table = pd.DataFrame(series, columns=list(store.SERIES_COLUMNS))
+    table["value"] = pd.to_numeric(table["value"].replace("", None), errors="raise").astype("float64")
+    return table
 
 
 def run(history: History, run_id: str) -> dict[str, Any] | None:

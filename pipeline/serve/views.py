@@ -6,6 +6,7 @@ ledger entry by admins and data-entry users of its county) is a POST with its CS
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 from typing import Any
@@ -19,12 +20,14 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from pipeline.core.errors import PlatformError, SinkzoneError
 from pipeline.core.literal import csv_text
-from pipeline.serve import alerts, ledgers, pages
+from pipeline.files.output import write_workbook
+from pipeline.serve import alerts, ledgers, overlay, pages
 from pipeline.serve import history as store
 from pipeline.serve.models import AuditEntry, DemoForest, Subscription
 from pipeline.serve.roles import ROLES, audit, counties_of, list_users, may_edit_ledger, requires, role_of
 from pipeline.serve.site import LOGIN_ATTEMPTS, LOGIN_PAUSE_S, history
 
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _REVIEWS = {"accept": "accepted", "supersede": "superseded"}
 # `<`, `>` and `&` as \u escapes: the JSON stays the same data, yet nothing in it can open a tag if a browser or a
 # proxy ever shows it as HTML
@@ -91,23 +94,56 @@ def zone(request: HttpRequest, zone_id: str) -> HttpResponse:
     data = pages.zone(history(), zone_id, sort=sort)
     if data is None:
         raise Http404("no such zone 无此片区")
-    return _page(request, "serve/zone.html", {**data, "sort": sort, "sorts": list(store.SERIES_SORTS)})
+    return _page(request, "serve/zone.html", {**data, "sort": sort, "sorts": list(store.SERIES_SORTS),
+                                              "overlays": overlay.for_page(history(), zone_id)})
+
+
+@require_GET
+def zone_landcover(request: HttpRequest, zone_id: str, year: int) -> HttpResponse:
+    """The zone's land cover of one year as a PNG for the zone map's overlay (see serve/overlay.py)."""
+    if store.zone(history(), zone_id) is None:
+        raise Http404("no such zone 无此片区")
+    try:
+        found = overlay.drawn(history(), zone_id, year)
+    except SinkzoneError as exc:  # the recorded file moved or deleted: the page shows the same as a note
+        return _text(f"{year} 年地类图无法读取 the land cover of {year} cannot be read: {exc}", 404)
+    if found is None:
+        raise Http404("no land cover of this year for this zone 该片区无此年份")
+    return HttpResponse(found.png(), content_type="image/png")
+
+
+def _zone_series(request: HttpRequest, zone_id: str) -> list[dict[str, Any]]:
+    """The zone page's series table in the order asked for, as the page shows it; 404 for an unknown zone."""
+    sort = _sort(request)
+    data = pages.zone(history(), zone_id, sort=sort) if sort else None
+    if data is None:
+        raise Http404("no such zone 无此片区")
+    series: list[dict[str, Any]] = data["series"]
+    return series
 
 
 @require_GET
 def zone_csv(request: HttpRequest, zone_id: str) -> HttpResponse:
     """The zone page's series table as CSV: the same rows, order and figures the page shows."""
-    sort = _sort(request)
-    data = pages.zone(history(), zone_id, sort=sort) if sort else None
-    if data is None:
-        raise Http404("no such zone 无此片区")
+    series = _zone_series(request, zone_id)
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="zone_series.csv"'
     response.write("\ufeff")  # Excel reads UTF-8 (Chinese class names) only after a byte-order mark
     writer = csv.writer(response, lineterminator="\n")
     writer.writerow(store.SERIES_COLUMNS)
     writer.writerows([csv_text(str(row[c] if row[c] is not None else "")) for c in store.SERIES_COLUMNS]
-                     for row in data["series"])
+                     for row in series)
+    return response
+
+
+@require_GET
+def zone_xlsx(request: HttpRequest, zone_id: str) -> HttpResponse:
+    """The zone page's series table as a workbook: the rows, order and figures of the page and the CSV, figures
+    as numbers (text never a formula: files/xlsx.py)."""
+    workbook = io.BytesIO()
+    write_workbook(workbook, {"zone_series": pages.series_table(_zone_series(request, zone_id))})
+    response = HttpResponse(workbook.getvalue(), content_type=XLSX_TYPE)
+    response["Content-Disposition"] = 'attachment; filename="zone_series.xlsx"'
     return response
 
 

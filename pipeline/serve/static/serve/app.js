@@ -18,13 +18,21 @@ function popup(properties) {
 // 小班 scale the server sends the largest zones in view, boundaries simplified to about a pixel.
 async function drawMap(element) {
   const map = L.map(element, {attributionControl: false, zoomSnap: 0.25});
-  const style = (feature) => ({color: STATUS_COLOURS[feature.properties.plan_status] || "#777777", weight: 2,
-                               fillOpacity: 0.35, className: "zone-shape"});
+  // over a land-cover overlay the zone is an outline only, so the classes show in their own colours
+  const outlined = document.getElementById("overlays") !== null;
+  const style = (feature) => ({color: STATUS_COLOURS[feature.properties.plan_status] || "#777777",
+                               weight: outlined ? 3 : 2, fillOpacity: outlined ? 0 : 0.35, className: "zone-shape"});
   let layer = null;
+  let casing = null;  // a white line under the outline, so it shows over any land-cover colour
   async function load(query) {
     const answer = await fetch(element.dataset.url + query, {credentials: "same-origin"});
     const shapes = await answer.json();
     if (layer) layer.remove();
+    if (casing) casing.remove();
+    if (outlined) {
+      casing = L.geoJSON(shapes, {style: {color: "#ffffff", weight: 7, opacity: 0.85, fill: false},
+                                  interactive: false}).addTo(map);
+    }
     layer = L.geoJSON(shapes, {style: style, onEachFeature: (feature, shape) => shape.bindPopup(popup(feature.properties))})
       .addTo(map);
     element.dataset.leftOut = String(shapes.left_out || 0);
@@ -33,6 +41,7 @@ async function drawMap(element) {
   if (!element.dataset.bounds) {
     await load("");
     if (layer.getLayers().length) map.fitBounds(layer.getBounds(), {padding: [10, 10]});
+    landcover(map, element);
     return;
   }
   const [west, south, east, north] = element.dataset.bounds.split(",").map(Number);
@@ -42,6 +51,35 @@ async function drawMap(element) {
   map.on("moveend", () => { load(inView()); });
 }
 
+// The zone page's land cover: one epoch's picture (a PNG from this server, in the web map's projection, placed by
+// its corners) under the zone outline; the year slider picks the epoch and shows its legend or its note.
+function landcover(map, element) {
+  const data = document.getElementById("overlays");
+  const slider = document.getElementById("year");
+  if (!data || !slider) return;
+  const epochs = JSON.parse(data.textContent);
+  map.createPane("landcover").style.zIndex = "350";  // above the background, under the zone outlines (400)
+  let image = null;
+  function show() {
+    const epoch = epochs[Number(slider.value)];
+    document.getElementById("year-value").textContent = String(epoch.year);
+    document.querySelectorAll(".landcover").forEach((box) => { box.hidden = box.dataset.year !== String(epoch.year); });
+    if (image) image.remove();
+    delete element.dataset.overlay;
+    image = epoch.url ? L.imageOverlay(epoch.url, epoch.corners, {pane: "landcover", className: "landcover-image"}) : null;
+    if (image) {
+      image.on("load", () => { element.dataset.overlay = String(epoch.year); });
+      image.addTo(map);
+    }
+  }
+  slider.addEventListener("input", show);
+  show();
+}
+
 document.addEventListener("DOMContentLoaded", () => {
+  // colours through the CSSOM: the content security policy refuses style attributes written in the page
+  document.querySelectorAll(".swatch[data-colour]").forEach((swatch) => {
+    swatch.style.backgroundColor = swatch.dataset.colour;
+  });
   document.querySelectorAll(".zone-map").forEach((element) => { drawMap(element); });
 });
