@@ -1,5 +1,6 @@
 """What each page shows, as plain data: the HTML page, its JSON twin under /api/v1/ and its CSV download are
-all made from the same dictionaries, so they cannot disagree."""
+all made from the same dictionaries, so they cannot disagree. Nothing here needs the platform's own database (the
+alerts are added by views.py), so `sinkzone publish` (serve/snapshot.py) reads the store through the same code."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ import shapely
 from shapely.geometry import mapping
 
 from pipeline.core.literal import is_missing
-from pipeline.serve import alerts
 from pipeline.serve import history as store
 from pipeline.serve.history import History, Row
 
@@ -39,15 +39,14 @@ def overview(history: History, *, page: int = 1) -> dict[str, Any]:
     pages = max(1, -(-len(zones) // ZONES_PER_PAGE))
     page = min(max(page, 1), pages)
     shown = zones[(page - 1) * ZONES_PER_PAGE:page * ZONES_PER_PAGE]
-    outlines = _map_shapes(history)
+    outlines = map_shapes(history)
     return {"zones": [_zone_summary(row) for row in shown], "zone_count": len(zones), "page": page, "pages": pages,
             "bounds": [float(v) for v in shapely.total_bounds(list(outlines.values()))] if outlines else None,
             "region": store.region(history),
-            "latest_runs": store.runs(history)[:LATEST_RUNS],
-            "open_alerts": [a for a in alerts.alerts(history) if a["state"] == "open"]}
+            "latest_runs": store.runs(history)[:LATEST_RUNS]}
 
 
-def _map_shapes(history: History) -> dict[str, Any]:
+def map_shapes(history: History) -> dict[str, Any]:
     """Each current zone's boundary (WGS 84) simplified for the map, read once per store state."""
     return store.remembered(history, "map shapes", lambda: {
         zone_id: shape.simplify(MAP_TOLERANCE_DEG, preserve_topology=True)
@@ -58,7 +57,7 @@ def zone_shapes(history: History, zone_id: str | None = None, *,
                 bbox: tuple[float, float, float, float] | None = None, zoom: int | None = None) -> dict[str, Any]:
     """The current zones (or one) as GeoJSON in WGS 84: those meeting `bbox` (west, south, east, north), at most
     MAP_FEATURES of them, the largest first, simplified to a pixel at `zoom`; `left_out` counts the rest in view."""
-    outlines = _map_shapes(history)
+    outlines = map_shapes(history)
     rows = store.zones(history) if zone_id is None else [z for z in [store.zone(history, zone_id)] if z]
     rows = [row for row in rows if row["zone_id"] in outlines]
     if bbox is not None and rows:
