@@ -45,6 +45,7 @@ REVIEW_TEXT = {"accepted": "已采纳 accepted", "draft": "草稿 draft"}
 _AREA = re.compile(r"^[^:>]+_ha$")
 _STOCK = re.compile(r"^[^:>]+:(carbon_t|co2e_t)$")
 _CHANGE = ("co2e_change_t", "co2e_per_year_t")
+_YEARS = frozenset({"year", "latest_year", "target_year"})
 _SLUG = re.compile(r"[^a-z0-9]+")
 SLUG_CHARS = 32
 
@@ -81,8 +82,13 @@ def text(value: object) -> str:
 
 
 def public(kind: str, row: Row) -> dict[str, str]:
-    """Only the whitelisted fields of a row of this kind, as text."""
-    return {field: text(row.get(field)) for field in PUBLIC[kind]}
+    """Only the whitelisted fields of a row of this kind, as text; years as whole years (a store may keep a target
+    year as a real number)."""
+    return {field: text(_year(row.get(field)) if field in _YEARS else row.get(field)) for field in PUBLIC[kind]}
+
+
+def _year(value: object) -> object:
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 def read(history: History, *, include_drafts: bool) -> Snapshot:

@@ -61,7 +61,8 @@ def files(shown: Snapshot) -> dict[str, bytes]:
 
 def _zone_files(zone: dict[str, str], shown: Snapshot, common: Mapping[str, Any]) -> dict[str, bytes]:
     name = zone["page"]
-    figures, targets = shown.figures[name], shown.targets[name]
+    figures = shown.figures[name]
+    targets = [{**t, "status_text": status_text(t["status"])} for t in shown.targets[name]]
     return {f"zones/{name}.html": _render("zone", {**common, "root": "../", "zone": zone, "figures": figures,
                                                    "targets": targets}),
             f"zones/{name}.csv": table_csv(figures),
@@ -69,7 +70,9 @@ def _zone_files(zone: dict[str, str], shown: Snapshot, common: Mapping[str, Any]
 
 
 def _render(page: str, context: dict[str, Any]) -> bytes:
-    return _ENGINE.get_template(f"snapshot/{page}.html").render(Context(context, autoescape=True, use_l10n=False, use_tz=False)).encode()
+    """A page, every value escaped; numbers unlocalised (no Django settings: the engine runs on its own)."""
+    template = _ENGINE.get_template(f"snapshot/{page}.html")
+    return template.render(Context(context, autoescape=True, use_l10n=False, use_tz=False)).encode()
 
 
 def table_csv(figures: list[dict[str, str]]) -> bytes:
