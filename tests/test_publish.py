@@ -177,6 +177,12 @@ def test_it_replaces_its_own_snapshot_and_refuses_another_folder(tmp_path: Path)
     result = cli("publish", "--history", str(history), "--out", str(theirs))
     assert_clean_failure(result, "is not a sinkzone output folder")
     assert (theirs / "index.html").read_text() == "the bureau's own site"
+    run_output = tmp_path / "run-output"  # a run's own output folder is sinkzone's, yet never a snapshot's
+    run_output.mkdir()
+    (run_output / "run.json").write_text("{}")
+    assert_clean_failure(cli("publish", "--history", str(history), "--out", str(run_output)),
+                         "holds a run's output (run.json)")
+    assert (run_output / "run.json").read_text() == "{}"
 
 
 @pytest.mark.parametrize("zone_ids", [["<img src=x onerror=alert(1)>", "../../etc", "con", "CON", "Con.", "x" * 400,
@@ -233,7 +239,10 @@ def page(site: tuple[str, Path]) -> Iterator[sync_api.Page]:
 
 
 def test_the_snapshot_in_a_browser(page: sync_api.Page, site: tuple[str, Path]) -> None:
-    url, _ = site
+    url, folder = site
+    for name in ("zones.geojson", "zones.js"):  # the hostile name as \u escapes: no tag in any file
+        assert b"<img" not in (folder / name).read_bytes()
+    assert json.loads((folder / "zones.geojson").read_text())["features"][1]["properties"]["name"] == ph.HOSTILE_NAME
     page.goto(url + "/index.html")
     page.wait_for_selector("#map[data-shapes]")
     assert page.locator("#map path.zone-shape").count() == len(ph.ZONES)

@@ -380,6 +380,9 @@ def publish_folder(out_dir: Path, files: Mapping[str, bytes], *, copies: Mapping
     problem = output_folder_problem(out_dir, inputs=inputs)
     if problem:
         raise OutputError(problem)
+    if (out_dir / RUN_RECORD).is_file():
+        raise OutputError(f"{out_dir}: holds a run's output ({RUN_RECORD}), which this would replace whole; give "
+                          "--out a folder of its own")
     with staged_output(out_dir) as staging:
         try:
             (staging / OUTPUT_MARKER).write_text(marker, encoding="utf-8")
