@@ -23,6 +23,7 @@ import pytest
 from builders import ROOT
 from cli_support import assert_clean_failure, cli, leftovers
 from conftest import DemoRun
+from pg_cluster import cluster
 from playwright import sync_api
 from test_platform_browser import ARGS, CHROMIUM
 
@@ -56,7 +57,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory, demo_run: DemoRun) -> Demo:
     return Demo(history, accepted, draft, inputs)
 
 
-def _publish(history: Path, out: Path, *extra: str) -> None:
+def _publish(history: Path | str, out: Path, *extra: str) -> None:
     result = cli("publish", "--history", str(history), "--out", str(out), *extra)
     assert result.exit_code == 0, result.output
     assert f"done: {out.resolve()}" in " ".join(result.output.split())
@@ -265,3 +266,15 @@ def test_the_snapshot_opened_as_files(page: sync_api.Page, site: tuple[str, Path
     page.goto((folder / "index.html").as_uri())
     page.wait_for_selector("#map[data-shapes]")
     assert page.locator("#map path.zone-shape").count() == len(ph.ZONES)
+
+
+def test_a_postgis_store_publishes_through_the_reader_role(tmp_path: Path) -> None:
+    """The reader role, which may change nothing, is all publish needs; the figures are the hand-made store's."""
+    with cluster() as pg:
+        pg.new_database("public_site")
+        ph.fill(pg.url("public_site", role="sinkzone_owner"))
+        _publish(pg.url("public_site", role="sinkzone_reader"), tmp_path / "public")
+    rows = {(r[0], r[1]): (r[3], r[7]) for r in _cells(_zone_page(tmp_path / "public", "baotou", "Z1"), "figures")}
+    assert rows[("2023", "forest_ha")] == ("120.5000", ph.RUN_A)  # run A accepted; run B's 125.25 is a draft
+    assert rows[("2020", "forest_ha")] == ("110.0000", ph.RUN_A)
+    assert "postgresql://" not in "".join(p.read_text(errors="replace") for p in (tmp_path / "public").rglob("*.*"))
