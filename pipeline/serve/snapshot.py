@@ -101,10 +101,11 @@ def read(history: History, *, include_drafts: bool) -> Snapshot:
                          "--include-drafts to show drafts marked 草稿 draft")
     by_zone = {key: list(rows) for key, rows in groupby(store.served(history, reviews=reviews),
                                                         key=lambda r: (r["zone_set"], r["zone_id"]))}
-    shown = [z for z in store.zones(history) if (z["zone_set"], z["zone_id"]) in by_zone]
+    current = store.zones(history)
+    shown = [z for z in current if (z["zone_set"], z["zone_id"]) in by_zone]
     if not shown:
-        raise StoreError(f"{history.target}: no zone has figures of a run in {' or '.join(reviews)} review; ingest "
-                         f"a run (`sinkzone ingest OUTPUT --history {history.target}`) and accept it")
+        raise StoreError(f"{history.target}: no zone has figures from an {' or '.join(reviews)} run; ingest a run "
+                         f"(`sinkzone ingest OUTPUT --history {history.target}`) and accept it")
     figures = {page_name(z["zone_set"], z["zone_id"]): _figures(by_zone[(z["zone_set"], z["zone_id"])])
                for z in shown}
     targets = {page_name(z["zone_set"], z["zone_id"]): _targets(history, z, figures) for z in shown}
@@ -113,7 +114,7 @@ def read(history: History, *, include_drafts: bool) -> Snapshot:
     return Snapshot(zones=zones, figures=figures, targets=targets, region=region,
                     runs=_runs(history, [*(f for rows in figures.values() for f in rows), *region]),
                     shapes=_shapes(history, [z["zone_id"] for z in shown], zones), published_utc=utc_now(),
-                    include_drafts=include_drafts, left_out=len(store.zones(history)) - len(shown))
+                    include_drafts=include_drafts, left_out=len(current) - len(shown))
 
 
 def _figures(rows: list[Row]) -> list[dict[str, str]]:
