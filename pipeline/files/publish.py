@@ -367,3 +367,35 @@ def _fsync(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+# ---- whole folders made in memory (`sinkzone publish`)
+
+
+def publish_folder(out_dir: Path, files: Mapping[str, bytes], *, copies: Mapping[str, Path],
+                   inputs: Sequence[Path], marker: str) -> Path:
+    """A folder of `files` ({relative path: content}) and `copies` ({relative path: file to copy}), staged and
+    swapped in whole like a run's output: only into a new, empty or sinkzone-written folder. `marker` is the text
+    of the folder's OUTPUT_MARKER, saying what the folder is."""
+    problem = output_folder_problem(out_dir, inputs=inputs)
+    if problem:
+        raise OutputError(problem)
+    if (out_dir / RUN_RECORD).is_file():
+        raise OutputError(f"{out_dir}: holds a run's output ({RUN_RECORD}), which this would replace whole; give "
+                          "--out a folder of its own")
+    with staged_output(out_dir) as staging:
+        try:
+            (staging / OUTPUT_MARKER).write_text(marker, encoding="utf-8")
+            for rel, content in files.items():
+                _made_parent(staging / rel).write_bytes(content)
+            for rel, source in copies.items():
+                shutil.copyfile(source, _made_parent(staging / rel))
+        except OSError as exc:
+            raise OutputError(f"{out_dir}: writing the files failed ({exc.strerror or exc}); the previous folder is "
+                              "untouched") from exc
+    return out_dir.resolve()
+
+
+def _made_parent(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path

@@ -217,16 +217,28 @@ def diff_previous(history: History, run_id: str) -> Row | None:
             "figures": _listed(figures), "inputs": _listed(inputs)}
 
 
-def region(history: History) -> list[Row]:
+SERVING = ("accepted", "draft")  # the review states whose figures zone_series serves (superseded serve nothing)
+
+
+def region(history: History, *, reviews: tuple[str, ...] = SERVING) -> list[Row]:
     """The region's indicators of its latest year against its targets, from the newest accepted run that has them,
-    else the newest draft (superseded runs serve nothing, as in zone_series)."""
+    else the newest draft (superseded runs serve nothing, as in zone_series); only runs of `reviews` are read."""
+    marks = ", ".join("?" for _ in reviews)
     return history.rows(
         "SELECT i.region, i.indicator, i.label_zh, i.label_en, i.unit, i.value, i.target, i.target_year, "
         "i.pct_of_target, i.meets_target, i.year, i.run_id FROM region_indicators i WHERE i.run_id = (SELECT "
-        "r.run_id FROM runs r WHERE r.review <> 'superseded' AND r.run_id IN (SELECT run_id FROM region_indicators) "
+        f"r.run_id FROM runs r WHERE r.review IN ({marks}) AND r.run_id IN (SELECT run_id FROM region_indicators) "
         "ORDER BY CASE r.review WHEN 'accepted' THEN 0 ELSE 1 END, r.finished_utc DESC LIMIT 1) "
         "AND i.year = (SELECT MAX(y.year) FROM region_indicators y WHERE y.run_id = i.run_id) "
-        "ORDER BY i.region, i.indicator")
+        "ORDER BY i.region, i.indicator", *reviews)
+
+
+def served(history: History, *, reviews: tuple[str, ...]) -> list[Row]:
+    """Every zone's served series (zone_series) whose rows come from runs of `reviews`, in one read, by zone set,
+    zone, year and metric (one query per zone would read the view once per zone)."""
+    marks = ", ".join("?" for _ in reviews)
+    return history.rows(f"SELECT zone_set, zone_id, {', '.join(SERIES_COLUMNS)} FROM zone_series WHERE review IN "
+                        f"({marks}) ORDER BY zone_set, zone_id, year, metric", *reviews)
 
 
 def review(history: History, run_id: str, *, state: str, by: str, note: str) -> None:

@@ -1,5 +1,6 @@
 """What each page shows, as plain data: the HTML page, its JSON twin under /api/v1/ and its CSV download are
-all made from the same dictionaries, so they cannot disagree."""
+all made from the same dictionaries, so they cannot disagree. Nothing here needs the platform's own database (the
+alerts are added by views.py), so `sinkzone publish` (serve/snapshot.py) reads the store through the same code."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ from numpy.typing import NDArray
 from shapely.geometry import mapping
 
 from pipeline.core.literal import is_missing
-from pipeline.serve import alerts
 from pipeline.serve import history as store
 from pipeline.serve.history import History, Row
 
@@ -43,25 +43,16 @@ def overview(history: History, *, page: int = 1) -> dict[str, Any]:
     page = min(max(page, 1), pages)
     shown = zones[(page - 1) * ZONES_PER_PAGE:page * ZONES_PER_PAGE]
     return {"zones": [_zone_summary(row) for row in shown], "zone_count": len(zones), "page": page, "pages": pages,
-            "bounds": store.remembered(history, "map bounds", lambda: _bounds(_map_shapes(history))),
+            "bounds": store.remembered(history, "map bounds", lambda: _bounds(map_shapes(history))),
             "region": store.region(history),
-            "latest_runs": store.runs(history)[:LATEST_RUNS],
-            **_open_alerts(history)}
-
-
-OVERVIEW_ALERTS = 10  # the open alerts the overview lists, the largest losses first; /alerts/ has them all
-
-
-def _open_alerts(history: History) -> dict[str, Any]:
-    found = alerts.alerts(history, open_only=True, per_page=OVERVIEW_ALERTS)
-    return {"open_alerts": found["alerts"], "open_alert_count": found["count"]}
+            "latest_runs": store.runs(history)[:LATEST_RUNS]}
 
 
 def _bounds(outlines: dict[str, Any]) -> list[float] | None:
     return [float(v) for v in shapely.total_bounds(list(outlines.values()))] if outlines else None
 
 
-def _map_shapes(history: History) -> dict[str, Any]:
+def map_shapes(history: History) -> dict[str, Any]:
     """Each current zone's boundary (WGS 84) simplified for the map, read once per store state."""
     return store.remembered(history, "map shapes", lambda: {
         zone_id: shape.simplify(MAP_TOLERANCE_DEG, preserve_topology=True)
@@ -85,7 +76,7 @@ def zone_shapes(history: History, zone_id: str | None = None, *,
     tolerance = MAP_TOLERANCE_DEG if zoom is None else max(MAP_TOLERANCE_DEG, 360.0 / (256 * 2.0 ** zoom))
     # each feature made once per store state and tolerance, when a map first asks for it
     made: dict[str, dict[str, Any]] = store.remembered(history, ("map features", tolerance), dict)
-    outlines = _map_shapes(history)
+    outlines = map_shapes(history)
     features = [made.get(rows[i]["zone_id"]) or made.setdefault(rows[i]["zone_id"], _feature(
         rows[i], outlines[rows[i]["zone_id"]], tolerance)) for i in shown[:MAP_FEATURES]]
     return {"type": "FeatureCollection", "features": features, "left_out": max(0, len(shown) - MAP_FEATURES)}
@@ -93,7 +84,7 @@ def zone_shapes(history: History, zone_id: str | None = None, *,
 
 def _map_index(history: History) -> tuple[list[Row], NDArray[np.float64]]:
     """The zones that have an outline, the largest first, and their outlines' bounds (one row each)."""
-    outlines = _map_shapes(history)
+    outlines = map_shapes(history)
     rows = sorted((row for row in store.zones(history) if row["zone_id"] in outlines),
                   key=lambda row: -(row["area_ha"] or 0.0))
     bounds = shapely.bounds([outlines[row["zone_id"]] for row in rows]) if rows else np.empty((0, 4))

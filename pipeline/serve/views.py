@@ -19,7 +19,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from pipeline.core.errors import PlatformError, SinkzoneError
-from pipeline.core.literal import csv_text
+from pipeline.core.literal import csv_text, json_text
 from pipeline.files.output import write_workbook
 from pipeline.serve import alerts, ledgers, overlay, pages
 from pipeline.serve import history as store
@@ -29,9 +29,6 @@ from pipeline.serve.site import LOGIN_ATTEMPTS, LOGIN_PAUSE_S, history
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _REVIEWS = {"accept": "accepted", "supersede": "superseded"}
-# `<`, `>` and `&` as \u escapes: the JSON stays the same data, yet nothing in it can open a tag if a browser or a
-# proxy ever shows it as HTML
-_JSON_ESCAPES = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"})
 
 
 class ThrottledLogin(LoginView):
@@ -59,8 +56,7 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
 
 
 def _json(data: dict[str, Any], *, status: int = 200) -> HttpResponse:
-    text = json.dumps(data, ensure_ascii=False).translate(_JSON_ESCAPES)
-    return HttpResponse(text, content_type="application/json; charset=utf-8", status=status)
+    return HttpResponse(json_text(data), content_type="application/json; charset=utf-8", status=status)
 
 
 def _page(request: HttpRequest, template: str, context: dict[str, Any]) -> HttpResponse:
@@ -76,8 +72,17 @@ def _sort(request: HttpRequest) -> str | None:
 @require_GET
 def overview(request: HttpRequest) -> HttpResponse:
     """The overview; `?wall=1` is the wall screen (大屏): no menu, a large map and cards, reloaded every 5 minutes."""
-    return _page(request, "serve/overview.html", {**pages.overview(history(), page=_page_number(request)),
-                                                  "wall": request.GET.get("wall") == "1"})
+    return _page(request, "serve/overview.html", {**_overview(request), "wall": request.GET.get("wall") == "1"})
+
+
+def _overview(request: HttpRequest) -> dict[str, Any]:
+    """The overview's data with its open alerts (the alerts live in the platform's own database)."""
+    found = alerts.alerts(history(), open_only=True, per_page=OVERVIEW_ALERTS)
+    return {**pages.overview(history(), page=_page_number(request)), "open_alerts": found["alerts"],
+            "open_alert_count": found["count"]}
+
+
+OVERVIEW_ALERTS = 10  # the open alerts the overview lists, the largest losses first; /alerts/ has them all
 
 
 def _page_number(request: HttpRequest) -> int:
@@ -259,7 +264,7 @@ def _bbox(text: str | None) -> tuple[float, float, float, float] | None:
 
 @require_GET
 def api_overview(request: HttpRequest) -> HttpResponse:
-    return _json(pages.overview(history(), page=_page_number(request)))
+    return _json(_overview(request))
 
 
 @require_GET

@@ -1,4 +1,4 @@
-"""Command line: `sinkzone validate | run | batch | sample | ingest | history | serve | users`.
+"""Command line: `sinkzone validate | run | batch | sample | ingest | history | serve | users | publish`.
 
 The only module that prints or exits."""
 
@@ -317,6 +317,32 @@ def serve(history: HistoryOption,
     _say("serving:", "green", f"http://{bind}/ for {history}; add users with `sinkzone users add NAME --role ROLE "
          f"--history {history}` (password on standard input); Ctrl-C stops")
     site.serve(host, port)
+
+
+@app.command()
+def publish(history: HistoryOption,
+            out: Annotated[Path, typer.Option(help="folder for the snapshot: new, empty, or an earlier snapshot "
+                                                   "(replaced whole)")],
+            include_drafts: Annotated[bool, typer.Option(
+                "--include-drafts", help="also show figures of runs not yet reviewed, each marked 草稿 draft")] = False,
+            ) -> None:
+    """Publish a static, read-only public snapshot (HTML, GeoJSON, PNG, CSV) of the accepted figures, for any web
+    server or a browser opening the files; no database behind it."""
+    from pipeline.serve.snapshot_files import publish as publish_snapshot
+
+    _say("publishing:", "green", f"{history} -> {out} ({'accepted and draft' if include_drafts else 'accepted'} "
+         "runs' figures)")
+    try:
+        with _interruptible():
+            folder, shown = publish_snapshot(history, out=out, include_drafts=include_drafts)
+    except SinkzoneError as exc:
+        _fail(exc)
+        return
+    if shown.left_out:
+        _say("note:", "yellow", f"{shown.left_out} zone(s) have no figures that may be published and are left out")
+    _say("done:", "green", f"{folder}: {len(shown.zones)} zone page(s) from run(s) "
+         f"{', '.join(r['run_id'] for r in shown.runs)}; open {folder / 'index.html'} in a browser, or copy the folder "
+         "to any web server (e.g. nginx's root)")
 
 
 @users_app.command("add")
