@@ -102,6 +102,7 @@ _SERIES: tuple[tuple[str, str, str, str], ...] = (
 )
 # the carbon totals over pools, as the run's zones layer gives them
 _TOTALS = (("carbon_t", "'t C'"), ("co2e_t", "'t CO2e'"))
+TOTAL_POOL = "total"  # the pool row a run writes with each zone's whole stock (metrics/carbon_terms.py)
 
 
 def column_type(kind: Kind, dialect: Dialect) -> str:
@@ -139,15 +140,25 @@ def _tables(dialect: Dialect) -> list[str]:
     return statements
 
 
-def _figures_view() -> str:
-    """Every per-zone figure as (run, zone, version, year, metric, value, unit), one arm per figure column."""
+def _figures_view(*, totals_from_total_pool: bool = False) -> str:
+    """Every per-zone figure as (run, zone, version, year, metric, value, unit), one arm per figure column.
+
+    The totals `carbon_t` and `co2e_t`: as released in migration 2, the sum of every pool row, which counts the
+    run's own `total` pool a second time (twice the stock); from migration 6, the `total` pool's row."""
     arms = [f"SELECT run_id, zone_id, zone_version, year, {metric} AS metric, {column} AS value, {unit} AS unit "
             f"FROM {table} WHERE zone_id IS NOT NULL AND {column} IS NOT NULL"
             for table, column, metric, unit in _SERIES]
+    pools = f"pool = '{TOTAL_POOL}' AND " if totals_from_total_pool else ""
     arms += [f"SELECT run_id, zone_id, zone_version, year, '{column}' AS metric, SUM({column}) AS value, {unit} AS "
-             f"unit FROM carbon WHERE zone_id IS NOT NULL GROUP BY run_id, zone_id, zone_version, year"
+             f"unit FROM carbon WHERE {pools}zone_id IS NOT NULL GROUP BY run_id, zone_id, zone_version, year"
              for column, unit in _TOTALS]
     return "CREATE VIEW zone_figures AS\n" + "\nUNION ALL ".join(arms)
+
+
+def _totals_of_the_total_pool(dialect: Dialect) -> list[str]:
+    """zone_figures' carbon totals from the `total` pool alone (zone_series reads zone_figures: both made anew)."""
+    return ["DROP VIEW zone_series", "DROP VIEW zone_figures", _figures_view(totals_from_total_pool=True),
+            _series_view()]
 
 
 def _series_view() -> str:
@@ -209,7 +220,8 @@ def current_zones_upsert(*, one_set: bool) -> str:
     zone_series serves them, written over the rows they replace.
 
     Each zone's latest year is the latest epoch a run still served (not superseded) measured its class areas in;
-    each figure of that year comes from the best run that has it, ranked as in zone_series (accepted first, then
+    each figure of that year comes from the best run that has it (carbon:
+    its `total` pool), ranked as in zone_series (accepted first, then
     the newest); `run_id` and `review` name the best run of its class areas, and `plan_status` is that run's
     (the share target's, else the first target's). Reached through the figure tables' (zone_id, year) index at
     that one year, so a store of 40,000 zones x 20 epochs is written in seconds, where the view of migration 2
@@ -228,10 +240,9 @@ def current_zones_upsert(*, one_set: bool) -> str:
     best = ("SELECT zone_set, zone_id, year, MAX(CASE WHEN run_rank = 1 THEN run_id END) AS run_id, "
             f"MAX(CASE WHEN run_rank = 1 THEN review END) AS review, {wide} FROM areas "
             "GROUP BY zone_set, zone_id, year")
-    carbon = ("SELECT zone_set, zone_id, carbon_t, co2e_t FROM (SELECT l.zone_set, l.zone_id, SUM(c.carbon_t) AS "
-              f"carbon_t, SUM(c.co2e_t) AS co2e_t, ROW_NUMBER() OVER (PARTITION BY l.zone_set, l.zone_id ORDER BY "
-              f"{_RANK}) AS pick {at_latest.format(table='carbon')} GROUP BY l.zone_set, l.zone_id, c.run_id, "
-              "s.review, s.finished_utc, s.run_id) t WHERE pick = 1")
+    carbon = ("SELECT zone_set, zone_id, carbon_t, co2e_t FROM (SELECT l.zone_set, l.zone_id, c.carbon_t, c.co2e_t, "
+              f"ROW_NUMBER() OVER (PARTITION BY l.zone_set, l.zone_id ORDER BY {_RANK}) AS pick "
+              f"{at_latest.format(table='carbon')} WHERE c.pool = '{TOTAL_POOL}') t WHERE pick = 1")
     # the rate over the zone's latest pair of consecutive epochs (a run's first-to-last pair ends in that year too)
     rate = ("SELECT zone_set, zone_id, co2e_per_year_t FROM (SELECT l.zone_set, l.zone_id, c.co2e_per_year_t, "
             f"ROW_NUMBER() OVER (PARTITION BY l.zone_set, l.zone_id ORDER BY {_RANK}, c.year_from DESC) AS pick "
@@ -331,6 +342,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "current_zones as a table written at each ingest and review (the view took minutes at 40,000 "
                  "zones)", _current_zones_table),
     Migration(5, "run_attempts: every config a batch tried, with its status", _attempts),
+    Migration(6, "zone_series' carbon_t and co2e_t from the total pool (migration 2 added it to the pools: twice "
+                 "the stock)", _totals_of_the_total_pool),
 )
 LATEST = MIGRATIONS[-1].number
 SPATIAL = {"zone_versions": "zone versions", "current_zones": "current zones"}

@@ -55,9 +55,9 @@ def open_store(target: str, *, create: bool = True, upto: int | None = None) -> 
         if create:
             migrate(store, upto=LATEST if upto is None else upto)
         elif lacking(store):
-            raise StoreError(f"{target}: the history store has schema version {store.schema_version()} and this "
-                             f"sinkzone needs {LATEST}: ingest into it (or run `sinkzone history migrate`) once with "
-                             "a role that may change it")
+            missing = ", ".join(str(m.number) for m in lacking(store))
+            raise StoreError(f"{target}: the history store lacks schema migration(s) {missing} this sinkzone needs: "
+                             "ingest into it (or run `sinkzone history migrate`) once with a role that may change it")
         elif store.schema_version() > LATEST:
             migrate(store)  # refuses with the newer-version message
     except BaseException:
