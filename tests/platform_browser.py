@@ -27,25 +27,35 @@ def chromium() -> Iterator[sync_api.Browser]:
 
 
 @contextmanager
-def guarded_page(browser: sync_api.Browser, server: Server) -> Iterator[sync_api.Page]:
-    """A fresh browser profile that may talk to the test server only."""
+def guarded(browser: sync_api.Browser, *allowed: str) -> Iterator[tuple[sync_api.Page, list[str], list[str]]]:
+    """A fresh browser profile whose requests may start with `allowed` only, with the requests it refused to other
+    hosts and the dialogs and console errors it saw, for the caller to check."""
     context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
     foreign: list[str] = []
     problems: list[str] = []
 
-    def only_the_server(route: sync_api.Route) -> None:
-        if route.request.url.startswith(server.url + "/"):
+    def only_allowed(route: sync_api.Route) -> None:
+        if route.request.url.startswith(allowed):
             route.continue_()
         else:
             foreign.append(route.request.url)
             route.abort()
 
-    context.route("**/*", only_the_server)
+    context.route("**/*", only_allowed)
     page = context.new_page()
     page.on("dialog", lambda dialog: (problems.append(f"dialog: {dialog.message}"), dialog.dismiss()))
     page.on("console", lambda m: problems.append(f"console: {m.text}") if m.type == "error" else None)
-    yield page
-    context.close()
+    try:
+        yield page, foreign, problems
+    finally:
+        context.close()
+
+
+@contextmanager
+def guarded_page(browser: sync_api.Browser, server: Server) -> Iterator[sync_api.Page]:
+    """A fresh browser profile that may talk to the test server only."""
+    with guarded(browser, server.url + "/") as (page, foreign, problems):
+        yield page
     assert foreign == [], f"requests to other hosts: {foreign}"
     assert [p for p in problems if "403" not in p] == []  # the refused POSTs of the tests log their 403 on purpose
 

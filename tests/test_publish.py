@@ -24,8 +24,8 @@ from builders import ROOT
 from cli_support import assert_clean_failure, cli, leftovers
 from conftest import DemoRun
 from pg_cluster import cluster
+from platform_browser import chromium, guarded
 from playwright import sync_api
-from test_platform_browser import ARGS, CHROMIUM
 
 from pipeline.record.ingest import ingest_folder
 from pipeline.record.queries import review
@@ -219,22 +219,8 @@ class _Quiet(SimpleHTTPRequestHandler):
 def page(site: tuple[str, Path]) -> Iterator[sync_api.Page]:
     """A browser page that may load the snapshot only: any other host, any dialog or console error fails."""
     url, folder = site
-    foreign: list[str] = []
-    problems: list[str] = []
-
-    def only_the_snapshot(route: sync_api.Route) -> None:
-        allowed = route.request.url.startswith((url + "/", folder.as_uri() + "/"))
-        (route.continue_() if allowed else route.abort(), None if allowed else foreign.append(route.request.url))
-
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
-        context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
-        context.route("**/*", only_the_snapshot)
-        page = context.new_page()
-        page.on("dialog", lambda dialog: (problems.append(f"dialog: {dialog.message}"), dialog.dismiss()))
-        page.on("console", lambda m: problems.append(f"console: {m.text}") if m.type == "error" else None)
+    with chromium() as browser, guarded(browser, url + "/", folder.as_uri() + "/") as (page, foreign, problems):
         yield page
-        browser.close()
     assert foreign == [], f"requests to other hosts: {foreign}"
     assert problems == []
 
