@@ -90,10 +90,11 @@ def _figures(store: Store, figures: dict[tuple[str, str, int], tuple[float, floa
     for (run_id, zone_id, year), (forest, grass, carbon) in figures.items():
         _insert(store, "class_area", [dict(zip((*key, "class", "area_ha"), (run_id, zone_id, 1, year, c, a),
                                                strict=True)) for c, a in (("forest", forest), ("grassland", grass))])
-        # two pools, half each: zone_series sums them back to carbon_t (and co2e_t = 44/12 of it)
+        # two pools, half each, and the `total` pool a run writes beside them: zone_series' carbon_t is the total
+        # (and co2e_t = 44/12 of it)
         _insert(store, "carbon", [dict(zip((*key, "pool", "carbon_t", "co2e_t"),
-                                           (run_id, zone_id, 1, year, pool, carbon / 2, carbon / 2 * 44 / 12),
-                                           strict=True)) for pool in ("agb", "soc")])
+                                           (run_id, zone_id, 1, year, pool, part, part * 44 / 12), strict=True))
+                                  for pool, part in (("agb", carbon / 2), ("soc", carbon / 2), ("total", carbon))])
     for run_id in (RUN_A, RUN_B):
         _insert(store, "progress", [
             {"run_id": run_id, "zone_id": z, "zone_version": 1, "year": 2023, "metric": "forest_ha", "unit": "ha",

@@ -213,9 +213,11 @@ def test_a_run_page_shows_its_changes_against_the_previous_accepted_run(server: 
     # largest first: Z1's CO2e, (5600 - 5400) t C x 44/12 = 733.3333 t CO2e (platform_history.FIGURES)
     first = diff["figures"][0]
     assert (first["zone_id"], first["year"], first["metric"], first["change"]) == ("Z1", 2023, "co2e_t", "733.3333")
-    forest = next(d for d in diff["figures"] if (d["zone_id"], d["metric"]) == ("Z1", "forest_ha"))
-    assert (forest["value_a"], forest["value_b"], forest["change"]) == ("120.5000", "125.2500", "4.7500")
-    assert diff["only_previous"] == 3 * 8  # 2020 of three zones, 8 metrics each, measured by run A only
+    total = next(d for d in diff["figures"] if (d["zone_id"], d["metric"]) == ("Z1", "total:carbon_t"))
+    assert (total["value_a"], total["value_b"], total["change"]) == ("5400.0000", "5600.0000", "200.0000")
+    # 2020 of three zones, measured by run A only, 10 metrics each: forest and grassland ha, carbon_t and co2e_t
+    # of the pools agb, soc and total, and the totals carbon_t and co2e_t
+    assert diff["only_previous"] == 3 * 10
     assert json.loads(client.get(f"/api/v1/runs/{ph.RUN_A}")[2])["diff"] is None  # nothing accepted before A
     assert b'id="diff"' in client.get(f"/runs/{ph.RUN_B}/")[2]
 

@@ -13,9 +13,8 @@ from pathlib import Path
 import pytest
 from builders import two_config_batch
 from cli_support import cli
-from platform_server import USERS, Client, logged_in, start
-from playwright import sync_api
-from test_platform_browser import ARGS, CHROMIUM
+from platform_browser import chromium, guarded_page, log_in  # no dialog: nothing of the hostile text ran
+from platform_server import Client, logged_in, start
 
 HOSTILE_CONFIG = '<script>alert("config")</script>'
 HOSTILE_FILE = "<img src=x onerror=alert(2)>.tif"
@@ -109,18 +108,9 @@ def _shows_as_text(client: Client) -> None:
 def test_the_alert_and_the_attempts_show_as_text_in_a_browser(failed_once: tuple[Path, Path]) -> None:
     folder, store = failed_once
     server = start(store)
-    dialogs: list[str] = []
     try:
-        with sync_api.sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
-            page = browser.new_page()
-            page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
-            name, password = USERS["viewer"]
-            page.goto(server.url + "/login/")
-            page.fill("input[name=username]", name)
-            page.fill("input[name=password]", password)
-            page.click("form.login button[type=submit]")
-            page.wait_for_url(server.url + "/")
+        with chromium() as browser, guarded_page(browser, server) as page:
+            log_in(page, server, "viewer")
             page.goto(server.url + "/alerts/")
             row = page.locator(f"#alerts tr[data-key='failed_run:{_newest_attempt(store, folder / 'bad.yaml')[0]}']")
             assert HOSTILE_CONFIG in row.inner_text()
@@ -130,7 +120,5 @@ def test_the_alert_and_the_attempts_show_as_text_in_a_browser(failed_once: tuple
             listed = page.eval_on_selector_all("#attempts tbody tr", cells)
             assert [(r[1], r[2]) for r in listed] == [("good", "done"), (HOSTILE_CONFIG, "failed")]
             assert page.locator("img").count() == 0
-            browser.close()
     finally:
         server.stop()
-    assert dialogs == []  # nothing of the hostile text ran
