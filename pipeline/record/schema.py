@@ -114,11 +114,17 @@ def _ddl(name: str, columns: Sequence[tuple[str, Kind]], dialect: Dialect, *, ex
     return f"CREATE TABLE {name} ({body}{extra})"
 
 
-def _tables(dialect: Dialect) -> list[str]:
-    t = _TYPES[dialect]
+def _feature_columns(dialect: Dialect) -> tuple[str, str]:
+    """The feature id and MultiPolygon geometry columns of a map layer, as each back end declares them."""
     fid = ("fid INTEGER PRIMARY KEY AUTOINCREMENT" if dialect == "gpkg"
            else "fid bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY")
     geom = "geom MULTIPOLYGON" if dialect == "gpkg" else f"geom geometry(MultiPolygon, {SRID})"
+    return fid, geom
+
+
+def _tables(dialect: Dialect) -> list[str]:
+    t = _TYPES[dialect]
+    fid, geom = _feature_columns(dialect)
     statements = [
         f"CREATE TABLE runs (run_id {t['text']} PRIMARY KEY, name {t['text']} NOT NULL, finished_utc {t['text']} "
         f"NOT NULL, code_version {t['text']} NOT NULL, config {t['json']} NOT NULL, inputs {t['json']} NOT NULL, "
@@ -273,9 +279,7 @@ def _current_zones_table(dialect: Dialect) -> list[str]:
     """current_zones becomes a table the ingest and the review write (`current_zones_upsert`), with the columns the
     view had; filled here from the store's runs. Rows are updated, never deleted: a zone, once stored, stays."""
     t = _TYPES[dialect]
-    fid = ("fid INTEGER PRIMARY KEY AUTOINCREMENT" if dialect == "gpkg"
-           else "fid bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY")
-    geom = "geom MULTIPOLYGON" if dialect == "gpkg" else f"geom geometry(MultiPolygon, {SRID})"
+    fid, geom = _feature_columns(dialect)
     wide = ", ".join(f"{c} {t['real']}" for c in WIDE_COLUMNS)
     return ["DROP VIEW current_zones",
             f"CREATE TABLE current_zones ({fid}, {geom}, zone_set {t['text']} NOT NULL, zone_id {t['text']} NOT NULL, "

@@ -251,8 +251,7 @@ def review(history: History, run_id: str, *, state: str, by: str, note: str) -> 
 def area_series(history: History, metrics: tuple[str, ...]) -> list[Row]:
     """The served areas of these metrics (e.g. forest_ha) for every zone, epoch by epoch."""
     with history.opened() as store:
-        found = queries.served_class_areas(store, tuple(m.removesuffix("_ha") for m in metrics))
-    return [dict(zip(found.columns, row, strict=True)) for row in rows(found)]
+        return _listed(queries.served_class_areas(store, tuple(m.removesuffix("_ha") for m in metrics)))
 
 
 def newest_accepted(history: History) -> Row | None:
