@@ -21,6 +21,7 @@ from shapely.geometry.base import BaseGeometry
 
 from pipeline.record import attempts, queries
 from pipeline.record.backend import Store, rows
+from pipeline.record.schema import served_first
 from pipeline.record.store import open_store
 
 Row = dict[str, Any]
@@ -270,9 +271,12 @@ def accounted_sink(history: History, zone_id: str) -> float | None:
 
 def landcover_epochs(history: History, zone_id: str) -> list[Row]:
     """Each year of the zone's served areas with the land-cover file the serving run read for it (its run_epochs
-    path) and that run's config; the serving run is picked as current_zones picks it."""
-    served = ("SELECT year, MAX(run_id) AS run_id FROM zone_series WHERE zone_id = ? AND metric LIKE '%\\_ha' "
-              "ESCAPE '\\' GROUP BY year")
+    path) and that run's config; the serving run is picked as current_zones picks it (of the runs serving the
+    year's areas, accepted first, then the newest)."""
+    ranked = ("SELECT z.year, z.run_id, ROW_NUMBER() OVER (PARTITION BY z.year ORDER BY "
+              f"{served_first('r')}) AS pick FROM zone_series z JOIN runs r ON r.run_id = z.run_id WHERE "
+              "z.zone_id = ? AND z.metric LIKE '%\\_ha' ESCAPE '\\'")
+    served = f"SELECT year, run_id FROM ({ranked}) t WHERE pick = 1"
     return history.rows(f"SELECT e.year, e.run_id, e.path, r.config FROM ({served}) s JOIN run_epochs e ON "
                         "e.run_id = s.run_id AND e.year = s.year JOIN runs r ON r.run_id = e.run_id ORDER BY e.year",
                         zone_id)
